@@ -1,0 +1,62 @@
+"""Alembic environment (async).
+
+The database comes from `config.attributes["database_url"]` when a caller hands one over
+(`backtest-worker migrate`, the tests), else from DATABASE_URL.
+"""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from worker.config import load_settings
+from worker.db import Base
+
+target_metadata = Base.metadata
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        compare_server_default=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _database_url() -> URL:
+    given = context.config.attributes.get("database_url")
+    settings = load_settings() if given is None else load_settings(database_url=given)
+    return settings.sqlalchemy_url
+
+
+async def _run_async() -> None:
+    engine = create_async_engine(_database_url(), poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_configure)
+        await connection.commit()
+    await engine.dispose()
+
+
+def run_offline() -> None:
+    context.configure(
+        url=_database_url().render_as_string(hide_password=False),
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    asyncio.run(_run_async())
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

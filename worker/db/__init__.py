@@ -1,0 +1,18 @@
+"""Database layer: models (the schema's source of truth), enums and engine helpers."""
+
+from worker.db.base import Base
+from worker.db.enums import TERMINAL_STATUSES, ArtifactKind, RunMode, RunStatus
+from worker.db.models import Artifact, Dataset, Event, Run, Strategy
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "Artifact",
+    "ArtifactKind",
+    "Base",
+    "Dataset",
+    "Event",
+    "Run",
+    "RunMode",
+    "RunStatus",
+    "Strategy",
+]

