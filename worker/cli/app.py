@@ -1,0 +1,86 @@
+"""The Typer application, shared options and the error policy of every command.
+
+A user mistake (bad configuration, unknown id, invalid input) is one clear line on stderr and
+exit code 2 (usage) or 1 (failure); a traceback only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from worker.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    name="backtest-worker",
+    help="AITradePro backtesting worker: a PostgreSQL-backed queue consumer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(Exception):
+    """A mistake the user can fix; shown as one line with a hint, never a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class State:
+    debug: bool
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    ctx.obj = State(debug=debug)
+
+
+def settings_from(ctx: typer.Context, **overrides: Any) -> Settings:
+    """Load settings for a command; a bad value becomes a one-line UserError."""
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as error:
+        raise UserError(
+            str(error), hint="see .env.example for every variable", exit_code=2
+        ) from None
+
+
+def fail(error: BaseException, debug: bool) -> None:
+    if debug:
+        raise error
+    if isinstance(error, UserError):
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        if error.hint:
+            err_console.print(f"  hint: {error.hint}", highlight=False)
+        sys.exit(error.exit_code)
+    err_console.print(f"[bold red]error:[/] {type(error).__name__}: {error}", highlight=False)
+    err_console.print("  hint: rerun with --debug for the traceback", highlight=False)
+    sys.exit(1)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        app()
+    except (UserError, ConfigError) as error:
+        if isinstance(error, ConfigError):
+            error = UserError(str(error), hint="see .env.example for every variable", exit_code=2)
+        fail(error, debug)
+    except KeyboardInterrupt:
+        sys.exit(130)
