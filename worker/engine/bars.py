@@ -1,0 +1,386 @@
+"""Bars: schema, file reading, validation, canonical form and content hashing.
+
+Canonical bars are one row per (symbol, timestamp) with exactly these columns and dtypes,
+sorted by symbol then timestamp, symbols upper-case::
+
+    timestamp  Datetime("us", "UTC")
+    symbol     String
+    open, high, low, close, volume  Float64
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from worker.engine.errors import DatasetValidationError, EngineInputError
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
+CANONICAL_COLUMNS = ("timestamp", "symbol", *VALUE_COLUMNS)
+CANONICAL_SCHEMA: dict[str, pl.DataType] = {
+    "timestamp": pl.Datetime("us", "UTC"),
+    "symbol": pl.String(),
+    **{c: pl.Float64() for c in VALUE_COLUMNS},
+}
+HASH_FORMAT = b"aitradepro-bars-v1\n"
+ROW = "_row"  # 1-based data row number in the source file, kept until canonicalisation
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "timestamp": ("timestamp", "date", "datetime", "time", "ts", "date_time", "open_time"),
+    "symbol": ("symbol", "ticker", "sym", "instrument", "asset"),
+    "open": ("open", "o"),
+    "high": ("high", "h"),
+    "low": ("low", "l"),
+    "close": ("close", "c", "last", "price"),
+    "volume": ("volume", "vol", "v"),
+}
+_IGNORED = ("adj close", "adj_close", "adjclose", "adjusted_close")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (lowercase hex) of a file's raw bytes, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _normalise_names(df: pl.DataFrame) -> pl.DataFrame:
+    """Rename the common spellings of OHLCV columns to canonical names."""
+    rename: dict[str, str] = {}
+    taken: set[str] = set()
+    for col in df.columns:
+        key = col.strip().lower()
+        if key in _IGNORED or col == ROW:
+            continue
+        for canonical, spellings in _ALIASES.items():
+            if key in spellings and canonical not in taken:
+                rename[col] = canonical
+                taken.add(canonical)
+                break
+    keep = [*rename, *([ROW] if ROW in df.columns else [])]
+    return df.select(keep).rename(rename)
+
+
+def _fail(rule: str, message: str, row: int | None = None, **extra: Any) -> DatasetValidationError:
+    where = f"row {row}: " if row is not None else ""
+    detail: dict[str, Any] = {"rule": rule, "row": row, **extra}
+    return DatasetValidationError(f"{where}{message}", detail=detail)
+
+
+def _first_row(df: pl.DataFrame, mask: pl.Expr) -> int | None:
+    hit = df.select(pl.col(ROW).filter(mask).first()).item()
+    return None if hit is None else int(hit)
+
+
+def _parse_timestamp(df: pl.DataFrame) -> pl.DataFrame:
+    """Parse ``timestamp`` to Datetime(us, UTC); naive values are taken as UTC."""
+    dtype = df.schema["timestamp"]
+    col = pl.col("timestamp")
+    if dtype == pl.String:
+        stripped = col.str.strip_chars()
+        parsed = stripped.str.to_datetime(strict=False, time_unit="us")
+        out = df.with_columns(parsed.alias("__ts"))
+        bad = out.select(pl.col(ROW).filter(pl.col("__ts").is_null()).first()).item()
+        if bad is not None:
+            raw = out.filter(pl.col(ROW) == bad)["timestamp"][0]
+            raise _fail(
+                "unparseable_timestamp", f"cannot parse timestamp {raw!r}", int(bad), value=raw
+            )
+        df = out.drop("timestamp").rename({"__ts": "timestamp"})
+        dtype = df.schema["timestamp"]
+    elif dtype.is_integer():
+        # epoch numbers: pick the unit from the magnitude of the largest value
+        biggest = df.select(col.abs().max()).item() or 0
+        unit: Literal["s", "ms", "us"] = (
+            "s" if biggest < 10**11 else "ms" if biggest < 10**14 else "us"
+        )
+        df = df.with_columns(pl.from_epoch(col.cast(pl.Int64), time_unit=unit).alias("timestamp"))
+        dtype = df.schema["timestamp"]
+    elif dtype == pl.Date:
+        df = df.with_columns(col.cast(pl.Datetime("us")))
+        dtype = df.schema["timestamp"]
+    if not isinstance(dtype, pl.Datetime):
+        raise _fail("unparseable_timestamp", f"timestamp column has unsupported type {dtype}")
+    if dtype.time_zone is None:
+        df = df.with_columns(col.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
+    else:
+        df = df.with_columns(col.dt.cast_time_unit("us").dt.convert_time_zone("UTC"))
+    null_row = _first_row(df, pl.col("timestamp").is_null())
+    if null_row is not None:
+        raise _fail("missing_timestamp", "timestamp is empty", null_row)
+    return df
+
+
+def _parse_numbers(df: pl.DataFrame) -> pl.DataFrame:
+    for name in VALUE_COLUMNS:
+        if name not in df.columns:
+            continue
+        if df.schema[name] == pl.String:
+            cleaned = pl.col(name).str.strip_chars().str.replace_all(",", "")
+            parsed = cleaned.cast(pl.Float64, strict=False)
+            bad = _first_row(df, parsed.is_null() & cleaned.ne(""))
+            if bad is not None:
+                raw = df.filter(pl.col(ROW) == bad)[name][0]
+                raise _fail("not_a_number", f"{name} {raw!r} is not a number", bad, column=name)
+            df = df.with_columns(parsed.alias(name))
+        elif df.schema[name].is_numeric() or df.schema[name] == pl.Boolean:
+            df = df.with_columns(pl.col(name).cast(pl.Float64))
+        else:
+            raise _fail("not_a_number", f"column {name} has non-numeric type {df.schema[name]}")
+    return df
+
+
+def read_bars_file(path: str | Path, symbol: str | None = None) -> pl.DataFrame:
+    """Read a CSV or Parquet bars file, normalise column names, parse, validate, canonicalise.
+
+    A file without a symbol column takes ``symbol``; a file with one ignores ``symbol`` only
+    if they agree (a mismatch is an error). Raises :class:`DatasetValidationError` naming the
+    1-based data row and the rule broken.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise EngineInputError(f"bars file {str(p)!r} does not exist", type="dataset_not_found")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            raw = pl.read_parquet(p)
+        elif suffix in (".csv", ".txt", ".tsv"):
+            sep = "\t" if suffix == ".tsv" else ","
+            raw = pl.read_csv(p, infer_schema=False, separator=sep, truncate_ragged_lines=True)
+        else:
+            raise _fail("unsupported_format", f"unsupported file type {suffix!r} (csv or parquet)")
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        if isinstance(exc, pl.exceptions.NoDataError):
+            raise _fail("empty_file", "the file is empty") from exc
+        raise _fail("unreadable_file", f"cannot read {p.name}: {exc}") from exc
+    return parse_bars(raw, symbol=symbol)
+
+
+def parse_bars(raw: pl.DataFrame, symbol: str | None = None) -> pl.DataFrame:
+    """Turn a raw frame (any common column spelling, string or typed) into canonical bars."""
+    if raw.height == 0:
+        raise _fail("empty_file", "the file has no data rows")
+    df = _normalise_names(raw.with_row_index(ROW, offset=1))
+    required = ("timestamp", *PRICE_COLUMNS)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise _fail(
+            "missing_columns",
+            f"missing column(s) {', '.join(missing)}; found {', '.join(raw.columns)}",
+            missing=missing,
+            found=list(raw.columns),
+        )
+    if "symbol" not in df.columns:
+        if not symbol:
+            raise _fail(
+                "missing_symbol", "the file has no symbol/ticker column and no symbol was given"
+            )
+        df = df.with_columns(pl.lit(symbol).alias("symbol"))
+    df = df.with_columns(pl.col("symbol").cast(pl.String).str.strip_chars().str.to_uppercase())
+    if "volume" not in df.columns:
+        df = df.with_columns(pl.lit(0.0).alias("volume"))
+    df = _parse_timestamp(df)
+    df = _parse_numbers(df)
+    validate_bars(df)
+    return canonicalize(df)
+
+
+def validate_bars(df: pl.DataFrame) -> None:
+    """Check the bar rules; the first violation raises, naming its row (column ``_row`` if
+    present, else the 1-based position) and the rule."""
+    if df.height == 0:
+        raise _fail("empty_file", "there are no bars")
+    missing = [c for c in CANONICAL_COLUMNS if c not in df.columns]
+    if missing:
+        raise _fail("missing_columns", f"missing column(s) {', '.join(missing)}", missing=missing)
+    if ROW not in df.columns:
+        df = df.with_row_index(ROW, offset=1)
+    sym_row = _first_row(df, pl.col("symbol").is_null() | (pl.col("symbol") == ""))
+    if sym_row is not None:
+        raise _fail("missing_symbol", "symbol is empty", sym_row)
+    ts_row = _first_row(df, pl.col("timestamp").is_null())
+    if ts_row is not None:
+        raise _fail("missing_timestamp", "timestamp is empty", ts_row)
+    for name in PRICE_COLUMNS:
+        c = pl.col(name)
+        row = _first_row(df, c.is_null() | c.is_nan())
+        if row is not None:
+            raise _fail("missing_price", f"{name} is missing or NaN", row, column=name)
+        row = _first_row(df, c.is_infinite() | (c <= 0))
+        if row is not None:
+            value = df.filter(pl.col(ROW) == row)[name][0]
+            raise _fail("non_positive_price", f"{name} must be a positive number, got {value}", row)
+    vol = pl.col("volume")
+    row = _first_row(df, vol.is_null() | vol.is_nan() | vol.is_infinite() | (vol < 0))
+    if row is not None:
+        raise _fail("invalid_volume", "volume must be a finite number >= 0", row)
+    o, h, low, c = (pl.col(n) for n in PRICE_COLUMNS)
+    row = _first_row(df, (h < o) | (h < c) | (h < low))
+    if row is not None:
+        raise _fail("high_below_open_close", "high is below open, close or low", row)
+    row = _first_row(df, (low > o) | (low > c))
+    if row is not None:
+        raise _fail("low_above_open_close", "low is above open or close", row)
+    dup = df.select(pl.col(ROW).filter(pl.struct("symbol", "timestamp").is_duplicated()))[ROW]
+    if dup.len():
+        # name the later of the first duplicated pair: that is the row to delete
+        first = df.filter(pl.col(ROW).is_in(dup.implode())).sort(ROW)
+        key = first.row(0, named=True)
+        twin = first.filter(
+            (pl.col("symbol") == key["symbol"]) & (pl.col("timestamp") == key["timestamp"])
+        )
+        rows = twin[ROW].to_list()
+        raise _fail(
+            "duplicate_timestamp",
+            f"duplicate timestamp {key['timestamp'].isoformat()} for {key['symbol']} "
+            f"(also row {rows[0]})",
+            int(rows[1]),
+            symbol=key["symbol"],
+        )
+
+
+def canonicalize(df: pl.DataFrame) -> pl.DataFrame:
+    """Exact canonical dtypes, upper-case symbols, sorted by symbol then timestamp."""
+    ts = pl.col("timestamp")
+    ts_dtype = df.schema.get("timestamp")
+    if isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone is None:
+        ts = ts.dt.replace_time_zone("UTC")
+    elif isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone != "UTC":
+        ts = ts.dt.convert_time_zone("UTC")
+    exprs = [
+        ts.dt.cast_time_unit("us").alias("timestamp"),
+        pl.col("symbol").cast(pl.String).str.strip_chars().str.to_uppercase(),
+        *(pl.col(c).cast(pl.Float64) for c in VALUE_COLUMNS),
+    ]
+    return df.select(exprs).sort("symbol", "timestamp", maintain_order=True)
+
+
+def is_canonical(df: pl.DataFrame) -> bool:
+    return dict(df.schema) == CANONICAL_SCHEMA
+
+
+def canonical_hash(df: pl.DataFrame) -> str:
+    """SHA-256 (lowercase hex) of a defined byte serialisation of the canonical bars.
+
+    Independent of file format and Parquet writer: ``HASH_FORMAT``, then the row count as
+    little-endian uint64, then per symbol in order (UTF-8 length as uint32 LE, the bytes,
+    row count as uint64 LE), then the columns timestamp (int64 µs since epoch), open, high,
+    low, close, volume (IEEE-754 float64), each little-endian and contiguous; ``-0.0`` is
+    written as ``0.0``.
+    """
+    canon = df if is_canonical(df) else canonicalize(df)
+    digest = hashlib.sha256(HASH_FORMAT)
+    digest.update(np.uint64(canon.height).astype("<u8").tobytes())
+    counts = canon.group_by("symbol", maintain_order=True).len()
+    for sym, n in counts.iter_rows():
+        raw = str(sym).encode()
+        digest.update(np.uint32(len(raw)).astype("<u4").tobytes() + raw)
+        digest.update(np.uint64(n).astype("<u8").tobytes())
+    ts = canon["timestamp"].dt.epoch("us").to_numpy().astype("<i8", copy=False)
+    digest.update(np.ascontiguousarray(ts).tobytes())
+    for name in VALUE_COLUMNS:
+        values = canon[name].to_numpy().astype("<f8") + 0.0  # -0.0 -> 0.0
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def write_canonical_parquet(df: pl.DataFrame, dest_path: str | Path) -> Path:
+    """Write canonical bars to Parquet atomically (temp file then rename); zstd, statistics on,
+    row groups of 128k rows so predicate pushdown can skip symbols and dates."""
+    canon = df if is_canonical(df) else canonicalize(df)
+    dest = Path(dest_path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        canon.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=131_072)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def infer_timeframe(df: pl.DataFrame) -> str | None:
+    """Guess the bar interval from the median gap between consecutive bars of a symbol."""
+    gaps = df.select(pl.col("timestamp").diff().over("symbol").dt.total_seconds().median())
+    sec = gaps.item()
+    if sec is None:
+        return None
+    sec = float(sec)
+    if sec >= 25 * 86400:
+        return "1M"
+    if sec >= 6 * 86400:
+        return "1w"
+    if sec >= 20 * 3600:
+        return "1d"
+    if sec >= 3600:
+        return f"{round(sec / 3600)}h"
+    if sec >= 60:
+        return f"{round(sec / 60)}m"
+    return f"{max(round(sec), 1)}s"
+
+
+def dataset_summary(df: pl.DataFrame) -> dict[str, Any]:
+    """Symbols, first and last timestamp, row count and guessed timeframe of canonical bars."""
+    symbols = sorted(df["symbol"].unique().to_list())
+    start = df["timestamp"].min()
+    end = df["timestamp"].max()
+    return {
+        "symbols": symbols,
+        "start": start,
+        "end": end,
+        "rows": df.height,
+        "timeframe": infer_timeframe(df),
+    }
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def load_bars(
+    uri_or_path: str | Path,
+    *,
+    symbols: Iterable[str] | None = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+) -> pl.DataFrame:
+    """Load canonical bars; Parquet is scanned lazily so only the asked symbols and window
+    are read (predicate pushdown on row-group statistics). ``end`` is inclusive."""
+    text = str(uri_or_path)
+    path = Path(text.removeprefix("file://"))
+    if not path.exists():
+        raise EngineInputError(f"dataset file {text!r} does not exist", type="dataset_not_found")
+    lo, hi = _utc(start), _utc(end)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        lf = pl.scan_parquet(path)
+    else:
+        lf = read_bars_file(path).lazy()
+    preds: list[pl.Expr] = []
+    if symbols is not None:
+        wanted = sorted({s.strip().upper() for s in symbols})
+        preds.append(pl.col("symbol").is_in(wanted))
+    if lo is not None:
+        preds.append(pl.col("timestamp") >= lo)
+    if hi is not None:
+        preds.append(pl.col("timestamp") <= hi)
+    if preds:
+        lf = lf.filter(pl.all_horizontal(preds))
+    df = lf.collect()
+    return df if is_canonical(df) else canonicalize(df)
