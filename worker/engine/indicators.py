@@ -1,0 +1,171 @@
+"""Indicator kernels on MarketData rows, computed per symbol block.
+
+Simple moving averages are numpy (windowed sums of prices re-based on each symbol's first
+price, so the running sum stays small); recursive and extremum indicators use polars
+(``.over("symbol")`` when there is more than one symbol). Warm-up rows are NaN. Results are
+cached on the MarketData (bounded by ``CACHE_BYTES``) so grid runs compute each distinct
+indicator once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from worker.engine.market import F64, I8, I64, B, MarketData
+
+CACHE_BYTES = 512 * 1024 * 1024
+_SOURCES = ("open", "high", "low", "close")
+
+
+def cached(md: MarketData, key: tuple[object, ...], compute: Callable[[], F64]) -> F64:
+    hit = md.cache.get(key)
+    if hit is not None:
+        out: F64 = hit
+        return out
+    value = compute()
+    used = md.cache.setdefault(("__bytes__",), [0])
+    while used[0] + value.nbytes > CACHE_BYTES:
+        victim = next((k for k in md.cache if k[0] not in ("__bytes__", "row_start")), None)
+        if victim is None:
+            break
+        used[0] -= md.cache.pop(victim).nbytes
+    md.cache[key] = value
+    used[0] += value.nbytes
+    return value
+
+
+def source(md: MarketData, name: str) -> F64:
+    if name not in _SOURCES:
+        raise ValueError(f"unknown price source {name!r}")
+    out: F64 = getattr(md, name)
+    return out
+
+
+def shift(md: MarketData, x: F64, n: int = 1) -> F64:
+    """Value ``n`` rows earlier within the same symbol, NaN where there is none."""
+    out = np.empty_like(x)
+    out[:n] = np.nan
+    out[n:] = x[:-n]
+    invalid = np.arange(md.n) - n < md.row_start()
+    out[invalid] = np.nan
+    return out
+
+
+def sma(md: MarketData, period: int, src: str = "close") -> F64:
+    def compute() -> F64:
+        x = source(md, src)
+        base = x[md.row_start()]
+        csum = np.empty(md.n + 1)
+        csum[0] = 0.0
+        np.cumsum(x - base, out=csum[1:])
+        rows = np.arange(md.n)
+        lo = rows + 1 - period
+        out = base + (csum[1:] - csum[np.maximum(lo, 0)]) / period
+        out[lo < md.row_start()] = np.nan
+        return out
+
+    return cached(md, ("sma", period, src), compute)
+
+
+def _polars(md: MarketData, expr: pl.Expr) -> F64:
+    if md.n_symbols > 1:
+        expr = expr.over("symbol")
+    series = md.frame.select(expr.cast(pl.Float64).fill_null(np.nan)).to_series()
+    out: F64 = series.to_numpy().astype(np.float64, copy=False)
+    return out
+
+
+def ema(md: MarketData, period: int, src: str = "close") -> F64:
+    """EMA with ``alpha = 2 / (period + 1)`` (span), ``adjust=False`` (recursive, seeded
+    with the first value), NaN for the first ``period - 1`` bars."""
+    expr = pl.col(src).ewm_mean(span=period, adjust=False, min_samples=period)
+    return cached(md, ("ema", period, src), lambda: _polars(md, expr))
+
+
+def rsi(md: MarketData, period: int, src: str = "close") -> F64:
+    """Wilder's RSI: average gain and loss are EMAs with ``alpha = 1 / period``,
+    ``adjust=False``, seeded with the first change; 100 when there was no loss."""
+    delta = pl.col(src).diff()
+    gain = delta.clip(lower_bound=0.0).ewm_mean(alpha=1 / period, adjust=False, min_samples=period)
+    loss = (-delta).clip(lower_bound=0.0)
+    loss = loss.ewm_mean(alpha=1 / period, adjust=False, min_samples=period)
+    value = pl.when(loss == 0).then(pl.when(gain == 0).then(50.0).otherwise(100.0))
+    expr = value.otherwise(100.0 - 100.0 / (1.0 + gain / loss))
+    return cached(md, ("rsi", period, src), lambda: _polars(md, expr))
+
+
+def rolling_max(md: MarketData, period: int, src: str = "high") -> F64:
+    expr = pl.col(src).rolling_max(period, min_samples=period)
+    return cached(md, ("max", period, src), lambda: _polars(md, expr))
+
+
+def rolling_min(md: MarketData, period: int, src: str = "low") -> F64:
+    expr = pl.col(src).rolling_min(period, min_samples=period)
+    return cached(md, ("min", period, src), lambda: _polars(md, expr))
+
+
+def rolling_std(md: MarketData, period: int, src: str = "close") -> F64:
+    """Population standard deviation (ddof=0), the Bollinger convention."""
+    expr = pl.col(src).rolling_std(period, min_samples=period, ddof=0)
+    return cached(md, ("std", period, src), lambda: _polars(md, expr))
+
+
+def pct_return(md: MarketData, period: int, src: str = "close") -> F64:
+    x = source(md, src)
+    return x / shift(md, x, period) - 1.0
+
+
+# ---- signal helpers -------------------------------------------------------------------
+
+
+def crosses_above(md: MarketData, a: F64, b: F64) -> B:
+    """Strict cross: previous a < previous b and now a > b (NaN compares False)."""
+    d = a - b
+    prev = shift(md, d)
+    out: B = (d > 0) & (prev < 0)
+    return out
+
+
+def crosses_below(md: MarketData, a: F64, b: F64) -> B:
+    d = a - b
+    prev = shift(md, d)
+    out: B = (d < 0) & (prev > 0)
+    return out
+
+
+def _ffill_index(md: MarketData, mask: B) -> I64:
+    """Per row, the last row <= it within its symbol where ``mask`` holds (or the block's
+    first row)."""
+    marks = mask | md.block_first()
+    idx = np.where(marks, np.arange(md.n), 0)
+    out: I64 = np.maximum.accumulate(idx)
+    return out
+
+
+def hold(md: MarketData, long_entry: B, short_entry: B) -> I8:
+    """Target position held from each entry until the opposite entry; 0 before the first.
+
+    A bar with both entries is no event.
+    """
+    event = long_entry.astype(np.int8) - short_entry.astype(np.int8)
+    out: I8 = event[_ffill_index(md, event != 0)]
+    return out
+
+
+def hold_with_exits(
+    md: MarketData, long_entry: B, long_exit: B, short_entry: B, short_exit: B
+) -> I8:
+    """State machine, vectorised: an entry (long xor short) sets the side; an exit of the
+    held side on a bar without an entry makes it flat; otherwise the position is kept."""
+    event = long_entry.astype(np.int8) - short_entry.astype(np.int8)
+    entered = event != 0
+    last_entry = _ffill_index(md, entered)
+    pos: I8 = event[last_entry]
+    last_xl = _ffill_index(md, long_exit & ~entered)
+    last_xs = _ffill_index(md, short_exit & ~entered)
+    pos[(pos == 1) & (last_xl > last_entry)] = 0
+    pos[(pos == -1) & (last_xs > last_entry)] = 0
+    return pos

@@ -1,0 +1,123 @@
+"""Run configuration (the run's ``config`` JSON) and pydantic error formatting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from worker.engine.errors import EngineInputError
+
+#: Keys of ``runs.config`` that belong to the queue worker, not the engine: the engine drops
+#: them silently. Any other unknown key is rejected.
+WORKER_CONFIG_KEYS = frozenset(
+    {"timeout_seconds", "artifacts", "plots", "report", "tags", "label", "notes", "priority"}
+)
+
+
+class RunConfig(BaseModel):
+    """Execution settings; every field optional with the default shown in docs/engine.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fill: Literal["next_open", "close"] = "next_open"
+    commission: float = Field(0.0, ge=0, lt=1, description="fraction of traded value per fill")
+    commission_fixed: float = Field(0.0, ge=0, description="currency per fill")
+    slippage_bps: float = Field(0.0, ge=0, lt=10_000)
+    direction: Literal["long_short", "long_only"] = "long_short"
+    position_size: float | None = Field(
+        None, gt=0, le=100, description="fraction of equity per position; default 1/n_symbols"
+    )
+    units: Literal["integer", "fractional"] = "integer"
+    stop_loss: float | None = Field(None, gt=0, lt=1)
+    take_profit: float | None = Field(None, gt=0)
+    start: datetime | None = None
+    end: datetime | None = None
+    symbols: list[str] | None = Field(None, min_length=1)
+    periods_per_year: float | None = Field(None, gt=0)
+    calendar: Literal["equity", "crypto"] = "equity"
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] | None = None
+    grid_metric: str = "sharpe_ratio"
+    max_combinations: int = Field(100_000, ge=1)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        out = [s.strip().upper() for s in value]
+        if any(not s for s in out):
+            raise ValueError("symbols must be non-empty strings")
+        return sorted(set(out))
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, value: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("grid must name at least one parameter")
+        for name, values in value.items():
+            if not values:
+                raise ValueError(f"grid.{name} must list at least one value")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> RunConfig:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError("start must not be after end")
+        return self
+
+    @property
+    def slippage(self) -> float:
+        return self.slippage_bps / 10_000.0
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, list[dict[str, Any]]]:
+    """A readable one-line message plus a JSON-safe error list with JSON paths."""
+    items: list[dict[str, Any]] = []
+    for err in exc.errors(include_url=False, include_input=False):
+        path = _loc(tuple(err["loc"]))
+        ctx = err.get("ctx") or {}
+        sub = ctx.get("subpath", "") if isinstance(ctx, dict) else ""
+        if sub:
+            path = f"{path}{sub}" if path else sub.lstrip(".")
+        if prefix:
+            path = f"{prefix}.{path}" if path else prefix
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        items.append({"path": path, "message": msg, "type": err["type"]})
+    text = "; ".join(f"{i['path']}: {i['message']}" if i["path"] else i["message"] for i in items)
+    return text, items
+
+
+def parse_run_config(config: dict[str, Any] | None) -> RunConfig:
+    """Validate ``runs.config``; worker-owned keys (``WORKER_CONFIG_KEYS``) are dropped."""
+    raw = {k: v for k, v in (config or {}).items() if k not in WORKER_CONFIG_KEYS}
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        text, items = format_errors(exc)
+        raise EngineInputError(
+            f"invalid run config: {text}", type="invalid_config", detail={"errors": items}
+        ) from None

@@ -1,0 +1,4 @@
+from worker.engine.strategies.base import Strategy
+from worker.engine.strategies.registry import REGISTRY, StrategyParams, parse_strategy
+
+__all__ = ["REGISTRY", "Strategy", "StrategyParams", "parse_strategy"]

@@ -1,0 +1,62 @@
+"""The ``rules`` strategy: entry/exit conditions written in the JSON rule language."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from worker.engine import indicators as ind
+from worker.engine import rules
+from worker.engine.market import I8, MarketData
+from worker.engine.strategies.base import Strategy
+
+
+def _check(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        return rules.validate(value, "condition")
+    except rules.RuleError as exc:
+        raise PydanticCustomError(
+            "rule", "{reason}", {"subpath": exc.path, "reason": exc.reason}
+        ) from None
+
+
+class Rules(Strategy):
+    """Positions from four conditions: an entry (long xor short) sets the side, an exit of
+    the held side makes it flat, otherwise the position is kept."""
+
+    kind: Literal["rules"] = "rules"
+    entry_long: Any = None
+    exit_long: Any = None
+    entry_short: Any = None
+    exit_short: Any = None
+
+    @field_validator("entry_long", "exit_long", "entry_short", "exit_short", mode="before")
+    @classmethod
+    def _rule(cls, value: Any) -> dict[str, Any] | None:
+        return _check(value)
+
+    @model_validator(mode="after")
+    def _some_entry(self) -> Rules:
+        if self.entry_long is None and self.entry_short is None:
+            raise ValueError("a rules strategy needs entry_long or entry_short")
+        return self
+
+    def signal(self, md: MarketData) -> I8:
+        grouped = md.n_symbols > 1
+        names = ("entry_long", "exit_long", "entry_short", "exit_short")
+        exprs = [
+            (rules.compile_expr(node, grouped) if node is not None else pl.lit(False))
+            .fill_null(False)
+            .alias(name)
+            for name in names
+            for node in [getattr(self, name)]
+        ]
+        out = md.frame.select(exprs)
+        cols = [out[name].to_numpy().astype(np.bool_, copy=False) for name in names]
+        return ind.hold_with_exits(md, cols[0], cols[1], cols[2], cols[3])
