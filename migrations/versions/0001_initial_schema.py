@@ -125,9 +125,11 @@ TRIGGERS_UP = [
         RETURN NULL;
     END $$
     """,
+    # Also on cancel_requested: the guard turns a pending run cancelled in a BEFORE trigger, and a
+    # column trigger only sees the columns the UPDATE itself sets.
     """
     CREATE TRIGGER runs_notify_completed
-    AFTER UPDATE OF status ON runs
+    AFTER UPDATE OF status, cancel_requested ON runs
     FOR EACH ROW
     WHEN (OLD.status IS DISTINCT FROM NEW.status
           AND NEW.status IN ('succeeded', 'failed', 'cancelled'))

@@ -44,7 +44,9 @@ async def test_dataset_hash_is_unique(conn: asyncpg.Connection) -> None:
 async def test_strategy_name_version_unique_and_params_object(conn: asyncpg.Connection) -> None:
     await insert_strategy(conn, name="sma", version="1.0.0")
     await insert_strategy(conn, name="sma", version="1.1.0")
-    await _violates(insert_strategy(conn, name="sma", version="1.0.0"), "uq_strategies_name_version")
+    await _violates(
+        insert_strategy(conn, name="sma", version="1.0.0"), "uq_strategies_name_version"
+    )
     await _violates(insert_strategy(conn, params=[1, 2]), "ck_strategies_params_object")
 
 
@@ -118,8 +120,12 @@ async def test_artifact_checks(conn: asyncpg.Connection) -> None:
         VALUES ($1, 'csv', $2, '/tmp/x.csv', 'text/csv', $3, $4)
     """
     await conn.execute(sql, run_id, "trades.csv", 10, "b" * 64)
-    await _violates(conn.execute(sql, run_id, "trades.csv", 10, "b" * 64), "uq_artifacts_run_filename")
-    await _violates(conn.execute(sql, run_id, "x.csv", -1, "b" * 64), "ck_artifacts_size_nonnegative")
+    await _violates(
+        conn.execute(sql, run_id, "trades.csv", 10, "b" * 64), "uq_artifacts_run_filename"
+    )
+    await _violates(
+        conn.execute(sql, run_id, "x.csv", -1, "b" * 64), "ck_artifacts_size_nonnegative"
+    )
     await _violates(conn.execute(sql, run_id, "y.csv", 1, "xyz"), "ck_artifacts_sha256_format")
 
 
@@ -127,7 +133,8 @@ async def test_event_payload_must_be_an_object(conn: asyncpg.Connection) -> None
     run_id = await insert_run(conn)
     await _violates(
         conn.execute(
-            "INSERT INTO events (run_id, event_type, payload) VALUES ($1, 'x', '[1]'::jsonb)", run_id
+            "INSERT INTO events (run_id, event_type, payload) VALUES ($1, 'x', '[1]'::jsonb)",
+            run_id,
         ),
         "ck_events_payload_object",
     )

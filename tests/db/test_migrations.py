@@ -1,0 +1,59 @@
+"""Migrations go up, down and up again on an empty database, and match the models exactly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from worker.config import load_settings
+from worker.db import Base
+from worker.db.migrate import downgrade, upgrade
+
+
+async def _objects(url: str) -> dict[str, int]:
+    connection = await asyncpg.connect(url)
+    try:
+        return {
+            "tables": await connection.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            ),
+            "types": await connection.fetchval(
+                "SELECT count(*) FROM pg_type WHERE typname IN ('run_mode', 'run_status', 'artifact_kind')"
+            ),
+            "functions": await connection.fetchval(
+                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'runs\\_%'"
+            ),
+        }
+    finally:
+        await connection.close()
+
+
+async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url)
+    assert await _objects(empty_database_url) == {"tables": 5, "types": 3, "functions": 4}
+    await asyncio.to_thread(downgrade, empty_database_url, "base")
+    assert await _objects(empty_database_url) == {"tables": 0, "types": 0, "functions": 0}
+    await asyncio.to_thread(upgrade, empty_database_url)
+    assert await _objects(empty_database_url) == {"tables": 5, "types": 3, "functions": 4}
+
+
+def _diff(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": True}
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_models_match_the_migrated_database(database_url: str) -> None:
+    """What `alembic revision --autogenerate` would emit against the migrated database: nothing."""
+    engine = create_async_engine(load_settings(database_url=database_url).sqlalchemy_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
