@@ -89,3 +89,17 @@ def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> 
     monkeypatch.setenv("WORKER_ENV_FILE", str(env_file))
     settings = load_settings()
     assert settings.worker_concurrency == 7 and settings.log_level == "DEBUG"
+
+
+def test_env_example_lists_every_setting() -> None:
+    from pathlib import Path
+
+    from worker.config import Settings
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    listed = {
+        line.split("=", 1)[0].strip().lower()
+        for line in example.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    assert set(Settings.model_fields) <= listed, set(Settings.model_fields) - listed
