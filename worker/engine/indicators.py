@@ -47,10 +47,12 @@ def source(md: MarketData, name: str) -> F64:
 def shift(md: MarketData, x: F64, n: int = 1) -> F64:
     """Value ``n`` rows earlier within the same symbol, NaN where there is none."""
     out = np.empty_like(x)
-    out[:n] = np.nan
     out[n:] = x[:-n]
-    invalid = np.arange(md.n) - n < md.row_start()
-    out[invalid] = np.nan
+    if n == 1:
+        out[md.starts] = np.nan
+    else:
+        for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+            out[lo : min(lo + n, hi)] = np.nan
     return out
 
 
@@ -121,19 +123,14 @@ def pct_return(md: MarketData, period: int, src: str = "close") -> F64:
 # ---- signal helpers -------------------------------------------------------------------
 
 
-def crosses_above(md: MarketData, a: F64, b: F64) -> B:
-    """Strict cross: previous a < previous b and now a > b (NaN compares False)."""
+def crosses(md: MarketData, a: F64, b: F64) -> tuple[B, B]:
+    """Strict crosses of ``a`` over ``b``: (above, below). Above means previous a < previous
+    b and now a > b; NaN (warm-up) compares False, so nothing crosses before both exist."""
     d = a - b
     prev = shift(md, d)
-    out: B = (d > 0) & (prev < 0)
-    return out
-
-
-def crosses_below(md: MarketData, a: F64, b: F64) -> B:
-    d = a - b
-    prev = shift(md, d)
-    out: B = (d < 0) & (prev > 0)
-    return out
+    above: B = (d > 0) & (prev < 0)
+    below: B = (d < 0) & (prev > 0)
+    return above, below
 
 
 def _ffill_index(md: MarketData, mask: B) -> I64:

@@ -1,0 +1,301 @@
+"""The engine's one narrow entry point, called by the queue worker.
+
+``run_backtest`` is pure: DataFrames and dicts in, a :class:`BacktestResult` out. Bad input
+raises :class:`~worker.engine.errors.EngineInputError`; ``should_cancel()`` returning True
+raises :class:`~worker.engine.errors.RunCancelled`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from worker.engine.bars import (
+    CANONICAL_COLUMNS,
+    canonical_hash,
+    canonicalize,
+    file_sha256,
+    is_canonical,
+    load_bars,
+)
+from worker.engine.errors import EngineError, EngineInputError, RunCancelled
+from worker.engine.execution import EXIT_REASONS
+from worker.engine.market import MarketData
+from worker.engine.params import RunConfig, parse_run_config
+from worker.engine.simulate import Simulation, simulate, sorted_ok
+from worker.engine.strategies import Strategy, parse_strategy
+from worker.engine.timeframes import periods_per_year
+
+#: Bump whenever any number the engine produces could change.
+ENGINE_VERSION = "1.0.0"
+
+Progress = Callable[[str, float], None]
+Cancel = Callable[[], bool]
+
+__all__ = [
+    "ENGINE_VERSION",
+    "BacktestResult",
+    "EngineError",
+    "EngineInputError",
+    "RunCancelled",
+    "canonical_hash",
+    "file_sha256",
+    "load_bars",
+    "run_backtest",
+]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    metrics: dict[str, float | int | None]
+    equity: pl.DataFrame
+    trades: pl.DataFrame
+    resolved_config: dict[str, Any]
+    strategy: dict[str, Any]
+    leaderboard: pl.DataFrame | None = None
+    best_params: dict[str, Any] | None = None
+    grid_summary: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    engine_version: str = ENGINE_VERSION
+
+
+class _Stages:
+    def __init__(self, progress: Progress | None, should_cancel: Cancel | None) -> None:
+        self.progress = progress
+        self.should_cancel = should_cancel
+        self.timings: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+        self._last = self._t0
+
+    def check(self) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            raise RunCancelled("the run was cancelled", detail={"timings": self.timings})
+
+    def report(self, stage: str, pct: float) -> None:
+        if self.progress is not None:
+            self.progress(stage, min(max(pct, 0.0), 1.0))
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._last
+        self._last = now
+        self.check()
+
+    def total(self) -> None:
+        self.timings["total"] = time.perf_counter() - self._t0
+
+
+def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
+    missing = [c for c in CANONICAL_COLUMNS if c not in bars.columns]
+    if missing:
+        raise EngineInputError(
+            f"bars are missing column(s) {', '.join(missing)}",
+            type="invalid_bars",
+            detail={"missing": missing},
+        )
+    frame = bars.select(CANONICAL_COLUMNS)
+    if not is_canonical(frame):
+        try:
+            frame = canonicalize(frame)
+        except pl.exceptions.PolarsError as exc:
+            raise EngineInputError(f"bars cannot be read: {exc}", type="invalid_bars") from None
+    if cfg.symbols is not None:
+        present = set(frame["symbol"].unique().to_list())
+        unknown = [s for s in cfg.symbols if s not in present]
+        if unknown:
+            raise EngineInputError(
+                f"unknown symbol(s) {', '.join(unknown)}; the dataset has "
+                f"{', '.join(sorted(present)[:20])}",
+                type="unknown_symbol",
+                detail={"unknown": unknown, "available": sorted(present)},
+            )
+    preds: list[pl.Expr] = []
+    if cfg.symbols is not None:
+        preds.append(pl.col("symbol").is_in(cfg.symbols))
+    if cfg.start is not None:
+        preds.append(pl.col("timestamp") >= cfg.start)
+    if cfg.end is not None:
+        preds.append(pl.col("timestamp") <= cfg.end)
+    if preds:
+        frame = frame.filter(pl.all_horizontal(preds))
+    if frame.height == 0:
+        raise EngineInputError(
+            "no bars in the requested window (check start, end and symbols)",
+            type="empty_window",
+            detail={
+                "start": cfg.start.isoformat() if cfg.start else None,
+                "end": cfg.end.isoformat() if cfg.end else None,
+                "symbols": cfg.symbols,
+            },
+        )
+    return frame
+
+
+def _market(frame: pl.DataFrame) -> MarketData:
+    md = MarketData.from_frame(frame)
+    if not sorted_ok(md):
+        md = MarketData.from_frame(frame.sort("symbol", "timestamp"))
+        if not sorted_ok(md):
+            raise EngineInputError(
+                "bars have duplicate timestamps for a symbol", type="invalid_bars"
+            )
+    bad = ~(np.isfinite(md.close) & (md.close > 0) & np.isfinite(md.open) & (md.open > 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise EngineInputError(
+            f"bar {row + 1} ({md.symbols[md.sym[row]]}) has a missing or non-positive price",
+            type="invalid_bars",
+            detail={"row": row + 1},
+        )
+    return md
+
+
+def _ts(values: np.ndarray) -> pl.Series:
+    return pl.Series(values.astype(np.int64)).cast(pl.Datetime("us", "UTC"))
+
+
+def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
+    curve = sim.curve
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(curve.equity > 0, curve.gross_value / curve.equity, np.nan)
+    peak = np.maximum.accumulate(np.maximum(curve.equity, 0.0))
+    dd = np.where(peak > 0, curve.equity / np.where(peak > 0, peak, 1.0) - 1.0, -1.0)
+    return pl.DataFrame(
+        {
+            "timestamp": _ts(md.grid_ts),
+            "equity": curve.equity,
+            "cash": curve.cash,
+            "position_value": curve.position_value,
+            "exposure": exposure,
+            "drawdown": np.minimum(dd, 0.0),
+        }
+    ).with_columns(pl.col("exposure").fill_nan(None))
+
+
+def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
+    legs, fills = sim.legs, sim.fills
+    done = fills.units > 0
+    entry_row, exit_row = legs.entry_row[done], legs.exit_row[done]
+    side = legs.side[done]
+    symbols = pl.Series(md.symbols, dtype=pl.String)
+    reasons = pl.Series(EXIT_REASONS, dtype=pl.String)
+    return pl.DataFrame(
+        {
+            "symbol": symbols.gather(legs.sym[done]),
+            "side": pl.Series(np.where(side > 0, "long", "short"), dtype=pl.String),
+            "entry_time": _ts(md.ts[entry_row]),
+            "entry_price": legs.entry_price[done],
+            "exit_time": _ts(md.ts[exit_row]),
+            "exit_price": legs.exit_price[done],
+            "units": fills.units[done],
+            "fees": fills.fees[done],
+            "pnl": sim.pnl,
+            "return": sim.trade_returns,
+            "exit_reason": reasons.gather(legs.reason[done].astype(np.int64)),
+            "bars_held": (exit_row - entry_row).astype(np.int64),
+        }
+    )
+
+
+def _iso(ts_us: int) -> str:
+    return _ts(np.array([ts_us]))[0].isoformat()  # type: ignore[no-any-return]
+
+
+def resolve_config(
+    cfg: RunConfig, md: MarketData, *, size: float, ppy: float, timeframe: str, capital: float
+) -> dict[str, Any]:
+    out = cfg.model_dump(mode="json")
+    out.update(
+        position_size=size,
+        periods_per_year=ppy,
+        symbols=list(md.symbols),
+        start=out["start"] or _iso(int(md.grid_ts[0])),
+        end=out["end"] or _iso(int(md.grid_ts[-1])),
+        timeframe=timeframe,
+        initial_capital=capital,
+    )
+    return out
+
+
+def run_backtest(
+    bars: pl.DataFrame,
+    strategy_params: dict[str, Any],
+    run_config: dict[str, Any],
+    *,
+    initial_capital: float,
+    timeframe: str,
+    progress: Progress | None = None,
+    should_cancel: Cancel | None = None,
+) -> BacktestResult:
+    """Run one backtest (or a parameter grid when ``run_config["grid"]`` is set)."""
+    stages = _Stages(progress, should_cancel)
+    stages.check()
+    if not (isinstance(initial_capital, int | float) and math.isfinite(initial_capital)):
+        raise EngineInputError("initial_capital must be a finite number", type="invalid_config")
+    if initial_capital <= 0:
+        raise EngineInputError("initial_capital must be positive", type="invalid_config")
+    capital = float(initial_capital)
+    cfg = parse_run_config(run_config)
+    strategy = parse_strategy(strategy_params, cfg.params)
+    ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
+    frame = _prepare_bars(bars, cfg)
+    md = _market(frame)
+    stages.report("load", 1.0)
+    stages.done("load")
+
+    leaderboard: pl.DataFrame | None = None
+    best_params: dict[str, Any] | None = None
+    grid_summary: dict[str, Any] | None = None
+    if cfg.grid:
+        from worker.engine.grid import run_grid
+
+        outcome = run_grid(
+            md,
+            strategy_params,
+            cfg,
+            capital=capital,
+            ppy=ppy,
+            stages=stages.report,
+            check=stages.check,
+        )
+        leaderboard, best_params = outcome.leaderboard, outcome.best_params
+        strategy, grid_summary = outcome.best_strategy, outcome.summary
+        stages.done("grid")
+
+    stages.report("signals", 0.0)
+    signal = strategy.signal(md)
+    stages.done("signals")
+    stages.report("simulate", 0.0)
+    size = cfg.position_size or strategy.default_position_size(md.n_symbols)
+    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+    stages.done("simulate")
+    stages.report("metrics", 0.0)
+    equity = equity_frame(md, sim)
+    trades = trades_frame(md, sim)
+    stages.done("frames")
+    stages.report("metrics", 1.0)
+    stages.total()
+    resolved = resolve_config(cfg, md, size=size, ppy=ppy, timeframe=timeframe, capital=capital)
+    if grid_summary is not None:
+        resolved["grid_summary"] = grid_summary
+    return BacktestResult(
+        metrics=sim.metrics,
+        equity=equity,
+        trades=trades,
+        resolved_config=resolved,
+        strategy=_strategy_dict(strategy),
+        leaderboard=leaderboard,
+        best_params=best_params,
+        timings=stages.timings,
+    )
+
+
+def _strategy_dict(strategy: Strategy) -> dict[str, Any]:
+    out: dict[str, Any] = strategy.model_dump(mode="json", exclude_none=True)
+    return out

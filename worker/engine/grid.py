@@ -1,0 +1,129 @@
+"""Parameter grids: every valid combination, streamed in chunks, one leaderboard.
+
+Indicators are shared across combinations through the MarketData indicator cache (each
+distinct moving average is computed once while it fits the cache budget); combinations are
+visited in sorted order so those sharing a parameter run back to back. Each combination
+runs the same ``simulate`` as a single run, so its leaderboard row equals that run's
+metrics exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from pydantic import ValidationError
+
+from worker.engine.errors import EngineInputError
+from worker.engine.market import MarketData
+from worker.engine.metrics import METRIC_NAMES
+from worker.engine.params import RunConfig, format_errors
+from worker.engine.simulate import simulate
+from worker.engine.strategies import REGISTRY, Strategy, parse_strategy
+
+CHUNK = 16
+LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_duration_bars", "commissions_paid"})
+
+
+@dataclass(frozen=True)
+class GridOutcome:
+    leaderboard: pl.DataFrame
+    best_params: dict[str, Any]
+    best_strategy: Strategy
+    summary: dict[str, Any]
+
+
+def _combinations(
+    base: dict[str, Any], cfg: RunConfig
+) -> tuple[list[str], list[tuple[dict[str, Any], Strategy]], list[dict[str, Any]]]:
+    assert cfg.grid is not None
+    kind = str(base.get("kind"))
+    cls = REGISTRY[kind]
+    keys = sorted(cfg.grid)
+    unknown = [k for k in keys if k not in cls.model_fields or k == "kind"]
+    if unknown:
+        raise EngineInputError(
+            f"grid names unknown parameter(s) {', '.join(unknown)} for {kind}; "
+            f"parameters are {', '.join(f for f in cls.model_fields if f != 'kind')}",
+            type="invalid_grid",
+            detail={"unknown": unknown},
+        )
+    total = 1
+    for k in keys:
+        total *= len(cfg.grid[k])
+    if total > cfg.max_combinations:
+        raise EngineInputError(
+            f"the grid has {total} combinations, more than max_combinations "
+            f"({cfg.max_combinations})",
+            type="invalid_grid",
+            detail={"combinations": total, "max_combinations": cfg.max_combinations},
+        )
+    valid: list[tuple[dict[str, Any], Strategy]] = []
+    skipped: list[dict[str, Any]] = []
+    for values in itertools.product(*(sorted(cfg.grid[k], key=_sort_key) for k in keys)):
+        combo = dict(zip(keys, values, strict=True))
+        try:
+            strategy = cls.model_validate({**base, **cfg.params, **combo})
+        except ValidationError as exc:
+            text, _ = format_errors(exc)
+            skipped.append({"params": combo, "reason": text})
+            continue
+        valid.append((combo, strategy))
+    return keys, valid, skipped
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value))
+
+
+def run_grid(
+    md: MarketData,
+    base_params: dict[str, Any],
+    cfg: RunConfig,
+    *,
+    capital: float,
+    ppy: float,
+    stages: Callable[[str, float], None],
+    check: Callable[[], None],
+) -> GridOutcome:
+    parse_strategy(base_params)  # unknown kind / missing kind errors first
+    keys, valid, skipped = _combinations(base_params, cfg)
+    if not valid:
+        example = skipped[0]["reason"] if skipped else "no combinations"
+        raise EngineInputError(
+            f"no valid parameter combination in the grid ({len(skipped)} skipped: {example})",
+            type="invalid_grid",
+            detail={"skipped": len(skipped), "examples": skipped[:5]},
+        )
+    rows: list[dict[str, Any]] = []
+    n = len(valid)
+    for lo in range(0, n, CHUNK):
+        check()
+        for combo, strategy in valid[lo : lo + CHUNK]:
+            signal = strategy.signal(md)
+            size = cfg.position_size or strategy.default_position_size(md.n_symbols)
+            sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+            rows.append({**combo, **sim.metrics})
+        stages("grid", min(lo + CHUNK, n) / n)
+    md.cache.clear()
+    metric = cfg.grid_metric if cfg.grid_metric in METRIC_NAMES else "sharpe_ratio"
+    board = pl.DataFrame(rows, infer_schema_length=None).with_row_index("combination")
+    board = board.sort(
+        metric, descending=metric not in LOWER_IS_BETTER, nulls_last=True, maintain_order=True
+    ).with_columns(rank=pl.int_range(1, pl.len() + 1))
+    board = board.select("rank", *keys, *METRIC_NAMES, "combination")
+    best_index = int(board["combination"][0])
+    best_params, best_strategy = valid[best_index]
+    summary = {
+        "combinations": n + len(skipped),
+        "evaluated": n,
+        "skipped": len(skipped),
+        "skipped_examples": skipped[:5],
+        "metric": metric,
+    }
+    return GridOutcome(board.drop("combination"), dict(best_params), best_strategy, summary)

@@ -1,0 +1,200 @@
+"""Sizing with one shared cash balance, the equity curve and the trade list.
+
+Sizing is the only sequential part: a position's units depend on equity when it opens,
+which depends on every earlier fill. The loop therefore runs over *fills* (two per trade),
+never over bars; everything per bar is vectorised afterwards.
+
+Sizing rule: at an entry, ``units = (position_size * equity - commission_fixed) /
+(price * (1 + commission))`` (rounded down for integer units), where ``equity = cash +
+Σ units_j * mark_j`` over the other open positions, marked at the fill's price field
+(open for open fills, close for close fills; last close if a symbol has no bar then).
+All entries of one timestamp and phase are sized from the same equity. A leg that gets
+no unit (equity too small) is skipped. No margin checks: cash may go negative
+(position_size > 1 is leverage). Short sales credit the proceeds to cash.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.engine.execution import CLOSE_ENTRY, Legs
+from worker.engine.market import F64, I64, MarketData
+from worker.engine.params import RunConfig
+
+
+@dataclass(frozen=True, eq=False)
+class Fills:
+    legs: Legs
+    units: F64  # per leg, 0 for skipped legs
+    fees: F64  # entry + exit fees per leg
+    ev_t: I64  # grid index per fill event, non-decreasing
+    ev_cash: F64  # cash after each fill event
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    equity: F64
+    cash: F64
+    position_value: F64  # signed market value of positions
+    gross_value: F64  # Σ |position value|
+    in_market: np.ndarray  # bool: some position held at the bar's close
+
+
+def _size(value: float, price: float, commission: float, fixed: float, integer: bool) -> float:
+    units = (value - fixed) / (price * (1.0 + commission))
+    if integer:
+        units = math.floor(units) if math.isfinite(units) else 0.0
+    return units if units > 0 and math.isfinite(units) else 0.0
+
+
+def size_single(legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
+    """One symbol: legs never overlap, so equity at an entry is the cash."""
+    c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
+    m = legs.count
+    units = [0.0] * m
+    fees = [0.0] * m
+    ev_cash = [0.0] * (2 * m)
+    cash = capital
+    pe_l, px_l, sd_l = legs.entry_price.tolist(), legs.exit_price.tolist(), legs.side.tolist()
+    for k in range(m):
+        pe, px, sd = pe_l[k], px_l[k], sd_l[k]
+        u = _size(size * cash, pe, c, fixed, integer)
+        if u > 0.0:
+            fee_in = u * pe * c + fixed
+            fee_out = u * px * c + fixed
+            if sd > 0:
+                cash = cash - u * pe - fee_in
+                ev_cash[2 * k] = cash
+                cash = cash + u * px - fee_out
+            else:
+                cash = cash + u * pe - fee_in
+                ev_cash[2 * k] = cash
+                cash = cash - u * px - fee_out
+            units[k] = u
+            fees[k] = fee_in + fee_out
+        else:
+            ev_cash[2 * k] = cash
+        ev_cash[2 * k + 1] = cash
+    ev_rows = np.empty(2 * m, dtype=np.int64)
+    ev_rows[0::2] = legs.entry_row
+    ev_rows[1::2] = legs.exit_row
+    return Fills(legs, np.array(units), np.array(fees), ev_rows, np.array(ev_cash))
+
+
+def marks(md: MarketData) -> tuple[F64, F64]:
+    """(close_w, open_mark_w): T x S last-known close, and the open where a symbol has a bar
+    at t else its last close before t; 0 before a symbol's first bar."""
+    t_n, s_n = md.grid_ts.shape[0], md.n_symbols
+    close_w = np.full((t_n, s_n), np.nan)
+    close_w[md.t_idx, md.sym] = md.close
+    open_w = np.full((t_n, s_n), np.nan)
+    open_w[md.t_idx, md.sym] = md.open
+    idx = np.where(np.isnan(close_w), 0, np.arange(t_n)[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    close_w = np.take_along_axis(close_w, idx, axis=0)
+    close_w = np.nan_to_num(close_w, nan=0.0)
+    prev_close = np.vstack([np.zeros((1, s_n)), close_w[:-1]])
+    open_mark = np.where(np.isnan(open_w), prev_close, open_w)
+    return close_w, open_mark
+
+
+def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
+    """Several symbols sharing one cash balance: fills in time order (see module doc)."""
+    c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
+    m = legs.count
+    close_w, open_mark = marks(md)
+    t_entry = md.t_idx[legs.entry_row]
+    t_exit = md.t_idx[legs.exit_row]
+    ev_t = np.concatenate([t_entry, t_exit])
+    ev_phase = np.concatenate([legs.entry_phase, legs.exit_phase])
+    ev_sym = np.concatenate([legs.sym, legs.sym])
+    order = np.lexsort((ev_sym, ev_phase, ev_t))
+    ev_leg = np.concatenate([np.arange(m), np.arange(m)])[order].tolist()
+    is_entry = (order < m).tolist()
+    ev_t_sorted = ev_t[order]
+    t_l, ph_l = ev_t_sorted.tolist(), ev_phase[order].tolist()
+    sym_l, sd_l = legs.sym.tolist(), legs.side.tolist()
+    pe_l, px_l = legs.entry_price.tolist(), legs.exit_price.tolist()
+    held = np.zeros(md.n_symbols)
+    units = [0.0] * m
+    fees = [0.0] * m
+    ev_cash = [0.0] * (2 * m)
+    cash = capital
+    group: tuple[int, int] | None = None
+    equity = capital
+    for e in range(2 * m):
+        k = ev_leg[e]
+        u_k = units[k]
+        if is_entry[e]:
+            key = (t_l[e], ph_l[e])
+            if key != group:
+                group = key
+                row = close_w[key[0]] if key[1] == CLOSE_ENTRY else open_mark[key[0]]
+                equity = cash + float(held @ row)
+            pe = pe_l[k]
+            u = _size(size * equity, pe, c, fixed, integer)
+            if u > 0.0:
+                fee = u * pe * c + fixed
+                cash = cash - sd_l[k] * u * pe - fee
+                held[sym_l[k]] = sd_l[k] * u
+                units[k] = u
+                fees[k] = fee
+        elif u_k > 0.0:
+            px = px_l[k]
+            fee = u_k * px * c + fixed
+            cash = cash + sd_l[k] * u_k * px - fee
+            held[sym_l[k]] = 0.0
+            fees[k] += fee
+        ev_cash[e] = cash
+    return Fills(legs, np.array(units), np.array(fees), ev_t_sorted, np.array(ev_cash))
+
+
+def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
+    """Bar-close snapshot on the grid: cash after the last fill at or before t plus the
+    positions held at t's close valued at last-known closes."""
+    legs = fills.legs
+    t_n, s_n = md.grid_ts.shape[0], md.n_symbols
+    grid = np.arange(t_n)
+    j = np.searchsorted(fills.ev_t, grid, side="right") - 1
+    ev_cash = np.append(fills.ev_cash, capital)  # index -1 -> initial capital
+    cash = ev_cash[j]
+    done = fills.units > 0
+    t_in = md.t_idx[legs.entry_row[done]]
+    t_out = md.t_idx[legs.exit_row[done]]
+    signed = (legs.side[done] * fills.units[done]).astype(np.float64)
+    sym = legs.sym[done]
+    if s_n == 1:
+        close_w = md.close.reshape(-1, 1)
+    else:
+        close_w, _ = marks(md)
+    # position at bar close: set value at entry t, 0 at exit t, in per-symbol event order;
+    # the last write per (t, symbol) wins, then forward-fill.
+    keys = np.empty(2 * t_in.shape[0], dtype=np.int64)
+    vals = np.empty(2 * t_in.shape[0])
+    keys[0::2] = t_in * s_n + sym
+    keys[1::2] = t_out * s_n + sym
+    vals[0::2] = signed
+    vals[1::2] = 0.0
+    # legs are sorted by symbol then entry, so keys are in per-symbol event order
+    rev_keys = keys[::-1]
+    uniq, first_in_rev = np.unique(rev_keys, return_index=True)
+    last_vals = vals[::-1][first_in_rev]
+    pos = np.full(t_n * s_n, np.nan)
+    pos[uniq] = last_vals
+    pos_w = pos.reshape(t_n, s_n)
+    idx = np.where(np.isnan(pos_w), 0, grid[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    pos_w = np.nan_to_num(np.take_along_axis(pos_w, idx, axis=0), nan=0.0)
+    value_w = pos_w * close_w
+    if s_n == 1:
+        position_value = value_w[:, 0]
+        gross = np.abs(position_value)
+        in_market = pos_w[:, 0] != 0
+    else:
+        position_value = value_w.sum(axis=1)
+        gross = np.abs(value_w).sum(axis=1)
+        in_market = (pos_w != 0).any(axis=1)
+    return Curve(cash + position_value, cash, position_value, gross, in_market)
