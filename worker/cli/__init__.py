@@ -1,6 +1,8 @@
 """`backtest-worker`: the command line. Each command group lives in its own module."""
 
 from worker.cli import migrate as _migrate  # noqa: F401  (registers commands)
+from worker.cli import run as _run  # noqa: F401
+from worker.cli import status as _status  # noqa: F401
 from worker.cli.app import app, main
 
 __all__ = ["app", "main"]

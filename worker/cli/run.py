@@ -1,0 +1,52 @@
+"""`backtest-worker run`: the queue worker, the product's main process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from worker.cli.app import UserError, app, settings_from
+from worker.logs import configure_logging
+
+DEFAULT_HANDLER = "worker.runner:execute_run"
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", "-c", min=1, help="Runs at once (default WORKER_CONCURRENCY)."
+    ),
+    burst: bool = typer.Option(
+        False, "--burst", help="Drain the queue, then exit once nothing is pending or running."
+    ),
+    handler: str = typer.Option(
+        DEFAULT_HANDLER,
+        "--handler",
+        envvar="WORKER_HANDLER",
+        help="The run handler, as package.module:callable.",
+    ),
+) -> None:
+    """Claim and execute pending runs until SIGTERM/SIGINT (or, with --burst, until drained)."""
+    from worker.queue.handler import load_handler
+    from worker.queue.worker import run_worker
+
+    settings = settings_from(ctx, worker_concurrency=concurrency)
+    settings.require_database_url()
+    configure_logging(settings)
+    try:
+        run_handler = load_handler(handler)
+    except (ImportError, ValueError) as error:
+        raise UserError(
+            f"cannot load the run handler: {error}",
+            hint="pass --handler package.module:callable (or set WORKER_HANDLER)",
+            exit_code=2,
+        ) from None
+    try:
+        asyncio.run(run_worker(settings, run_handler, burst=burst))
+    except OSError as error:
+        raise UserError(
+            f"cannot reach PostgreSQL at {settings.redacted_database_url}: {error}",
+            hint="is the server running, and is DATABASE_URL right?",
+        ) from None

@@ -1,0 +1,115 @@
+"""`backtest-worker status`: the queue at a glance (runs by status, workers holding leases)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import typer
+from rich.table import Table
+
+from worker.cli.app import UserError, app, console, settings_from
+from worker.config import Settings
+from worker.queue import queries
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    counts: list[queries.StatusCount]
+    workers: list[queries.LeaseHolder]
+
+    def as_json(self) -> dict[str, Any]:
+        pending = next((c for c in self.counts if c.status == "pending"), None)
+        age = pending.oldest_pending_age if pending else None
+        return {
+            "runs": {c.status: c.runs for c in self.counts},
+            "runnable": pending.runnable if pending else 0,
+            "oldest_pending_age_seconds": None if age is None else age.total_seconds(),
+            "workers": [
+                {
+                    "worker_id": w.worker_id,
+                    "runs": w.runs,
+                    "oldest_started_at": _iso(w.oldest_started_at),
+                    "lease_expires_at": _iso(w.lease_expires_at),
+                    "lease_expired": w.has_expired_lease,
+                }
+                for w in self.workers
+            ],
+        }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _age(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+async def fetch_status(settings: Settings) -> QueueStatus:
+    connection = await asyncpg.connect(
+        settings.asyncpg_dsn, server_settings={"application_name": "backtest-worker/status"}
+    )
+    try:
+        return QueueStatus(
+            counts=await queries.status_counts(connection),
+            workers=await queries.lease_holders(connection),
+        )
+    finally:
+        await connection.close()
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Runs by status, the oldest pending run's age, and the workers holding leases."""
+    settings = settings_from(ctx)
+    settings.require_database_url()
+    try:
+        result = asyncio.run(fetch_status(settings))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise UserError(
+            f"cannot read the queue at {settings.redacted_database_url}: {error}",
+            hint="is DATABASE_URL right, and has `backtest-worker migrate` run?",
+        ) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2))
+        return
+    runs = Table(title="Runs")
+    runs.add_column("status")
+    runs.add_column("runs", justify="right")
+    runs.add_column("runnable now", justify="right")
+    runs.add_column("oldest", justify="right")
+    for count in result.counts:
+        pending = count.status == "pending"
+        runs.add_row(
+            count.status,
+            str(count.runs),
+            str(count.runnable) if pending else "",
+            _age(count.oldest_pending_age) if pending else "",
+        )
+    console.print(runs)
+    workers = Table(title="Workers holding leases")
+    workers.add_column("worker id")
+    workers.add_column("runs", justify="right")
+    workers.add_column("running for", justify="right")
+    workers.add_column("lease", justify="right")
+    for worker in result.workers:
+        running = worker.db_now - worker.oldest_started_at if worker.oldest_started_at else None
+        left = worker.lease_expires_at - worker.db_now if worker.lease_expires_at else None
+        lease = "expired" if worker.has_expired_lease else f"{_age(left)} left"
+        workers.add_row(worker.worker_id, str(worker.runs), _age(running), lease)
+    if not result.workers:
+        workers.add_row("(none)", "", "", "")
+    console.print(workers)

@@ -1,0 +1,48 @@
+"""JSON for JSONB: NaN and Infinity become null (Postgres rejects them), and the common
+non-JSON values (Decimal, UUID, datetimes, numpy scalars) become their JSON equivalents."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+
+def clean(value: Any) -> Any:
+    """A copy of `value` that `json.dumps(..., allow_nan=False)` accepts."""
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, Mapping):
+        return {str(key): clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [clean(item) for item in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return clean(item())
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return clean(tolist())
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with NaN/Infinity written as null; never emits invalid JSONB."""
+    return json.dumps(clean(value), allow_nan=False, separators=(",", ":"))
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)

@@ -1,0 +1,96 @@
+"""The claim loop: one statement claims up to the number of free slots.
+
+It claims when woken (a `runs_pending` notification, a finished run, a reconnect) and at
+least every POLL_INTERVAL_SECONDS, or sooner when a delayed (retried) run comes due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from worker.queue import queries
+from worker.queue.errors import is_transient
+from worker.queue.handler import RunJob
+from worker.queue.retry import backoff_seconds
+
+
+class Producer:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        worker_id: str,
+        *,
+        lease_seconds: float,
+        poll_interval: float,
+        burst: bool,
+        free_slots: Callable[[], int],
+        busy: Callable[[], bool],
+        start: Callable[[RunJob], None],
+        log: Any,
+    ) -> None:
+        self._pool = pool
+        self._worker_id = worker_id
+        self._lease_seconds = lease_seconds
+        self._poll_interval = poll_interval
+        self._burst = burst
+        self._free_slots = free_slots
+        self._busy = busy
+        self._start = start
+        self._log = log
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.claims = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim until stopped (or, in burst mode, until the queue is drained)."""
+        failures = 0
+        while not self._stopping:
+            timeout = self._poll_interval
+            free = self._free_slots()
+            if free > 0:
+                try:
+                    jobs = await queries.claim(
+                        self._pool, self._worker_id, free, self._lease_seconds
+                    )
+                    failures = 0
+                except Exception as error:
+                    failures += 1
+                    delay = backoff_seconds(failures, 0.1, self._poll_interval)
+                    log = self._log.warning if is_transient(error) else self._log.error
+                    log("claim_failed", error=repr(error), retry_in=round(delay, 3))
+                    await self._sleep(delay)
+                    continue
+                self.claims += 1
+                for job in jobs:
+                    self._start(job)
+                if len(jobs) == free:
+                    continue  # there may be more: claim again once a slot frees up
+                try:
+                    if self._burst and not self._busy() and await queries.burst_idle(self._pool):
+                        self._log.info("burst_drained")
+                        return
+                    due = await queries.next_run_after(self._pool)
+                except Exception as error:
+                    self._log.warning("queue_check_failed", error=repr(error))
+                    due = None
+                if due is not None:
+                    timeout = min(timeout, due + 0.005)
+            await self._sleep(timeout)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until woken or `seconds` pass; the wake-up flag is cleared for the next claim."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()

@@ -1,0 +1,34 @@
+-- Claim up to $2 runnable runs for worker $1, with a lease of $3 seconds (database clock).
+-- Highest priority first, then oldest; a locked row is skipped, never waited for. The
+-- attempt counts at claim time, so a run whose worker dies still uses up an attempt.
+WITH candidates AS (
+    SELECT id
+    FROM runs
+    WHERE status = 'pending'
+      AND run_after <= now()
+      AND NOT cancel_requested
+    ORDER BY priority DESC, run_after, created_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE runs AS r
+    SET status = 'running',
+        locked_by = $1,
+        started_at = now(),
+        attempts = r.attempts + 1,
+        lease_expires_at = now() + make_interval(secs => $3),
+        progress = NULL
+    FROM candidates AS c
+    WHERE r.id = c.id
+    RETURNING r.id, r.dataset_id, r.strategy_id, r.mode::text AS mode, r.initial_capital,
+              r.config, r.attempts, r.max_attempts, r.priority
+),
+logged AS (
+    INSERT INTO events (run_id, event_type, payload)
+    SELECT id, 'claimed', jsonb_build_object('attempt', attempts, 'worker_id', $1::text)
+    FROM claimed
+)
+SELECT id, dataset_id, strategy_id, mode, initial_capital, config, attempts, max_attempts
+FROM claimed
+ORDER BY priority DESC;
