@@ -86,10 +86,14 @@ async def test_restrict_keeps_a_dataset_and_strategy_that_runs_use(
     dataset_id = await insert_dataset(conn)
     strategy_id = await insert_strategy(conn)
     await insert_run(conn, dataset_id, strategy_id)
-    with pytest.raises(asyncpg.RestrictViolationError):
+    # PostgreSQL 15 reports 23503 (foreign_key_violation), 18 reports 23001 (restrict_violation).
+    refused = (asyncpg.ForeignKeyViolationError, asyncpg.RestrictViolationError)
+    with pytest.raises(refused) as caught:
         await conn.execute("DELETE FROM datasets WHERE id = $1", dataset_id)
-    with pytest.raises(asyncpg.RestrictViolationError):
+    assert caught.value.constraint_name == "fk_runs_dataset_id_datasets"
+    with pytest.raises(refused) as caught:
         await conn.execute("DELETE FROM strategies WHERE id = $1", strategy_id)
+    assert caught.value.constraint_name == "fk_runs_strategy_id_strategies"
 
 
 async def test_event_ids_are_bigint_identity(conn: asyncpg.Connection) -> None:
