@@ -1,0 +1,210 @@
+"""The queue's statements against a real database: claim, fence, heartbeat, reap, hand-back."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from tests.queue import handlers
+from tests.queue.helpers import event_types, insert_runs, run_row
+from worker.queue import completion, queries
+from worker.queue.handler import PermanentRunError, RunJob, RunOutcome
+
+A = "host-a:1:aaaaaa"
+B = "host-b:2:bbbbbb"
+
+
+@pytest.fixture
+async def db(conn: asyncpg.Connection) -> asyncpg.Connection:
+    await queries.setup_connection(conn)
+    return conn
+
+
+def done(job: RunJob, **extra: object) -> queries.Completion:
+    return completion.prepare(job, handlers.outcome(job, **extra))
+
+
+async def expire(conn: asyncpg.Connection, run_id: object) -> None:
+    await conn.execute(
+        "UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", run_id
+    )
+
+
+async def test_claim_takes_priority_then_age_and_counts_the_attempt(db: asyncpg.Connection) -> None:
+    low = await insert_runs(db, 2)
+    high = await insert_runs(db, 1, priority=5)
+    later = await db.fetchval(
+        "UPDATE runs SET run_after = now() + interval '1 hour' WHERE id = $1 RETURNING id", low[1]
+    )
+    jobs = await queries.claim(db, A, 10, 30)
+    assert [job.id for job in jobs] == [high[0], low[0]]
+    assert later not in {job.id for job in jobs}
+    row = await run_row(db, high[0])
+    assert row["status"] == "running"
+    assert row["locked_by"] == A
+    assert row["attempts"] == 1
+    lease = await db.fetchval(
+        "SELECT lease_expires_at - started_at FROM runs WHERE id = $1", high[0]
+    )
+    assert lease.total_seconds() == 30
+    assert await event_types(db, high[0]) == ["claimed"]
+    assert await queries.claim(db, B, 10, 30) == []
+
+
+async def test_claim_respects_the_limit_and_skips_cancel_requested(
+    db: asyncpg.Connection,
+) -> None:
+    ids = await insert_runs(db, 5)
+    # A pending run with cancel_requested is cancelled by the trigger at once.
+    await db.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", ids[0])
+    assert (await run_row(db, ids[0]))["status"] == "cancelled"
+    first = await queries.claim(db, A, 2, 30)
+    second = await queries.claim(db, B, 10, 30)
+    assert len(first) == 2
+    assert len(second) == 2
+    assert not {j.id for j in first} & {j.id for j in second}
+    assert ids[0] not in {j.id for j in first + second}
+
+
+async def test_a_worker_that_lost_its_lease_cannot_write(db: asyncpg.Connection) -> None:
+    [run_id] = await insert_runs(db, 1)
+    [job_a] = await queries.claim(db, A, 1, 30)
+    await expire(db, run_id)
+    [reaped] = await queries.reap(db)
+    assert (reaped.id, reaped.status, reaped.lost_by) == (run_id, "pending", A)
+    [job_b] = await queries.claim(db, B, 1, 30)
+    assert job_b.attempt == 2
+
+    # The first worker wakes up and tries every final write: all are fenced off.
+    assert await queries.complete(db, A, [done(job_a)]) == set()
+    assert not await queries.fail(db, run_id, A, 1, {"type": "x", "message": "y"})
+    assert not await queries.retry(db, run_id, A, 1, {"type": "x", "message": "y"}, 1.0)
+    assert not await queries.cancel(db, run_id, A, 1)
+    assert await queries.hand_back(db, A, [(run_id, 1)]) == set()
+    assert await queries.heartbeat(db, A, [(run_id, 1)], 30) == {}
+    # Even the same worker id with the old attempt number is fenced off.
+    assert await queries.complete(db, B, [done(job_a)]) == set()
+
+    assert await queries.complete(db, B, [done(job_b)]) == {run_id}
+    row = await run_row(db, run_id)
+    assert row["status"] == "succeeded"
+    assert row["final_value"] == Decimal("11000.0000")
+    assert row["locked_by"] is None
+    # A finished run stays finished: a second success is impossible.
+    assert await queries.complete(db, B, [done(job_b)]) == set()
+    types = await event_types(db, run_id)
+    assert types.count("completed") == 1
+    assert types == ["claimed", "lease_expired", "claimed", "completed"]
+
+
+async def test_batch_completion_is_fenced_per_row(db: asyncpg.Connection) -> None:
+    ids = await insert_runs(db, 3)
+    jobs = await queries.claim(db, A, 3, 30)
+    await expire(db, jobs[1].id)
+    await queries.reap(db)
+    written = await queries.complete(db, A, [done(job) for job in jobs])
+    assert written == {jobs[0].id, jobs[2].id}
+    statuses = {r["id"]: r["status"] for r in await db.fetch("SELECT id, status FROM runs")}
+    assert statuses[jobs[1].id] == "pending"
+    assert sorted(statuses.values()) == ["pending", "succeeded", "succeeded"]
+    assert set(ids) == set(statuses)
+
+
+async def test_reaper_fails_a_run_whose_attempts_are_exhausted(db: asyncpg.Connection) -> None:
+    [run_id] = await insert_runs(db, 1, max_attempts=1)
+    await queries.claim(db, A, 1, 30)
+    await expire(db, run_id)
+    [reaped] = await queries.reap(db)
+    assert reaped.status == "failed"
+    row = await run_row(db, run_id)
+    assert row["status"] == "failed"
+    assert row["error"]["type"] == "attempts_exhausted"
+    assert "attempts exhausted" in row["error"]["message"]
+    assert A in row["error"]["message"]
+    assert row["finished_at"] is not None
+
+
+async def test_heartbeat_extends_leases_and_reports_cancellation(db: asyncpg.Connection) -> None:
+    ids = await insert_runs(db, 2)
+    jobs = await queries.claim(db, A, 2, 5)
+    await db.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", ids[1])
+    before = await db.fetchval("SELECT max(lease_expires_at) FROM runs")
+    alive = await queries.heartbeat(db, A, [(j.id, j.attempt) for j in jobs], 60)
+    assert alive == {ids[0]: False, ids[1]: True}
+    after = await db.fetchval("SELECT min(lease_expires_at) FROM runs")
+    assert after > before
+
+
+async def test_hand_back_does_not_count_the_attempt(db: asyncpg.Connection) -> None:
+    [run_id] = await insert_runs(db, 1)
+    [job] = await queries.claim(db, A, 1, 30)
+    assert await queries.hand_back(db, A, [(job.id, job.attempt)]) == {run_id}
+    row = await run_row(db, run_id)
+    assert (row["status"], row["attempts"], row["locked_by"]) == ("pending", 0, None)
+    assert await event_types(db, run_id) == ["claimed", "handed_back"]
+
+
+async def test_retry_delays_the_run_on_the_database_clock(db: asyncpg.Connection) -> None:
+    [run_id] = await insert_runs(db, 1)
+    [job] = await queries.claim(db, A, 1, 30)
+    error = {"type": "transient_error", "message": "connection reset"}
+    assert await queries.retry(db, run_id, A, job.attempt, error, 3600.0)
+    row = await run_row(db, run_id)
+    assert row["status"] == "pending"
+    assert row["error"] == error
+    assert await queries.claim(db, B, 1, 30) == []
+    wait = await queries.next_run_after(db)
+    assert wait is not None and 3500 < wait <= 3600
+    assert await event_types(db, run_id) == ["claimed", "error", "retried"]
+
+
+async def test_nan_and_infinity_never_reach_jsonb(db: asyncpg.Connection) -> None:
+    [run_id] = await insert_runs(db, 1)
+    [job] = await queries.claim(db, A, 1, 30)
+    item = done(job, sharpe_ratio=float("nan"), profit_factor=float("inf"), note=[float("-inf")])
+    assert await queries.complete(db, A, [item]) == {run_id}
+    row = await run_row(db, run_id)
+    assert row["sharpe_ratio"] is None
+    assert row["metrics"]["profit_factor"] is None
+    assert row["metrics"]["note"] == [None]
+    error = {"type": "x", "message": "m", "detail": {"v": float("nan")}}
+    [other] = await insert_runs(db, 1)
+    [job2] = await queries.claim(db, A, 1, 30)
+    assert await queries.fail(db, other, A, job2.attempt, error)
+    assert (await run_row(db, other))["error"]["detail"] == {"v": None}
+
+
+def test_values_too_large_for_their_column_are_a_permanent_error() -> None:
+    job = RunJob(
+        id=__import__("uuid").uuid4(),
+        dataset_id=__import__("uuid").uuid4(),
+        strategy_id=__import__("uuid").uuid4(),
+        mode="backtest",
+        initial_capital=Decimal(10000),
+        config={},
+        attempt=1,
+        max_attempts=3,
+        worker_id=A,
+    )
+    with pytest.raises(PermanentRunError) as caught:
+        completion.prepare(job, handlers.outcome(job, total_return=1e7))
+    assert caught.value.type == "value_out_of_range"
+    assert "NUMERIC(10,4)" in caught.value.message
+    with pytest.raises(PermanentRunError) as missing:
+        completion.prepare(job, RunOutcome(metrics={"final_value": 1.0}))
+    assert missing.value.type == "invalid_metrics"
+
+
+async def test_progress_is_recorded_and_notified(db: asyncpg.Connection) -> None:
+    [run_id] = await insert_runs(db, 1)
+    [job] = await queries.claim(db, A, 1, 30)
+    received: list[str] = []
+    await db.add_listener("run_progress", lambda *args: received.append(args[3]))
+    payload = {"run_id": str(run_id), "stage": "simulate", "pct": 40.0}
+    await queries.write_progress(db, run_id, A, job.attempt, payload)
+    await db.execute("SELECT 1")
+    assert (await run_row(db, run_id))["progress"] == payload
+    assert [json.loads(p) for p in received] == [payload]
