@@ -59,14 +59,16 @@ def shift(md: MarketData, x: F64, n: int = 1) -> F64:
 def sma(md: MarketData, period: int, src: str = "close") -> F64:
     def compute() -> F64:
         x = source(md, src)
-        base = x[md.row_start()]
-        csum = np.empty(md.n + 1)
-        csum[0] = 0.0
-        np.cumsum(x - base, out=csum[1:])
-        rows = np.arange(md.n)
-        lo = rows + 1 - period
-        out = base + (csum[1:] - csum[np.maximum(lo, 0)]) / period
-        out[lo < md.row_start()] = np.nan
+        out = np.full(md.n, np.nan)
+        for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+            if hi - lo < period:
+                continue
+            xb = x[lo:hi]
+            base = xb[0]
+            csum = np.cumsum(xb - base)
+            window = csum[period - 1 :].copy()
+            window[1:] -= csum[: hi - lo - period]
+            out[lo + period - 1 : hi] = base + window / period
         return out
 
     return cached(md, ("sma", period, src), compute)
@@ -145,10 +147,14 @@ def _ffill_index(md: MarketData, mask: B) -> I64:
 def hold(md: MarketData, long_entry: B, short_entry: B) -> I8:
     """Target position held from each entry until the opposite entry; 0 before the first.
 
-    A bar with both entries is no event.
+    A bar with both entries is no event. Built from the sparse entry rows with np.repeat.
     """
-    event = long_entry.astype(np.int8) - short_entry.astype(np.int8)
-    out: I8 = event[_ffill_index(md, event != 0)]
+    event = long_entry.view(np.int8) - short_entry.view(np.int8)
+    marks = np.union1d(np.flatnonzero(event), md.starts)
+    lengths = np.diff(np.append(marks, md.n))
+    values = event[marks]
+    values[np.isin(marks, md.starts) & ~long_entry[marks] & ~short_entry[marks]] = 0
+    out: I8 = np.repeat(values, lengths)
     return out
 
 

@@ -215,29 +215,46 @@ def compute_all(
     first_close: F64,
     last_close: F64,
 ) -> dict[str, float | int | None]:
-    """Every metric in ``METRIC_NAMES`` from an equity curve and closed trades."""
-    r = returns_from_equity(equity, initial)
+    """Every metric in ``METRIC_NAMES`` from an equity curve and closed trades.
+
+    Same definitions as the single-metric functions above, computed in one pass over the
+    curve (returns have no NaN here; CAGR uses final/initial, which equals Π(1+r)).
+    """
     bars = int(equity.shape[0])
-    dd = drawdown(np.concatenate([[initial], equity]))[1:] if bars else equity
-    mdd = min(float(dd.min()), 0.0) if bars else None
-    ar = annual_return(r, ppy)
-    values: dict[str, Any] = {
-        "final_value": float(equity[-1]) if bars else initial,
-        "total_return": float(equity[-1]) / initial - 1.0 if bars else None,
-        "cagr": ar,
-        "volatility": annual_volatility(r, ppy),
-        "sharpe_ratio": sharpe_ratio(r, ppy),
-        "sortino_ratio": sortino_ratio(r, ppy),
-        "max_drawdown": mdd,
-        "calmar_ratio": finite(ar / -mdd)
-        if ar is not None and mdd is not None and mdd < 0
-        else None,
-        "max_drawdown_duration_bars": max_drawdown_duration(dd) if bars else 0,
-        **trade_stats(pnl, trade_returns),
-        "exposure": float(in_market.mean()) if bars else None,
-        "commissions_paid": float(fees.sum()),
-        "buy_and_hold_return": buy_and_hold_return(first_close, last_close),
-        "periods_per_year": float(ppy),
-        "bars": bars,
-    }
-    return sanitize({name: values[name] for name in METRIC_NAMES})
+    values: dict[str, Any] = dict.fromkeys(METRIC_NAMES)
+    values.update(trade_stats(pnl, trade_returns))
+    values.update(
+        commissions_paid=float(fees.sum()),
+        buy_and_hold_return=buy_and_hold_return(first_close, last_close),
+        periods_per_year=float(ppy),
+        bars=bars,
+        final_value=float(equity[-1]) if bars else initial,
+        max_drawdown_duration_bars=0,
+    )
+    if bars:
+        r = returns_from_equity(equity, initial)
+        growth = float(equity[-1]) / initial
+        values["total_return"] = growth - 1.0
+        ar = -1.0 if growth <= 0 else finite(growth ** (ppy / bars) - 1.0)
+        values["cagr"] = ar
+        if bars >= 2 and np.isfinite(r).all():
+            mean = float(r.mean())
+            dev = r - mean
+            sd = math.sqrt(float(dev @ dev) / (bars - 1))
+            values["volatility"] = finite(sd * math.sqrt(ppy))
+            if sd > 1e-15 * max(float(np.abs(r).max()), 1e-300):
+                values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))
+            neg = np.minimum(r, 0.0)
+            down = math.sqrt(float(neg @ neg) / bars) * math.sqrt(ppy)
+            if down > 0:
+                values["sortino_ratio"] = finite(mean * ppy / down)
+        peak = np.maximum.accumulate(equity)
+        np.maximum(peak, initial, out=peak)
+        dd = equity / peak - 1.0
+        mdd = min(float(dd.min()), 0.0)
+        values["max_drawdown"] = finite(mdd)
+        values["max_drawdown_duration_bars"] = max_drawdown_duration(dd)
+        if ar is not None and mdd < 0:
+            values["calmar_ratio"] = finite(ar / -mdd)
+        values["exposure"] = float(np.count_nonzero(in_market)) / bars
+    return sanitize(values)

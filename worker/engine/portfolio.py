@@ -52,36 +52,62 @@ def _size(value: float, price: float, commission: float, fixed: float, integer: 
 
 def size_single(legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
     """One symbol: legs never overlap, so equity at an entry is the cash."""
-    c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
+    c, fixed = cfg.commission, cfg.commission_fixed
+    pe, px = legs.entry_price, legs.exit_price
+    long = legs.side > 0
+    # cash per unit at entry and exit, commission included
+    cin = np.where(long, -pe * (1.0 + c), pe * (1.0 - c))
+    cout = np.where(long, px * (1.0 - c), -px * (1.0 + c))
+    denom = pe * (1.0 + c)
+    m = legs.count
+    if cfg.units == "fractional" and fixed == 0.0 and m:
+        # cash grows by a factor per trade that does not depend on cash: a cumulative product
+        f_in = 1.0 + size * cin / denom
+        growth = f_in + size * cout / denom
+        before = capital * np.concatenate([[1.0], np.cumprod(growth[:-1])])
+        if np.all(before > 0) and np.all(np.isfinite(before)):
+            units = size * before / denom
+            ev_cash = np.empty(2 * m)
+            ev_cash[0::2] = before * f_in
+            ev_cash[1::2] = before * growth
+            fees = units * (pe + px) * c
+            return Fills(legs, units, fees, _interleave(legs), ev_cash)
+    return _size_single_loop(legs, cfg, capital, size, cin, cout, denom)
+
+
+def _interleave(legs: Legs) -> I64:
+    ev_rows = np.empty(2 * legs.count, dtype=np.int64)
+    ev_rows[0::2] = legs.entry_row
+    ev_rows[1::2] = legs.exit_row
+    return ev_rows
+
+
+def _size_single_loop(
+    legs: Legs, cfg: RunConfig, capital: float, size: float, cin: F64, cout: F64, denom: F64
+) -> Fills:
+    fixed, integer = cfg.commission_fixed, cfg.units == "integer"
     m = legs.count
     units = [0.0] * m
-    fees = [0.0] * m
     ev_cash = [0.0] * (2 * m)
     cash = capital
-    pe_l, px_l, sd_l = legs.entry_price.tolist(), legs.exit_price.tolist(), legs.side.tolist()
-    for k in range(m):
-        pe, px, sd = pe_l[k], px_l[k], sd_l[k]
-        u = _size(size * cash, pe, c, fixed, integer)
-        if u > 0.0:
-            fee_in = u * pe * c + fixed
-            fee_out = u * px * c + fixed
-            if sd > 0:
-                cash = cash - u * pe - fee_in
-                ev_cash[2 * k] = cash
-                cash = cash + u * px - fee_out
-            else:
-                cash = cash + u * pe - fee_in
-                ev_cash[2 * k] = cash
-                cash = cash - u * px - fee_out
+    floor, isfinite = math.floor, math.isfinite
+    for k, (d, ci, co) in enumerate(zip(denom.tolist(), cin.tolist(), cout.tolist(), strict=True)):
+        u = (size * cash - fixed) / d
+        if integer and isfinite(u):
+            u = float(floor(u))
+        if u > 0.0 and isfinite(u):
+            cash = cash + u * ci - fixed
+            ev_cash[2 * k] = cash
+            cash = cash + u * co - fixed
             units[k] = u
-            fees[k] = fee_in + fee_out
         else:
             ev_cash[2 * k] = cash
         ev_cash[2 * k + 1] = cash
-    ev_rows = np.empty(2 * m, dtype=np.int64)
-    ev_rows[0::2] = legs.entry_row
-    ev_rows[1::2] = legs.exit_row
-    return Fills(legs, np.array(units), np.array(fees), ev_rows, np.array(ev_cash))
+    u_arr = np.array(units)
+    traded = u_arr > 0
+    fees = np.where(traded, u_arr * (legs.entry_price + legs.exit_price) * cfg.commission, 0.0)
+    fees = fees + np.where(traded, 2.0 * fixed, 0.0)
+    return Fills(legs, u_arr, fees, _interleave(legs), np.array(ev_cash))
 
 
 def marks(md: MarketData) -> tuple[F64, F64]:
@@ -155,46 +181,48 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
 def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
     """Bar-close snapshot on the grid: cash after the last fill at or before t plus the
     positions held at t's close valued at last-known closes."""
+    t_n = md.grid_ts.shape[0]
+    # state after the last event at or before t: repeat each event's value until the next
+    starts = np.concatenate([[0], fills.ev_t])
+    lengths = np.diff(np.append(starts, t_n))
+    cash = np.repeat(np.concatenate([[capital], fills.ev_cash]), lengths)
+    if md.n_symbols == 1:
+        legs = fills.legs
+        ev_pos = np.zeros(2 * legs.count)
+        ev_pos[0::2] = legs.side * fills.units
+        pos = np.repeat(np.concatenate([[0.0], ev_pos]), lengths)
+        value = pos * md.close
+        return Curve(cash + value, cash, value, np.abs(value), pos != 0)
+    pos_w = _positions_wide(md, fills)
+    close_w, _ = marks(md)
+    value_w = pos_w * close_w
+    position_value = value_w.sum(axis=1)
+    gross = np.abs(value_w).sum(axis=1)
+    return Curve(cash + position_value, cash, position_value, gross, (pos_w != 0).any(axis=1))
+
+
+def _positions_wide(md: MarketData, fills: Fills) -> F64:
+    """T x S units held at each bar's close."""
     legs = fills.legs
     t_n, s_n = md.grid_ts.shape[0], md.n_symbols
-    grid = np.arange(t_n)
-    j = np.searchsorted(fills.ev_t, grid, side="right") - 1
-    ev_cash = np.append(fills.ev_cash, capital)  # index -1 -> initial capital
-    cash = ev_cash[j]
     done = fills.units > 0
     t_in = md.t_idx[legs.entry_row[done]]
     t_out = md.t_idx[legs.exit_row[done]]
     signed = (legs.side[done] * fills.units[done]).astype(np.float64)
     sym = legs.sym[done]
-    if s_n == 1:
-        close_w = md.close.reshape(-1, 1)
-    else:
-        close_w, _ = marks(md)
-    # position at bar close: set value at entry t, 0 at exit t, in per-symbol event order;
-    # the last write per (t, symbol) wins, then forward-fill.
+    # set value at entry t, 0 at exit t, in per-symbol event order (legs are sorted by
+    # symbol then entry); the last write per (t, symbol) wins, then forward-fill.
     keys = np.empty(2 * t_in.shape[0], dtype=np.int64)
     vals = np.empty(2 * t_in.shape[0])
     keys[0::2] = t_in * s_n + sym
     keys[1::2] = t_out * s_n + sym
     vals[0::2] = signed
     vals[1::2] = 0.0
-    # legs are sorted by symbol then entry, so keys are in per-symbol event order
-    rev_keys = keys[::-1]
-    uniq, first_in_rev = np.unique(rev_keys, return_index=True)
-    last_vals = vals[::-1][first_in_rev]
+    uniq, first_in_rev = np.unique(keys[::-1], return_index=True)
     pos = np.full(t_n * s_n, np.nan)
-    pos[uniq] = last_vals
+    pos[uniq] = vals[::-1][first_in_rev]
     pos_w = pos.reshape(t_n, s_n)
-    idx = np.where(np.isnan(pos_w), 0, grid[:, None])
+    idx = np.where(np.isnan(pos_w), 0, np.arange(t_n)[:, None])
     np.maximum.accumulate(idx, axis=0, out=idx)
-    pos_w = np.nan_to_num(np.take_along_axis(pos_w, idx, axis=0), nan=0.0)
-    value_w = pos_w * close_w
-    if s_n == 1:
-        position_value = value_w[:, 0]
-        gross = np.abs(position_value)
-        in_market = pos_w[:, 0] != 0
-    else:
-        position_value = value_w.sum(axis=1)
-        gross = np.abs(value_w).sum(axis=1)
-        in_market = (pos_w != 0).any(axis=1)
-    return Curve(cash + position_value, cash, position_value, gross, in_market)
+    out: F64 = np.nan_to_num(np.take_along_axis(pos_w, idx, axis=0), nan=0.0)
+    return out

@@ -1,0 +1,228 @@
+"""A deliberately plain, bar-by-bar reference simulator for the engine's execution model.
+
+Written from docs/engine.md without looking at the vectorised code paths: one timestamp at
+a time, five phases per timestamp (open exits, open entries, intrabar stops, close exits,
+close entries), one shared cash balance. Used by the property tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+
+@dataclass
+class Cfg:
+    fill: str = "next_open"
+    commission: float = 0.0
+    commission_fixed: float = 0.0
+    slippage_bps: float = 0.0
+    direction: str = "long_short"
+    units: str = "integer"
+    stop_loss: float | None = None
+    take_profit: float | None = None
+
+
+@dataclass
+class Pos:
+    side: int
+    units: float
+    entry_price: float
+    entry_row: int
+    entry_time: int
+    fee_in: float
+
+
+@dataclass
+class SymState:
+    rows: list[int]  # global row numbers of this symbol, in time order
+    prev_d: int = 0
+    pos: Pos | None = None
+    last_close: float = 0.0
+    cursor: int = 0  # index into rows of the next bar
+
+
+@dataclass
+class Result:
+    equity: list[float] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: float) -> Result:
+    ts = bars["timestamp"].dt.epoch("us").to_list()
+    sym = bars["symbol"].to_list()
+    o, h, lo, c = (bars[k].to_list() for k in ("open", "high", "low", "close"))
+    sig = [int(v) for v in signal]
+    if cfg.direction == "long_only":
+        sig = [max(v, 0) for v in sig]
+    slip = cfg.slippage_bps / 10_000.0
+    states: dict[str, SymState] = {}
+    for r, s in enumerate(sym):
+        states.setdefault(s, SymState(rows=[])).rows.append(r)
+    names = sorted(states)
+    grid = sorted(set(ts))
+    cash = capital
+    out = Result()
+
+    def desired(st: SymState, i: int) -> int:
+        """Position wanted after the fill on the symbol's i-th bar."""
+        rows = st.rows
+        if cfg.fill == "next_open":
+            return sig[rows[i - 1]] if i > 0 else 0
+        d = sig[rows[i]]
+        if i == len(rows) - 1 and d != 0:  # never open on the last close
+            return sig[rows[i - 1]] if i > 0 else 0
+        return d
+
+    def close_pos(st: SymState, raw: float, row: int, reason: str) -> None:
+        nonlocal cash
+        p = st.pos
+        assert p is not None
+        price = raw * (1 - p.side * slip)
+        fee = p.units * price * cfg.commission + cfg.commission_fixed
+        if p.side > 0:
+            cash += p.units * price - fee
+        else:
+            cash -= p.units * price + fee
+        fees = p.fee_in + fee
+        pnl = p.side * p.units * (price - p.entry_price) - fees
+        out.trades.append(
+            {
+                "symbol": sym[row],
+                "side": "long" if p.side > 0 else "short",
+                "entry_row": p.entry_row,
+                "exit_row": row,
+                "entry_price": p.entry_price,
+                "exit_price": price,
+                "units": p.units,
+                "fees": fees,
+                "pnl": pnl,
+                "exit_reason": reason,
+            }
+        )
+        st.pos = None
+
+    def levels(p: Pos) -> tuple[float | None, float | None]:
+        sl = tp = None
+        if cfg.stop_loss is not None:
+            sl = p.entry_price * (1 - p.side * cfg.stop_loss)
+        if cfg.take_profit is not None:
+            tp = p.entry_price * (1 + p.side * cfg.take_profit)
+        return sl, tp
+
+    def stop_check(st: SymState, row: int, at_open: bool) -> None:
+        """at_open: only gaps (open beyond a level); else the bar's range."""
+        p = st.pos
+        if p is None:
+            return
+        sl, tp = levels(p)
+        entry_bar = cfg.fill == "next_open" and p.entry_row == row
+        sl_hit = sl is not None and (lo[row] <= sl if p.side > 0 else h[row] >= sl)
+        tp_hit = tp is not None and (h[row] >= tp if p.side > 0 else lo[row] <= tp)
+        if not (sl_hit or tp_hit):
+            return
+        level = sl if sl_hit else tp
+        assert level is not None
+        if sl_hit:
+            gapped = p.side * (o[row] - level) <= 0
+        else:
+            gapped = p.side * (o[row] - level) >= 0
+        gapped = gapped and not entry_bar
+        if at_open and gapped:
+            close_pos(st, o[row], row, "stop_loss" if sl_hit else "take_profit")
+        elif not at_open and not gapped:
+            close_pos(st, level, row, "stop_loss" if sl_hit else "take_profit")
+
+    def enter(entries: list[tuple[SymState, int, int, float]], marks: dict[str, float]) -> None:
+        nonlocal cash
+        equity = cash
+        for name in names:
+            p = states[name].pos
+            if p is not None:
+                equity += p.side * p.units * marks[name]
+        for st, side, row, raw in entries:
+            price = raw * (1 + side * slip)
+            u = (size * equity - cfg.commission_fixed) / (price * (1 + cfg.commission))
+            if cfg.units == "integer" and math.isfinite(u):
+                u = float(math.floor(u))
+            if not (u > 0 and math.isfinite(u)):
+                continue
+            fee = u * price * cfg.commission + cfg.commission_fixed
+            if side > 0:
+                cash -= u * price + fee
+            else:
+                cash += u * price - fee
+            st.pos = Pos(side, u, price, row, ts[row], fee)
+
+    for t in grid:
+        here: dict[str, tuple[int, int]] = {}  # name -> (i, row) for symbols with a bar at t
+        for name in names:
+            st = states[name]
+            if st.cursor < len(st.rows) and ts[st.rows[st.cursor]] == t:
+                here[name] = (st.cursor, st.rows[st.cursor])
+        changes: dict[str, int] = {}
+        for name, (i, _row) in here.items():
+            st = states[name]
+            d = desired(st, i)
+            if d != st.prev_d:
+                changes[name] = d
+            st.prev_d = d
+        # phase 0: exits at the open (signal exits for next-open fills, gapped stops)
+        for name, (i, row) in here.items():
+            st = states[name]
+            if cfg.fill == "next_open" and name in changes:
+                if st.pos is not None:
+                    close_pos(st, o[row], row, "signal")
+            else:
+                stop_check(st, row, at_open=True)
+        # phase 1: entries at the open
+        if cfg.fill == "next_open":
+            marks = {n: states[n].last_close for n in names}
+            for name, (_i, row) in here.items():
+                marks[name] = o[row]
+            entries = [
+                (states[n], changes[n], here[n][1], o[here[n][1]])
+                for n in names
+                if n in changes and changes[n] != 0
+            ]
+            if entries:
+                enter(entries, marks)
+        # phase 2: intrabar stops
+        for name, (_i, row) in here.items():
+            st = states[name]
+            if cfg.fill == "next_open" and name in changes and st.pos is not None:
+                # a position entered at this open is checked on its entry bar
+                pass
+            stop_check(st, row, at_open=False)
+        # phase 3: exits at the close (signal exits for close fills, end of data)
+        for name, (i, row) in here.items():
+            st = states[name]
+            st.last_close = c[row]
+            last = i == len(st.rows) - 1
+            if cfg.fill == "close" and name in changes and st.pos is not None:
+                close_pos(st, c[row], row, "signal")
+            elif last and st.pos is not None:
+                close_pos(st, c[row], row, "end_of_data")
+        # phase 4: entries at the close
+        if cfg.fill == "close":
+            marks = {n: states[n].last_close for n in names}
+            entries = [
+                (states[n], changes[n], here[n][1], c[here[n][1]])
+                for n in names
+                if n in changes and changes[n] != 0
+            ]
+            if entries:
+                enter(entries, marks)
+        for name in here:
+            states[name].cursor += 1
+        equity = cash
+        for name in names:
+            p = states[name].pos
+            if p is not None:
+                equity += p.side * p.units * states[name].last_close
+        out.equity.append(equity)
+    return out

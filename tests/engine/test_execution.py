@@ -1,0 +1,235 @@
+"""Hand-computed cases, a few bars each, for every execution rule."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from tests.engine.conftest import flat_bars, make_bars, sim
+from worker.engine.api import run_backtest
+
+
+def trades(s):  # type: ignore[no-untyped-def]
+    legs, fills = s.legs, s.fills
+    done = fills.units > 0
+    return list(
+        zip(
+            legs.side[done].tolist(),
+            legs.entry_row[done].tolist(),
+            legs.exit_row[done].tolist(),
+            legs.entry_price[done].tolist(),
+            legs.exit_price[done].tolist(),
+            fills.units[done].tolist(),
+            legs.reason[done].tolist(),
+            strict=True,
+        )
+    )
+
+
+def test_next_open_fill_and_end_of_data(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, 1, 1, 1])
+    # signal on bar 0's close -> buy at bar 1's open (11): floor(1000 / 11) = 90 units
+    assert trades(s) == [(1, 1, 3, 11.0, 13.5, 90.0, 3)]  # 3 = end_of_data at last close
+    assert s.curve.equity.tolist() == [1000.0, 10 + 90 * 11.5, 10 + 90 * 12.5, 10 + 90 * 13.5]
+    assert s.metrics["final_value"] == 1225.0
+    assert s.metrics["total_trades"] == 1
+
+
+def test_close_fill_same_bar(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, 1, 1, 1], fill="close")
+    assert trades(s) == [(1, 0, 3, 10.5, 13.5, 95.0, 3)]  # floor(1000/10.5) = 95
+    assert s.metrics["final_value"] == pytest.approx(1000 - 95 * 10.5 + 95 * 13.5)
+
+
+def test_no_entry_on_last_close_with_close_fill(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [0, 0, 0, 1], fill="close")
+    assert trades(s) == []
+
+
+def test_commission_both_ways(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, 1, 1, 1], commission=0.01)
+    # units = floor(1000 / (11 * 1.01)) = 90; fees 9.9 in, 12.15 out
+    assert trades(s)[0][5] == 90.0
+    assert s.fills.fees[0] == pytest.approx(9.9 + 12.15)
+    assert s.pnl[0] == pytest.approx(90 * 2.5 - 22.05)
+    assert s.metrics["commissions_paid"] == pytest.approx(22.05)
+    assert s.metrics["final_value"] == pytest.approx(1000 + 225 - 22.05)
+
+
+def test_fixed_fee(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, 1, 1, 1], commission_fixed=5.0)
+    assert trades(s)[0][5] == 90.0  # floor((1000 - 5) / 11)
+    assert s.metrics["final_value"] == pytest.approx(1000 + 225 - 10)
+
+
+def test_fixed_fee_reduces_units() -> None:
+    bars = flat_bars([10, 10, 10], [10, 10, 10])
+    s = sim(bars, [1, 1, 1], commission_fixed=5.0)
+    assert trades(s)[0][5] == 99.0  # floor(995 / 10)
+
+
+def test_slippage_buys_higher_sells_lower(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, 1, 1, 1], slippage_bps=100)
+    side, a, b, pe, px, u, _ = trades(s)[0]
+    assert pe == pytest.approx(11 * 1.01)
+    assert px == pytest.approx(13.5 * 0.99)
+    assert u == 90.0  # floor(1000 / 11.11)
+    s = sim(bars4, [-1, -1, -1, -1], slippage_bps=100)
+    side, a, b, pe, px, u, _ = trades(s)[0]
+    assert side == -1
+    assert pe == pytest.approx(11 * 0.99)  # short sale fills lower
+    assert px == pytest.approx(13.5 * 1.01)  # buy to cover fills higher
+
+
+def test_integer_vs_fractional_units(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, 1, 1, 1], units="fractional")
+    assert trades(s)[0][5] == pytest.approx(1000 / 11)
+    assert s.metrics["final_value"] == pytest.approx(1000 / 11 * 13.5)
+
+
+def test_short_pnl(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [-1, -1, -1, -1])
+    assert trades(s) == [(-1, 1, 3, 11.0, 13.5, 90.0, 3)]
+    assert s.pnl[0] == pytest.approx(-90 * 2.5)
+    # cash after the short sale 1990, then marked to the close
+    assert s.curve.cash[1] == pytest.approx(1990.0)
+    assert s.curve.equity[1] == pytest.approx(1990 - 90 * 11.5)
+    assert s.metrics["final_value"] == pytest.approx(775.0)
+
+
+def test_long_only_maps_short_to_flat(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [-1, -1, -1, -1], direction="long_only")
+    assert trades(s) == []
+    assert s.metrics["final_value"] == 1000.0
+
+
+def test_reversal_in_one_fill(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, -1, -1, -1])
+    t = trades(s)
+    assert t[0] == (1, 1, 2, 11.0, 12.0, 90.0, 0)  # long exits at bar 2 open on the signal
+    # equity at that open = 10 + 90 * 12 = 1090 -> short floor(1090 / 12) = 90 units
+    assert t[1] == (-1, 2, 3, 12.0, 13.5, 90.0, 3)
+
+
+def test_reversal_long_only_just_exits(bars4: pl.DataFrame) -> None:
+    s = sim(bars4, [1, -1, -1, -1], direction="long_only")
+    assert trades(s) == [(1, 1, 2, 11.0, 12.0, 90.0, 0)]
+
+
+STOP_BASE = [(100, 100, 100, 100), (100, 101, 99, 100)]
+
+
+def _stop_case(bar: tuple[float, float, float, float], **cfg: object):  # type: ignore[no-untyped-def]
+    bars = make_bars([*STOP_BASE, bar, (100, 100, 100, 100)])
+    return trades(sim(bars, [1, 1, 1, 1], capital=10_000, **cfg))
+
+
+def test_stop_loss_at_level() -> None:
+    t = _stop_case((99, 99.5, 94, 96), stop_loss=0.05)
+    assert t == [(1, 1, 2, 100.0, 95.0, 100.0, 1)]
+
+
+def test_stop_loss_gap_fills_at_open() -> None:
+    t = _stop_case((93, 94, 90, 92), stop_loss=0.05)
+    assert t == [(1, 1, 2, 100.0, 93.0, 100.0, 1)]
+
+
+def test_take_profit_at_level_and_gap() -> None:
+    assert _stop_case((101, 111, 100, 105), take_profit=0.1)[0][4] == pytest.approx(110.0)
+    t = _stop_case((112, 115, 111, 113), take_profit=0.1)
+    assert t == [(1, 1, 2, 100.0, 112.0, 100.0, 2)]
+
+
+def test_both_hit_in_one_bar_stop_wins() -> None:
+    t = _stop_case((100, 111, 94, 100), stop_loss=0.05, take_profit=0.1)
+    assert t == [(1, 1, 2, 100.0, 95.0, 100.0, 1)]
+
+
+def test_short_stop_and_target() -> None:
+    bars = make_bars([*STOP_BASE, (101, 106, 100, 104), (100, 100, 100, 100)])
+    t = trades(sim(bars, [-1, -1, -1, -1], capital=10_000, stop_loss=0.05))
+    assert t == [(-1, 1, 2, 100.0, 105.0, 100.0, 1)]
+    bars = make_bars([*STOP_BASE, (99, 99, 89, 90), (100, 100, 100, 100)])
+    t = trades(sim(bars, [-1, -1, -1, -1], capital=10_000, take_profit=0.1))
+    assert t[0][4] == pytest.approx(90.0)
+    assert t[0][6] == 2
+
+
+def test_stop_on_entry_bar_with_next_open_fill() -> None:
+    bars = make_bars([(100, 100, 100, 100), (100, 101, 94, 97), (97, 98, 96, 97)])
+    t = trades(sim(bars, [1, 1, 1], capital=10_000, stop_loss=0.05))
+    assert t == [(1, 1, 1, 100.0, 95.0, 100.0, 1)]
+
+
+def test_flat_after_stop_until_signal_changes() -> None:
+    rows = [
+        (100, 100, 100, 100),
+        (100, 101, 99, 100),
+        (99, 99.5, 94, 96),  # stopped here
+        (96, 97, 95, 96),
+        (96, 97, 95, 96),
+        (96, 97, 95, 96),
+        (96, 97, 95, 96),
+    ]
+    bars = make_bars(rows)
+    t = trades(sim(bars, [1, 1, 1, 1, 1, 1, 1], capital=10_000, stop_loss=0.05))
+    assert len(t) == 1  # still long signal: no re-entry
+    t = trades(sim(bars, [1, 1, 1, 0, 1, 1, 1], capital=10_000, stop_loss=0.05))
+    assert len(t) == 2
+    assert t[1][1] == 5  # re-entered on the open after the signal turned long again
+
+
+def test_sma_strict_cross_and_no_position_before_first_cross() -> None:
+    closes = [1, 2, 3, 4, 3, 2, 1, 2, 3, 3]
+    bars = flat_bars(closes, closes)
+    res = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 1, "slow_period": 2},
+        {"units": "fractional"},
+        initial_capital=1000,
+        timeframe="1d",
+    )
+    tr = res.trades
+    # fast starts above slow: no position until the first real cross (down at bar 4)
+    assert tr["side"].to_list() == ["short", "long"]
+    assert tr["entry_time"].dt.day().to_list() == [6, 9]  # bars 5 and 8 (Jan 1 = bar 0)
+    assert tr["exit_reason"].to_list() == ["signal", "end_of_data"]
+
+
+def test_sma_equal_previous_is_not_a_cross() -> None:
+    # fast == slow on the bar before does not count as "below"
+    closes = [2, 2, 2, 3, 4]
+    bars = flat_bars(closes, closes)
+    res = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 1, "slow_period": 2},
+        {},
+        initial_capital=1000,
+        timeframe="1d",
+    )
+    assert res.trades.height == 0
+
+
+def test_trade_frame_columns_and_pnl(bars4: pl.DataFrame) -> None:
+    res = run_backtest(
+        bars4, {"kind": "buy_and_hold"}, {"commission": 0.01}, initial_capital=1000, timeframe="1d"
+    )
+    row = res.trades.row(0, named=True)
+    assert row["side"] == "long"
+    assert row["exit_reason"] == "end_of_data"
+    assert row["pnl"] == pytest.approx(202.95)
+    assert row["return"] == pytest.approx(202.95 / 990)
+    assert math.isclose(res.metrics["final_value"] or 0, 1202.95)
+    assert set(res.equity.columns) >= {"timestamp", "equity", "cash", "drawdown", "exposure"}
+
+
+def test_multi_symbol_shared_cash_equal_weights() -> None:
+    a = flat_bars([10, 10, 10], [10, 10, 10])
+    b = flat_bars([20, 20, 20], [20, 20, 20]).with_columns(symbol=pl.lit("Y"))
+    bars = pl.concat([a, b])
+    res = run_backtest(bars, {"kind": "buy_and_hold"}, {}, initial_capital=1000, timeframe="1d")
+    units = dict(zip(res.trades["symbol"], res.trades["units"], strict=True))
+    assert units == {"X": 50.0, "Y": 25.0}  # 500 each
+    assert res.resolved_config["position_size"] == 0.5
