@@ -127,10 +127,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
             return
         level = sl if sl_hit else tp
         assert level is not None
-        if sl_hit:
-            gapped = p.side * (o[row] - level) <= 0
-        else:
-            gapped = p.side * (o[row] - level) >= 0
+        gapped = p.side * (o[row] - level) <= 0 if sl_hit else p.side * (o[row] - level) >= 0
         gapped = gapped and not entry_bar
         if at_open and gapped:
             close_pos(st, o[row], row, "stop_loss" if sl_hit else "take_profit")
@@ -172,7 +169,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 changes[name] = d
             st.prev_d = d
         # phase 0: exits at the open (signal exits for next-open fills, gapped stops)
-        for name, (i, row) in here.items():
+        for name, (_i, row) in here.items():
             st = states[name]
             if cfg.fill == "next_open" and name in changes:
                 if st.pos is not None:
@@ -194,9 +191,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         # phase 2: intrabar stops
         for name, (_i, row) in here.items():
             st = states[name]
-            if cfg.fill == "next_open" and name in changes and st.pos is not None:
-                # a position entered at this open is checked on its entry bar
-                pass
+            # a position entered at this open is checked on its entry bar too
             stop_check(st, row, at_open=False)
         # phase 3: exits at the close (signal exits for close fills, end of data)
         for name, (i, row) in here.items():

@@ -72,12 +72,12 @@ def test_fixed_fee_reduces_units() -> None:
 
 def test_slippage_buys_higher_sells_lower(bars4: pl.DataFrame) -> None:
     s = sim(bars4, [1, 1, 1, 1], slippage_bps=100)
-    side, a, b, pe, px, u, _ = trades(s)[0]
+    _side, _a, _b, pe, px, u, _ = trades(s)[0]
     assert pe == pytest.approx(11 * 1.01)
     assert px == pytest.approx(13.5 * 0.99)
     assert u == 90.0  # floor(1000 / 11.11)
     s = sim(bars4, [-1, -1, -1, -1], slippage_bps=100)
-    side, a, b, pe, px, u, _ = trades(s)[0]
+    side, _a, _b, pe, px, u, _ = trades(s)[0]
     assert side == -1
     assert pe == pytest.approx(11 * 0.99)  # short sale fills lower
     assert px == pytest.approx(13.5 * 1.01)  # buy to cover fills higher
@@ -233,3 +233,11 @@ def test_multi_symbol_shared_cash_equal_weights() -> None:
     units = dict(zip(res.trades["symbol"], res.trades["units"], strict=True))
     assert units == {"X": 50.0, "Y": 25.0}  # 500 each
     assert res.resolved_config["position_size"] == 0.5
+
+
+def test_entry_bar_stop_never_fills_at_the_entry_open() -> None:
+    # 50 bps slippage puts a 0.3% stop above the raw open: it still fills at the level
+    bars = make_bars([(100, 100, 100, 100), (100, 101, 99, 100), (100, 100, 100, 100)])
+    t = trades(sim(bars, [1, 1, 1], capital=10_000, stop_loss=0.003, slippage_bps=50))
+    assert t[0][1:3] == (1, 1)
+    assert t[0][4] == pytest.approx(100 * 1.005 * 0.997 * 0.995)

@@ -1,0 +1,146 @@
+"""The vectorised engine agrees with the plain bar-by-bar reference on random inputs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.engine import reference
+from tests.engine.conftest import START
+from worker.engine.bars import canonicalize
+from worker.engine.market import MarketData
+from worker.engine.params import RunConfig
+from worker.engine.simulate import simulate
+from worker.engine.strategies import parse_strategy
+
+REASONS = ("signal", "stop_loss", "take_profit", "end_of_data")
+
+
+def random_bars(seed: int, n_symbols: int, n: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n_symbols):
+        keep = np.sort(
+            rng.choice(n, size=max(1, n - int(rng.integers(0, n // 3 + 1))), replace=False)
+        )
+        m = keep.shape[0]
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, m)))
+        prev = np.concatenate([[100.0], close[:-1]])
+        open_ = prev * np.exp(rng.normal(0, 0.02, m))
+        high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.02, m)))
+        low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.02, m)))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "timestamp": [START + timedelta(days=int(i)) for i in keep],
+                    "symbol": [f"S{k}"] * m,
+                    "open": open_,
+                    "high": high,
+                    "low": low,
+                    "close": close,
+                    "volume": np.ones(m),
+                }
+            )
+        )
+    return canonicalize(pl.concat(frames))
+
+
+def random_signal(seed: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    out = np.zeros(n, dtype=np.int8)
+    value = 0
+    for i in range(n):
+        if rng.random() < 0.3:
+            value = int(rng.integers(-1, 2))
+        out[i] = value
+    return out
+
+
+configs = st.fixed_dictionaries(
+    {
+        "fill": st.sampled_from(["next_open", "close"]),
+        "commission": st.sampled_from([0.0, 0.001, 0.01]),
+        "commission_fixed": st.sampled_from([0.0, 1.0]),
+        "slippage_bps": st.sampled_from([0.0, 5.0, 50.0]),
+        "direction": st.sampled_from(["long_short", "long_only"]),
+        "units": st.sampled_from(["integer", "fractional"]),
+        "stop_loss": st.sampled_from([None, 0.003, 0.01, 0.03, 0.1]),
+        "take_profit": st.sampled_from([None, 0.02, 0.05]),
+    }
+)
+
+
+def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size: float) -> None:
+    capital = 10_000.0
+    md = MarketData.from_frame(bars)
+    got = simulate(
+        md, signal, RunConfig.model_validate(config), capital=capital, size=size, ppy=252.0
+    )
+    want = reference.run(bars, signal, reference.Cfg(**config), capital, size)
+    np.testing.assert_allclose(got.curve.equity, want.equity, rtol=1e-9, atol=1e-9 * capital)
+    done = got.fills.units > 0
+    legs = got.legs
+    mine = sorted(
+        zip(
+            [md.symbols[s] for s in legs.sym[done]],
+            legs.entry_row[done].tolist(),
+            legs.exit_row[done].tolist(),
+            [REASONS[r] for r in legs.reason[done]],
+            legs.entry_price[done].tolist(),
+            legs.exit_price[done].tolist(),
+            got.fills.units[done].tolist(),
+            got.pnl.tolist(),
+            strict=True,
+        )
+    )
+    ref = sorted(
+        (
+            t["symbol"],
+            t["entry_row"],
+            t["exit_row"],
+            t["exit_reason"],
+            t["entry_price"],
+            t["exit_price"],
+            t["units"],
+            t["pnl"],
+        )
+        for t in want.trades
+    )
+    assert [m[:4] for m in mine] == [r[:4] for r in ref]
+    if mine:
+        np.testing.assert_allclose(
+            np.array([m[4:] for m in mine]), np.array([r[4:] for r in ref]), rtol=1e-9, atol=1e-6
+        )
+    assert got.metrics["total_trades"] == len(ref)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    n_symbols=st.integers(1, 3),
+    n=st.integers(1, 40),
+    config=configs,
+    size=st.sampled_from([None, 0.3, 1.0, 1.5]),
+)
+def test_engine_matches_reference(
+    seed: int, n_symbols: int, n: int, config: dict[str, Any], size: float | None
+) -> None:
+    bars = random_bars(seed, n_symbols, n)
+    signal = random_signal(seed, bars.height)
+    compare(bars, signal, config, size if size is not None else 1.0 / n_symbols)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), config=configs, fast=st.integers(1, 5), slow=st.integers(6, 12))
+def test_sma_strategy_matches_reference(
+    seed: int, config: dict[str, Any], fast: int, slow: int
+) -> None:
+    bars = random_bars(seed, 2, 60)
+    strategy = parse_strategy({"kind": "sma_crossover", "fast_period": fast, "slow_period": slow})
+    signal = strategy.signal(MarketData.from_frame(bars))
+    compare(bars, signal, config, 0.5)
