@@ -1,0 +1,78 @@
+"""How each metric is shown to a person: its label, its format, and why it can be undefined."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MetricLabel:
+    label: str
+    kind: str  # "pct", "ratio", "money", "int", "float"
+    undefined_because: str = ""
+
+
+LABELS: dict[str, MetricLabel] = {
+    "final_value": MetricLabel("Final value", "money"),
+    "total_return": MetricLabel("Total return", "pct"),
+    "cagr": MetricLabel("CAGR", "pct", "the window is too short or equity fell to zero"),
+    "volatility": MetricLabel("Annualised volatility", "pct", "fewer than two returns"),
+    "sharpe_ratio": MetricLabel("Sharpe ratio", "ratio", "the equity curve is flat"),
+    "sortino_ratio": MetricLabel("Sortino ratio", "ratio", "no losing period"),
+    "calmar_ratio": MetricLabel("Calmar ratio", "ratio", "no drawdown"),
+    "max_drawdown": MetricLabel("Max drawdown", "pct"),
+    "max_drawdown_duration_bars": MetricLabel("Max drawdown duration (bars)", "int"),
+    "total_trades": MetricLabel("Trades", "int"),
+    "winning_trades": MetricLabel("Winning trades", "int"),
+    "losing_trades": MetricLabel("Losing trades", "int"),
+    "win_rate": MetricLabel("Win rate", "pct", "no trades"),
+    "profit_factor": MetricLabel("Profit factor", "ratio", "no losing trade (or no trades)"),
+    "expectancy": MetricLabel("Expectancy (per trade)", "money", "no trades"),
+    "avg_trade_return": MetricLabel("Average trade return", "pct", "no trades"),
+    "best_trade_return": MetricLabel("Best trade", "pct", "no trades"),
+    "worst_trade_return": MetricLabel("Worst trade", "pct", "no trades"),
+    "exposure": MetricLabel("Exposure", "pct"),
+    "commissions_paid": MetricLabel("Commissions paid", "money"),
+    "buy_and_hold_return": MetricLabel("Buy-and-hold return", "pct", "no prices in the window"),
+    "periods_per_year": MetricLabel("Periods per year", "float"),
+    "bars": MetricLabel("Bars", "int"),
+}
+
+
+def format_metric(name: str, value: Any) -> str:
+    """A metric as text: percentages, money with thousands separators, 'undefined' for None."""
+    label = LABELS.get(name)
+    if value is None:
+        return "undefined"
+    kind = label.kind if label else "float"
+    if kind == "pct":
+        return f"{100 * float(value):,.2f} %"
+    if kind == "money":
+        return f"{float(value):,.2f}"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "ratio":
+        return f"{float(value):.3f}"
+    return f"{float(value):,.4g}"
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows for a metrics table, known metrics first in a stable order, then any others."""
+    names = [name for name in LABELS if name in metrics]
+    names += sorted(name for name in metrics if name not in LABELS)
+    rows = []
+    for name in names:
+        label = LABELS.get(name, MetricLabel(name.replace("_", " ").capitalize(), "float"))
+        value = metrics[name]
+        rows.append(
+            {
+                "name": name,
+                "label": label.label,
+                "value": format_metric(name, value),
+                "note": (label.undefined_because or "not defined for this run")
+                if value is None
+                else "",
+            }
+        )
+    return rows

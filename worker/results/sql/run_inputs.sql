@@ -1,0 +1,14 @@
+-- What a worker needs to execute a claimed run: its dataset and its strategy.
+SELECT
+    d.name AS dataset_name,
+    d.storage_uri,
+    d.hash AS dataset_hash,
+    d.timeframe,
+    d.symbols,
+    s.name AS strategy_name,
+    s.version AS strategy_version,
+    s.params AS strategy_params
+FROM runs r
+JOIN datasets d ON d.id = r.dataset_id
+JOIN strategies s ON s.id = r.strategy_id
+WHERE r.id = $1

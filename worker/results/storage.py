@@ -1,0 +1,69 @@
+"""Where artifact files live: a local directory or S3-compatible object storage, one interface.
+
+Both go through fsspec (s3fs for `s3://bucket/prefix`), so the worker code never branches on the
+backend. S3 credentials and endpoint come from the usual AWS variables (`AWS_ACCESS_KEY_ID`,
+`AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL` for MinIO and other S3-compatible servers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    uri: str
+    size_bytes: int
+    sha256: str
+
+
+class ArtifactStore:
+    """Writes and reads files under one root URI (a path, `file://…` or `s3://bucket/prefix`)."""
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.is_local = "://" not in root or root.startswith("file://")
+        options = storage_options or {}
+        self._fs, path = fsspec.core.url_to_fs(self.root, **options)
+        self._root_path = str(Path(path).resolve()) if self.is_local else path
+
+    def uri_for(self, key: str) -> str:
+        if self.is_local:
+            return str(Path(self._root_path, key))
+        protocol = (
+            self._fs.protocol[0] if isinstance(self._fs.protocol, tuple) else self._fs.protocol
+        )
+        return f"{protocol}://{posixpath.join(self._root_path, key)}"
+
+    def put(self, key: str, data: bytes) -> StoredFile:
+        """Write `data` at `key` (e.g. `<run id>/<attempt>/report.html`)."""
+        path = posixpath.join(self._root_path, key)
+        if self.is_local:
+            self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        with self._fs.open(path, "wb") as handle:
+            handle.write(data)
+        return StoredFile(self.uri_for(key), len(data), hashlib.sha256(data).hexdigest())
+
+    def get(self, uri: str) -> bytes:
+        with self._fs.open(self._path_of(uri), "rb") as handle:
+            data: bytes = handle.read()
+        return data
+
+    def delete_prefix(self, key: str) -> None:
+        """Remove everything under `key` (a run's directory); missing is fine."""
+        path = posixpath.join(self._root_path, key)
+        if self._fs.exists(path):
+            self._fs.rm(path, recursive=True)
+
+    def _path_of(self, uri: str) -> str:
+        return (
+            uri.split("://", 1)[1]
+            if "://" in uri and not self.is_local
+            else uri.removeprefix("file://")
+        )

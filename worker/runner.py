@@ -1,0 +1,175 @@
+"""The run handler: load the dataset, simulate, render artifacts, hand the results to the queue.
+
+`execute_run` is the queue's default handler (`backtest-worker run --handler …` can replace
+it). Data flows one way: claimed run → dataset → engine → files → the fenced completion, where
+artifact rows and trade events are written in the same transaction as the `succeeded` status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from worker.datasets import DatasetLoader
+from worker.engine.api import BacktestResult, run_backtest
+from worker.engine.errors import EngineInputError
+from worker.engine.errors import RunCancelled as EngineCancelled
+from worker.engine.params import parse_run_config
+from worker.queue.handler import PermanentRunError, RunCancelled, RunContext, RunJob, RunOutcome
+from worker.results.artifacts import StoredArtifact, insert_artifact_rows, render_files, store_files
+from worker.results.events import EventRecord, copy_events, event_record, trade_event_records
+from worker.results.report import RunIdentity
+from worker.results.sql import load
+from worker.results.storage import ArtifactStore
+
+
+def _permanent(error: EngineInputError) -> PermanentRunError:
+    return PermanentRunError(error.type, error.message, error.detail)
+
+
+class BacktestRunner:
+    """Executes backtest runs; holds the per-process caches (verified datasets, stores)."""
+
+    def __init__(self) -> None:
+        self.datasets = DatasetLoader()
+        self._stores: dict[str, ArtifactStore] = {}
+
+    def store(self, root: str) -> ArtifactStore:
+        if root not in self._stores:
+            self._stores[root] = ArtifactStore(root)
+        return self._stores[root]
+
+    async def __call__(self, job: RunJob, ctx: RunContext) -> RunOutcome:
+        inputs = await ctx.pool.fetchrow(load("run_inputs"), job.id)
+        if inputs is None:
+            raise PermanentRunError("run_missing", f"run {job.id} has no dataset or strategy row")
+        try:
+            window = parse_run_config(job.config)
+        except EngineInputError as error:
+            raise _permanent(error) from None
+        strategy_params = _as_dict(inputs["strategy_params"])
+
+        ctx.report_progress("loading", 0.0)
+        bars = await ctx.run_cpu(
+            lambda: self.datasets.load(
+                inputs["storage_uri"],
+                inputs["dataset_hash"],
+                symbols=list(window.symbols) if window.symbols else None,
+                start=window.start,
+                end=window.end,
+            )
+        )
+        await _event(
+            ctx, job, "dataset_loaded", {"rows": bars.height, "hash": inputs["dataset_hash"]}
+        )
+        self._check(ctx)
+
+        await _event(ctx, job, "simulation_started", {"attempt": job.attempt})
+        result = await ctx.run_cpu(
+            self._simulate, job, ctx, bars, strategy_params, inputs["timeframe"]
+        )
+
+        ctx.report_progress("artifacts", 95.0)
+        identity = RunIdentity(
+            run_id=str(job.id),
+            attempt=job.attempt,
+            worker_id=job.worker_id,
+            strategy_name=inputs["strategy_name"],
+            strategy_version=inputs["strategy_version"],
+            dataset_name=inputs["dataset_name"],
+            dataset_hash=inputs["dataset_hash"],
+            dataset_timeframe=inputs["timeframe"],
+            symbols=sorted(set(bars["symbol"].unique().to_list())),
+        )
+        store = self.store(ctx.settings.artifact_dir)
+        stored = await ctx.run_cpu(
+            lambda: store_files(store, job.id, job.attempt, render_files(identity, result))
+        )
+        records = await ctx.run_cpu(trade_event_records, job.id, result.trades)
+        self._check(ctx)
+        ctx.report_progress("saving", 99.0)
+        return RunOutcome(
+            metrics=dict(result.metrics),
+            metadata=_metadata(result, inputs),
+            finalize=_finalizer(job.id, stored, records, result),
+        )
+
+    def _simulate(
+        self,
+        job: RunJob,
+        ctx: RunContext,
+        bars: Any,
+        strategy_params: dict[str, Any],
+        timeframe: str,
+    ) -> BacktestResult:
+        try:
+            return run_backtest(
+                bars,
+                strategy_params,
+                job.config,
+                initial_capital=float(job.initial_capital),
+                timeframe=timeframe,
+                progress=lambda stage, fraction: ctx.report_progress(stage, 5 + 90 * fraction),
+                should_cancel=ctx.is_cancelled,
+            )
+        except EngineCancelled:
+            raise RunCancelled() from None
+        except EngineInputError as error:
+            raise _permanent(error) from None
+
+    @staticmethod
+    def _check(ctx: RunContext) -> None:
+        if ctx.is_cancelled():
+            raise RunCancelled()
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    import json
+
+    loaded = json.loads(value)
+    if not isinstance(loaded, dict):
+        raise PermanentRunError("invalid_params", "strategies.params must be a JSON object")
+    return loaded
+
+
+def _metadata(result: BacktestResult, inputs: asyncpg.Record) -> dict[str, Any]:
+    """What makes the numbers reproducible: engine version, dataset hash, resolved inputs."""
+    return {
+        "engine_version": result.engine_version,
+        "dataset_hash": inputs["dataset_hash"],
+        "strategy": {
+            "name": inputs["strategy_name"],
+            "version": inputs["strategy_version"],
+            "params": result.strategy,
+        },
+        "resolved_config": result.resolved_config,
+        "best_params": result.best_params,
+        "grid": result.grid_summary,
+        "timings": result.timings,
+    }
+
+
+def _finalizer(
+    run_id: uuid.UUID,
+    stored: list[StoredArtifact],
+    trade_events: list[EventRecord],
+    result: BacktestResult,
+) -> Any:
+    async def finalize(connection: asyncpg.Connection) -> None:
+        await insert_artifact_rows(connection, run_id, stored)
+        last = result.equity["timestamp"].max() if result.equity.height else None
+        metrics_event = event_record(run_id, "metrics", last, dict(result.metrics))  # type: ignore[arg-type]
+        await copy_events(connection, [*trade_events, metrics_event])
+
+    return finalize
+
+
+async def _event(ctx: RunContext, job: RunJob, event_type: str, payload: dict[str, Any]) -> None:
+    await ctx.pool.execute(load("insert_event"), job.id, event_type, None, payload)
+
+
+execute_run = BacktestRunner()
