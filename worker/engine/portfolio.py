@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
@@ -40,7 +41,7 @@ class Curve:
     cash: F64
     position_value: F64  # signed market value of positions
     gross_value: F64  # Σ |position value|
-    in_market: np.ndarray  # bool: some position held at the bar's close
+    in_market: npt.NDArray[np.bool_]  # a position was open at some point of the bar
 
 
 def _size(value: float, price: float, commission: float, fixed: float, integer: bool) -> float:
@@ -192,13 +193,24 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
         ev_pos[0::2] = legs.side * fills.units
         pos = np.repeat(np.concatenate([[0.0], ev_pos]), lengths)
         value = pos * md.close
-        return Curve(cash + value, cash, value, np.abs(value), pos != 0)
+        return Curve(cash + value, cash, value, np.abs(value), _in_market(md, fills))
     pos_w = _positions_wide(md, fills)
     close_w, _ = marks(md)
     value_w = pos_w * close_w
     position_value = value_w.sum(axis=1)
     gross = np.abs(value_w).sum(axis=1)
-    return Curve(cash + position_value, cash, position_value, gross, (pos_w != 0).any(axis=1))
+    return Curve(cash + position_value, cash, position_value, gross, _in_market(md, fills))
+
+
+def _in_market(md: MarketData, fills: Fills) -> npt.NDArray[np.bool_]:
+    """Bars during which some position was open at any moment (entry and exit bars count)."""
+    t_n = md.grid_ts.shape[0]
+    done = fills.units > 0
+    t_in = md.t_idx[fills.legs.entry_row[done]]
+    t_out = md.t_idx[fills.legs.exit_row[done]]
+    delta = np.bincount(t_in, minlength=t_n + 1) - np.bincount(t_out + 1, minlength=t_n + 1)
+    out: npt.NDArray[np.bool_] = np.cumsum(delta[:t_n]) > 0
+    return out
 
 
 def _positions_wide(md: MarketData, fills: Fills) -> F64:
