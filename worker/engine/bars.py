@@ -83,14 +83,38 @@ def _first_row(df: pl.DataFrame, mask: pl.Expr) -> int | None:
     return None if hit is None else int(hit)
 
 
+_AWARE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
+_NAIVE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%m/%d/%Y",
+    "%m/%d/%YT%H:%M:%S",
+    "%m/%d/%YT%H:%M",
+    "%d.%m.%Y",
+)
+
+
+def _parse_text_timestamps(col: pl.Expr) -> pl.Expr:
+    """ISO 8601 with or without offset ('Z' too), date only, compact, US m/d/Y; the first
+    format that parses a value wins. Result is naive UTC."""
+    text = col.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
+    aware = text.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us")
+    candidates = [aware.dt.convert_time_zone("UTC").dt.replace_time_zone(None)]
+    candidates += [
+        text.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in _NAIVE_FORMATS
+    ]
+    return pl.coalesce(candidates)
+
+
 def _parse_timestamp(df: pl.DataFrame) -> pl.DataFrame:
     """Parse ``timestamp`` to Datetime(us, UTC); naive values are taken as UTC."""
     dtype = df.schema["timestamp"]
     col = pl.col("timestamp")
     if dtype == pl.String:
-        stripped = col.str.strip_chars()
-        parsed = stripped.str.to_datetime(strict=False, time_unit="us")
-        out = df.with_columns(parsed.alias("__ts"))
+        out = df.with_columns(_parse_text_timestamps(col).alias("__ts"))
         bad = out.select(pl.col(ROW).filter(pl.col("__ts").is_null()).first()).item()
         if bad is not None:
             raw = out.filter(pl.col(ROW) == bad)["timestamp"][0]
@@ -279,7 +303,7 @@ def canonical_hash(df: pl.DataFrame) -> str:
     low, close, volume (IEEE-754 float64), each little-endian and contiguous; ``-0.0`` is
     written as ``0.0``.
     """
-    canon = df if is_canonical(df) else canonicalize(df)
+    canon = canonicalize(df)  # always: sort order is part of the canonical content
     digest = hashlib.sha256(HASH_FORMAT)
     digest.update(np.uint64(canon.height).astype("<u8").tobytes())
     counts = canon.group_by("symbol", maintain_order=True).len()
@@ -298,7 +322,7 @@ def canonical_hash(df: pl.DataFrame) -> str:
 def write_canonical_parquet(df: pl.DataFrame, dest_path: str | Path) -> Path:
     """Write canonical bars to Parquet atomically (temp file then rename); zstd, statistics on,
     row groups of 128k rows so predicate pushdown can skip symbols and dates."""
-    canon = df if is_canonical(df) else canonicalize(df)
+    canon = canonicalize(df)
     dest = Path(dest_path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from worker.engine.api import ENGINE_VERSION, BacktestResult, run_backtest
+from worker.engine.errors import EngineInputError, RunCancelled
+from worker.engine.synthetic import generate_bars
+
+BARS = generate_bars(["AAA", "BBB"], 500, seed=4)
+SMA = {"kind": "sma_crossover", "fast_period": 5, "slow_period": 20}
+CFG = {"commission": 0.001, "slippage_bps": 2, "stop_loss": 0.05}
+
+
+def run(config: dict | None = None, params: dict | None = None, **kw) -> BacktestResult:  # type: ignore[type-arg, no-untyped-def]
+    return run_backtest(
+        BARS, params or SMA, config or CFG, initial_capital=10_000, timeframe="1d", **kw
+    )
+
+
+def test_deterministic_bit_identical() -> None:
+    a, b = run(), run()
+    assert json.dumps(a.metrics) == json.dumps(b.metrics)
+    assert a.equity.equals(b.equity)
+    assert a.trades.equals(b.trades)
+    assert a.engine_version == ENGINE_VERSION
+
+
+def test_result_shape_and_resolved_config() -> None:
+    res = run()
+    assert res.trades.columns[:11] == [
+        "symbol",
+        "side",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "units",
+        "fees",
+        "pnl",
+        "return",
+        "exit_reason",
+    ]
+    assert res.equity.schema["timestamp"] == pl.Datetime("us", "UTC")
+    rc = res.resolved_config
+    assert rc["fill"] == "next_open" and rc["position_size"] == 0.5
+    assert rc["periods_per_year"] == 252.0 and rc["symbols"] == ["AAA", "BBB"]
+    assert rc["start"].startswith("2000-01-03")
+    assert res.strategy == {**SMA}
+    json.dumps(rc, allow_nan=False)
+    assert res.leaderboard is None and res.best_params is None
+    assert {"signals", "simulate", "total"} <= set(res.timings)
+    m = res.metrics
+    assert m["total_trades"] == m["winning_trades"] + m["losing_trades"]  # type: ignore[operator]
+
+
+def test_window_and_symbol_filter() -> None:
+    res = run({"symbols": ["aaa"], "start": "2000-02-01", "end": "2000-06-30"})
+    assert res.trades["symbol"].unique().to_list() in ([], ["AAA"])
+    assert res.equity["timestamp"].min().isoformat().startswith("2000-02-01")
+    assert res.resolved_config["position_size"] == 1.0
+
+
+def test_progress_and_cancel() -> None:
+    seen: list[tuple[str, float]] = []
+    run(progress=lambda stage, pct: seen.append((stage, pct)))
+    stages = [s for s, _ in seen]
+    assert "signals" in stages and "simulate" in stages and "metrics" in stages
+    assert all(0.0 <= p <= 1.0 for _, p in seen)
+    with pytest.raises(RunCancelled):
+        run(should_cancel=lambda: True)
+    calls = {"n": 0}
+
+    def later() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    with pytest.raises(RunCancelled):
+        run({"grid": {"fast_period": [3, 5, 8], "slow_period": [20, 30]}}, should_cancel=later)
+
+
+def test_grid_leaderboard_matches_single_runs() -> None:
+    grid = {"fast_period": [5, 10, 20], "slow_period": [10, 20, 50]}
+    seen: list[tuple[str, float]] = []
+    res = run({**CFG, "grid": grid}, progress=lambda s, p: seen.append((s, p)))
+    board = res.leaderboard
+    assert board is not None
+    assert board.height == 6  # 9 combinations, 3 with fast >= slow skipped
+    assert res.resolved_config["grid_summary"]["skipped"] == 3
+    sharpe = board["sharpe_ratio"].to_list()
+    assert sharpe == sorted(sharpe, key=lambda v: (v is None, -(v or 0)))
+    assert res.best_params == {
+        "fast_period": board["fast_period"][0],
+        "slow_period": board["slow_period"][0],
+    }
+    single = run(params={**SMA, **(res.best_params or {})})
+    assert single.metrics == res.metrics
+    top = board.row(0, named=True)
+    for key, value in single.metrics.items():
+        assert top[key] == value, key
+    assert ("grid", 1.0) in seen
+
+
+def test_grid_errors() -> None:
+    with pytest.raises(EngineInputError) as info:
+        run({"grid": {"fast_period": [30], "slow_period": [10]}})
+    assert info.value.type == "invalid_grid"
+    with pytest.raises(EngineInputError) as info:
+        run({"grid": {"speed": [1, 2]}})
+    assert "speed" in info.value.message
+    with pytest.raises(EngineInputError) as info:
+        run(
+            {
+                "grid": {"fast_period": list(range(1, 50)), "slow_period": list(range(50, 100))},
+                "max_combinations": 100,
+            }
+        )
+    assert info.value.type == "invalid_grid"
+
+
+def test_periods_per_year_inference() -> None:
+    from worker.engine.timeframes import periods_per_year
+
+    assert periods_per_year("1d") == 252
+    assert periods_per_year("1w") == 52
+    assert periods_per_year("1M") == 12
+    assert periods_per_year("1h") == 252 * 6.5
+    assert periods_per_year("5m") == 252 * 78
+    assert periods_per_year("1d", "crypto") == 365
+    assert periods_per_year("1h", "crypto") == 365 * 24
+    res = run({"periods_per_year": 365})
+    assert res.metrics["periods_per_year"] == 365.0

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from worker.engine.api import run_backtest
+from worker.engine.market import MarketData
+from worker.engine.strategies import REGISTRY, parse_strategy
+from worker.engine.synthetic import generate_bars
+
+BARS = generate_bars(["AAA", "BBB", "CCC"], 400, seed=11)
+
+
+@pytest.mark.parametrize("kind", sorted(set(REGISTRY) - {"rules"}))
+def test_every_builtin_runs(kind: str) -> None:
+    res = run_backtest(BARS, {"kind": kind}, {}, initial_capital=100_000, timeframe="1d")
+    assert res.metrics["bars"] == 400
+    assert res.strategy["kind"] == kind
+    assert res.equity.height == 400
+
+
+def test_rules_sma_cross_equals_builtin_positions() -> None:
+    sma = {"op": "sma", "period": 5}
+    slow = {"op": "sma", "period": 20}
+    rules = {
+        "kind": "rules",
+        "entry_long": {"op": "crosses_above", "args": [sma, slow]},
+        "entry_short": {"op": "crosses_below", "args": [sma, slow]},
+    }
+    md = MarketData.from_frame(BARS)
+    a = parse_strategy(rules).signal(md)
+    b = parse_strategy({"kind": "sma_crossover", "fast_period": 5, "slow_period": 20}).signal(md)
+    assert (a == b).all()
+
+
+def test_rules_exits_and_logic() -> None:
+    rule = {
+        "kind": "rules",
+        "entry_long": {
+            "op": "and",
+            "args": [
+                {"op": "lt", "args": [{"op": "rsi", "period": 14}, 35]},
+                {"op": "gt", "args": ["close", {"op": "rolling_low", "period": 10}]},
+            ],
+        },
+        "exit_long": {"op": "gt", "args": [{"op": "rsi", "period": 14}, 55]},
+        "entry_short": {"op": "lt", "args": [{"op": "returns", "period": 5}, -0.08]},
+        "exit_short": {
+            "op": "not",
+            "args": [{"op": "lt", "args": ["close", {"op": "ema", "period": 10}]}],
+        },
+    }
+    res = run_backtest(BARS, rule, {}, initial_capital=100_000, timeframe="1d")
+    assert res.metrics["total_trades"] > 0
+    md = MarketData.from_frame(BARS)
+    sig = parse_strategy(rule).signal(md)
+    assert set(np.unique(sig).tolist()) <= {-1, 0, 1}
+
+
+def test_momentum_holds_top_n() -> None:
+    md = MarketData.from_frame(BARS)
+    sig = parse_strategy({"kind": "momentum", "lookback": 20, "top_n": 2, "rebalance_every": 10})
+    s = sig.signal(md)
+    held = np.zeros((400, 3), dtype=int)
+    held[md.t_idx, md.sym] = s
+    assert held[:20].sum() == 0  # nothing before the first full lookback
+    assert (held[20:].sum(axis=1) == 2).all()  # always the top 2 afterwards
+    res = run_backtest(
+        BARS, {"kind": "momentum", "top_n": 2}, {}, initial_capital=100_000, timeframe="1d"
+    )
+    assert res.resolved_config["position_size"] == 0.5
+    assert set(res.trades["side"].to_list()) == {"long"}
+
+
+def test_ema_and_rsi_definitions() -> None:
+    bars = generate_bars(["AAA"], 60, seed=2)
+    md = MarketData.from_frame(bars)
+    from worker.engine import indicators as ind
+
+    close = md.close
+    e = ind.ema(md, 5)
+    alpha = 2 / 6
+    ref = [close[0]]
+    for x in close[1:]:
+        ref.append(alpha * x + (1 - alpha) * ref[-1])
+    assert np.isnan(e[:4]).all()
+    np.testing.assert_allclose(e[4:], ref[4:], rtol=1e-12)
+    r = ind.rsi(md, 14)
+    d = np.diff(close)
+    g, lo = [max(d[0], 0)], [max(-d[0], 0)]
+    for x in d[1:]:
+        g.append(g[-1] + (max(x, 0) - g[-1]) / 14)
+        lo.append(lo[-1] + (max(-x, 0) - lo[-1]) / 14)
+    want = 100 - 100 / (1 + np.array(g) / np.array(lo))
+    np.testing.assert_allclose(r[15:], want[14:], rtol=1e-9)
+    s = ind.sma(md, 7)
+    np.testing.assert_allclose(s[6:], np.convolve(close, np.ones(7) / 7, "valid"), rtol=1e-12)
