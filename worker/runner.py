@@ -8,6 +8,7 @@ artifact rows and trade events are written in the same transaction as the `succe
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from worker.engine.api import BacktestResult, run_backtest
 from worker.engine.errors import EngineInputError
 from worker.engine.errors import RunCancelled as EngineCancelled
 from worker.engine.params import parse_run_config
+from worker.engine.strategies import parse_strategy
 from worker.queue.handler import PermanentRunError, RunCancelled, RunContext, RunJob, RunOutcome
 from worker.results.artifacts import StoredArtifact, insert_artifact_rows, render_files, store_files
 from worker.results.events import EventRecord, copy_events, event_record, trade_event_records
@@ -45,11 +47,12 @@ class BacktestRunner:
         inputs = await ctx.pool.fetchrow(load("run_inputs"), job.id)
         if inputs is None:
             raise PermanentRunError("run_missing", f"run {job.id} has no dataset or strategy row")
+        strategy_params = _as_dict(inputs["strategy_params"])
         try:
             window = parse_run_config(job.config)
+            parse_strategy(strategy_params, window.params)
         except EngineInputError as error:
             raise _permanent(error) from None
-        strategy_params = _as_dict(inputs["strategy_params"])
 
         ctx.report_progress("loading", 0.0)
         bars = await ctx.run_cpu(
@@ -162,7 +165,8 @@ def _finalizer(
     async def finalize(connection: asyncpg.Connection) -> None:
         await insert_artifact_rows(connection, run_id, stored)
         last = result.equity["timestamp"].max() if result.equity.height else None
-        metrics_event = event_record(run_id, "metrics", last, dict(result.metrics))  # type: ignore[arg-type]
+        assert last is None or isinstance(last, datetime)
+        metrics_event = event_record(run_id, "metrics", last, dict(result.metrics))
         await copy_events(connection, [*trade_events, metrics_event])
 
     return finalize

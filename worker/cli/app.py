@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from worker.config import ConfigError, Settings, load_settings
@@ -59,6 +60,16 @@ def settings_from(ctx: typer.Context, **overrides: Any) -> Settings:
         raise UserError(
             str(error), hint="see .env.example for every variable", exit_code=2
         ) from None
+
+
+def describe_validation(error: ValidationError) -> str:
+    """`field: message; …` from a pydantic error, without echoing the input."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
 
 
 def fail(error: BaseException, debug: bool) -> None:

@@ -46,3 +46,27 @@ def dumps(value: Any) -> str:
 
 def loads(text: str) -> Any:
     return json.loads(text)
+
+
+class RawJson(str):
+    """JSON text encoded elsewhere (and free of NaN/Infinity); sent to Postgres unchanged."""
+
+
+_JSONB_VERSION = b"\x01"
+
+
+def encode_json(value: Any) -> bytes:
+    return (value if isinstance(value, RawJson) else dumps(value)).encode()
+
+
+def decode_json(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def encode_jsonb(value: Any) -> bytes:
+    """JSONB's binary form: a version byte, then the JSON text."""
+    return _JSONB_VERSION + encode_json(value)
+
+
+def decode_jsonb(data: bytes) -> Any:
+    return json.loads(data[1:])

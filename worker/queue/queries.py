@@ -20,11 +20,26 @@ Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy
 
 
 async def setup_connection(connection: asyncpg.Connection) -> None:
-    """JSON codecs that never send NaN/Infinity (JSONB rejects them)."""
-    for name in ("json", "jsonb"):
-        await connection.set_type_codec(
-            name, encoder=jsonsafe.dumps, decoder=jsonsafe.loads, schema="pg_catalog"
-        )
+    """JSON codecs that never send NaN/Infinity (JSONB rejects them).
+
+    They use the binary wire format, so that COPY (`copy_records_to_table`, which is binary
+    only) can write JSONB columns too. A `jsonsafe.RawJson` value is sent as it is: JSON text
+    that was already encoded (and checked) elsewhere, e.g. trade events built by polars.
+    """
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=jsonsafe.encode_jsonb,
+        decoder=jsonsafe.decode_jsonb,
+        schema="pg_catalog",
+        format="binary",
+    )
+    await connection.set_type_codec(
+        "json",
+        encoder=jsonsafe.encode_json,
+        decoder=jsonsafe.decode_json,
+        schema="pg_catalog",
+        format="binary",
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import polars as pl
 from worker.queue import jsonsafe
 
 EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
-EventRecord = tuple[uuid.UUID, str, datetime, str]
+EventRecord = tuple[uuid.UUID, str, datetime | None, Any]
 
 
 def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
@@ -73,16 +73,16 @@ def trade_event_records(run_id: uuid.UUID, trades: pl.DataFrame) -> list[EventRe
             [run_id] * frame.height,
             frame["event_type"].to_list(),
             frame["timestamp"].to_list(),
-            frame["payload"].to_list(),
+            [jsonsafe.RawJson(payload) for payload in frame["payload"].to_list()],
             strict=True,
         )
     )
 
 
 def event_record(
-    run_id: uuid.UUID, event_type: str, timestamp: datetime, payload: dict[str, Any]
+    run_id: uuid.UUID, event_type: str, timestamp: datetime | None, payload: dict[str, Any]
 ) -> EventRecord:
-    return (run_id, event_type, timestamp, jsonsafe.dumps(payload))
+    return (run_id, event_type, timestamp, payload)
 
 
 async def copy_events(connection: asyncpg.Connection, records: Sequence[EventRecord]) -> int:

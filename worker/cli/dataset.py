@@ -1,0 +1,94 @@
+"""`backtest-worker dataset import|list`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from worker.admin.datasets import import_dataset, list_datasets
+from worker.cli.app import app, console, err_console, settings_from
+from worker.cli.db import cli_session
+
+dataset_app = typer.Typer(help="Import and list datasets (OHLCV bars).", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("import")
+def import_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="CSV or Parquet file with OHLCV bars."),
+    name: str = typer.Option(..., "--name", help="A name people will recognise."),
+    timeframe: str | None = typer.Option(
+        None, "--timeframe", help="Bar interval (1m, 15m, 1h, 1d, 1w); inferred if omitted."
+    ),
+    symbol: str | None = typer.Option(
+        None, "--symbol", help="Symbol for a file without a symbol column."
+    ),
+) -> None:
+    """Validate a bars file, store it as canonical Parquet under DATA_DIR and register it.
+
+    The dataset id is printed alone on the last line. Importing the same content again
+    returns the existing dataset.
+    """
+    settings = settings_from(ctx)
+
+    async def main() -> None:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"importing {path.name}", total=None)
+
+            def step(stage: str) -> None:
+                progress.update(task, description=f"{path.name}: {stage}")
+
+            async with cli_session(settings) as session:
+                imported = await import_dataset(
+                    session,
+                    path,
+                    name=name,
+                    timeframe=timeframe,
+                    symbol=symbol,
+                    data_dir=settings.data_dir,
+                    step=step,
+                )
+        verb = "imported" if imported.created else "already imported as"
+        err_console.print(
+            f"{verb} {imported.rows:,} bars of {', '.join(imported.symbols)}"
+            f" (hash {imported.hash[:12]}…) → {imported.storage_uri}"
+        )
+        print(imported.id)
+
+    asyncio.run(main())
+
+
+@dataset_app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List the registered datasets."""
+    settings = settings_from(ctx)
+
+    async def main() -> None:
+        async with cli_session(settings) as session:
+            datasets = await list_datasets(session)
+        table = Table("id", "name", "timeframe", "symbols", "from", "to", "rows", "hash")
+        for d in datasets:
+            table.add_row(
+                str(d.id),
+                d.name,
+                d.timeframe,
+                ", ".join(d.symbols[:8]) + (" …" if len(d.symbols) > 8 else ""),
+                d.start_date.date().isoformat(),
+                d.end_date.date().isoformat(),
+                f"{d.row_count:,}",
+                d.hash[:12],
+            )
+        console.print(table)
+
+    asyncio.run(main())
