@@ -164,8 +164,6 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     curve = sim.curve
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(curve.equity > 0, curve.gross_value / curve.equity, np.nan)
-    peak = np.maximum.accumulate(np.maximum(curve.equity, 0.0))
-    dd = np.where(peak > 0, curve.equity / np.where(peak > 0, peak, 1.0) - 1.0, -1.0)
     return pl.DataFrame(
         {
             "timestamp": _ts(md.grid_ts),
@@ -173,7 +171,7 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "cash": curve.cash,
             "position_value": curve.position_value,
             "exposure": exposure,
-            "drawdown": np.minimum(dd, 0.0),
+            "drawdown": sim.drawdown,
         }
     ).with_columns(pl.col("exposure").fill_nan(None))
 

@@ -21,19 +21,18 @@ _SOURCES = ("open", "high", "low", "close")
 
 
 def cached(md: MarketData, key: tuple[object, ...], compute: Callable[[], F64]) -> F64:
-    hit = md.cache.get(key)
+    """Least-recently-used cache of indicator arrays on ``md``, at most CACHE_BYTES."""
+    cache = md.cache
+    hit = cache.pop(key, None)
     if hit is not None:
+        cache[key] = hit  # most recently used goes last
         out: F64 = hit
         return out
     value = compute()
-    used = md.cache.setdefault(("__bytes__",), [0])
-    while used[0] + value.nbytes > CACHE_BYTES:
-        victim = next((k for k in md.cache if k[0] not in ("__bytes__", "row_start")), None)
-        if victim is None:
-            break
-        used[0] -= md.cache.pop(victim).nbytes
-    md.cache[key] = value
-    used[0] += value.nbytes
+    used = sum(v.nbytes for v in cache.values())
+    while cache and used + value.nbytes > CACHE_BYTES:
+        used -= cache.pop(next(iter(cache))).nbytes
+    cache[key] = value
     return value
 
 
@@ -56,19 +55,34 @@ def shift(md: MarketData, x: F64, n: int = 1) -> F64:
     return out
 
 
-def sma(md: MarketData, period: int, src: str = "close") -> F64:
+def _rebased_cumsum(md: MarketData, src: str) -> F64:
+    """Per block, cumulative sum of ``x - x[first row]`` (small numbers, little drift)."""
+
     def compute() -> F64:
         x = source(md, src)
+        out = np.empty(md.n)
+        for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+            np.cumsum(x[lo:hi] - x[lo], out=out[lo:hi])
+        return out
+
+    return cached(md, ("cumsum", src), compute)
+
+
+def sma(md: MarketData, period: int, src: str = "close") -> F64:
+    """Simple moving average: ``base + (S[t] - S[t-p]) / p`` on the re-based running sum."""
+
+    def compute() -> F64:
+        x = source(md, src)
+        csum = _rebased_cumsum(md, src)
         out = np.full(md.n, np.nan)
         for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
             if hi - lo < period:
                 continue
-            xb = x[lo:hi]
-            base = xb[0]
-            csum = np.cumsum(xb - base)
-            window = csum[period - 1 :].copy()
-            window[1:] -= csum[: hi - lo - period]
-            out[lo + period - 1 : hi] = base + window / period
+            window = csum[lo + period - 1 : hi].copy()
+            window[1:] -= csum[lo : hi - period]
+            window /= period
+            window += x[lo]
+            out[lo + period - 1 : hi] = window
         return out
 
     return cached(md, ("sma", period, src), compute)
@@ -129,9 +143,14 @@ def crosses(md: MarketData, a: F64, b: F64) -> tuple[B, B]:
     """Strict crosses of ``a`` over ``b``: (above, below). Above means previous a < previous
     b and now a > b; NaN (warm-up) compares False, so nothing crosses before both exist."""
     d = a - b
-    prev = shift(md, d)
-    above: B = (d > 0) & (prev < 0)
-    below: B = (d < 0) & (prev > 0)
+    sign = (d > 0).view(np.int8) - (d < 0).view(np.int8)
+    above = np.zeros(md.n, dtype=np.bool_)
+    below = np.zeros(md.n, dtype=np.bool_)
+    step = sign[1:] - sign[:-1]  # +2: from below to above, -2: from above to below
+    above[1:] = step == 2
+    below[1:] = step == -2
+    above[md.starts] = False
+    below[md.starts] = False
     return above, below
 
 
@@ -150,11 +169,11 @@ def hold(md: MarketData, long_entry: B, short_entry: B) -> I8:
     A bar with both entries is no event. Built from the sparse entry rows with np.repeat.
     """
     event = long_entry.view(np.int8) - short_entry.view(np.int8)
-    marks = np.union1d(np.flatnonzero(event), md.starts)
-    lengths = np.diff(np.append(marks, md.n))
-    values = event[marks]
-    values[np.isin(marks, md.starts) & ~long_entry[marks] & ~short_entry[marks]] = 0
-    out: I8 = np.repeat(values, lengths)
+    mask = event != 0
+    mask[md.starts] = True
+    marks = np.flatnonzero(mask)
+    lengths = np.diff(marks, append=md.n)
+    out: I8 = np.repeat(event[marks], lengths)
     return out
 
 

@@ -50,14 +50,6 @@ class MarketData:
         mask[self.starts] = True
         return mask
 
-    def row_start(self) -> I64:
-        """Index of the first row of the row's symbol block, per row."""
-        key = ("row_start",)
-        if key not in self.cache:
-            self.cache[key] = self.starts[self.sym]
-        out: I64 = self.cache[key]
-        return out
-
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> MarketData:
         counts = frame.group_by("symbol", maintain_order=True).len()

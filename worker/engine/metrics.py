@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 Number = float | int | None
+#: A per-bar return standard deviation at or below this is rounding noise of a flat curve.
+SD_EPSILON = 1e-12
 
 METRIC_NAMES = (
     "total_return",
@@ -100,7 +102,7 @@ def sharpe_ratio(returns: F64, ppy: float) -> float | None:
     if r.size < 2:
         return None
     sd = float(np.std(r, ddof=1))
-    if not sd > 1e-15 * max(float(np.abs(r).max()), 1e-300):
+    if not sd > SD_EPSILON:
         return None
     return finite(float(np.mean(r)) / sd * math.sqrt(ppy))
 
@@ -146,13 +148,22 @@ def max_drawdown(returns: F64) -> float | None:
 
 def max_drawdown_duration(dd: F64) -> int:
     """Longest run of consecutive bars below the previous peak (dd < 0)."""
-    under = dd < 0
-    if not under.any():
+    under = np.empty(dd.shape[0] + 2, dtype=np.bool_)
+    under[0] = under[-1] = False
+    np.less(dd, 0, out=under[1:-1])
+    edges = np.flatnonzero(under[1:] != under[:-1])  # alternating starts and ends
+    if edges.shape[0] == 0:
         return 0
-    edges = np.diff(np.concatenate([[0], under.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return int((ends - starts).max())
+    return int((edges[1::2] - edges[0::2]).max())
+
+
+def drawdown_curve(equity: F64, initial: float) -> F64:
+    """Per bar ``equity / max(initial, running max of equity) - 1`` (<= 0)."""
+    peak = np.maximum.accumulate(equity)
+    np.maximum(peak, initial, out=peak)
+    np.divide(equity, peak, out=peak)
+    peak -= 1.0
+    return peak
 
 
 def calmar_ratio(returns: F64, ppy: float) -> float | None:
@@ -214,6 +225,7 @@ def compute_all(
     in_market: npt.NDArray[np.bool_],
     first_close: F64,
     last_close: F64,
+    drawdown: F64 | None = None,
 ) -> dict[str, float | int | None]:
     """Every metric in ``METRIC_NAMES`` from an equity curve and closed trades.
 
@@ -242,15 +254,13 @@ def compute_all(
             dev = r - mean
             sd = math.sqrt(float(dev @ dev) / (bars - 1))
             values["volatility"] = finite(sd * math.sqrt(ppy))
-            if sd > 1e-15 * max(float(np.abs(r).max()), 1e-300):
+            if sd > SD_EPSILON:
                 values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))
             neg = np.minimum(r, 0.0)
             down = math.sqrt(float(neg @ neg) / bars) * math.sqrt(ppy)
             if down > 0:
                 values["sortino_ratio"] = finite(mean * ppy / down)
-        peak = np.maximum.accumulate(equity)
-        np.maximum(peak, initial, out=peak)
-        dd = equity / peak - 1.0
+        dd = drawdown_curve(equity, initial) if drawdown is None else drawdown
         mdd = min(float(dd.min()), 0.0)
         values["max_drawdown"] = finite(mdd)
         values["max_drawdown_duration_bars"] = max_drawdown_duration(dd)

@@ -24,6 +24,7 @@ class Simulation:
     curve: Curve
     pnl: F64  # executed trades only
     trade_returns: F64
+    drawdown: F64
     metrics: dict[str, float | int | None]
 
 
@@ -42,6 +43,7 @@ def simulate(
     fees = fills.fees[done]
     pnl = legs.side[done] * u * (px - pe) - fees
     trade_returns = pnl / (u * pe)
+    dd = mx.drawdown_curve(curve.equity, capital)
     values = mx.compute_all(
         equity=curve.equity,
         initial=capital,
@@ -52,8 +54,9 @@ def simulate(
         in_market=curve.in_market,
         first_close=md.close[md.starts],
         last_close=md.close[md.ends - 1],
+        drawdown=dd,
     )
-    return Simulation(legs, fills, curve, pnl, trade_returns, values)
+    return Simulation(legs, fills, curve, pnl, trade_returns, dd, values)
 
 
 def sorted_ok(md: MarketData) -> bool:
