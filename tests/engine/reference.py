@@ -49,6 +49,7 @@ class SymState:
 @dataclass
 class Result:
     equity: list[float] = field(default_factory=list)
+    in_market: list[bool] = field(default_factory=list)  # a position open during the bar
     trades: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -156,6 +157,10 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
             st.pos = Pos(side, u, price, row, ts[row], fee)
 
     for t in grid:
+        open_at_start = any(states[n].pos is not None for n in names)
+        entries_before = sum(1 for _ in out.trades) + sum(
+            1 for n in names if states[n].pos is not None
+        )
         here: dict[str, tuple[int, int]] = {}  # name -> (i, row) for symbols with a bar at t
         for name in names:
             st = states[name]
@@ -220,4 +225,6 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
             if p is not None:
                 equity += p.side * p.units * states[name].last_close
         out.equity.append(equity)
+        entries_after = len(out.trades) + sum(1 for n in names if states[n].pos is not None)
+        out.in_market.append(open_at_start or entries_after > entries_before)
     return out

@@ -186,7 +186,9 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "symbol": symbols.gather(legs.sym[done]),
-            "side": pl.Series(np.where(side > 0, "long", "short"), dtype=pl.String),
+            "side": pl.Series(["short", "long"], dtype=pl.String).gather(
+                (side > 0).astype(np.int64)
+            ),
             "entry_time": _ts(md.ts[entry_row]),
             "entry_price": legs.entry_price[done],
             "exit_time": _ts(md.ts[exit_row]),

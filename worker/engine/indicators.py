@@ -78,11 +78,11 @@ def sma(md: MarketData, period: int, src: str = "close") -> F64:
         for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
             if hi - lo < period:
                 continue
-            window = csum[lo + period - 1 : hi].copy()
-            window[1:] -= csum[lo : hi - period]
+            window = out[lo + period - 1 : hi]
+            window[0] = csum[lo + period - 1]
+            np.subtract(csum[lo + period : hi], csum[lo : hi - period], out=window[1:])
             window /= period
             window += x[lo]
-            out[lo + period - 1 : hi] = window
         return out
 
     return cached(md, ("sma", period, src), compute)

@@ -62,11 +62,13 @@ def _clean(returns: F64) -> F64:
 
 def returns_from_equity(equity: F64, initial: float) -> F64:
     """Per-bar simple returns; the first bar's return is against the initial capital."""
-    prev = np.empty_like(equity)
-    prev[0] = initial
-    prev[1:] = equity[:-1]
+    out: F64 = np.empty_like(equity)
+    if out.shape[0] == 0:
+        return out
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: F64 = equity / prev - 1.0
+        out[0] = equity[0] / initial
+        np.divide(equity[1:], equity[:-1], out=out[1:])
+    out -= 1.0
     return out
 
 
@@ -251,13 +253,13 @@ def compute_all(
         values["cagr"] = ar
         if bars >= 2 and np.isfinite(r).all():
             mean = float(r.mean())
-            dev = r - mean
+            scratch = np.minimum(r, 0.0)
+            down = math.sqrt(float(scratch @ scratch) / bars) * math.sqrt(ppy)
+            dev = np.subtract(r, mean, out=scratch)
             sd = math.sqrt(float(dev @ dev) / (bars - 1))
             values["volatility"] = finite(sd * math.sqrt(ppy))
             if sd > SD_EPSILON:
                 values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))
-            neg = np.minimum(r, 0.0)
-            down = math.sqrt(float(neg @ neg) / bars) * math.sqrt(ppy)
             if down > 0:
                 values["sortino_ratio"] = finite(mean * ppy / down)
         dd = drawdown_curve(equity, initial) if drawdown is None else drawdown

@@ -40,7 +40,13 @@ class Curve:
     equity: F64
     cash: F64
     position_value: F64  # signed market value of positions
-    gross_value: F64  # Σ |position value|
+    gross: F64 | None  # Σ |position value| when several symbols
+
+    @property
+    def gross_value(self) -> F64:
+        out: F64 = np.abs(self.position_value) if self.gross is None else self.gross
+        return out
+
     in_market: npt.NDArray[np.bool_]  # a position was open at some point of the bar
 
 
@@ -191,15 +197,34 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
         legs = fills.legs
         ev_pos = np.zeros(2 * legs.count)
         ev_pos[0::2] = legs.side * fills.units
-        pos = np.repeat(np.concatenate([[0.0], ev_pos]), lengths)
-        value = pos * md.close
-        return Curve(cash + value, cash, value, np.abs(value), _in_market(md, fills))
+        value = np.repeat(np.concatenate([[0.0], ev_pos]), lengths)
+        value *= md.close
+        return Curve(cash + value, cash, value, None, _in_market_single(md, fills))
     pos_w = _positions_wide(md, fills)
     close_w, _ = marks(md)
     value_w = pos_w * close_w
     position_value = value_w.sum(axis=1)
     gross = np.abs(value_w).sum(axis=1)
     return Curve(cash + position_value, cash, position_value, gross, _in_market(md, fills))
+
+
+def _in_market_single(md: MarketData, fills: Fills) -> npt.NDArray[np.bool_]:
+    """One symbol: executed legs are disjoint intervals [entry, exit] of bars, touching at
+    most on a reversal bar; expand them with np.repeat."""
+    done = fills.units > 0
+    t_in = fills.legs.entry_row[done]
+    t_end = fills.legs.exit_row[done] + 1
+    if t_in.shape[0] > 1:
+        np.minimum(t_end[:-1], np.maximum(t_in[1:], t_end[:-1] - 1), out=t_end[:-1])
+    bounds = np.empty(2 * t_in.shape[0] + 2, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1:-1:2] = t_in
+    bounds[2:-1:2] = t_end
+    bounds[-1] = md.n
+    pattern = np.zeros(bounds.shape[0] - 1, dtype=np.bool_)
+    pattern[1::2] = True
+    out: npt.NDArray[np.bool_] = np.repeat(pattern, np.diff(bounds))
+    return out
 
 
 def _in_market(md: MarketData, fills: Fills) -> npt.NDArray[np.bool_]:
@@ -209,7 +234,7 @@ def _in_market(md: MarketData, fills: Fills) -> npt.NDArray[np.bool_]:
     t_in = md.t_idx[fills.legs.entry_row[done]]
     t_out = md.t_idx[fills.legs.exit_row[done]]
     delta = np.bincount(t_in, minlength=t_n + 1) - np.bincount(t_out + 1, minlength=t_n + 1)
-    out: npt.NDArray[np.bool_] = np.cumsum(delta[:t_n]) > 0
+    out: npt.NDArray[np.bool_] = np.cumsum(delta[:t_n].astype(np.int32)) > 0
     return out
 
 
