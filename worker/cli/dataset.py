@@ -9,7 +9,6 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from worker.admin.datasets import import_dataset, list_datasets
 from worker.cli.app import app, console, err_console, settings_from
 from worker.cli.db import cli_session
 
@@ -35,6 +34,7 @@ def import_command(
     returns the existing dataset.
     """
     settings = settings_from(ctx)
+    from worker.admin.datasets import import_dataset  # heavy (polars): only when used
 
     async def main() -> None:
         with Progress(
@@ -73,6 +73,7 @@ def import_command(
 def list_command(ctx: typer.Context) -> None:
     """List the registered datasets."""
     settings = settings_from(ctx)
+    from worker.admin.datasets import list_datasets
 
     async def main() -> None:
         async with cli_session(settings) as session:

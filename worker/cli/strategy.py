@@ -9,7 +9,6 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from worker.admin.strategies import create_strategy, list_strategies
 from worker.cli.app import UserError, app, console, err_console, settings_from
 from worker.cli.db import cli_session
 
@@ -29,6 +28,8 @@ def create_command(
 ) -> None:
     """Validate the parameters and register a strategy; prints its id on the last line."""
     settings = settings_from(ctx)
+    from worker.admin.strategies import create_strategy  # heavy (the engine): only when used
+
     try:
         parsed = json.loads(params)
     except json.JSONDecodeError as error:
@@ -59,6 +60,7 @@ def create_command(
 def list_command(ctx: typer.Context) -> None:
     """List the registered strategies."""
     settings = settings_from(ctx)
+    from worker.admin.strategies import list_strategies
 
     async def main() -> None:
         async with cli_session(settings) as session:

@@ -1,0 +1,136 @@
+"""The CLI as a user runs it: dataset import and strategy registration against a real database."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import asyncpg
+import polars as pl
+
+from tests.queue.helpers import BIN, ROOT, worker_env
+from worker.engine.synthetic import generate_bars
+
+
+def cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = worker_env(database_url, data_dir=tmp_path / "data", artifact_dir=tmp_path / "art")
+    return subprocess.run(
+        [str(BIN), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def write_bars(path: Path, **kwargs: object) -> Path:
+    generate_bars(**kwargs).write_csv(path)  # type: ignore[arg-type]
+    return path
+
+
+async def test_import_prints_the_id_last_and_is_idempotent(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    bars = write_bars(tmp_path / "bars.csv", symbols=["AAA", "BBB"], n_bars=300, seed=1)
+    first = cli(
+        database_url, tmp_path, "dataset", "import", str(bars), "--name", "two", "--timeframe", "1d"
+    )
+    assert first.returncode == 0, first.stderr
+    dataset_id = uuid.UUID(first.stdout.strip().splitlines()[-1])
+    again = cli(database_url, tmp_path, "dataset", "import", str(bars), "--name", "two again")
+    assert again.returncode == 0, again.stderr
+    assert uuid.UUID(again.stdout.strip().splitlines()[-1]) == dataset_id
+    row = await conn.fetchrow("SELECT * FROM datasets WHERE id = $1", dataset_id)
+    assert row["symbols"] == ["AAA", "BBB"] and row["row_count"] == 600
+    assert row["timeframe"] == "1d" and len(row["hash"]) == 64
+    stored = pl.read_parquet(row["storage_uri"])
+    assert stored.height == 600 and stored["symbol"].is_sorted()
+    assert await conn.fetchval("SELECT count(*) FROM datasets") == 1
+
+
+async def test_import_takes_common_spellings_and_a_symbol_option(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    frame = generate_bars(symbols=["X"], n_bars=50, seed=2).drop("symbol")
+    frame = frame.rename({c: c.capitalize() for c in frame.columns}).rename({"Timestamp": "Date"})
+    frame.write_csv(tmp_path / "msft.csv")
+    done = cli(
+        database_url,
+        tmp_path,
+        "dataset",
+        "import",
+        str(tmp_path / "msft.csv"),
+        "--name",
+        "msft",
+        "--symbol",
+        "msft",
+    )
+    assert done.returncode == 0, done.stderr
+    dataset_id = uuid.UUID(done.stdout.strip().splitlines()[-1])
+    assert await conn.fetchval("SELECT symbols FROM datasets WHERE id = $1", dataset_id) == ["MSFT"]
+
+
+def test_a_bad_file_is_one_clear_line_naming_row_and_rule(
+    database_url: str, tmp_path: Path
+) -> None:
+    bars = generate_bars(symbols=["AAA"], n_bars=20, seed=3)
+    broken = bars.with_columns(
+        pl.when(pl.int_range(pl.len()) == 4).then(-1.0).otherwise(pl.col("close")).alias("close")
+    )
+    broken.write_csv(tmp_path / "broken.csv")
+    done = cli(
+        database_url, tmp_path, "dataset", "import", str(tmp_path / "broken.csv"), "--name", "x"
+    )
+    assert done.returncode == 1
+    assert "row 5" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error:")
+    missing = cli(
+        database_url, tmp_path, "dataset", "import", str(tmp_path / "nope.csv"), "--name", "x"
+    )
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_strategy_params_are_validated_before_they_are_stored(
+    database_url: str, tmp_path: Path
+) -> None:
+    bad = cli(
+        database_url,
+        tmp_path,
+        "strategy",
+        "create",
+        "--name",
+        "sma",
+        "--params",
+        '{"kind": "sma_crossover", "fast_period": 50, "slow_period": 10}',
+    )
+    assert bad.returncode != 0
+    assert "fast_period must be less than slow_period" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    good = cli(
+        database_url,
+        tmp_path,
+        "strategy",
+        "create",
+        "--name",
+        "sma",
+        "--params",
+        '{"kind": "sma_crossover", "fast_period": 10, "slow_period": 50}',
+    )
+    assert good.returncode == 0, good.stderr
+    uuid.UUID(good.stdout.strip().splitlines()[-1])
+    wrong_version = cli(
+        database_url,
+        tmp_path,
+        "strategy",
+        "create",
+        "--name",
+        "s",
+        "--version",
+        "1.0",
+        "--params",
+        '{"kind": "buy_and_hold"}',
+    )
+    assert wrong_version.returncode == 2 and "is not a semantic version" in wrong_version.stderr
+
+
+def test_without_a_database_the_error_says_what_to_do(tmp_path: Path) -> None:
+    done = cli("postgresql://nobody@127.0.0.1:1/none", tmp_path, "runs", "list")
+    assert done.returncode == 1
+    assert "cannot reach PostgreSQL" in done.stderr and "Traceback" not in done.stderr
