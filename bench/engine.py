@@ -1,0 +1,373 @@
+"""Engine benchmark: prints figures, is not a test.
+
+    .venv/bin/python bench/engine.py [--bars 1000000] [--vbt-grid-combos 100] [--skip-bt]
+
+On one synthetic 1-symbol dataset (seeded GBM, 1-minute bars) it measures, each in its own
+subprocess so peak memory is measured separately:
+
+* this engine: one SMA(10/30) crossover backtest (run_backtest end to end: signals,
+  simulation, all metrics, equity and trade frames), and a grid of 1,000 (fast, slow)
+  combinations through run_backtest's grid mode (leaderboard with every metric per
+  combination, then the best combination's full result);
+* vectorbt: MA.run + crossed_above/below + Portfolio.from_signals + total return, Sharpe,
+  max drawdown, trade count (JIT compile time reported separately); its grid runs in
+  column chunks (1M bars x 1,000 columns would need tens of GB), timed on
+  ``--vbt-grid-combos`` combinations and extrapolated;
+* backtesting.py: Backtest(...).run() once; its optimize() over 1,000 combinations is
+  extrapolated from that single run (it is a per-bar Python loop).
+
+Peak memory is the growth of the process's peak RSS over its RSS after loading the data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/ holds other benchmarks (e.g. one named queue.py): never let them shadow stdlib
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FAST = list(range(5, 55, 2))  # 25 values
+SLOW = list(range(60, 260, 5))  # 40 values -> 1,000 valid combinations
+CONFIG = {"commission": 0.001, "units": "fractional", "fill": "close"}
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _load(path: str) -> Any:
+    import polars as pl
+
+    return pl.read_parquet(path)
+
+
+# ---- workers (run in subprocesses) -------------------------------------------------------
+
+
+def work_engine_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
+    from worker.engine.api import run_backtest
+
+    bars = _load(path)
+    params = {"kind": "sma_crossover", "fast_period": 10, "slow_period": 30}
+    run_backtest(bars.head(1000), params, CONFIG, initial_capital=10_000, timeframe="1m")
+    base = _rss_mb()
+    times, timings = [], {}
+    res = None
+    for _i in range(5):
+        t = time.perf_counter()
+        res = run_backtest(bars, params, CONFIG, initial_capital=10_000, timeframe="1m")
+        times.append(time.perf_counter() - t)
+        timings = res.timings
+    assert res is not None
+    int_times = []
+    for _i in range(3):
+        t = time.perf_counter()
+        run_backtest(
+            bars, params, {**CONFIG, "units": "integer"}, initial_capital=10_000, timeframe="1m"
+        )
+        int_times.append(time.perf_counter() - t)
+    return {
+        "seconds": min(times),
+        "median": sorted(times)[len(times) // 2],
+        "integer_units_seconds": min(int_times),
+        "stages": {k: round(v, 4) for k, v in timings.items()},
+        "peak_mb": _peak_mb() - base,
+        "trades": res.metrics["total_trades"],
+        "sharpe": res.metrics["sharpe_ratio"],
+    }
+
+
+def work_engine_grid(path: str, _: argparse.Namespace) -> dict[str, Any]:
+    from worker.engine.api import run_backtest
+
+    bars = _load(path)
+    base = _rss_mb()
+    t = time.perf_counter()
+    res = run_backtest(
+        bars,
+        {"kind": "sma_crossover"},
+        {**CONFIG, "grid": {"fast_period": FAST, "slow_period": SLOW}},
+        initial_capital=10_000,
+        timeframe="1m",
+    )
+    seconds = time.perf_counter() - t
+    assert res.leaderboard is not None
+    n = res.leaderboard.height
+    return {
+        "combinations": n,
+        "seconds": seconds,
+        "combos_per_s": n / seconds,
+        "peak_mb": _peak_mb() - base,
+        "best": res.best_params,
+    }
+
+
+def _vbt_close(path: str) -> Any:
+    import pandas as pd
+
+    df = _load(path)
+    return pd.Series(
+        df["close"].to_numpy(),
+        index=pd.DatetimeIndex(df["timestamp"].dt.replace_time_zone(None).to_numpy()),
+    )
+
+
+def work_vbt_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import vectorbt as vbt
+
+    close = _vbt_close(path)
+
+    def once(c: Any) -> tuple[Any, ...]:
+        fast, slow = vbt.MA.run(c, 10), vbt.MA.run(c, 30)
+        up, dn = fast.ma_crossed_above(slow), fast.ma_crossed_below(slow)
+        pf = vbt.Portfolio.from_signals(
+            c,
+            entries=up,
+            exits=dn,
+            short_entries=dn,
+            short_exits=up,
+            fees=0.001,
+            init_cash=10_000,
+            freq="1min",
+        )
+        return pf.total_return(), pf.sharpe_ratio(), pf.max_drawdown(), pf.trades.count()
+
+    t = time.perf_counter()
+    once(close.iloc[:1000])
+    compile_s = time.perf_counter() - t
+    base = _rss_mb()
+    times = []
+    out: tuple[Any, ...] = ()
+    for _i in range(3):
+        t = time.perf_counter()
+        out = once(close)
+        times.append(time.perf_counter() - t)
+    return {
+        "seconds": min(times),
+        "compile_seconds": compile_s,
+        "peak_mb": _peak_mb() - base,
+        "trades": int(out[3]),
+        "sharpe": float(out[1]),
+    }
+
+
+def work_vbt_grid(path: str, args: argparse.Namespace) -> dict[str, Any]:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import numpy as np
+    import vectorbt as vbt
+
+    close = _vbt_close(path)
+    combos = [(f, s) for f in FAST for s in SLOW][: args.vbt_grid_combos]
+    chunk = args.vbt_chunk
+
+    def run_chunk(c: Any, part: list[tuple[int, int]]) -> Any:
+        fast = vbt.MA.run(c, [f for f, _ in part], short_name="fast")
+        slow = vbt.MA.run(c, [s for _, s in part], short_name="slow")
+        up = fast.ma_crossed_above(slow)
+        dn = fast.ma_crossed_below(slow)
+        pf = vbt.Portfolio.from_signals(
+            c,
+            entries=up,
+            exits=dn,
+            short_entries=dn,
+            short_exits=up,
+            fees=0.001,
+            init_cash=10_000,
+            freq="1min",
+        )
+        return np.asarray(pf.sharpe_ratio()), pf.total_return(), pf.max_drawdown()
+
+    t = time.perf_counter()
+    run_chunk(close.iloc[:1000], combos[:2])
+    compile_s = time.perf_counter() - t
+    base = _rss_mb()
+    t = time.perf_counter()
+    for lo in range(0, len(combos), chunk):
+        run_chunk(close, combos[lo : lo + chunk])
+    seconds = time.perf_counter() - t
+    return {
+        "combinations": len(combos),
+        "chunk": chunk,
+        "seconds": seconds,
+        "combos_per_s": len(combos) / seconds,
+        "compile_seconds": compile_s,
+        "peak_mb": _peak_mb() - base,
+    }
+
+
+def work_bt_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import pandas as pd
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+
+    df = _load(path).to_pandas()
+    df = df.rename(columns={c: c.capitalize() for c in ("open", "high", "low", "close", "volume")})
+    df = df.set_index("timestamp")[["Open", "High", "Low", "Close", "Volume"]]
+    df.index = df.index.tz_localize(None)
+
+    def sma(x: Any, n: int) -> Any:
+        return pd.Series(x).rolling(n).mean().to_numpy()
+
+    class SmaCross(Strategy):  # type: ignore[misc]
+        n1, n2 = 10, 30
+
+        def init(self) -> None:
+            self.ma1 = self.I(sma, self.data.Close, self.n1)
+            self.ma2 = self.I(sma, self.data.Close, self.n2)
+
+        def next(self) -> None:
+            if crossover(self.ma1, self.ma2):
+                self.position.close()
+                self.buy()
+            elif crossover(self.ma2, self.ma1):
+                self.position.close()
+                self.sell()
+
+    base = _rss_mb()
+    t = time.perf_counter()
+    stats = Backtest(df, SmaCross, cash=10_000_000, commission=0.001, finalize_trades=True).run()
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "peak_mb": _peak_mb() - base, "trades": int(stats["# Trades"])}
+
+
+WORKERS = {
+    "engine_single": work_engine_single,
+    "engine_grid": work_engine_grid,
+    "vbt_single": work_vbt_single,
+    "vbt_grid": work_vbt_grid,
+    "bt_single": work_bt_single,
+}
+NEEDS = {"vbt_single": "vectorbt", "vbt_grid": "vectorbt", "bt_single": "backtesting"}
+
+
+# ---- driver ------------------------------------------------------------------------------
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _spawn(name: str, path: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    if name in NEEDS and not _installed(NEEDS[name]):
+        print(f"  {name}: not installed ({NEEDS[name]})")
+        return None
+    cmd = [sys.executable, __file__, "--worker", name, "--data", path]
+    cmd += ["--vbt-grid-combos", str(args.vbt_grid_combos), "--vbt-chunk", str(args.vbt_chunk)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
+    if proc.returncode != 0:
+        print(f"  {name}: failed\n{proc.stderr[-2000:]}")
+        return None
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  {name}: {json.dumps(out)}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--vbt-grid-combos", type=int, default=100)
+    parser.add_argument("--vbt-chunk", type=int, default=50)
+    parser.add_argument("--skip-bt", action="store_true")
+    parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--worker")
+    parser.add_argument("--data")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args.data, args)))
+        return
+
+    from worker.engine.bars import write_canonical_parquet
+    from worker.engine.synthetic import generate_bars
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(
+            write_canonical_parquet(
+                generate_bars(["BENCH"], args.bars, "1m", seed=42), Path(tmp) / "bars.parquet"
+            )
+        )
+        print(f"data: {args.bars:,} one-minute bars, 1 symbol; config {CONFIG}")
+        print(f"grid: fast {FAST[0]}..{FAST[-1]} x slow {SLOW[0]}..{SLOW[-1]}")
+        names = ["engine_single", "vbt_single"]
+        if not args.skip_bt:
+            names.append("bt_single")
+        if not args.skip_grid:
+            names += ["engine_grid", "vbt_grid"]
+        r = {name: _spawn(name, path, args) for name in names}
+
+    print("\nsummary")
+    es, vs, bs = r.get("engine_single"), r.get("vbt_single"), r.get("bt_single")
+    if es:
+        print(
+            f"  engine single: {es['seconds'] * 1000:.1f} ms (integer units "
+            f"{es['integer_units_seconds'] * 1000:.1f} ms), peak +{es['peak_mb']:.0f} MB, "
+            f"{es['trades']} trades"
+        )
+    if vs:
+        print(
+            f"  vectorbt single: {vs['seconds'] * 1000:.1f} ms (+ JIT compile "
+            f"{vs['compile_seconds']:.1f} s once), peak +{vs['peak_mb']:.0f} MB"
+        )
+        if es:
+            print(f"  -> engine is {vs['seconds'] / es['seconds']:.1f}x faster than vectorbt")
+    if bs:
+        print(f"  backtesting.py single: {bs['seconds']:.1f} s, peak +{bs['peak_mb']:.0f} MB")
+        print(
+            f"  backtesting.py optimize over {len(FAST) * len(SLOW)} combinations: infeasible "
+            f"(~{bs['seconds'] * len(FAST) * len(SLOW) / 3600:.1f} h extrapolated)"
+        )
+        if es:
+            print(f"  -> engine is {bs['seconds'] / es['seconds']:.0f}x faster than backtesting.py")
+    eg, vg = r.get("engine_grid"), r.get("vbt_grid")
+    if eg:
+        print(
+            f"  engine grid: {eg['combinations']} combinations in {eg['seconds']:.1f} s = "
+            f"{eg['combos_per_s']:.1f} combos/s, peak +{eg['peak_mb']:.0f} MB"
+        )
+    if vg:
+        print(
+            f"  vectorbt grid: {vg['combinations']} combinations (chunks of {vg['chunk']}) in "
+            f"{vg['seconds']:.1f} s = {vg['combos_per_s']:.1f} combos/s, "
+            f"peak +{vg['peak_mb']:.0f} MB"
+        )
+        if eg:
+            print(
+                f"  -> engine grid throughput {eg['combos_per_s'] / vg['combos_per_s']:.1f}x "
+                f"vectorbt, memory {eg['peak_mb'] / max(vg['peak_mb'], 1):.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
