@@ -52,9 +52,13 @@ class MarketData:
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> MarketData:
-        counts = frame.group_by("symbol", maintain_order=True).len()
-        symbols = [str(s) for s in counts["symbol"].to_list()]
-        lengths = counts["len"].to_numpy().astype(np.int64)
+        runs = frame["symbol"].rle().struct.unnest()
+        symbols = [str(s) for s in runs["value"].to_list()]
+        if len(set(symbols)) != len(symbols) or symbols != sorted(symbols):
+            frame = frame.sort("symbol", "timestamp", maintain_order=True)
+            runs = frame["symbol"].rle().struct.unnest()
+            symbols = [str(s) for s in runs["value"].to_list()]
+        lengths = runs["len"].to_numpy().astype(np.int64)
         ends = np.cumsum(lengths)
         starts = ends - lengths
         sym = np.repeat(np.arange(len(symbols), dtype=np.int64), lengths)
