@@ -36,6 +36,13 @@ async def _objects(url: str) -> dict[str, int]:
 async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_database_url)
     assert await _objects(empty_database_url) == {"tables": 5, "types": 3, "functions": 4}
+    await asyncio.to_thread(downgrade, empty_database_url, "0001")
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        labels = await connection.fetchval("SELECT enum_range(NULL::artifact_kind)::text")
+        assert labels == "{plot,report,csv,pickle,json}"
+    finally:
+        await connection.close()
     await asyncio.to_thread(downgrade, empty_database_url, "base")
     assert await _objects(empty_database_url) == {"tables": 0, "types": 0, "functions": 0}
     await asyncio.to_thread(upgrade, empty_database_url)

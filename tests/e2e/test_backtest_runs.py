@@ -106,6 +106,7 @@ async def test_a_run_succeeds_with_metrics_artifacts_and_events(
     artifacts = await conn.fetch("SELECT * FROM artifacts WHERE run_id = $1", run_id)
     assert {a["filename"] for a in artifacts} == {
         "equity.csv",
+        "equity.parquet",
         "trades.csv",
         "report.json",
         "equity.png",

@@ -44,6 +44,7 @@ def test_every_file_is_rendered_with_its_kind_and_type(result: BacktestResult) -
     files = {f.filename: f for f in render_files(IDENTITY, result)}
     assert set(files) == {
         "equity.csv",
+        "equity.parquet",
         "trades.csv",
         "report.json",
         "equity.png",
@@ -55,6 +56,7 @@ def test_every_file_is_rendered_with_its_kind_and_type(result: BacktestResult) -
     trades = pl.read_csv(files["trades.csv"].data)
     assert trades.height == result.trades.height
     assert pl.read_csv(files["leaderboard.csv"].data).height == 4
+    assert pl.read_parquet(files["equity.parquet"].data).equals(result.equity)
 
 
 def test_html_report_is_self_contained_and_escaped(result: BacktestResult) -> None:

@@ -26,3 +26,4 @@ class ArtifactKind(StrEnum):
     CSV = "csv"
     PICKLE = "pickle"
     JSON = "json"
+    PARQUET = "parquet"

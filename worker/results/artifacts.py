@@ -44,6 +44,12 @@ def _csv(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
 def render_files(identity: RunIdentity, result: BacktestResult) -> list[RenderedFile]:
     """Every file of a successful run, in memory (pure)."""
     title = (
@@ -53,6 +59,12 @@ def render_files(identity: RunIdentity, result: BacktestResult) -> list[Rendered
     chart = equity_png(result.equity, result.trades, title)
     files = [
         RenderedFile("equity.csv", ArtifactKind.CSV, "text/csv", _csv(result.equity)),
+        RenderedFile(
+            "equity.parquet",
+            ArtifactKind.PARQUET,
+            "application/vnd.apache.parquet",
+            _parquet(result.equity),
+        ),
         RenderedFile("trades.csv", ArtifactKind.CSV, "text/csv", _csv(result.trades)),
         RenderedFile(
             "report.json",
