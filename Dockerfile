@@ -1,0 +1,17 @@
+# The worker image. Not exercised by this project's CI (no Docker engine there); see README.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    ENV=production DATA_DIR=/data ARTIFACT_DIR=/artifacts
+
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY worker ./worker
+COPY migrations ./migrations
+RUN pip install -e . && useradd --create-home --uid 10001 worker \
+    && mkdir -p /data /artifacts && chown worker /data /artifacts
+USER worker
+
+# SIGTERM stops claiming, lets in-flight runs finish within SHUTDOWN_GRACE_SECONDS, exits 0.
+STOPSIGNAL SIGTERM
+CMD ["backtest-worker", "run"]
