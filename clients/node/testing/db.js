@@ -62,8 +62,8 @@ export async function claim(pool, runId) {
 export async function progress(pool, runId, stage, pct) {
   const payload = JSON.stringify({ run_id: runId, stage, pct });
   await pool.query(
-    `WITH updated AS (UPDATE runs SET progress = $2::jsonb WHERE id = $1 AND status = 'running' RETURNING id)
-     SELECT pg_notify('run_progress', $2) FROM updated`,
+    `WITH updated AS (UPDATE runs SET progress = $2::text::jsonb WHERE id = $1 AND status = 'running' RETURNING id)
+     SELECT pg_notify('run_progress', $2::text) FROM updated`,
     [runId, payload],
   );
 }
