@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, cast
 
 import asyncpg
@@ -25,10 +25,9 @@ from worker.queue.retry import backoff_seconds
 log = structlog.get_logger("worker.queue.completion")
 
 MAX_BATCH = 500
-_QUANTUM = Decimal("0.0001")
 # NUMERIC(18,4) holds |x| < 1e14; NUMERIC(10,4) holds |x| < 1e6.
-_MONEY_LIMIT = Decimal(10) ** 14
-_RATIO_LIMIT = Decimal(10) ** 6
+_MONEY_LIMIT = 1e14
+_RATIO_LIMIT = 1e6
 _REQUIRED = ("final_value", "total_return", "max_drawdown")
 _COUNTS = ("total_trades", "winning_trades", "losing_trades")
 
@@ -37,26 +36,30 @@ class LeaseLost(Exception):
     """The fenced write matched no row: another worker owns the run now (or it ended)."""
 
 
-def _decimal(name: str, value: Any, limit: Decimal, column: str) -> Decimal | None:
+def _number(name: str, value: Any, limit: float, column: str) -> str | None:
+    """The metric as numeric text for Postgres; None (NULL) for NaN/Infinity.
+
+    A value that still overflows once Postgres rounds it to 4 places raises 22003 there,
+    which is classified as the same permanent `value_out_of_range` error.
+    """
     if value is None:
         return None
     try:
-        number = value if isinstance(value, Decimal) else Decimal(str(float(value)))
-    except (TypeError, ValueError, InvalidOperation):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise PermanentRunError(
             "invalid_metrics", f"metric {name!r} is not a number: {value!r}", {"metric": name}
         ) from None
-    if not number.is_finite():
+    if not math.isfinite(number):
         return None
-    number = number.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
     if abs(number) >= limit:
         raise PermanentRunError(
             "value_out_of_range",
-            f"metric {name} = {number} does not fit the runs.{name} column ({column}, "
+            f"metric {name} = {number:g} does not fit the runs.{name} column ({column}, "
             f"|value| < {limit:.0e}); check the run's capital and parameters",
-            {"metric": name, "value": str(number), "column": column},
+            {"metric": name, "value": str(value), "column": column},
         )
-    return number
+    return str(value) if isinstance(value, Decimal) else repr(number)
 
 
 def _count(name: str, value: Any) -> int:
@@ -84,9 +87,9 @@ def prepare(job: RunJob, outcome: RunOutcome) -> queries.Completion:
     if not isinstance(outcome, RunOutcome):
         raise TypeError(f"the handler returned {type(outcome).__name__}, not RunOutcome")
     metrics = outcome.metrics
-    money = _decimal("final_value", metrics.get("final_value"), _MONEY_LIMIT, "NUMERIC(18,4)")
+    money = _number("final_value", metrics.get("final_value"), _MONEY_LIMIT, "NUMERIC(18,4)")
     ratios = {
-        name: _decimal(name, metrics.get(name), _RATIO_LIMIT, "NUMERIC(10,4)")
+        name: _number(name, metrics.get(name), _RATIO_LIMIT, "NUMERIC(10,4)")
         for name in ("total_return", "sharpe_ratio", "max_drawdown", "win_rate")
     }
     values: dict[str, Any] = {"final_value": money, **ratios}
@@ -150,7 +153,7 @@ class Completer:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         self._wake.set()
-        return await asyncio.shield(future)
+        return await future
 
     async def close(self) -> None:
         """Write everything submitted so far, then stop."""

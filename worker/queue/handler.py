@@ -119,7 +119,6 @@ class RunContext:
         self.timeout_seconds = timeout_seconds
         self.deadline = time.monotonic() + timeout_seconds
         self._loop = loop
-        self._cancelled = threading.Event()
         self._reason: CancelReason | None = None
         self._lock = threading.Lock()
         self._progress_writer = progress_writer
@@ -133,7 +132,7 @@ class RunContext:
     def is_cancelled(self) -> bool:
         """True once the run should stop: cancel requested, time limit passed, lease lost,
         or the worker is shutting down. Safe to call from any thread."""
-        if self._cancelled.is_set():
+        if self._reason is not None:  # one attribute read: atomic, safe from any thread
             return True
         if time.monotonic() >= self.deadline:
             self.cancel(CancelReason.TIMEOUT)
@@ -174,7 +173,6 @@ class RunContext:
             if self._reason is not None:
                 return False
             self._reason = reason
-        self._cancelled.set()
         return True
 
     def _start_progress_flush(self) -> None:

@@ -41,7 +41,10 @@ def clean(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON with NaN/Infinity written as null; never emits invalid JSONB."""
-    return json.dumps(clean(value), allow_nan=False, separators=(",", ":"))
+    try:  # the common case: plain JSON values, all finite
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (ValueError, TypeError):
+        return json.dumps(clean(value), allow_nan=False, separators=(",", ":"))
 
 
 def loads(text: str) -> Any:

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -48,11 +47,12 @@ class Completion:
 
     id: uuid.UUID
     attempt: int
-    final_value: Decimal
-    total_return: Decimal
-    sharpe_ratio: Decimal | None
-    max_drawdown: Decimal
-    win_rate: Decimal | None
+    # Numeric values as text (Postgres parses and rounds them to the column's scale).
+    final_value: str
+    total_return: str
+    sharpe_ratio: str | None
+    max_drawdown: str
+    win_rate: str | None
     total_trades: int
     winning_trades: int
     losing_trades: int

@@ -55,9 +55,8 @@ class ActiveRun:
     ctx: RunContext
     log: Any
     started: float = field(default_factory=time.monotonic)
-    handler_task: asyncio.Task[RunOutcome] | None = None
     task: asyncio.Task[None] | None = None
-    finishing: bool = False
+    finishing: bool = False  # the handler has returned: only the final write is left
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -77,7 +76,11 @@ class Worker:
         self.burst = burst
         self.worker_id = worker_id or new_worker_id()
         self.log: Any = structlog.get_logger("worker.queue").bind(worker_id=self.worker_id)
+        # Runs this process holds a lease on (until their final write); `_executing` counts
+        # those whose handler still runs: a slot frees up as soon as the handler returns, so
+        # the next claim overlaps the previous runs' completion write.
         self._active: dict[uuid.UUID, ActiveRun] = {}
+        self._executing = 0
         self._hand_back: list[tuple[uuid.UUID, int]] = []
         self._stop_requested = asyncio.Event()
         self._signals = 0
@@ -126,7 +129,7 @@ class Worker:
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.poll_interval_seconds,
             burst=self.burst,
-            free_slots=lambda: 0 if self._stopping else self.concurrency - len(self._active),
+            free_slots=lambda: 0 if self._stopping else self.concurrency - self._executing,
             busy=lambda: bool(self._active),
             start=self._start_run,
             log=self.log,
@@ -214,7 +217,8 @@ class Worker:
             self.log.info("shutdown_grace", runs=len(tasks), grace_seconds=grace)
             await asyncio.wait(tasks, timeout=grace) if grace > 0 else None
         for active in list(self._active.values()):
-            self._stop(active, CancelReason.SHUTDOWN, grace=0.0)
+            if not active.finishing:
+                self._stop(active, CancelReason.SHUTDOWN, grace=0.0)
         remaining = [a.task for a in self._active.values() if a.task is not None]
         if remaining:
             await asyncio.wait(remaining)
@@ -238,7 +242,7 @@ class Worker:
     # --- runs ---------------------------------------------------------------------------
 
     def _held(self) -> Held:
-        return [(a.job.id, a.job.attempt) for a in self._active.values() if not a.finishing]
+        return [(a.job.id, a.job.attempt) for a in self._active.values()]
 
     def _timeout_for(self, job: RunJob) -> float:
         value = job.config.get("timeout_seconds")
@@ -260,6 +264,7 @@ class Worker:
         )
         active = ActiveRun(job=job, ctx=ctx, log=log)
         self._active[job.id] = active
+        self._executing += 1
         active.task = asyncio.create_task(self._run(active), name=f"run-{job.id}")
 
     def _progress_writer(self, job: RunJob) -> Callable[[dict[str, Any]], Awaitable[None]]:
@@ -282,19 +287,32 @@ class Worker:
         job, ctx, log = active.job, active.ctx, active.log
         log.debug("run_started", mode=job.mode, max_attempts=job.max_attempts)
         loop = asyncio.get_running_loop()
-        active.handler_task = asyncio.create_task(self._call_handler(job, ctx))
         active.timers.append(loop.call_later(ctx.timeout_seconds, self._on_deadline, active))
+        outcome: RunOutcome | None = None
+        error: BaseException | None = None
         try:
-            await asyncio.wait({active.handler_task})
+            outcome = await self._call_handler(job, ctx)
+        except asyncio.CancelledError as cancelled:  # stopped by _force_stop
+            error = cancelled
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        except Exception as failure:
+            error = failure
+        finally:
             active.finishing = True
             for timer in active.timers:
                 timer.cancel()
-            await self._settle(active, active.handler_task)
+            self._executing -= 1
+            if self._producer is not None:
+                self._producer.wake()
+        try:
+            await self._settle(active, outcome, error)
         except Exception:
             log.exception("run_settle_failed")
         finally:
             self._active.pop(job.id, None)
-            if self._producer is not None:
+            if self._producer is not None and not self._active:
                 self._producer.wake()
 
     def _on_deadline(self, active: ActiveRun) -> None:
@@ -312,8 +330,8 @@ class Worker:
             active.timers.append(loop.call_later(grace, self._force_stop, active))
 
     def _force_stop(self, active: ActiveRun) -> None:
-        task = active.handler_task
-        if task is not None and not task.done():
+        task = active.task
+        if task is not None and not active.finishing and not task.done():
             active.log.warning(
                 "run_handler_stopped", reason=str(active.ctx.cancel_reason or "unknown")
             )
@@ -341,14 +359,16 @@ class Worker:
 
     # --- the final write ----------------------------------------------------------------
 
-    async def _settle(self, active: ActiveRun, task: asyncio.Task[RunOutcome]) -> None:
+    async def _settle(
+        self, active: ActiveRun, outcome: RunOutcome | None, error: BaseException | None
+    ) -> None:
         job, ctx, log = active.job, active.ctx, active.log
         elapsed = round(time.monotonic() - active.started, 3)
-        error: BaseException | None
-        error = asyncio.CancelledError() if task.cancelled() else task.exception()
-        if error is None:
-            await self._succeed(active, task.result(), elapsed)
+        if error is None and outcome is not None:
+            await self._succeed(active, outcome, elapsed)
             return
+        if error is None:
+            error = TypeError("the handler returned None, not a RunOutcome")
         reason = ctx.cancel_reason
         if reason is CancelReason.SHUTDOWN:
             self._hand_back.append((job.id, job.attempt))

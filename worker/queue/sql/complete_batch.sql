@@ -1,22 +1,22 @@
 -- Mark many runs succeeded in one statement, each row fenced on (locked_by, attempts):
 -- a worker that lost a run's lease writes nothing for it. Returns the ids written.
--- $1 worker id; $2.. one array per column, all of the same length.
+-- $1 worker id; $2.. one array per column, all of the same length (numbers as text).
 WITH results AS (
     SELECT *
     FROM unnest(
-        $2::uuid[], $3::int[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
-        $8::numeric[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[]
+        $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[]
     ) AS t(id, attempt, final_value, total_return, sharpe_ratio, max_drawdown, win_rate,
            total_trades, winning_trades, losing_trades, metrics, metadata)
 ),
 done AS (
     UPDATE runs AS r
     SET status = 'succeeded',
-        final_value = x.final_value,
-        total_return = x.total_return,
-        sharpe_ratio = x.sharpe_ratio,
-        max_drawdown = x.max_drawdown,
-        win_rate = x.win_rate,
+        final_value = x.final_value::numeric,
+        total_return = x.total_return::numeric,
+        sharpe_ratio = x.sharpe_ratio::numeric,
+        max_drawdown = x.max_drawdown::numeric,
+        win_rate = x.win_rate::numeric,
         total_trades = x.total_trades,
         winning_trades = x.winning_trades,
         losing_trades = x.losing_trades,
