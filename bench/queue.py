@@ -27,7 +27,6 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -68,7 +67,7 @@ async def noop(job: Any, ctx: Any) -> Any:
 async def stamp(job: Any, ctx: Any) -> Any:
     """Records when the handler started (wall clock), for the wake-up latency."""
     now = time.time()
-    with open(os.environ[LATENCY_FILE_ENV], "a") as out:
+    with open(os.environ[LATENCY_FILE_ENV], "a") as out:  # noqa: ASYNC230 (tiny append)
         out.write(f"{job.id} {now}\n")
     return await noop(job, ctx)
 
@@ -287,7 +286,7 @@ async def pgqueuer_worker(url: str, batch_size: int, entrypoint: str) -> None:
     async def handle(job: Job) -> None:
         if entrypoint == "stamp" and latency_file:
             now = time.time()
-            with open(latency_file, "a") as out:
+            with open(latency_file, "a") as out:  # noqa: ASYNC230 (tiny append)
                 out.write(f"{job.id} {now}\n")
 
     loop = asyncio.get_running_loop()
@@ -328,7 +327,7 @@ async def throughput(system: Any, url: str, workers: int, jobs: int) -> tuple[fl
 async def wakeup_latency(system: Any, url: str, samples: int) -> tuple[float, float]:
     connection = await asyncpg.connect(url)
     latency_file = f"/tmp/bench-latency-{uuid.uuid4().hex}"
-    Path(latency_file).touch()
+    Path(latency_file).touch()  # noqa: ASYNC240
     processes = system.worker_for_latency(latency_file)
     committed: dict[str, float] = {}
     try:
@@ -357,7 +356,7 @@ async def wakeup_latency(system: Any, url: str, samples: int) -> tuple[float, fl
         stop(processes)
         await system.clear(connection)
         await connection.close()
-        Path(latency_file).unlink(missing_ok=True)
+        Path(latency_file).unlink(missing_ok=True)  # noqa: ASYNC240
 
 
 async def bench(
@@ -375,7 +374,7 @@ async def bench(
             (PGQueuer(pgq_url, 100, "tuned (batch 100)"), pgq_url),
         ]
         systems = [(s, u) for s, u in systems if only in s.name.lower()]
-        for system, url in systems:
+        for system, _url in systems:
             if not isinstance(system, PGQueuer) or system.batch_size == 10:
                 await system.setup()
         server_version = await _server_version(server)
@@ -484,7 +483,7 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--only", default="", help="only systems whose name contains this")
     parser.add_argument("--executor", action="store_true", help="measure the executor choice")
