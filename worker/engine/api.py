@@ -18,6 +18,7 @@ import polars as pl
 
 from worker.engine.bars import (
     CANONICAL_COLUMNS,
+    PRICE_COLUMNS,
     canonical_hash,
     canonicalize,
     file_sha256,
@@ -145,9 +146,10 @@ def _market(frame: pl.DataFrame) -> MarketData:
             raise EngineInputError(
                 "bars have duplicate timestamps for a symbol", type="invalid_bars"
             )
-    bad = ~(np.isfinite(md.close) & (md.close > 0) & np.isfinite(md.open) & (md.open > 0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    good = [(pl.col(c).is_finite() & (pl.col(c) > 0)).all() for c in PRICE_COLUMNS]
+    if not md.frame.select(pl.all_horizontal(good)).item():
+        bad = pl.any_horizontal(~(pl.col(c).is_finite() & (pl.col(c) > 0)) for c in PRICE_COLUMNS)
+        row = int(md.frame.with_row_index("_i").filter(bad)["_i"][0])
         raise EngineInputError(
             f"bar {row + 1} ({md.symbols[md.sym[row]]}) has a missing or non-positive price",
             type="invalid_bars",

@@ -75,7 +75,7 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
     k = np.flatnonzero(is_pos)
     a = cp[k]
     nxt = np.append(cp, n)[k + 1]
-    sym = md.sym[a]
+    sym = md.sym_of(a)
     block_last = md.ends[sym] - 1
     eod = nxt > block_last
     exit_row = np.where(eod, block_last, nxt)

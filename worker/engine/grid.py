@@ -10,7 +10,9 @@ metrics exactly.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ from worker.engine.simulate import simulate
 from worker.engine.strategies import REGISTRY, Strategy, parse_strategy
 
 CHUNK = 16
+DEFAULT_THREADS = min(4, os.cpu_count() or 1)
 LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_duration_bars", "commissions_paid"})
 
 
@@ -90,6 +93,7 @@ def run_grid(
     ppy: float,
     stages: Callable[[str, float], None],
     check: Callable[[], None],
+    threads: int = DEFAULT_THREADS,
 ) -> GridOutcome:
     parse_strategy(base_params)  # unknown kind / missing kind errors first
     keys, valid, skipped = _combinations(base_params, cfg)
@@ -100,16 +104,24 @@ def run_grid(
             type="invalid_grid",
             detail={"skipped": len(skipped), "examples": skipped[:5]},
         )
+
+    def evaluate(item: tuple[dict[str, Any], Strategy]) -> dict[str, Any]:
+        combo, strategy = item
+        signal = strategy.signal(md)
+        size = cfg.position_size or strategy.default_position_size(md.n_symbols)
+        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+        return {**combo, **sim.metrics}
+
     rows: list[dict[str, Any]] = []
     n = len(valid)
-    for lo in range(0, n, CHUNK):
-        check()
-        for combo, strategy in valid[lo : lo + CHUNK]:
-            signal = strategy.signal(md)
-            size = cfg.position_size or strategy.default_position_size(md.n_symbols)
-            sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
-            rows.append({**combo, **sim.metrics})
-        stages("grid", min(lo + CHUNK, n) / n)
+    # numpy releases the GIL in its array passes, so combinations run in a few threads;
+    # results are collected in combination order, so they do not depend on scheduling
+    workers = max(1, min(threads, CHUNK))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for lo in range(0, n, CHUNK):
+            check()
+            rows.extend(pool.map(evaluate, valid[lo : lo + CHUNK]))
+            stages("grid", min(lo + CHUNK, n) / n)
     md.cache.clear()
     metric = cfg.grid_metric if cfg.grid_metric in METRIC_NAMES else "sharpe_ratio"
     board = pl.DataFrame(rows, infer_schema_length=None).with_row_index("combination")

@@ -9,6 +9,7 @@ indicator once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -17,22 +18,25 @@ import polars as pl
 from worker.engine.market import F64, I8, I64, B, MarketData
 
 CACHE_BYTES = 512 * 1024 * 1024
+_LOCK = threading.Lock()
 _SOURCES = ("open", "high", "low", "close")
 
 
 def cached(md: MarketData, key: tuple[object, ...], compute: Callable[[], F64]) -> F64:
     """Least-recently-used cache of indicator arrays on ``md``, at most CACHE_BYTES."""
     cache = md.cache
-    hit = cache.pop(key, None)
-    if hit is not None:
-        cache[key] = hit  # most recently used goes last
-        out: F64 = hit
-        return out
-    value = compute()
-    used = sum(v.nbytes for v in cache.values())
-    while cache and used + value.nbytes > CACHE_BYTES:
-        used -= cache.pop(next(iter(cache))).nbytes
-    cache[key] = value
+    with _LOCK:
+        hit = cache.pop(key, None)
+        if hit is not None:
+            cache[key] = hit  # most recently used goes last
+            out: F64 = hit
+            return out
+    value = compute()  # outside the lock: grid threads compute different arrays at once
+    with _LOCK:
+        used = sum(v.nbytes for v in cache.values())
+        while cache and used + value.nbytes > CACHE_BYTES:
+            used -= cache.pop(next(iter(cache))).nbytes
+        cache[key] = value
     return value
 
 

@@ -7,7 +7,7 @@ grid ``grid_ts`` that the portfolio's equity curve uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,21 +20,58 @@ I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True, eq=False)
 class MarketData:
-    frame: pl.DataFrame
-    symbols: list[str]
-    sym: I64  # symbol code per row
-    starts: I64  # first row of each symbol
-    ends: I64  # one past the last row of each symbol
-    ts: I64  # µs since epoch per row
-    open: F64
-    high: F64
-    low: F64
-    close: F64
-    grid_ts: I64  # sorted union of timestamps
-    t_idx: I64  # grid position per row
-    cache: dict[Any, Any] = field(default_factory=dict)  # indicator cache (grid runs)
+    """Read-only view of canonical bars; columns other than ``close`` and ``ts`` are
+    converted to numpy on first use (a run that never needs the open pays nothing)."""
+
+    def __init__(self, frame: pl.DataFrame, symbols: list[str], lengths: I64) -> None:
+        self.frame = frame
+        self.symbols = symbols
+        self.ends: I64 = np.cumsum(lengths)
+        self.starts: I64 = self.ends - lengths
+        self.ts: I64 = frame["timestamp"].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
+        self.close: F64 = self._column("close")
+        self.cache: dict[Any, Any] = {}  # indicator cache (shared by grid combinations)
+
+    def _column(self, name: str) -> F64:
+        out: F64 = self.frame[name].to_numpy().astype(np.float64, copy=False)
+        return out
+
+    @cached_property
+    def open(self) -> F64:
+        return self._column("open")
+
+    @cached_property
+    def high(self) -> F64:
+        return self._column("high")
+
+    @cached_property
+    def low(self) -> F64:
+        return self._column("low")
+
+    @cached_property
+    def sym(self) -> I64:
+        """Symbol code per row."""
+        lengths = self.ends - self.starts
+        out: I64 = np.repeat(np.arange(len(self.symbols), dtype=np.int64), lengths)
+        return out
+
+    @cached_property
+    def _grid(self) -> tuple[I64, I64]:
+        if len(self.symbols) == 1:
+            return self.ts, np.arange(self.n, dtype=np.int64)
+        grid_ts, inverse = np.unique(self.ts, return_inverse=True)
+        return grid_ts, inverse.astype(np.int64, copy=False)
+
+    @property
+    def grid_ts(self) -> I64:
+        """Sorted union of all symbols' timestamps: the run's timeline."""
+        return self.ts if len(self.symbols) == 1 else self._grid[0]
+
+    @property
+    def t_idx(self) -> I64:
+        """Timeline position of every row."""
+        return self._grid[1]
 
     @property
     def n(self) -> int:
@@ -43,6 +80,15 @@ class MarketData:
     @property
     def n_symbols(self) -> int:
         return len(self.symbols)
+
+    @property
+    def n_times(self) -> int:
+        return int(self.grid_ts.shape[0])
+
+    def sym_of(self, rows: I64) -> I64:
+        """Symbol code of the given rows (without materialising ``sym``)."""
+        out: I64 = np.searchsorted(self.ends, rows, side="right").astype(np.int64)
+        return out
 
     def block_first(self) -> B:
         """True on the first row of each symbol."""
@@ -59,30 +105,4 @@ class MarketData:
             runs = frame["symbol"].rle().struct.unnest()
             symbols = [str(s) for s in runs["value"].to_list()]
         lengths = runs["len"].to_numpy().astype(np.int64)
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        sym = np.repeat(np.arange(len(symbols), dtype=np.int64), lengths)
-        ts = frame["timestamp"].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
-        if len(symbols) == 1:
-            grid_ts, t_idx = ts, np.arange(ts.shape[0], dtype=np.int64)
-        else:
-            grid_ts, inverse = np.unique(ts, return_inverse=True)
-            t_idx = inverse.astype(np.int64, copy=False)
-
-        def col(name: str) -> F64:
-            return frame[name].to_numpy().astype(np.float64, copy=False)
-
-        return cls(
-            frame=frame,
-            symbols=symbols,
-            sym=sym,
-            starts=starts,
-            ends=ends,
-            ts=ts,
-            open=col("open"),
-            high=col("high"),
-            low=col("low"),
-            close=col("close"),
-            grid_ts=grid_ts,
-            t_idx=t_idx,
-        )
+        return cls(frame, symbols, lengths)

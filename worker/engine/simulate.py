@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from worker.engine import metrics as mx
 from worker.engine.execution import Legs, build_legs
 from worker.engine.market import F64, I8, MarketData
@@ -63,6 +61,6 @@ def sorted_ok(md: MarketData) -> bool:
     """Rows strictly increasing in time within each symbol block."""
     if md.n < 2:
         return True
-    step = np.diff(md.ts) > 0
+    step = md.ts[1:] > md.ts[:-1]
     step[md.starts[1:] - 1] = True
     return bool(step.all())
