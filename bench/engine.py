@@ -297,8 +297,8 @@ def _spawn(name: str, path: str, args: argparse.Namespace) -> dict[str, Any] | N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--vbt-grid-combos", type=int, default=100)
-    parser.add_argument("--vbt-chunk", type=int, default=50)
+    parser.add_argument("--vbt-grid-combos", type=int, default=50)
+    parser.add_argument("--vbt-chunk", type=int, default=25)
     parser.add_argument("--skip-bt", action="store_true")
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--timeout", type=float, default=600)

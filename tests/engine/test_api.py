@@ -132,3 +132,13 @@ def test_periods_per_year_inference() -> None:
     assert periods_per_year("1h", "crypto") == 365 * 24
     res = run({"periods_per_year": 365})
     assert res.metrics["periods_per_year"] == 365.0
+
+
+def test_grid_is_deterministic_with_threads() -> None:
+    grid = {"fast_period": [3, 5, 8, 13], "slow_period": [21, 34, 55]}
+    a = run({**CFG, "grid": grid})
+    b = run({**CFG, "grid": grid})
+    assert a.leaderboard is not None and b.leaderboard is not None
+    assert a.leaderboard.equals(b.leaderboard)
+    assert a.best_params == b.best_params
+    assert a.equity.equals(b.equity)

@@ -155,3 +155,16 @@ def test_missing_bar_columns_in_run() -> None:
     with pytest.raises(EngineInputError) as info:
         run_backtest(dup, {"kind": "buy_and_hold"}, {}, initial_capital=1, timeframe="1d")
     assert info.value.type == "invalid_bars"
+
+
+def test_bad_prices_in_a_frame_are_input_errors() -> None:
+    bad = BARS.with_columns(
+        close=pl.when(pl.int_range(pl.len()) == 2).then(float("nan")).otherwise(pl.col("close"))
+    )
+    with pytest.raises(EngineInputError) as info:
+        run_backtest(bad, {"kind": "buy_and_hold"}, {}, initial_capital=1, timeframe="1d")
+    assert info.value.type == "invalid_bars"
+    assert info.value.detail["row"] == 3
+    neg_open = BARS.with_columns(open=pl.lit(-1.0))
+    with pytest.raises(EngineInputError):
+        run_backtest(neg_open, {"kind": "buy_and_hold"}, {}, initial_capital=1, timeframe="1d")

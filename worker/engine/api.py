@@ -18,7 +18,6 @@ import polars as pl
 
 from worker.engine.bars import (
     CANONICAL_COLUMNS,
-    PRICE_COLUMNS,
     canonical_hash,
     canonicalize,
     file_sha256,
@@ -146,15 +145,6 @@ def _market(frame: pl.DataFrame) -> MarketData:
             raise EngineInputError(
                 "bars have duplicate timestamps for a symbol", type="invalid_bars"
             )
-    good = [(pl.col(c).is_finite() & (pl.col(c) > 0)).all() for c in PRICE_COLUMNS]
-    if not md.frame.select(pl.all_horizontal(good)).item():
-        bad = pl.any_horizontal(~(pl.col(c).is_finite() & (pl.col(c) > 0)) for c in PRICE_COLUMNS)
-        row = int(md.frame.with_row_index("_i").filter(bad)["_i"][0])
-        raise EngineInputError(
-            f"bar {row + 1} ({md.symbols[md.sym[row]]}) has a missing or non-positive price",
-            type="invalid_bars",
-            detail={"row": row + 1},
-        )
     return md
 
 
@@ -164,18 +154,23 @@ def _ts(values: np.ndarray) -> pl.Series:
 
 def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     curve = sim.curve
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(curve.equity > 0, curve.gross_value / curve.equity, np.nan)
+    gross = pl.col("position_value").abs() if curve.gross is None else pl.lit(curve.gross)
     return pl.DataFrame(
         {
             "timestamp": _ts(md.grid_ts),
             "equity": curve.equity,
             "cash": curve.cash,
             "position_value": curve.position_value,
-            "exposure": exposure,
             "drawdown": sim.drawdown,
         }
-    ).with_columns(pl.col("exposure").fill_nan(None))
+    ).select(
+        "timestamp",
+        "equity",
+        "cash",
+        "position_value",
+        pl.when(pl.col("equity") > 0).then(gross / pl.col("equity")).alias("exposure"),
+        "drawdown",
+    )
 
 
 def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:

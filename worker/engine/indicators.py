@@ -146,8 +146,7 @@ def pct_return(md: MarketData, period: int, src: str = "close") -> F64:
 def crosses(md: MarketData, a: F64, b: F64) -> tuple[B, B]:
     """Strict crosses of ``a`` over ``b``: (above, below). Above means previous a < previous
     b and now a > b; NaN (warm-up) compares False, so nothing crosses before both exist."""
-    d = a - b
-    sign = (d > 0).view(np.int8) - (d < 0).view(np.int8)
+    sign = np.greater(a, b).view(np.int8) - np.less(a, b).view(np.int8)
     above = np.zeros(md.n, dtype=np.bool_)
     below = np.zeros(md.n, dtype=np.bool_)
     step = sign[1:] - sign[:-1]  # +2: from below to above, -2: from above to below

@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from worker.engine.errors import EngineInputError
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -34,7 +36,17 @@ class MarketData:
         self.cache: dict[Any, Any] = {}  # indicator cache (shared by grid combinations)
 
     def _column(self, name: str) -> F64:
+        """A price column as float64; missing, infinite or non-positive prices are an input
+        error (files are validated on import, frames handed in directly are checked here)."""
         out: F64 = self.frame[name].to_numpy().astype(np.float64, copy=False)
+        if out.shape[0] and not (np.isfinite(out).all() and out.min() > 0):
+            row = int(np.flatnonzero(~(np.isfinite(out) & (out > 0)))[0])
+            symbol = self.symbols[int(self.sym_of(np.array([row]))[0])]
+            raise EngineInputError(
+                f"bar {row + 1} ({symbol}) has a missing or non-positive {name}",
+                type="invalid_bars",
+                detail={"row": row + 1, "column": name, "symbol": symbol},
+            )
         return out
 
     @cached_property
