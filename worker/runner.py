@@ -21,7 +21,7 @@ from worker.engine.params import parse_run_config
 from worker.engine.strategies import parse_strategy
 from worker.queue.handler import PermanentRunError, RunCancelled, RunContext, RunJob, RunOutcome
 from worker.results.artifacts import StoredArtifact, insert_artifact_rows, render_files, store_files
-from worker.results.events import EventRecord, copy_events, event_record, trade_event_records
+from worker.results.events import copy_events_csv, insert_event, trade_events_csv
 from worker.results.report import RunIdentity
 from worker.results.sql import load
 from worker.results.storage import ArtifactStore
@@ -90,13 +90,13 @@ class BacktestRunner:
         stored = await ctx.run_cpu(
             lambda: store_files(store, job.id, job.attempt, render_files(identity, result))
         )
-        records = await ctx.run_cpu(trade_event_records, job.id, result.trades)
+        trade_events = await ctx.run_cpu(trade_events_csv, job.id, result.trades)
         self._check(ctx)
         ctx.report_progress("saving", 99.0)
         return RunOutcome(
             metrics=dict(result.metrics),
             metadata=_metadata(result, inputs),
-            finalize=_finalizer(job.id, stored, records, result),
+            finalize=_finalizer(job.id, stored, trade_events, result),
         )
 
     def _simulate(
@@ -159,21 +159,21 @@ def _metadata(result: BacktestResult, inputs: asyncpg.Record) -> dict[str, Any]:
 def _finalizer(
     run_id: uuid.UUID,
     stored: list[StoredArtifact],
-    trade_events: list[EventRecord],
+    trade_events: bytes,
     result: BacktestResult,
 ) -> Any:
     async def finalize(connection: asyncpg.Connection) -> None:
         await insert_artifact_rows(connection, run_id, stored)
+        await copy_events_csv(connection, trade_events)
         last = result.equity["timestamp"].max() if result.equity.height else None
         assert last is None or isinstance(last, datetime)
-        metrics_event = event_record(run_id, "metrics", last, dict(result.metrics))
-        await copy_events(connection, [*trade_events, metrics_event])
+        await insert_event(connection, run_id, "metrics", dict(result.metrics), last)
 
     return finalize
 
 
 async def _event(ctx: RunContext, job: RunJob, event_type: str, payload: dict[str, Any]) -> None:
-    await ctx.pool.execute(load("insert_event"), job.id, event_type, None, payload)
+    await insert_event(ctx.pool, job.id, event_type, payload)
 
 
 execute_run = BacktestRunner()

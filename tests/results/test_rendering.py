@@ -12,7 +12,7 @@ import pytest
 from worker.engine.api import BacktestResult, run_backtest
 from worker.engine.synthetic import generate_bars
 from worker.results.artifacts import render_files
-from worker.results.events import trade_event_frame, trade_event_records
+from worker.results.events import trade_event_frame, trade_events_csv
 from worker.results.report import RunIdentity
 
 IDENTITY = RunIdentity(
@@ -105,8 +105,14 @@ def test_trade_events_pair_entries_and_exits_in_time_order(result: BacktestResul
     ]
     assert {"trade", "symbol", "side", "units", "price", "fees", "pnl", "return"} <= set(exits[0])
     assert sum(p["pnl"] for p in exits) == pytest.approx(float(result.trades["pnl"].sum()))
-    records = trade_event_records(uuid.uuid4(), result.trades)
-    assert len(records) == frame.height
+    run_id = uuid.uuid4()
+    rows = pl.read_csv(
+        trade_events_csv(run_id, result.trades),
+        has_header=False,
+        new_columns=["run_id", "event_type", "timestamp", "payload"],
+    )
+    assert rows.height == frame.height and rows["run_id"].unique().to_list() == [str(run_id)]
+    assert rows["payload"].to_list() == frame["payload"].to_list()
 
 
 def test_non_finite_values_in_trades_become_null() -> None:

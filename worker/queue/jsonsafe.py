@@ -51,15 +51,11 @@ def loads(text: str) -> Any:
     return json.loads(text)
 
 
-class RawJson(str):
-    """JSON text encoded elsewhere (and free of NaN/Infinity); sent to Postgres unchanged."""
-
-
 _JSONB_VERSION = b"\x01"
 
 
 def encode_json(value: Any) -> bytes:
-    return (value if isinstance(value, RawJson) else dumps(value)).encode()
+    return dumps(value).encode()
 
 
 def decode_json(data: bytes) -> Any:

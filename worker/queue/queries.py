@@ -21,9 +21,8 @@ Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy
 async def setup_connection(connection: asyncpg.Connection) -> None:
     """JSON codecs that never send NaN/Infinity (JSONB rejects them).
 
-    They use the binary wire format, so that COPY (`copy_records_to_table`, which is binary
-    only) can write JSONB columns too. A `jsonsafe.RawJson` value is sent as it is: JSON text
-    that was already encoded (and checked) elsewhere, e.g. trade events built by polars.
+    They use the binary wire format, so that binary COPY (`copy_records_to_table`) can write
+    JSON and JSONB columns too.
     """
     await connection.set_type_codec(
         "jsonb",

@@ -2,24 +2,23 @@
 
 Event types and their payloads are documented in docs/contract.md. A trade is two events,
 `trade_entry` and `trade_exit`, stamped with the bar's historical time; the exit carries the
-round trip's fees, PnL and return. Writing them with `copy_records_to_table` inside the run's
+round trip's fees, PnL and return. Writing them with one COPY inside the run's
 fenced completion transaction means an attempt that lost its lease leaves no events behind.
 """
 
 from __future__ import annotations
 
+import io
 import uuid
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import polars as pl
 
-from worker.queue import jsonsafe
+from worker.results.sql import load
 
 EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
-EventRecord = tuple[uuid.UUID, str, datetime | None, Any]
 
 
 def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
@@ -66,33 +65,34 @@ def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def trade_event_records(run_id: uuid.UUID, trades: pl.DataFrame) -> list[EventRecord]:
-    frame = trade_event_frame(trades)
-    return list(
-        zip(
-            [run_id] * frame.height,
-            frame["event_type"].to_list(),
-            frame["timestamp"].to_list(),
-            [jsonsafe.RawJson(payload) for payload in frame["payload"].to_list()],
-            strict=True,
-        )
+def trade_events_csv(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
+    """The trade events as CSV rows for COPY, in EVENT_COLUMNS order, built by polars.
+
+    Going through CSV keeps the Python side to one buffer: no per-event Python objects, no
+    per-event codec calls (about ten times less work in the worker than row tuples).
+    """
+    frame = trade_event_frame(trades).select(
+        pl.lit(str(run_id)).alias("run_id"), "event_type", "timestamp", "payload"
     )
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z")
+    return buffer.getvalue()
 
 
-def event_record(
-    run_id: uuid.UUID, event_type: str, timestamp: datetime | None, payload: dict[str, Any]
-) -> EventRecord:
-    return (run_id, event_type, timestamp, payload)
+async def copy_events_csv(connection: asyncpg.Connection, data: bytes) -> None:
+    """Append events given as CSV (see `trade_events_csv`) with one COPY."""
+    if data:
+        await connection.copy_to_table(
+            "events", source=io.BytesIO(data), columns=list(EVENT_COLUMNS), format="csv"
+        )
 
 
-async def copy_events(connection: asyncpg.Connection, records: Sequence[EventRecord]) -> int:
-    """Append events with COPY (binary), far faster than INSERTs for large runs."""
-    if not records:
-        return 0
-    await connection.copy_records_to_table("events", records=records, columns=list(EVENT_COLUMNS))
-    return len(records)
-
-
-def chunked(records: Sequence[EventRecord], size: int) -> Iterable[Sequence[EventRecord]]:
-    for start in range(0, len(records), size):
-        yield records[start : start + size]
+async def insert_event(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    run_id: uuid.UUID,
+    event_type: str,
+    payload: dict[str, Any],
+    timestamp: datetime | None = None,
+) -> None:
+    """One event (lifecycle, metrics); `timestamp` defaults to now()."""
+    await connection.execute(load("insert_event"), run_id, event_type, timestamp, payload)
