@@ -72,8 +72,28 @@ class MarketData:
     def _grid(self) -> tuple[I64, I64]:
         if len(self.symbols) == 1:
             return self.ts, np.arange(self.n, dtype=np.int64)
-        grid_ts, inverse = np.unique(self.ts, return_inverse=True)
-        return grid_ts, inverse.astype(np.int64, copy=False)
+        grid_ts = self.frame["timestamp"].unique().sort().dt.epoch("us").to_numpy()
+        grid_ts = grid_ts.astype(np.int64, copy=False)
+        t_idx: I64 = np.searchsorted(grid_ts, self.ts).astype(np.int64, copy=False)
+        return grid_ts, t_idx
+
+    @cached_property
+    def marks(self) -> tuple[F64, F64]:
+        """(close_w, open_mark_w), both timeline x symbol: the last known close, and the open
+        where a symbol has a bar at t else its last close before t; 0 before a symbol's
+        first bar. Used to value positions and size entries on a shared cash balance."""
+        t_n, s_n = self.n_times, self.n_symbols
+        close_w = np.full((t_n, s_n), np.nan)
+        close_w[self.t_idx, self.sym] = self.close
+        open_w = np.full((t_n, s_n), np.nan)
+        open_w[self.t_idx, self.sym] = self.open
+        idx = np.where(np.isnan(close_w), 0, np.arange(t_n)[:, None])
+        np.maximum.accumulate(idx, axis=0, out=idx)
+        close_w = np.take_along_axis(close_w, idx, axis=0)
+        close_w = np.nan_to_num(close_w, nan=0.0)
+        prev_close = np.vstack([np.zeros((1, s_n)), close_w[:-1]])
+        open_mark = np.where(np.isnan(open_w), prev_close, open_w)
+        return close_w, open_mark
 
     @property
     def grid_ts(self) -> I64:

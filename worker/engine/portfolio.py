@@ -117,28 +117,11 @@ def _size_single_loop(
     return Fills(legs, u_arr, fees, _interleave(legs), np.array(ev_cash))
 
 
-def marks(md: MarketData) -> tuple[F64, F64]:
-    """(close_w, open_mark_w): T x S last-known close, and the open where a symbol has a bar
-    at t else its last close before t; 0 before a symbol's first bar."""
-    t_n, s_n = md.grid_ts.shape[0], md.n_symbols
-    close_w = np.full((t_n, s_n), np.nan)
-    close_w[md.t_idx, md.sym] = md.close
-    open_w = np.full((t_n, s_n), np.nan)
-    open_w[md.t_idx, md.sym] = md.open
-    idx = np.where(np.isnan(close_w), 0, np.arange(t_n)[:, None])
-    np.maximum.accumulate(idx, axis=0, out=idx)
-    close_w = np.take_along_axis(close_w, idx, axis=0)
-    close_w = np.nan_to_num(close_w, nan=0.0)
-    prev_close = np.vstack([np.zeros((1, s_n)), close_w[:-1]])
-    open_mark = np.where(np.isnan(open_w), prev_close, open_w)
-    return close_w, open_mark
-
-
 def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
     """Several symbols sharing one cash balance: fills in time order (see module doc)."""
     c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
     m = legs.count
-    close_w, open_mark = marks(md)
+    close_w, open_mark = md.marks
     t_entry = md.t_idx[legs.entry_row]
     t_exit = md.t_idx[legs.exit_row]
     ev_t = np.concatenate([t_entry, t_exit])
@@ -201,7 +184,7 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
         value *= md.close
         return Curve(cash + value, cash, value, None, _in_market_single(md, fills))
     pos_w = _positions_wide(md, fills)
-    close_w, _ = marks(md)
+    close_w = md.marks[0]
     value_w = pos_w * close_w
     position_value = value_w.sum(axis=1)
     gross = np.abs(value_w).sum(axis=1)
