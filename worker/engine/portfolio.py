@@ -93,28 +93,38 @@ def _size_single_loop(
     legs: Legs, cfg: RunConfig, capital: float, size: float, cin: F64, cout: F64, denom: F64
 ) -> Fills:
     fixed, integer = cfg.commission_fixed, cfg.units == "integer"
-    m = legs.count
-    units = [0.0] * m
-    ev_cash = [0.0] * (2 * m)
+    cash_in: list[float] = []
+    cash_out: list[float] = []
+    units: list[float] = []
     cash = capital
-    floor, isfinite = math.floor, math.isfinite
-    for k, (d, ci, co) in enumerate(zip(denom.tolist(), cin.tolist(), cout.tolist(), strict=True)):
-        u = (size * cash - fixed) / d
-        if integer and isfinite(u):
-            u = float(floor(u))
-        if u > 0.0 and isfinite(u):
-            cash = cash + u * ci - fixed
-            ev_cash[2 * k] = cash
-            cash = cash + u * co - fixed
-            units[k] = u
-        else:
-            ev_cash[2 * k] = cash
-        ev_cash[2 * k + 1] = cash
-    u_arr = np.array(units)
+    floor = math.floor
+    try:
+        for d, ci, co in zip(denom.tolist(), cin.tolist(), cout.tolist(), strict=True):
+            u = (size * cash - fixed) / d
+            if integer:
+                u = floor(u)  # raises on inf/NaN: handled below
+            if u > 0:
+                after_entry = cash + u * ci - fixed
+                cash = after_entry + u * co - fixed
+            else:
+                u, after_entry = 0, cash
+            cash_in.append(after_entry)
+            cash_out.append(cash)
+            units.append(u)
+    except (OverflowError, ValueError):  # equity became infinite or NaN: stop trading
+        while len(units) < legs.count:
+            cash_in.append(cash)
+            cash_out.append(cash)
+            units.append(0)
+    u_arr = np.array(units, dtype=np.float64)
+    u_arr[~np.isfinite(u_arr)] = 0.0
+    ev_cash = np.empty(2 * legs.count)
+    ev_cash[0::2] = cash_in
+    ev_cash[1::2] = cash_out
     traded = u_arr > 0
     fees = np.where(traded, u_arr * (legs.entry_price + legs.exit_price) * cfg.commission, 0.0)
     fees = fees + np.where(traded, 2.0 * fixed, 0.0)
-    return Fills(legs, u_arr, fees, _interleave(legs), np.array(ev_cash))
+    return Fills(legs, u_arr, fees, _interleave(legs), ev_cash)
 
 
 def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
