@@ -1,0 +1,57 @@
+"""The vectorised position state machines agree with plain loops."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.engine.test_property import random_bars
+from worker.engine import indicators as ind
+from worker.engine.market import MarketData
+
+
+def loop_hold(md: MarketData, el, xl, es, xs):  # type: ignore[no-untyped-def]
+    out = np.zeros(md.n, dtype=np.int8)
+    for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+        pos = 0
+        for i in range(lo, hi):
+            if el[i] and not es[i]:
+                pos = 1
+            elif es[i] and not el[i]:
+                pos = -1
+            elif (pos == 1 and xl[i]) or (pos == -1 and xs[i]):
+                pos = 0
+            out[i] = pos
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**31), n_symbols=st.integers(1, 3), n=st.integers(1, 30))
+def test_hold_state_machines(seed: int, n_symbols: int, n: int) -> None:
+    md = MarketData.from_frame(random_bars(seed, n_symbols, n))
+    rng = np.random.default_rng(seed)
+    el, xl, es, xs = (rng.random(md.n) < p for p in (0.15, 0.2, 0.15, 0.2))
+    nothing = np.zeros(md.n, dtype=bool)
+    assert (ind.hold_with_exits(md, el, xl, es, xs) == loop_hold(md, el, xl, es, xs)).all()
+    assert (ind.hold(md, el, es) == loop_hold(md, el, nothing, es, nothing)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), n_symbols=st.integers(1, 3), period=st.integers(1, 8))
+def test_indicators_per_symbol(seed: int, n_symbols: int, period: int) -> None:
+    md = MarketData.from_frame(random_bars(seed, n_symbols, 25))
+    sma = ind.sma(md, period)
+    hi = ind.rolling_max(md, period)
+    for lo, end in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+        close, high = md.close[lo:end], md.high[lo:end]
+        for i in range(end - lo):
+            if i + 1 < period:
+                assert np.isnan(sma[lo + i]) and np.isnan(hi[lo + i])
+            else:
+                window = close[i + 1 - period : i + 1]
+                assert abs(sma[lo + i] - window.mean()) <= 1e-9 * window.mean()
+                assert hi[lo + i] == high[i + 1 - period : i + 1].max()
+    above, below = ind.crosses(md, sma, md.close)
+    assert not (above & below).any()
+    assert not above[md.starts].any() and not below[md.starts].any()
