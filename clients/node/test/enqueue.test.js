@@ -51,6 +51,12 @@ describe('enqueueRun', { skip: skipWithoutDatabase }, () => {
     assert.equal(run.row.initial_capital, '123456789.1234');
   });
 
+  it('accepts runAfter as an ISO 8601 string', async () => {
+    const id = await enqueueRun(pool, { ...(await fixtures(pool)), runAfter: '2030-01-02T03:04:05Z' });
+    const run = await getRun(pool, id);
+    assert.equal(run.runAfter.toISOString(), '2030-01-02T03:04:05.000Z');
+  });
+
   it('says which referenced row does not exist', async () => {
     const { datasetId, strategyId } = await fixtures(pool);
     const missing = '00000000-0000-4000-8000-000000000000';

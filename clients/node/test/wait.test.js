@@ -118,6 +118,21 @@ describe('waitForRun', { skip: skipWithoutDatabase, timeout: 30_000 }, () => {
     }
   });
 
+  it('accepts a client checked out of a pool and leaves it checked out', async () => {
+    const runId = await newRun();
+    await claim(pool, runId);
+    await succeed(pool, runId);
+    const checkedOut = await pool.connect();
+    try {
+      const run = await waitForRun(checkedOut, runId, { timeoutMs: 5000 });
+      assert.equal(run.status, 'succeeded');
+      assert.deepEqual(await listeningChannels(checkedOut), [], 'UNLISTENed');
+      assert.equal(checkedOut.listenerCount('notification'), 0);
+    } finally {
+      checkedOut.release(); // would throw if waitForRun had released it already
+    }
+  });
+
   it('resolves at once for a run that finished before it started listening', async () => {
     const runId = await newRun();
     await claim(pool, runId);
