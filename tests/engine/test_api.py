@@ -142,3 +142,11 @@ def test_grid_is_deterministic_with_threads() -> None:
     assert a.leaderboard.equals(b.leaderboard)
     assert a.best_params == b.best_params
     assert a.equity.equals(b.equity)
+
+
+def test_grid_summary_on_the_result() -> None:
+    res = run({**CFG, "grid": {"fast_period": [5, 30], "slow_period": [20]}})
+    assert res.grid_summary is not None
+    assert res.grid_summary == res.resolved_config["grid_summary"]
+    assert res.grid_summary["evaluated"] == 1 and res.grid_summary["skipped"] == 1
+    assert run().grid_summary is None

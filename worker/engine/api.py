@@ -289,6 +289,7 @@ def run_backtest(
         strategy=_strategy_dict(strategy),
         leaderboard=leaderboard,
         best_params=best_params,
+        grid_summary=grid_summary,
         timings=stages.timings,
     )
 
