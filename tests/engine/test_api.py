@@ -150,3 +150,14 @@ def test_grid_summary_on_the_result() -> None:
     assert res.grid_summary == res.resolved_config["grid_summary"]
     assert res.grid_summary["evaluated"] == 1 and res.grid_summary["skipped"] == 1
     assert run().grid_summary is None
+
+
+def test_grid_validates_combinations_not_the_base() -> None:
+    # fast_period 50 with the default slow_period 30 is invalid, but every combination is valid
+    params = {"kind": "sma_crossover", "fast_period": 50}
+    res = run({"grid": {"slow_period": [60, 80]}}, params=params)
+    assert res.leaderboard is not None and res.leaderboard.height == 2
+    assert res.strategy["fast_period"] == 50
+    with pytest.raises(EngineInputError) as info:
+        run({"grid": {"slow_period": [60]}}, params={"kind": "nope"})
+    assert info.value.type == "unknown_strategy"

@@ -29,7 +29,7 @@ from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig, parse_run_config
 from worker.engine.simulate import Simulation, simulate, sorted_ok
-from worker.engine.strategies import Strategy, parse_strategy
+from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
 #: Bump whenever any number the engine produces could change.
@@ -239,7 +239,11 @@ def run_backtest(
         raise EngineInputError("initial_capital must be positive", type="invalid_config")
     capital = float(initial_capital)
     cfg = parse_run_config(run_config)
-    strategy = parse_strategy(strategy_params, cfg.params)
+    if cfg.grid:
+        # the grid supplies some parameters: each combination is validated on its own
+        strategy_class(strategy_params, cfg.params)
+    else:
+        strategy = parse_strategy(strategy_params, cfg.params)
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
     frame = _prepare_bars(bars, cfg)
     md = _market(frame)

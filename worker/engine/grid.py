@@ -24,7 +24,7 @@ from worker.engine.market import MarketData
 from worker.engine.metrics import METRIC_NAMES
 from worker.engine.params import RunConfig, format_errors
 from worker.engine.simulate import simulate
-from worker.engine.strategies import REGISTRY, Strategy, parse_strategy
+from worker.engine.strategies import Strategy, strategy_class
 
 CHUNK = 16
 DEFAULT_THREADS = min(4, os.cpu_count() or 1)
@@ -43,8 +43,8 @@ def _combinations(
     base: dict[str, Any], cfg: RunConfig
 ) -> tuple[list[str], list[tuple[dict[str, Any], Strategy]], list[dict[str, Any]]]:
     assert cfg.grid is not None
-    kind = str(base.get("kind"))
-    cls = REGISTRY[kind]
+    cls = strategy_class(base, cfg.params)
+    kind = str({**base, **cfg.params}.get("kind"))
     keys = sorted(cfg.grid)
     unknown = [k for k in keys if k not in cls.model_fields or k == "kind"]
     if unknown:
@@ -95,7 +95,7 @@ def run_grid(
     check: Callable[[], None],
     threads: int = DEFAULT_THREADS,
 ) -> GridOutcome:
-    parse_strategy(base_params)  # unknown kind / missing kind errors first
+    strategy_class(base_params, cfg.params)  # unknown or missing kind fails first
     keys, valid, skipped = _combinations(base_params, cfg)
     if not valid:
         example = skipped[0]["reason"] if skipped else "no combinations"

@@ -35,6 +35,23 @@ StrategyParams = Annotated[
 
 def parse_strategy(params: dict[str, Any], overrides: dict[str, Any] | None = None) -> Strategy:
     """Validate ``strategies.params`` with the run's ``config.params`` merged on top."""
+    cls = strategy_class(params, overrides)
+    merged = {**params, **(overrides or {})}
+    try:
+        return cls.model_validate(merged)
+    except ValidationError as exc:
+        text, items = format_errors(exc)
+        raise EngineInputError(
+            f"invalid {merged['kind']} parameters: {text}",
+            type="invalid_params",
+            detail={"errors": items},
+        ) from None
+
+
+def strategy_class(
+    params: dict[str, Any], overrides: dict[str, Any] | None = None
+) -> type[Strategy]:
+    """The class for ``kind`` (overrides may change it); unknown or missing kind raises."""
     if not isinstance(params, dict):
         raise EngineInputError(
             "strategy params must be a JSON object with a 'kind'", type="invalid_params"
@@ -54,10 +71,4 @@ def parse_strategy(params: dict[str, Any], overrides: dict[str, Any] | None = No
             type="unknown_strategy",
             detail={"kind": kind, "known": list(REGISTRY)},
         )
-    try:
-        return cls.model_validate(merged)
-    except ValidationError as exc:
-        text, items = format_errors(exc)
-        raise EngineInputError(
-            f"invalid {kind} parameters: {text}", type="invalid_params", detail={"errors": items}
-        ) from None
+    return cls
