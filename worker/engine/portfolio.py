@@ -40,14 +40,13 @@ class Curve:
     equity: F64
     cash: F64
     position_value: F64  # signed market value of positions
-    gross: F64 | None  # Σ |position value| when several symbols
+    gross: F64 | None  # Σ |position value| when several symbols (else |position_value|)
+    in_market: npt.NDArray[np.bool_]  # a position was open at some point of the bar
 
     @property
     def gross_value(self) -> F64:
         out: F64 = np.abs(self.position_value) if self.gross is None else self.gross
         return out
-
-    in_market: npt.NDArray[np.bool_]  # a position was open at some point of the bar
 
 
 def _size(value: float, price: float, commission: float, fixed: float, integer: bool) -> float:
