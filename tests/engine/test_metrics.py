@@ -34,7 +34,7 @@ def test_compute_all_agrees_with_single_functions() -> None:
         pnl=np.array([1.0]),
         trade_returns=np.array([0.1]),
         fees=np.zeros(1),
-        in_market=np.ones(500, dtype=bool),
+        exposure=1.0,
         first_close=np.array([1.0]),
         last_close=np.array([2.0]),
     )

@@ -224,7 +224,7 @@ def compute_all(
     pnl: F64,
     trade_returns: F64,
     fees: F64,
-    in_market: npt.NDArray[np.bool_],
+    exposure: float | None,
     first_close: F64,
     last_close: F64,
     drawdown: F64 | None = None,
@@ -251,7 +251,7 @@ def compute_all(
         values["total_return"] = growth - 1.0
         ar = -1.0 if growth <= 0 else finite(growth ** (ppy / bars) - 1.0)
         values["cagr"] = ar
-        if bars >= 2 and np.isfinite(r).all():
+        if bars >= 2 and math.isfinite(float(r.sum())):
             mean = float(r.mean())
             scratch = np.minimum(r, 0.0)
             down = math.sqrt(float(scratch @ scratch) / bars) * math.sqrt(ppy)
@@ -268,5 +268,5 @@ def compute_all(
         values["max_drawdown_duration_bars"] = max_drawdown_duration(dd)
         if ar is not None and mdd < 0:
             values["calmar_ratio"] = finite(ar / -mdd)
-        values["exposure"] = float(np.count_nonzero(in_market)) / bars
+        values["exposure"] = exposure
     return sanitize(values)

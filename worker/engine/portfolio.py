@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
@@ -41,7 +40,6 @@ class Curve:
     cash: F64
     position_value: F64  # signed market value of positions
     gross: F64 | None  # Σ |position value| when several symbols (else |position_value|)
-    in_market: npt.NDArray[np.bool_]  # a position was open at some point of the bar
 
     @property
     def gross_value(self) -> F64:
@@ -191,43 +189,33 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
         ev_pos[0::2] = legs.side * fills.units
         value = np.repeat(np.concatenate([[0.0], ev_pos]), lengths)
         value *= md.close
-        return Curve(cash + value, cash, value, None, _in_market_single(md, fills))
+        return Curve(cash + value, cash, value, None)
     pos_w = _positions_wide(md, fills)
     close_w = md.marks[0]
     value_w = pos_w * close_w
     position_value = value_w.sum(axis=1)
     gross = np.abs(value_w).sum(axis=1)
-    return Curve(cash + position_value, cash, position_value, gross, _in_market(md, fills))
+    return Curve(cash + position_value, cash, position_value, gross)
 
 
-def _in_market_single(md: MarketData, fills: Fills) -> npt.NDArray[np.bool_]:
-    """One symbol: executed legs are disjoint intervals [entry, exit] of bars, touching at
-    most on a reversal bar; expand them with np.repeat."""
+def exposure(md: MarketData, fills: Fills) -> float | None:
+    """Fraction of timeline bars during which some position was open at any moment (entry
+    and exit bars count): the union of the executed legs' [entry, exit] bar intervals,
+    computed on the legs, not the bars."""
+    t_n = md.n_times
+    if t_n == 0:
+        return None
     done = fills.units > 0
-    t_in = fills.legs.entry_row[done]
-    t_end = fills.legs.exit_row[done] + 1
-    if t_in.shape[0] > 1:
-        np.minimum(t_end[:-1], np.maximum(t_in[1:], t_end[:-1] - 1), out=t_end[:-1])
-    bounds = np.empty(2 * t_in.shape[0] + 2, dtype=np.int64)
-    bounds[0] = 0
-    bounds[1:-1:2] = t_in
-    bounds[2:-1:2] = t_end
-    bounds[-1] = md.n
-    pattern = np.zeros(bounds.shape[0] - 1, dtype=np.bool_)
-    pattern[1::2] = True
-    out: npt.NDArray[np.bool_] = np.repeat(pattern, np.diff(bounds))
-    return out
-
-
-def _in_market(md: MarketData, fills: Fills) -> npt.NDArray[np.bool_]:
-    """Bars during which some position was open at any moment (entry and exit bars count)."""
-    t_n = md.grid_ts.shape[0]
-    done = fills.units > 0
+    if not done.any():
+        return 0.0
     t_in = md.t_idx[fills.legs.entry_row[done]]
-    t_out = md.t_idx[fills.legs.exit_row[done]]
-    delta = np.bincount(t_in, minlength=t_n + 1) - np.bincount(t_out + 1, minlength=t_n + 1)
-    out: npt.NDArray[np.bool_] = np.cumsum(delta[:t_n].astype(np.int32)) > 0
-    return out
+    t_end = md.t_idx[fills.legs.exit_row[done]] + 1
+    order = np.argsort(t_in, kind="stable")
+    t_in, t_end = t_in[order], t_end[order]
+    reach = np.maximum.accumulate(t_end)
+    covered_from = np.maximum(t_in[1:], reach[:-1])
+    covered = int(t_end[0] - t_in[0]) + int(np.maximum(t_end[1:] - covered_from, 0).sum())
+    return covered / t_n
 
 
 def _positions_wide(md: MarketData, fills: Fills) -> F64:

@@ -12,7 +12,14 @@ from worker.engine import metrics as mx
 from worker.engine.execution import Legs, build_legs
 from worker.engine.market import F64, I8, MarketData
 from worker.engine.params import RunConfig
-from worker.engine.portfolio import Curve, Fills, equity_curve, size_multi, size_single
+from worker.engine.portfolio import (
+    Curve,
+    Fills,
+    equity_curve,
+    exposure,
+    size_multi,
+    size_single,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +56,7 @@ def simulate(
         pnl=pnl,
         trade_returns=trade_returns,
         fees=fees,
-        in_market=curve.in_market,
+        exposure=exposure(md, fills),
         first_close=md.close[md.starts],
         last_close=md.close[md.ends - 1],
         drawdown=dd,
