@@ -161,7 +161,7 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "equity": curve.equity,
             "cash": curve.cash,
             "position_value": curve.position_value,
-            "drawdown": sim.drawdown,
+            "peak_ratio": sim.peak_ratio,
         }
     ).select(
         "timestamp",
@@ -169,7 +169,7 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
         "cash",
         "position_value",
         pl.when(pl.col("equity") > 0).then(gross / pl.col("equity")).alias("exposure"),
-        "drawdown",
+        (pl.col("peak_ratio") - 1.0).alias("drawdown"),
     )
 
 

@@ -118,9 +118,10 @@ def run_grid(
     # results are collected in combination order, so they do not depend on scheduling
     workers = max(1, min(threads, CHUNK))
     with ThreadPoolExecutor(max_workers=workers) as pool:
+        run_chunk = pool.map if workers > 1 else map
         for lo in range(0, n, CHUNK):
             check()
-            rows.extend(pool.map(evaluate, valid[lo : lo + CHUNK]))
+            rows.extend(run_chunk(evaluate, valid[lo : lo + CHUNK]))
             stages("grid", min(lo + CHUNK, n) / n)
     md.cache.clear()
     metric = cfg.grid_metric if cfg.grid_metric in METRIC_NAMES else "sharpe_ratio"

@@ -150,22 +150,31 @@ def max_drawdown(returns: F64) -> float | None:
 
 def max_drawdown_duration(dd: F64) -> int:
     """Longest run of consecutive bars below the previous peak (dd < 0)."""
-    under = np.empty(dd.shape[0] + 2, dtype=np.bool_)
-    under[0] = under[-1] = False
-    np.less(dd, 0, out=under[1:-1])
-    edges = np.flatnonzero(under[1:] != under[:-1])  # alternating starts and ends
+    return _longest_run(dd < 0)
+
+
+def _longest_run(mask: npt.NDArray[np.bool_]) -> int:
+    padded = np.zeros(mask.shape[0] + 2, dtype=np.bool_)
+    padded[1:-1] = mask
+    edges = np.flatnonzero(padded[1:] != padded[:-1])  # alternating starts and ends
     if edges.shape[0] == 0:
         return 0
     return int((edges[1::2] - edges[0::2]).max())
 
 
+def peak_ratio(equity: F64, initial: float) -> F64:
+    """Per bar ``equity / max(initial, running max of equity)``; drawdown is this minus 1."""
+    peak = np.maximum.accumulate(equity)
+    peak[: int(np.searchsorted(peak, initial))] = initial  # peak is non-decreasing
+    np.divide(equity, peak, out=peak)
+    return peak
+
+
 def drawdown_curve(equity: F64, initial: float) -> F64:
     """Per bar ``equity / max(initial, running max of equity) - 1`` (<= 0)."""
-    peak = np.maximum.accumulate(equity)
-    np.maximum(peak, initial, out=peak)
-    np.divide(equity, peak, out=peak)
-    peak -= 1.0
-    return peak
+    out = peak_ratio(equity, initial)
+    out -= 1.0
+    return out
 
 
 def calmar_ratio(returns: F64, ppy: float) -> float | None:
@@ -227,12 +236,13 @@ def compute_all(
     exposure: float | None,
     first_close: F64,
     last_close: F64,
-    drawdown: F64 | None = None,
+    ratio: F64 | None = None,
 ) -> dict[str, float | int | None]:
     """Every metric in ``METRIC_NAMES`` from an equity curve and closed trades.
 
-    Same definitions as the single-metric functions above, computed in one pass over the
-    curve (returns have no NaN here; CAGR uses final/initial, which equals Π(1+r)).
+    Same definitions as the single-metric functions above, computed with few passes over
+    the curve (CAGR uses final/initial, which equals Π(1+r)). ``ratio`` is
+    ``peak_ratio(equity, initial)`` if the caller already has it.
     """
     bars = int(equity.shape[0])
     values: dict[str, Any] = dict.fromkeys(METRIC_NAMES)
@@ -244,29 +254,31 @@ def compute_all(
         bars=bars,
         final_value=float(equity[-1]) if bars else initial,
         max_drawdown_duration_bars=0,
+        exposure=exposure,
     )
-    if bars:
-        r = returns_from_equity(equity, initial)
-        growth = float(equity[-1]) / initial
-        values["total_return"] = growth - 1.0
-        ar = -1.0 if growth <= 0 else finite(growth ** (ppy / bars) - 1.0)
-        values["cagr"] = ar
-        if bars >= 2 and math.isfinite(float(r.sum())):
-            mean = float(r.mean())
-            scratch = np.minimum(r, 0.0)
-            down = math.sqrt(float(scratch @ scratch) / bars) * math.sqrt(ppy)
-            dev = np.subtract(r, mean, out=scratch)
-            sd = math.sqrt(float(dev @ dev) / (bars - 1))
-            values["volatility"] = finite(sd * math.sqrt(ppy))
-            if sd > SD_EPSILON:
-                values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))
-            if down > 0:
-                values["sortino_ratio"] = finite(mean * ppy / down)
-        dd = drawdown_curve(equity, initial) if drawdown is None else drawdown
-        mdd = min(float(dd.min()), 0.0)
-        values["max_drawdown"] = finite(mdd)
-        values["max_drawdown_duration_bars"] = max_drawdown_duration(dd)
-        if ar is not None and mdd < 0:
-            values["calmar_ratio"] = finite(ar / -mdd)
-        values["exposure"] = exposure
+    if not bars:
+        return sanitize(values)
+    growth = float(equity[-1]) / initial
+    values["total_return"] = growth - 1.0
+    ar = -1.0 if growth <= 0 else finite(growth ** (ppy / bars) - 1.0)
+    values["cagr"] = ar
+    r = returns_from_equity(equity, initial)
+    total = float(r.sum())
+    if bars >= 2 and math.isfinite(total):
+        mean = total / bars
+        dev = np.subtract(r, mean)
+        sd = math.sqrt(float(dev @ dev) / (bars - 1))
+        values["volatility"] = finite(sd * math.sqrt(ppy))
+        if sd > SD_EPSILON:
+            values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))
+        neg = np.minimum(r, 0.0, out=r)
+        down = math.sqrt(float(neg @ neg) / bars) * math.sqrt(ppy)
+        if down > 0:
+            values["sortino_ratio"] = finite(mean * ppy / down)
+    ratio = peak_ratio(equity, initial) if ratio is None else ratio
+    mdd = min(float(ratio.min()) - 1.0, 0.0)
+    values["max_drawdown"] = finite(mdd)
+    values["max_drawdown_duration_bars"] = _longest_run(ratio < 1.0)
+    if ar is not None and mdd < 0:
+        values["calmar_ratio"] = finite(ar / -mdd)
     return sanitize(values)

@@ -29,7 +29,7 @@ class Simulation:
     curve: Curve
     pnl: F64  # executed trades only
     trade_returns: F64
-    drawdown: F64
+    peak_ratio: F64  # equity / running peak; drawdown = peak_ratio - 1
     metrics: dict[str, float | int | None]
 
 
@@ -48,7 +48,7 @@ def simulate(
     fees = fills.fees[done]
     pnl = legs.side[done] * u * (px - pe) - fees
     trade_returns = pnl / (u * pe)
-    dd = mx.drawdown_curve(curve.equity, capital)
+    ratio = mx.peak_ratio(curve.equity, capital)
     values = mx.compute_all(
         equity=curve.equity,
         initial=capital,
@@ -59,9 +59,9 @@ def simulate(
         exposure=exposure(md, fills),
         first_close=md.close[md.starts],
         last_close=md.close[md.ends - 1],
-        drawdown=dd,
+        ratio=ratio,
     )
-    return Simulation(legs, fills, curve, pnl, trade_returns, dd, values)
+    return Simulation(legs, fills, curve, pnl, trade_returns, ratio, values)
 
 
 def sorted_ok(md: MarketData) -> bool:
