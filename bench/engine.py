@@ -17,6 +17,9 @@ subprocess so peak memory is measured separately:
   extrapolated from that single run (it is a per-bar Python loop).
 
 Peak memory is the growth of the process's peak RSS over its RSS after loading the data.
+Every subprocess gets the same glibc malloc settings (``--no-tune`` for the defaults): they
+keep freed blocks for reuse instead of returning them to the kernel, which helps every
+engine on small VMs (see worker/engine/tuning.py).
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ if str(ROOT) not in sys.path:
 FAST = list(range(5, 55, 2))  # 25 values
 SLOW = list(range(60, 260, 5))  # 40 values -> 1,000 valid combinations
 CONFIG = {"commission": 0.001, "units": "fractional", "fill": "close"}
+TUNED_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(256 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024),
+    "MALLOC_ARENA_MAX": "4",
+}
 
 
 def _rss_mb() -> float:
@@ -285,6 +293,8 @@ def _spawn(name: str, path: str, args: argparse.Namespace) -> dict[str, Any] | N
     cmd = [sys.executable, __file__, "--worker", name, "--data", path]
     cmd += ["--vbt-grid-combos", str(args.vbt_grid_combos), "--vbt-chunk", str(args.vbt_chunk)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if not args.no_tune:  # the same glibc settings for every engine (see worker/engine/tuning.py)
+        env.update(TUNED_MALLOC)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     if proc.returncode != 0:
         print(f"  {name}: failed\n{proc.stderr[-2000:]}")
@@ -302,6 +312,9 @@ def main() -> None:
     parser.add_argument("--skip-bt", action="store_true")
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--no-tune", action="store_true", help="default glibc malloc settings for every engine"
+    )
     parser.add_argument("--worker")
     parser.add_argument("--data")
     args = parser.parse_args()
@@ -320,6 +333,7 @@ def main() -> None:
         )
         print(f"data: {args.bars:,} one-minute bars, 1 symbol; config {CONFIG}")
         print(f"grid: fast {FAST[0]}..{FAST[-1]} x slow {SLOW[0]}..{SLOW[-1]}")
+        print(f"allocator: {'glibc defaults' if args.no_tune else TUNED_MALLOC} (all engines)")
         names = ["engine_single", "vbt_single"]
         if not args.skip_bt:
             names.append("bt_single")

@@ -161,3 +161,10 @@ def test_grid_validates_combinations_not_the_base() -> None:
     with pytest.raises(EngineInputError) as info:
         run({"grid": {"slow_period": [60]}}, params={"kind": "nope"})
     assert info.value.type == "unknown_strategy"
+
+
+def test_tune_allocator_is_opt_in_and_harmless() -> None:
+    from worker.engine.tuning import tune_allocator
+
+    assert tune_allocator() in (True, False)
+    assert run().metrics == run().metrics
