@@ -130,6 +130,9 @@ def test_periods_per_year_inference() -> None:
     assert periods_per_year("5m") == 252 * 78
     assert periods_per_year("1d", "crypto") == 365
     assert periods_per_year("1h", "crypto") == 365 * 24
+    assert periods_per_year("1D") == periods_per_year("daily") == 252
+    assert periods_per_year("4H") == 252 * 390 / 240
+    assert periods_per_year("1mo") == 12
     res = run({"periods_per_year": 365})
     assert res.metrics["periods_per_year"] == 365.0
 

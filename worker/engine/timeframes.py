@@ -22,9 +22,29 @@ _PATTERN = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d|w|M|mo|mon)\s*$")
 _MINUTES = {"s": 1 / 60, "sec": 1 / 60, "m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
 
 
+_WORDS = {
+    "minute": "1m",
+    "minutely": "1m",
+    "hourly": "1h",
+    "hour": "1h",
+    "daily": "1d",
+    "day": "1d",
+    "weekly": "1w",
+    "week": "1w",
+    "monthly": "1M",
+    "month": "1M",
+}
+
+
 def parse_timeframe(timeframe: str) -> tuple[int, str]:
-    """Return (count, unit) with unit one of s, m, h, d, w, M."""
-    match = _PATTERN.match(timeframe)
+    """Return (count, unit) with unit one of s, m, h, d, w, M.
+
+    Accepts ``15m``, ``1h``, ``1d``, ``1w``, ``1M``/``1mo``, upper-case ``H``/``D``/``W``
+    (``M`` alone is months, ``m`` minutes) and the words daily, weekly, monthly, hourly.
+    """
+    text = _WORDS.get(timeframe.strip().lower(), timeframe.strip())
+    text = re.sub(r"(?<=\d)([HDW]|MIN|SEC)$", lambda m: m.group(1).lower(), text)
+    match = _PATTERN.match(text)
     if not match or int(match.group(1)) < 1:
         raise EngineInputError(
             f"unknown timeframe {timeframe!r}; use e.g. 1m, 15m, 1h, 1d, 1w or 1M",
