@@ -171,3 +171,13 @@ def test_tune_allocator_is_opt_in_and_harmless() -> None:
 
     assert tune_allocator() in (True, False)
     assert run().metrics == run().metrics
+
+
+def test_grid_over_rule_expressions() -> None:
+    cross = {"op": "crosses_above", "args": ["close", {"op": "ema", "period": 10}]}
+    above = {"op": "gt", "args": ["close", {"op": "sma", "period": 20}]}
+    params = {"kind": "rules", "entry_long": cross}
+    res = run({"grid": {"entry_long": [cross, above]}}, params=params)
+    board = res.leaderboard
+    assert board is not None and board.schema["entry_long"] == pl.String
+    assert res.best_params is not None and res.best_params["entry_long"] in (cross, above)

@@ -10,6 +10,7 @@ metrics exactly.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +79,13 @@ def _combinations(
     return keys, valid, skipped
 
 
+def _cell(value: Any) -> Any:
+    """Leaderboard cell: scalars as they are, structured values (rule expressions) as JSON."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def _sort_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return (0, value)
@@ -110,7 +118,7 @@ def run_grid(
         signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
         sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
-        return {**combo, **sim.metrics}
+        return {**{k: _cell(v) for k, v in combo.items()}, **sim.metrics}
 
     rows: list[dict[str, Any]] = []
     n = len(valid)
