@@ -168,3 +168,9 @@ def test_bad_prices_in_a_frame_are_input_errors() -> None:
     neg_open = BARS.with_columns(open=pl.lit(-1.0))
     with pytest.raises(EngineInputError):
         run_backtest(neg_open, {"kind": "buy_and_hold"}, {}, initial_capital=1, timeframe="1d")
+
+
+def test_unknown_grid_metric() -> None:
+    err = fail({"kind": "sma_crossover"}, {"grid": {"fast_period": [5]}, "grid_metric": "alpha"})
+    assert err.type == "invalid_config"
+    assert "grid_metric: unknown metric 'alpha'" in err.message

@@ -27,7 +27,7 @@ from worker.engine.params import RunConfig, format_errors
 from worker.engine.simulate import simulate
 from worker.engine.strategies import Strategy, strategy_class
 
-CHUNK = 16
+CHUNK_PER_THREAD = 4
 DEFAULT_THREADS = min(4, os.cpu_count() or 1)
 LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_duration_bars", "commissions_paid"})
 
@@ -124,15 +124,16 @@ def run_grid(
     n = len(valid)
     # numpy releases the GIL in its array passes, so combinations run in a few threads;
     # results are collected in combination order, so they do not depend on scheduling
-    workers = max(1, min(threads, CHUNK))
+    workers = max(1, threads)
+    chunk = CHUNK_PER_THREAD * workers  # cancellation and progress between chunks
     with ThreadPoolExecutor(max_workers=workers) as pool:
         run_chunk = pool.map if workers > 1 else map
-        for lo in range(0, n, CHUNK):
+        for lo in range(0, n, chunk):
             check()
-            rows.extend(run_chunk(evaluate, valid[lo : lo + CHUNK]))
-            stages("grid", min(lo + CHUNK, n) / n)
+            rows.extend(run_chunk(evaluate, valid[lo : lo + chunk]))
+            stages("grid", min(lo + chunk, n) / n)
     md.cache.clear()
-    metric = cfg.grid_metric if cfg.grid_metric in METRIC_NAMES else "sharpe_ratio"
+    metric = cfg.grid_metric
     board = pl.DataFrame(rows, infer_schema_length=None).with_row_index("combination")
     board = board.sort(
         metric, descending=metric not in LOWER_IS_BETTER, nulls_last=True, maintain_order=True

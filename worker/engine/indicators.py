@@ -146,12 +146,12 @@ def pct_return(md: MarketData, period: int, src: str = "close") -> F64:
 def crosses(md: MarketData, a: F64, b: F64) -> tuple[B, B]:
     """Strict crosses of ``a`` over ``b``: (above, below). Above means previous a < previous
     b and now a > b; NaN (warm-up) compares False, so nothing crosses before both exist."""
-    sign = np.greater(a, b).view(np.int8) - np.less(a, b).view(np.int8)
+    gt = np.greater(a, b)
+    lt = np.less(a, b)
     above = np.zeros(md.n, dtype=np.bool_)
     below = np.zeros(md.n, dtype=np.bool_)
-    step = sign[1:] - sign[:-1]  # +2: from below to above, -2: from above to below
-    above[1:] = step == 2
-    below[1:] = step == -2
+    np.logical_and(gt[1:], lt[:-1], out=above[1:])
+    np.logical_and(lt[1:], gt[:-1], out=below[1:])
     above[md.starts] = False
     below[md.starts] = False
     return above, below

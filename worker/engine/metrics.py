@@ -266,8 +266,13 @@ def compute_all(
     total = float(r.sum())
     if bars >= 2 and math.isfinite(total):
         mean = total / bars
-        dev = np.subtract(r, mean)
-        sd = math.sqrt(float(dev @ dev) / (bars - 1))
+        squares = float(r @ r)
+        if bars * mean * mean < 1e-3 * squares:  # no cancellation to fear: one pass
+            var = max(squares - bars * mean * mean, 0.0) / (bars - 1)
+        else:
+            dev = np.subtract(r, mean)
+            var = float(dev @ dev) / (bars - 1)
+        sd = math.sqrt(var)
         values["volatility"] = finite(sd * math.sqrt(ppy))
         if sd > SD_EPSILON:
             values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))

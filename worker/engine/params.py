@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.engine.errors import EngineInputError
+from worker.engine.metrics import METRIC_NAMES
 
 #: Keys of ``runs.config`` that belong to the queue worker, not the engine: the engine drops
 #: them silently. Any other unknown key is rejected.
@@ -69,6 +70,13 @@ class RunConfig(BaseModel):
         for name, values in value.items():
             if not values:
                 raise ValueError(f"grid.{name} must list at least one value")
+        return value
+
+    @field_validator("grid_metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {value!r}; use one of {', '.join(METRIC_NAMES)}")
         return value
 
     @model_validator(mode="after")
