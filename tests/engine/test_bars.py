@@ -89,3 +89,17 @@ def test_missing_file() -> None:
     with pytest.raises(EngineInputError) as info:
         load_bars("/nonexistent/file.parquet")
     assert info.value.type == "dataset_not_found"
+
+
+def test_separate_date_and_time_columns(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "Date,Time,Open,High,Low,Close,Volume\n"
+        "2024-01-02,09:30:00,1,2,0.5,1.5,10\n"
+        "2024-01-02,09:31:00,1,2,0.5,1.5,10\n"
+    )
+    df = read_bars_file(path, "X")
+    assert df["timestamp"].to_list() == [
+        datetime(2024, 1, 2, 9, 30, tzinfo=UTC),
+        datetime(2024, 1, 2, 9, 31, tzinfo=UTC),
+    ]

@@ -55,8 +55,21 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _join_date_and_time(df: pl.DataFrame) -> pl.DataFrame:
+    """Intraday exports often split the stamp into ``Date`` and ``Time``: join them."""
+    lower = {c.strip().lower(): c for c in df.columns}
+    if "date" in lower and "time" in lower and not {"timestamp", "datetime"} & set(lower):
+        date, time_ = lower["date"], lower["time"]
+        joined = pl.concat_str(
+            [pl.col(date).cast(pl.String), pl.col(time_).cast(pl.String)], separator=" "
+        )
+        df = df.with_columns(joined.alias(date)).drop(time_)
+    return df
+
+
 def _normalise_names(df: pl.DataFrame) -> pl.DataFrame:
     """Rename the common spellings of OHLCV columns to canonical names."""
+    df = _join_date_and_time(df)
     rename: dict[str, str] = {}
     taken: set[str] = set()
     for col in df.columns:
