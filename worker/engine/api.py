@@ -180,7 +180,7 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     side = legs.side[done]
     symbols = pl.Series(md.symbols, dtype=pl.String)
     reasons = pl.Series(EXIT_REASONS, dtype=pl.String)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "symbol": symbols.gather(legs.sym[done]),
             "side": pl.Series(["short", "long"], dtype=pl.String).gather(
@@ -198,6 +198,9 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "bars_held": (exit_row - entry_row).astype(np.int64),
         }
     )
+    if md.n_symbols > 1:  # chronological across symbols
+        frame = frame.sort("entry_time", "symbol", maintain_order=True)
+    return frame
 
 
 def _iso(ts_us: int) -> str:
