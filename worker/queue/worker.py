@@ -215,7 +215,8 @@ class Worker:
         if tasks:
             grace = self.settings.shutdown_grace_seconds
             self.log.info("shutdown_grace", runs=len(tasks), grace_seconds=grace)
-            await asyncio.wait(tasks, timeout=grace) if grace > 0 else None
+            if grace > 0:
+                await asyncio.wait(tasks, timeout=grace)
         for active in list(self._active.values()):
             if not active.finishing:
                 self._stop(active, CancelReason.SHUTDOWN, grace=0.0)

@@ -19,8 +19,9 @@ claimed AS (
         attempts = r.attempts + 1,
         lease_expires_at = now() + make_interval(secs => $3),
         progress = NULL
-    FROM candidates AS c
-    WHERE r.id = c.id
+    -- = ANY(array), not a join: the primary key is used even when the table's statistics
+    -- are stale (a burst of inserts into an empty queue), instead of a scan of all runs.
+    WHERE r.id = ANY (ARRAY(SELECT id FROM candidates))
     RETURNING r.id, r.dataset_id, r.strategy_id, r.mode::text AS mode, r.initial_capital,
               r.config, r.attempts, r.max_attempts, r.priority
 ),

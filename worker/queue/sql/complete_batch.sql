@@ -26,6 +26,7 @@ done AS (
         locked_by = NULL
     FROM results AS x
     WHERE r.id = x.id
+      AND r.id = ANY ($2::uuid[])  -- lets the planner use the primary key whatever its statistics
       AND r.status = 'running'
       AND r.locked_by = $1
       AND r.attempts = x.attempt

@@ -13,6 +13,7 @@ done AS (
         progress = NULL
     FROM held AS h
     WHERE r.id = h.id
+      AND r.id = ANY ($2::uuid[])
       AND r.status = 'running'
       AND r.locked_by = $1
       AND r.attempts = h.attempt

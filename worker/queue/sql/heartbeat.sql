@@ -5,6 +5,7 @@ UPDATE runs AS r
 SET lease_expires_at = now() + make_interval(secs => $4)
 FROM unnest($2::uuid[], $3::int[]) AS h(id, attempt)
 WHERE r.id = h.id
+  AND r.id = ANY ($2::uuid[])
   AND r.status = 'running'
   AND r.locked_by = $1
   AND r.attempts = h.attempt
