@@ -92,6 +92,10 @@ class _Stages:
 
 
 def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
+    if not isinstance(bars, pl.DataFrame):
+        raise EngineInputError(
+            f"bars must be a polars DataFrame, got {type(bars).__name__}", type="invalid_bars"
+        )
     missing = [c for c in CANONICAL_COLUMNS if c not in bars.columns]
     if missing:
         raise EngineInputError(
