@@ -1,7 +1,7 @@
 """Real `backtest-worker run` processes against a real PostgreSQL.
 
 No test asserts on elapsed time: waits are bounded only so that a broken worker fails the
-test instead of hanging it. Performance figures live in bench/queue.py.
+test instead of hanging it. Performance figures live in bench/queue_throughput.py.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Running CPU-bound work off the event loop: one daemon thread per call.
 
-Threads, not processes (measured with `bench/queue.py --executor`): a pure-Python busy loop
-in a thread lets the event loop in every `sys.getswitchinterval()` (5 ms), so heartbeats and
-LISTEN answer within a few milliseconds, and polars/numpy release the GIL for most of their
-work; a process pool would pickle every DataFrame in and out. Daemon threads because a
-thread cannot be killed: a handler that ignores `is_cancelled()` past its time limit is
-abandoned (its result is discarded, the run is already written) and cannot keep the
-process from exiting.
+Threads, not processes (measured with `python -m bench.queue_throughput --executor`): a
+pure-Python busy loop in a thread lets the event loop in every `sys.getswitchinterval()`
+(5 ms), so heartbeats and LISTEN answer within a few milliseconds, and polars/numpy release
+the GIL for most of their work; a process pool would pickle every DataFrame in and out.
+Daemon threads, because a thread cannot be killed: a handler that ignores `is_cancelled()`
+past its time limit is abandoned (its result is discarded, the run is already written) and
+cannot keep the process from exiting.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Queue benchmark: our worker against PGQueuer on the same PostgreSQL server.
 
-    .venv/bin/python bench/queue.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
-    .venv/bin/python bench/queue.py --executor     # event-loop latency under CPU work
+    .venv/bin/python -m bench.queue_throughput [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m bench.queue_throughput --executor     # event-loop latency under CPU work
 
 Prints, for each system: no-op jobs claimed and completed per second with 1, 2 and 4 worker
 processes (jobs inserted in one statement while the workers wait; timed from that commit to
@@ -14,35 +14,28 @@ Each run creates its own databases on the server and drops them afterwards. Not 
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
 import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-# Run as a script, this file's folder would come first on sys.path and `bench/queue.py`
-# would shadow the standard library's `queue` module: put the repository root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import asyncpg
+from sqlalchemy.engine import make_url
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-import asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-ROOT = _HERE.parent
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BIN = Path(sys.executable).parent / "backtest-worker"
 LATENCY_FILE_ENV = "BENCH_LATENCY_FILE"
 
 
-# --- handlers (imported by the worker processes as bench.queue:…) ----------------------
+# --- handlers (imported by the worker processes as bench.queue_throughput:…) ----------------------
 
 
 def _metrics(capital: Any) -> dict[str, Any]:
@@ -200,11 +193,14 @@ class Ours:
         return "each run succeeded once"
 
     def worker_for_throughput(self, workers: int) -> list[subprocess.Popen[bytes]]:
-        return self.start(workers, "bench.queue:noop", poll_interval_seconds="5")
+        return self.start(workers, "bench.queue_throughput:noop", poll_interval_seconds="5")
 
     def worker_for_latency(self, latency_file: str) -> list[subprocess.Popen[bytes]]:
         return self.start(
-            1, "bench.queue:stamp", poll_interval_seconds="60", **{LATENCY_FILE_ENV: latency_file}
+            1,
+            "bench.queue_throughput:stamp",
+            poll_interval_seconds="60",
+            **{LATENCY_FILE_ENV: latency_file},
         )
 
 
@@ -229,7 +225,8 @@ class PGQueuer:
     def start(self, workers: int, entrypoint: str, **extra: str) -> list[subprocess.Popen[bytes]]:
         command = [
             sys.executable,
-            str(Path(__file__).resolve()),
+            "-m",
+            "bench.queue_throughput",
             "--pgqueuer-worker",
             entrypoint,
             "--batch-size",
