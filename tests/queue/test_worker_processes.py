@@ -186,7 +186,6 @@ async def test_failing_well(conn: asyncpg.Connection, database_url: str, tmp_pat
     [nan] = await insert_runs(conn, 1, config={"nan": True})
     [finalized] = await insert_runs(conn, 1, config={"finalize": True})
     [good] = await insert_runs(conn, 1, priority=-9)
-    # Not --burst: a burst worker leaves when nothing is runnable *now*, and retries wait.
     worker = WorkerProcess(database_url, tmp_path, "--concurrency", "1")
     try:
         await wait_for(
@@ -278,3 +277,22 @@ async def test_heartbeats_keep_a_cpu_bound_run_alive(
         assert "lease_expired" not in await event_types(conn, run_id)
     progress = json.loads(await conn.fetchval("SELECT progress FROM runs WHERE id = $1", slow))
     assert progress["stage"] == "sleeping" and progress["run_id"] == str(slow)
+
+
+async def test_burst_waits_for_a_retry_but_not_for_a_run_scheduled_later(
+    conn: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """A burst worker drains the batch, retries included; a run due tomorrow is not its job."""
+    [flaky] = await insert_runs(conn, 1, config={"fail": "transient_once"})
+    [later] = await insert_runs(conn, 1)
+    await conn.execute("UPDATE runs SET run_after = now() + interval '1 day' WHERE id = $1", later)
+    worker = WorkerProcess(
+        database_url, tmp_path, "--burst", retry_base_seconds=0.5, retry_max_seconds=1
+    )
+    try:
+        assert await worker.wait() == 0, worker.log_text()[-3000:]
+    finally:
+        worker.kill()
+    flaky_row = await run_row(conn, flaky)
+    assert (flaky_row["status"], flaky_row["attempts"]) == ("succeeded", 2)
+    assert (await run_row(conn, later))["status"] == "pending"

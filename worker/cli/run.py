@@ -19,7 +19,9 @@ def run(
         None, "--concurrency", "-c", min=1, help="Runs at once (default WORKER_CONCURRENCY)."
     ),
     burst: bool = typer.Option(
-        False, "--burst", help="Drain the queue, then exit once nothing is pending or running."
+        False,
+        "--burst",
+        help="Drain the queue (retries due within RETRY_MAX_SECONDS included), then exit.",
     ),
     handler: str = typer.Option(
         DEFAULT_HANDLER,

@@ -28,6 +28,7 @@ class Producer:
         lease_seconds: float,
         poll_interval: float,
         burst: bool,
+        burst_horizon: float,
         free_slots: Callable[[], int],
         busy: Callable[[], bool],
         start: Callable[[RunJob], None],
@@ -38,6 +39,7 @@ class Producer:
         self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
         self._burst = burst
+        self._burst_horizon = burst_horizon
         self._free_slots = free_slots
         self._busy = busy
         self._start = start
@@ -78,7 +80,11 @@ class Producer:
                 if len(jobs) == free:
                     continue  # there may be more: claim again once a slot frees up
                 try:
-                    if self._burst and not self._busy() and await queries.burst_idle(self._pool):
+                    if (
+                        self._burst
+                        and not self._busy()
+                        and await queries.burst_idle(self._pool, self._burst_horizon)
+                    ):
                         self._log.info("burst_drained")
                         return
                     due = await queries.next_run_after(self._pool)

@@ -169,8 +169,8 @@ async def next_run_after(db: Executor) -> float | None:
     return None if wait is None else max(wait.total_seconds(), 0.0)
 
 
-async def burst_idle(db: Executor) -> bool:
-    return bool(await db.fetchval(load("burst_idle")))
+async def burst_idle(db: Executor, horizon_seconds: float) -> bool:
+    return bool(await db.fetchval(load("burst_idle"), horizon_seconds))
 
 
 @dataclass(frozen=True)

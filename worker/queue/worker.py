@@ -129,6 +129,7 @@ class Worker:
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.poll_interval_seconds,
             burst=self.burst,
+            burst_horizon=settings.retry_max_seconds,
             free_slots=lambda: 0 if self._stopping else self.concurrency - self._executing,
             busy=lambda: bool(self._active),
             start=self._start_run,
