@@ -33,7 +33,7 @@ from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
 #: Bump whenever any number the engine produces could change.
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 
 Progress = Callable[[str, float], None]
 Cancel = Callable[[], bool]

@@ -24,7 +24,7 @@ from worker.engine.errors import EngineInputError
 from worker.engine.market import MarketData
 from worker.engine.metrics import METRIC_NAMES
 from worker.engine.params import RunConfig, format_errors
-from worker.engine.simulate import simulate
+from worker.engine.simulate import simulate_metrics
 from worker.engine.strategies import Strategy, strategy_class
 
 CHUNK_PER_THREAD = 4
@@ -117,8 +117,8 @@ def run_grid(
         combo, strategy = item
         signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
-        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
-        return {**{k: _cell(v) for k, v in combo.items()}, **sim.metrics}
+        values = simulate_metrics(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+        return {**{k: _cell(v) for k, v in combo.items()}, **values}
 
     rows: list[dict[str, Any]] = []
     n = len(valid)

@@ -8,7 +8,8 @@ Formulas are in docs/metrics.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -225,9 +226,149 @@ def sanitize(values: Mapping[str, Any]) -> dict[str, float | int | None]:
     return out
 
 
+#: Bars per block in ``equity_stats``: a block's temporaries stay in the L2 cache.
+STATS_BLOCK = 1 << 15
+
+#: ``block(lo, hi)``: the equity curve's bars ``lo .. hi - 1`` as a float64 array.
+EquityBlock = Callable[[int, int], F64]
+
+
+@dataclass(frozen=True)
+class EquityStats:
+    """What the equity metrics need from the curve (see ``equity_stats``)."""
+
+    bars: int
+    final: float
+    total: float  # Σ r
+    squares: float  # Σ r²
+    down: float  # Σ min(r, 0)²
+    min_ratio: float  # min over bars of equity / running peak (initial counts as a peak)
+    underwater: int  # longest run of bars with equity below the running peak
+    dev: float | None = None  # Σ (r - mean)², only when the one-pass variance is unsafe
+
+
+def _block_returns(e: F64, prev: float, out: F64) -> F64:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(e[:1], prev, out=out[:1])
+        np.divide(e[1:], e[:-1], out=out[1:])
+    out -= 1.0
+    return out
+
+
+def _one_pass_ok(bars: int, total: float, squares: float) -> bool:
+    mean = total / bars
+    return bars * mean * mean < 1e-3 * squares
+
+
+def equity_stats(block: EquityBlock, bars: int, initial: float) -> EquityStats:
+    """Equity statistics in one pass over cache-sized blocks, ``block(lo, hi)`` giving the
+    curve's bars ``lo .. hi - 1``; each per-bar value is computed as on the whole array,
+    and sums are per-block sums added in block order (so any producer of the same curve,
+    whole or blockwise, gets the same numbers).
+
+    The running peak is only scanned in blocks that reach a new high; elsewhere it is the
+    constant peak carried in, so such a block's worst ratio is its minimum over that peak
+    (correctly rounded division is monotone) and it is under water wherever it is below it.
+    A non-finite curve falls back to whole-array numpy semantics.
+    """
+    step = STATS_BLOCK
+    total = squares = down = 0.0
+    peak = prev = float(initial)
+    min_ratio = math.inf
+    best = run = 0
+    buf = np.empty(min(step, bars))
+    ratio_buf = np.empty(min(step, bars))
+    for lo in range(0, bars, step):
+        e = block(lo, min(lo + step, bars))
+        m = e.shape[0]
+        top, bottom = float(e.max()), float(e.min())
+        if not (math.isfinite(top) and math.isfinite(bottom)):
+            return _array_stats(_whole(block, bars), initial)
+        r = _block_returns(e, prev, buf[:m])
+        sq = ratio_buf[:m]
+        total += float(r.sum())
+        squares += float(np.multiply(r, r, out=sq).sum())
+        np.minimum(r, 0.0, out=r)
+        down += float(np.multiply(r, r, out=sq).sum())
+        prev = float(e[-1])
+        if top > peak:
+            ratio = np.maximum.accumulate(e, out=ratio_buf[:m])
+            np.maximum(ratio, peak, out=ratio)
+            peak = float(ratio[-1])
+            np.divide(e, ratio, out=ratio)
+            min_ratio = min(min_ratio, float(ratio.min()))
+            under = ratio < 1.0
+        else:
+            min_ratio = min(min_ratio, bottom / peak)
+            if top < peak:
+                run += m
+                continue
+            under = e < peak
+        false = np.flatnonzero(~under)
+        if false.shape[0] == 0:
+            run += m
+            continue
+        best = max(best, run + int(false[0]), _longest_run(under))
+        run = m - 1 - int(false[-1])
+    best = max(best, run)
+    dev = None
+    if bars >= 2 and math.isfinite(total) and not _one_pass_ok(bars, total, squares):
+        mean = total / bars
+        dev, prev = 0.0, float(initial)
+        for lo in range(0, bars, step):
+            e = block(lo, min(lo + step, bars))
+            r = _block_returns(e, prev, buf[: e.shape[0]])
+            r -= mean
+            dev += float(np.multiply(r, r, out=r).sum())
+            prev = float(e[-1])
+    final = prev if bars else float(initial)
+    return EquityStats(bars, final, total, squares, down, min_ratio, best, dev)
+
+
+def _whole(block: EquityBlock, bars: int) -> F64:
+    parts = [block(lo, min(lo + STATS_BLOCK, bars)) for lo in range(0, bars, STATS_BLOCK)]
+    out: F64 = np.concatenate(parts) if parts else np.empty(0)
+    return out
+
+
+def _array_stats(equity: F64, initial: float) -> EquityStats:
+    """Whole-array statistics (used for curves with non-finite values)."""
+    bars = int(equity.shape[0])
+    r = returns_from_equity(equity, initial)
+    total = float(r.sum())
+    squares = float(r @ r)
+    dev = None
+    if bars >= 2 and math.isfinite(total) and not _one_pass_ok(bars, total, squares):
+        d = np.subtract(r, total / bars)
+        dev = float(d @ d)
+    neg = np.minimum(r, 0.0, out=r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = peak_ratio(equity, initial)
+    return EquityStats(
+        bars,
+        float(equity[-1]) if bars else float(initial),
+        total,
+        squares,
+        float(neg @ neg),
+        float(ratio.min()) if bars else math.inf,
+        _longest_run(ratio < 1.0),
+        dev,
+    )
+
+
+def array_block(equity: F64) -> EquityBlock:
+    """``equity_stats`` producer for a whole curve."""
+
+    def block(lo: int, hi: int) -> F64:
+        return equity[lo:hi]
+
+    return block
+
+
 def compute_all(
     *,
-    equity: F64,
+    equity: F64 | None = None,
+    stats: EquityStats | None = None,
     initial: float,
     ppy: float,
     pnl: F64,
@@ -236,15 +377,17 @@ def compute_all(
     exposure: float | None,
     first_close: F64,
     last_close: F64,
-    ratio: F64 | None = None,
 ) -> dict[str, float | int | None]:
-    """Every metric in ``METRIC_NAMES`` from an equity curve and closed trades.
+    """Every metric in ``METRIC_NAMES`` from the equity curve (``equity`` or its
+    ``equity_stats``) and the closed trades.
 
-    Same definitions as the single-metric functions above, computed with few passes over
-    the curve (CAGR uses final/initial, which equals Π(1+r)). ``ratio`` is
-    ``peak_ratio(equity, initial)`` if the caller already has it.
+    Same definitions as the single-metric functions above (CAGR uses final/initial, which
+    equals Π(1+r)).
     """
-    bars = int(equity.shape[0])
+    if stats is None:
+        assert equity is not None
+        stats = equity_stats(array_block(equity), int(equity.shape[0]), initial)
+    bars = stats.bars
     values: dict[str, Any] = dict.fromkeys(METRIC_NAMES)
     values.update(trade_stats(pnl, trade_returns))
     values.update(
@@ -252,38 +395,33 @@ def compute_all(
         buy_and_hold_return=buy_and_hold_return(first_close, last_close),
         periods_per_year=float(ppy),
         bars=bars,
-        final_value=float(equity[-1]) if bars else initial,
+        final_value=stats.final,
         max_drawdown_duration_bars=0,
         exposure=exposure,
     )
     if not bars:
         return sanitize(values)
-    growth = float(equity[-1]) / initial
+    growth = stats.final / initial
     values["total_return"] = growth - 1.0
     ar = -1.0 if growth <= 0 else finite(growth ** (ppy / bars) - 1.0)
     values["cagr"] = ar
-    r = returns_from_equity(equity, initial)
-    total = float(r.sum())
+    total = stats.total
     if bars >= 2 and math.isfinite(total):
         mean = total / bars
-        squares = float(r @ r)
-        if bars * mean * mean < 1e-3 * squares:  # no cancellation to fear: one pass
-            var = max(squares - bars * mean * mean, 0.0) / (bars - 1)
+        if stats.dev is None:
+            var = max(stats.squares - bars * mean * mean, 0.0) / (bars - 1)
         else:
-            dev = np.subtract(r, mean)
-            var = float(dev @ dev) / (bars - 1)
+            var = stats.dev / (bars - 1)
         sd = math.sqrt(var)
         values["volatility"] = finite(sd * math.sqrt(ppy))
         if sd > SD_EPSILON:
             values["sharpe_ratio"] = finite(mean / sd * math.sqrt(ppy))
-        neg = np.minimum(r, 0.0, out=r)
-        down = math.sqrt(float(neg @ neg) / bars) * math.sqrt(ppy)
+        down = math.sqrt(stats.down / bars) * math.sqrt(ppy)
         if down > 0:
             values["sortino_ratio"] = finite(mean * ppy / down)
-    ratio = peak_ratio(equity, initial) if ratio is None else ratio
-    mdd = min(float(ratio.min()) - 1.0, 0.0)
+    mdd = min(stats.min_ratio - 1.0, 0.0)
     values["max_drawdown"] = finite(mdd)
-    values["max_drawdown_duration_bars"] = _longest_run(ratio < 1.0)
+    values["max_drawdown_duration_bars"] = stats.underwater
     if ar is not None and mdd < 0:
         values["calmar_ratio"] = finite(ar / -mdd)
     return sanitize(values)

@@ -22,6 +22,7 @@ import numpy as np
 
 from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
+from worker.engine.metrics import EquityBlock, array_block
 from worker.engine.params import RunConfig
 
 
@@ -196,6 +197,33 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
     position_value = value_w.sum(axis=1)
     gross = np.abs(value_w).sum(axis=1)
     return Curve(cash + position_value, cash, position_value, gross)
+
+
+def equity_blocks(md: MarketData, fills: Fills, capital: float) -> EquityBlock:
+    """The equity curve of ``equity_curve`` as a block producer: one symbol builds each
+    block from the fill events (the same per-bar operations), several symbols build the
+    whole curve once."""
+    if md.n_symbols != 1:
+        return array_block(equity_curve(md, fills, capital).equity)
+    legs = fills.legs
+    starts = np.concatenate([[0], fills.ev_t])  # state i holds from bar starts[i]
+    cash_v = np.concatenate([[capital], fills.ev_cash])
+    pos_v = np.zeros(2 * legs.count + 1)
+    pos_v[1::2] = legs.side * fills.units
+    close = md.close
+
+    def block(lo: int, hi: int) -> F64:
+        i0 = int(np.searchsorted(starts, lo, side="right")) - 1
+        i1 = int(np.searchsorted(starts, hi - 1, side="right"))
+        edges = starts[i0:i1].copy()
+        edges[0] = lo
+        lengths = np.diff(edges, append=hi)
+        value = np.repeat(pos_v[i0:i1], lengths)
+        value *= close[lo:hi]
+        value += np.repeat(cash_v[i0:i1], lengths)
+        return value
+
+    return block
 
 
 def exposure(md: MarketData, fills: Fills) -> float | None:

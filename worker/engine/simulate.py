@@ -7,6 +7,7 @@ the corresponding single run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from worker.engine import metrics as mx
 from worker.engine.execution import Legs, build_legs
@@ -15,6 +16,7 @@ from worker.engine.params import RunConfig
 from worker.engine.portfolio import (
     Curve,
     Fills,
+    equity_blocks,
     equity_curve,
     exposure,
     size_multi,
@@ -29,28 +31,35 @@ class Simulation:
     curve: Curve
     pnl: F64  # executed trades only
     trade_returns: F64
-    peak_ratio: F64  # equity / running peak; drawdown = peak_ratio - 1
     metrics: dict[str, float | int | None]
+    capital: float
+
+    @cached_property
+    def peak_ratio(self) -> F64:
+        """Equity / running peak per bar (the initial capital counts as a peak);
+        drawdown = peak_ratio - 1."""
+        return mx.peak_ratio(self.curve.equity, self.capital)
 
 
-def simulate(
-    md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
-) -> Simulation:
+def _fills(md: MarketData, signal: I8, cfg: RunConfig, capital: float, size: float) -> Fills:
     legs = build_legs(md, signal, cfg)
     if md.n_symbols == 1:
-        fills = size_single(legs, cfg, capital, size)
-    else:
-        fills = size_multi(md, legs, cfg, capital, size)
-    curve = equity_curve(md, fills, capital)
+        return size_single(legs, cfg, capital, size)
+    return size_multi(md, legs, cfg, capital, size)
+
+
+def _metrics(
+    md: MarketData, fills: Fills, stats: mx.EquityStats, capital: float, ppy: float
+) -> tuple[F64, F64, dict[str, float | int | None]]:
+    legs = fills.legs
     done = fills.units > 0
     u = fills.units[done]
     pe, px = legs.entry_price[done], legs.exit_price[done]
     fees = fills.fees[done]
     pnl = legs.side[done] * u * (px - pe) - fees
     trade_returns = pnl / (u * pe)
-    ratio = mx.peak_ratio(curve.equity, capital)
     values = mx.compute_all(
-        equity=curve.equity,
+        stats=stats,
         initial=capital,
         ppy=ppy,
         pnl=pnl,
@@ -59,9 +68,30 @@ def simulate(
         exposure=exposure(md, fills),
         first_close=md.close[md.starts],
         last_close=md.close[md.ends - 1],
-        ratio=ratio,
     )
-    return Simulation(legs, fills, curve, pnl, trade_returns, ratio, values)
+    return pnl, trade_returns, values
+
+
+def simulate(
+    md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
+) -> Simulation:
+    fills = _fills(md, signal, cfg, capital, size)
+    curve = equity_curve(md, fills, capital)
+    equity = curve.equity
+    stats = mx.equity_stats(mx.array_block(equity), int(equity.shape[0]), capital)
+    pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
+    return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital)
+
+
+def simulate_metrics(
+    md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
+) -> dict[str, float | int | None]:
+    """``simulate(...).metrics`` without the frames: the equity curve is produced and
+    consumed block by block (see ``metrics.equity_stats``), never whole. The numbers are
+    exactly those of ``simulate``."""
+    fills = _fills(md, signal, cfg, capital, size)
+    stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital)
+    return _metrics(md, fills, stats, capital, ppy)[2]
 
 
 def sorted_ok(md: MarketData) -> bool:

@@ -1,0 +1,92 @@
+"""Grid fast paths give exactly the numbers of a full single run."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.engine.test_property import configs, random_bars, random_signal
+from worker.engine import metrics as mx
+from worker.engine.market import MarketData
+from worker.engine.params import RunConfig
+from worker.engine.simulate import simulate, simulate_metrics
+
+
+def same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == b[key] or (a[key] is None and b[key] is None), key
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    n_symbols=st.integers(1, 3),
+    n=st.integers(1, 60),
+    config=configs,
+    size=st.sampled_from([0.3, 1.0, 1.5, 4.0]),
+    block=st.sampled_from([1, 2, 3, 7, 64]),
+)
+def test_simulate_metrics_equal_simulate(
+    seed: int, n_symbols: int, n: int, config: dict[str, Any], size: float, block: int
+) -> None:
+    bars = random_bars(seed, n_symbols, n)
+    signal = random_signal(seed, bars.height)
+    md = MarketData.from_frame(bars)
+    cfg = RunConfig.model_validate(config)
+    old = mx.STATS_BLOCK
+    mx.STATS_BLOCK = block
+    try:
+        full = simulate(md, signal, cfg, capital=10_000.0, size=size, ppy=252.0)
+        fast = simulate_metrics(md, signal, cfg, capital=10_000.0, size=size, ppy=252.0)
+    finally:
+        mx.STATS_BLOCK = old
+    same(full.metrics, fast)
+    # and the blockwise statistics agree with whole-array numpy
+    equity = full.curve.equity
+    whole = mx._array_stats(equity, 10_000.0)
+    mx.STATS_BLOCK = block
+    try:
+        blocks = mx.equity_stats(mx.array_block(equity), equity.shape[0], 10_000.0)
+    finally:
+        mx.STATS_BLOCK = old
+    assert blocks.underwater == whole.underwater
+    assert blocks.min_ratio == whole.min_ratio
+    assert blocks.final == whole.final
+    assert math.isclose(blocks.total, whole.total, rel_tol=1e-9, abs_tol=1e-12)
+    assert math.isclose(blocks.squares, whole.squares, rel_tol=1e-9, abs_tol=1e-15)
+    assert math.isclose(blocks.down, whole.down, rel_tol=1e-9, abs_tol=1e-15)
+
+
+@pytest.mark.parametrize("block", [1, 3, 5, 1000])
+def test_equity_stats_edge_curves(block: int) -> None:
+    old = mx.STATS_BLOCK
+    mx.STATS_BLOCK = block
+    try:
+        curves = [
+            np.array([100.0]),
+            np.array([100.0, 100.0, 100.0]),  # flat at the initial peak
+            np.array([90.0, 95.0, 100.0, 99.0, 100.0, 80.0, 120.0, 60.0]),
+            np.array([110.0, 105.0, 110.0, 110.0, 90.0]),
+            np.array([50.0, 0.0, -10.0, 20.0]),  # wiped out and negative
+            np.array([100.0, np.inf, 100.0]),
+            np.array([100.0, np.nan, 100.0, 90.0]),
+        ]
+        for curve in curves:
+            got = mx.equity_stats(mx.array_block(curve), curve.shape[0], 100.0)
+            want = mx._array_stats(curve, 100.0)
+            assert got.underwater == want.underwater
+            assert got.final == want.final
+            assert got.min_ratio == want.min_ratio or (
+                math.isnan(got.min_ratio) and math.isnan(want.min_ratio)
+            )
+            for name in ("total", "squares", "down"):
+                a, b = getattr(got, name), getattr(want, name)
+                assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12)
+    finally:
+        mx.STATS_BLOCK = old
