@@ -137,7 +137,7 @@ def test_artifact_kind_is_the_enum() -> None:
         size_bytes=1,
         sha256="0" * 64,
     )
-    assert "'plot', 'report', 'csv', 'pickle' or 'json'" in message
+    assert "'plot', 'report', 'csv', 'pickle', 'json' or 'parquet'" in message
 
 
 def test_run_create_defaults_and_limits() -> None:
