@@ -134,3 +134,79 @@ def test_without_a_database_the_error_says_what_to_do(tmp_path: Path) -> None:
     done = cli("postgresql://nobody@127.0.0.1:1/none", tmp_path, "runs", "list")
     assert done.returncode == 1
     assert "cannot reach PostgreSQL" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_enqueue_show_cancel_and_prune_from_the_command_line(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    bars = write_bars(tmp_path / "bars.csv", symbols=["AAA"], n_bars=200, seed=4)
+    dataset_id = cli(database_url, tmp_path, "dataset", "import", str(bars), "--name", "d")
+    strategy_id = cli(
+        database_url,
+        tmp_path,
+        "strategy",
+        "create",
+        "--name",
+        "bh",
+        "--params",
+        '{"kind": "buy_and_hold"}',
+    )
+    dataset, strategy = (p.stdout.strip().splitlines()[-1] for p in (dataset_id, strategy_id))
+    enqueued = cli(
+        database_url, tmp_path, "enqueue", "--dataset", dataset, "--strategy", strategy,
+        "--config", '{"commission": 0.001}', "--priority", "5",
+    )  # fmt: skip
+    assert enqueued.returncode == 0, enqueued.stderr
+    run_id = uuid.UUID(enqueued.stdout.strip().splitlines()[-1])
+    row = await conn.fetchrow(
+        "SELECT priority, config, status::text FROM runs WHERE id = $1", run_id
+    )
+    assert (row["priority"], row["status"]) == (5, "pending")
+
+    shown = cli(database_url, tmp_path, "runs", "show", str(run_id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert '"status": "pending"' in shown.stdout
+
+    cancelled = cli(database_url, tmp_path, "cancel", str(run_id))
+    assert cancelled.returncode == 0 and cancelled.stdout.strip() == "cancelled"
+    listed = cli(database_url, tmp_path, "runs", "list", "--status", "cancelled")
+    assert str(run_id)[:8] in listed.stdout
+
+    missing = cli(database_url, tmp_path, "runs", "show", str(uuid.uuid4()))
+    assert missing.returncode == 1 and "no run with id" in missing.stderr
+    not_uuid = cli(database_url, tmp_path, "cancel", "12")
+    assert not_uuid.returncode == 2 and "is not a UUID" in not_uuid.stderr
+    bad_dataset = cli(
+        database_url, tmp_path, "enqueue", "--dataset", str(uuid.uuid4()), "--strategy", strategy
+    )
+    assert bad_dataset.returncode == 1 and "no dataset with id" in bad_dataset.stderr
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    dry = cli(database_url, tmp_path, "prune", "--before", tomorrow, "--dry-run")
+    assert dry.returncode == 0 and "would delete 1 runs" in dry.stdout
+    pruned = cli(database_url, tmp_path, "prune", "--before", tomorrow)
+    assert pruned.returncode == 0 and "deleted 1 runs" in pruned.stdout
+    assert await conn.fetchval("SELECT count(*) FROM runs") == 0
+
+
+async def test_prune_removes_artifact_files_and_keeps_unfinished_runs(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    from tests.e2e.test_backtest_runs import SMA, add_dataset, add_run, add_strategy, drain
+
+    dataset_id = await add_dataset(conn, tmp_path)
+    strategy_id = await add_strategy(conn, SMA)
+    done = await add_run(conn, dataset_id, strategy_id)
+    await drain(database_url, tmp_path)
+    waiting = await add_run(conn, dataset_id, strategy_id)
+    paths = [r["storage_path"] for r in await conn.fetch("SELECT storage_path FROM artifacts")]
+    assert paths and all(Path(p).exists() for p in paths)
+    pruned = cli(database_url, tmp_path, "prune", "--before", "2999-01-01")
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"deleted 1 runs and {len(paths)} artifact files" in pruned.stdout
+    assert not any(Path(p).exists() for p in paths)
+    assert await conn.fetchval("SELECT count(*) FROM runs WHERE id = $1", done) == 0
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE run_id = $1", done) == 0
+    assert await conn.fetchval("SELECT status::text FROM runs WHERE id = $1", waiting) == "pending"

@@ -79,6 +79,8 @@ def list_command(ctx: typer.Context) -> None:
         async with cli_session(settings) as session:
             datasets = await list_datasets(session)
         table = Table("id", "name", "timeframe", "symbols", "from", "to", "rows", "hash")
+        table.columns[0].no_wrap = True  # ids are for copying: never cut them
+        table.columns[0].min_width = 36
         for d in datasets:
             table.add_row(
                 str(d.id),

@@ -83,6 +83,8 @@ def list_command(
         async with cli_session(settings) as session:
             runs = await list_runs(session, status, limit)
         table = Table("id", "strategy", "status", "return", "sharpe", "max dd", "trades", "created")
+        table.columns[0].no_wrap = True  # ids are for copying: never cut them
+        table.columns[0].min_width = 36
         for run in runs:
             done = run.status is RunStatus.SUCCEEDED
             table.add_row(

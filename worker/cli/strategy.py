@@ -66,6 +66,8 @@ def list_command(ctx: typer.Context) -> None:
         async with cli_session(settings) as session:
             strategies = await list_strategies(session)
         table = Table("id", "name", "version", "params")
+        table.columns[0].no_wrap = True  # ids are for copying: never cut them
+        table.columns[0].min_width = 36
         for s in strategies:
             table.add_row(str(s.id), s.name, s.version, json.dumps(s.params))
         console.print(table)
