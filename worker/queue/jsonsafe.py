@@ -39,12 +39,16 @@ def clean(value: Any) -> Any:
     return str(value)
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """Compact JSON with NaN/Infinity written as null; never emits invalid JSONB."""
     try:  # the common case: plain JSON values, all finite
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(value)
     except (ValueError, TypeError):
-        return json.dumps(clean(value), allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(clean(value))
 
 
 def loads(text: str) -> Any:
