@@ -227,7 +227,7 @@ def sanitize(values: Mapping[str, Any]) -> dict[str, float | int | None]:
 
 
 #: Bars per block in ``equity_stats``: a block's temporaries stay in the L2 cache.
-STATS_BLOCK = 1 << 15
+STATS_BLOCK = 1 << 16
 
 #: ``block(lo, hi)``: the equity curve's bars ``lo .. hi - 1`` as a float64 array.
 EquityBlock = Callable[[int, int], F64]
