@@ -96,8 +96,21 @@ def _size_single_loop(
     units: list[float] = []
     cash = capital
     floor = math.floor
+    legs_in = zip(denom.tolist(), cin.tolist(), cout.tolist(), strict=True)
+    add_in, add_out, add_u = cash_in.append, cash_out.append, units.append
     try:
-        for d, ci, co in zip(denom.tolist(), cin.tolist(), cout.tolist(), strict=True):
+        if integer and fixed == 0.0:  # the default: the same arithmetic without the zeros
+            for d, ci, co in legs_in:
+                u = floor(size * cash / d)  # raises on inf/NaN: handled below
+                if u > 0:
+                    after_entry = cash + u * ci
+                    cash = after_entry + u * co
+                else:
+                    u, after_entry = 0, cash
+                add_in(after_entry)
+                add_out(cash)
+                add_u(u)
+        for d, ci, co in legs_in:
             u = (size * cash - fixed) / d
             if integer:
                 u = floor(u)  # raises on inf/NaN: handled below
@@ -106,9 +119,9 @@ def _size_single_loop(
                 cash = after_entry + u * co - fixed
             else:
                 u, after_entry = 0, cash
-            cash_in.append(after_entry)
-            cash_out.append(cash)
-            units.append(u)
+            add_in(after_entry)
+            add_out(cash)
+            add_u(u)
     except (OverflowError, ValueError):  # equity became infinite or NaN: stop trading
         while len(units) < legs.count:
             cash_in.append(cash)
