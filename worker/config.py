@@ -78,6 +78,7 @@ class Settings(BaseSettings):
 
     data_dir: str = "data"
     artifact_dir: str = "artifacts"
+    dataset_cache_dir: str = ".cache/datasets"
     embedded_pgdata: Path = Path(".demo/pgdata")
 
     @field_validator("log_level", mode="before")

@@ -3,15 +3,21 @@
 The hash is checked the first time a process uses a dataset file (a full read), then cached
 for the life of the process, keyed by URI, hash and the file's size and modification time, so
 a file replaced in place is checked again.
+
+A dataset stored in object storage (`s3://…`, anything fsspec opens) is downloaded once into
+the worker's local cache (`DATASET_CACHE_DIR`, named by content hash) and read from there, so
+each machine fetches a dataset once and the lazy, filtered Parquet scan stays local.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from datetime import datetime
 from pathlib import Path
 
+import fsspec
 import polars as pl
 
 from worker.engine.bars import canonical_hash, load_bars
@@ -22,9 +28,34 @@ from worker.queue.handler import PermanentRunError
 class DatasetLoader:
     """Verifies and loads dataset files; safe to share between the worker's threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: str | Path = ".cache/datasets") -> None:
         self._verified: set[tuple[str, str, int, int]] = set()
         self._lock = threading.Lock()
+        self._cache_dir = Path(cache_dir)
+
+    def local_path(self, uri: str, expected_hash: str) -> Path:
+        """The file to read: the URI itself, or the local copy of a remote object."""
+        if "://" not in uri or uri.startswith("file://"):
+            return Path(uri.removeprefix("file://"))
+        cached = self._cache_dir / f"{expected_hash}.parquet"
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+            try:
+                with fsspec.open(uri, "rb") as source, partial.open("wb") as target:
+                    shutil.copyfileobj(source, target, length=1 << 20)
+                os.replace(partial, cached)
+            except FileNotFoundError:
+                partial.unlink(missing_ok=True)
+                raise PermanentRunError(
+                    "dataset_missing",
+                    f"the dataset object {uri} does not exist; import the dataset again",
+                    {"storage_uri": uri},
+                ) from None
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+        return cached
 
     def load(
         self,
@@ -35,7 +66,7 @@ class DatasetLoader:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        path = Path(uri.removeprefix("file://"))
+        path = self.local_path(uri, expected_hash)
         try:
             stat = os.stat(path)
         except OSError:
@@ -50,7 +81,7 @@ class DatasetLoader:
             verified = key in self._verified
         try:
             if not verified:
-                actual = canonical_hash(load_bars(uri))
+                actual = canonical_hash(load_bars(path))
                 if actual != expected_hash:
                     raise PermanentRunError(
                         "dataset_corrupt",
@@ -60,7 +91,7 @@ class DatasetLoader:
                     )
                 with self._lock:
                     self._verified.add(key)
-            return load_bars(uri, symbols=symbols, start=start, end=end)
+            return load_bars(path, symbols=symbols, start=start, end=end)
         except EngineError as error:
             raise PermanentRunError(
                 "dataset_corrupt" if error.type != "dataset_not_found" else "dataset_missing",

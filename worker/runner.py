@@ -24,7 +24,7 @@ from worker.results.artifacts import StoredArtifact, insert_artifact_rows, rende
 from worker.results.events import copy_events_csv, insert_event, trade_events_csv
 from worker.results.report import RunIdentity
 from worker.results.sql import load
-from worker.results.storage import ArtifactStore
+from worker.storage import FileStore
 
 
 def _permanent(error: EngineInputError) -> PermanentRunError:
@@ -35,12 +35,17 @@ class BacktestRunner:
     """Executes backtest runs; holds the per-process caches (verified datasets, stores)."""
 
     def __init__(self) -> None:
-        self.datasets = DatasetLoader()
-        self._stores: dict[str, ArtifactStore] = {}
+        self._loaders: dict[str, DatasetLoader] = {}
+        self._stores: dict[str, FileStore] = {}
 
-    def store(self, root: str) -> ArtifactStore:
+    def datasets(self, cache_dir: str) -> DatasetLoader:
+        if cache_dir not in self._loaders:
+            self._loaders[cache_dir] = DatasetLoader(cache_dir)
+        return self._loaders[cache_dir]
+
+    def store(self, root: str) -> FileStore:
         if root not in self._stores:
-            self._stores[root] = ArtifactStore(root)
+            self._stores[root] = FileStore(root)
         return self._stores[root]
 
     async def __call__(self, job: RunJob, ctx: RunContext) -> RunOutcome:
@@ -55,8 +60,9 @@ class BacktestRunner:
             raise _permanent(error) from None
 
         ctx.report_progress("loading", 0.0)
+        loader = self.datasets(ctx.settings.dataset_cache_dir)
         bars = await ctx.run_cpu(
-            lambda: self.datasets.load(
+            lambda: loader.load(
                 inputs["storage_uri"],
                 inputs["dataset_hash"],
                 symbols=list(window.symbols) if window.symbols else None,

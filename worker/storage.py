@@ -1,4 +1,4 @@
-"""Where artifact files live: a local directory or S3-compatible object storage, one interface.
+"""Where files live (artifacts, datasets): a local directory or S3-compatible object storage.
 
 Both go through fsspec (s3fs for `s3://bucket/prefix`), so the worker code never branches on the
 backend. S3 credentials and endpoint come from the usual AWS variables (`AWS_ACCESS_KEY_ID`,
@@ -23,7 +23,7 @@ class StoredFile:
     sha256: str
 
 
-class ArtifactStore:
+class FileStore:
     """Writes and reads files under one root URI (a path, `file://…` or `s3://bucket/prefix`)."""
 
     def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:

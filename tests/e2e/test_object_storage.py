@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +64,37 @@ async def test_artifacts_land_in_s3(
         body = client.get_object(Bucket=s3, Key=key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == row["sha256"]
         assert len(body) == row["size_bytes"]
+
+
+async def test_a_dataset_in_s3_is_fetched_once_verified_and_run(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path, s3: str
+) -> None:
+    from tests.e2e.test_cli_catalog import write_bars
+    from tests.queue.helpers import BIN, ROOT, worker_env
+
+    bars = write_bars(tmp_path / "bars.csv", symbols=["AAA", "BBB"], n_bars=300, seed=5)
+    env = worker_env(database_url, data_dir=f"s3://{s3}/datasets")
+    imported = subprocess.run(
+        [str(BIN), "dataset", "import", str(bars), "--name", "in s3", "--timeframe", "1d"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    dataset_id = uuid.UUID(imported.stdout.strip().splitlines()[-1])
+    uri, content_hash = await conn.fetchrow(
+        "SELECT storage_uri, hash FROM datasets WHERE id = $1", dataset_id
+    )
+    assert uri == f"s3://{s3}/datasets/{content_hash}.parquet"
+
+    run_id = await add_run(conn, dataset_id, await add_strategy(conn, SMA))
+    worker = WorkerProcess(
+        database_url,
+        tmp_path / "logs",
+        "--burst",
+        handler="worker.runner:execute_run",
+        artifact_dir=tmp_path / "artifacts",
+        dataset_cache_dir=tmp_path / "cache",
+    )
+    assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]
+    row = await conn.fetchrow("SELECT status::text, error FROM runs WHERE id = $1", run_id)
+    assert row["status"] == "succeeded", row["error"]
+    assert (tmp_path / "cache" / f"{content_hash}.parquet").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.results.storage import ArtifactStore
+from worker.storage import FileStore
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_local_store_writes_under_its_root(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "artifacts"))
+    store = FileStore(str(tmp_path / "artifacts"))
     stored = store.put("run-1/attempt-1/report.html", b"<html></html>")
     assert stored.uri == str(tmp_path / "artifacts" / "run-1" / "attempt-1" / "report.html")
     assert Path(stored.uri).read_bytes() == b"<html></html>"
@@ -54,14 +54,14 @@ def test_local_store_writes_under_its_root(tmp_path: Path) -> None:
 
 def test_relative_root_becomes_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    stored = ArtifactStore("artifacts").put("a/b.txt", b"x")
+    stored = FileStore("artifacts").put("a/b.txt", b"x")
     assert Path(stored.uri).is_absolute() and Path(stored.uri).exists()
 
 
 def test_s3_store_round_trip(s3_bucket: str) -> None:
     import boto3
 
-    store = ArtifactStore(f"s3://{s3_bucket}/backtests")
+    store = FileStore(f"s3://{s3_bucket}/backtests")
     stored = store.put("run-1/attempt-2/equity.png", b"\x89PNG fake")
     assert stored.uri == f"s3://{s3_bucket}/backtests/run-1/attempt-2/equity.png"
     body = boto3.client("s3").get_object(

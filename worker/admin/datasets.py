@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from worker.engine.bars import (
 )
 from worker.engine.errors import EngineInputError
 from worker.schemas import DatasetCreate
+from worker.storage import FileStore
 
 Step = Callable[[str], None]
 
@@ -33,6 +35,18 @@ class ImportedDataset:
     storage_uri: str
     rows: int
     symbols: list[str]
+
+
+def store_canonical(bars: pl.DataFrame, data_dir: str, filename: str) -> str:
+    """Write canonical Parquet under `data_dir` (a directory or an object-store URI)."""
+    if "://" not in data_dir or data_dir.startswith("file://"):
+        destination = Path(data_dir.removeprefix("file://")).expanduser().resolve() / filename
+        if not destination.exists():
+            write_canonical_parquet(bars, destination)
+        return str(destination)
+    with tempfile.TemporaryDirectory() as scratch:
+        local = write_canonical_parquet(bars, Path(scratch) / filename)
+        return FileStore(data_dir).put(filename, local.read_bytes()).uri
 
 
 def prepare_dataset(
@@ -49,9 +63,7 @@ def prepare_dataset(
             type="invalid_dataset",
         )
     step("writing parquet")
-    destination = Path(data_dir).expanduser().resolve() / f"{content_hash}.parquet"
-    if not destination.exists():
-        write_canonical_parquet(bars, destination)
+    storage_uri = store_canonical(bars, data_dir, f"{content_hash}.parquet")
     return DatasetCreate(
         name=name,
         symbols=summary["symbols"],
@@ -59,7 +71,7 @@ def prepare_dataset(
         start_date=summary["start"],
         end_date=summary["end"],
         row_count=summary["rows"],
-        storage_uri=str(destination),
+        storage_uri=storage_uri,
         hash=content_hash,
     )
 

@@ -19,7 +19,7 @@ from worker.engine.api import BacktestResult
 from worker.results.plots import equity_png
 from worker.results.report import RunIdentity, html_report, json_report
 from worker.results.sql import load
-from worker.results.storage import ArtifactStore, StoredFile
+from worker.storage import FileStore, StoredFile
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def attempt_prefix(run_id: uuid.UUID | str, attempt: int) -> str:
 
 
 def store_files(
-    store: ArtifactStore, run_id: uuid.UUID | str, attempt: int, files: list[RenderedFile]
+    store: FileStore, run_id: uuid.UUID | str, attempt: int, files: list[RenderedFile]
 ) -> list[StoredArtifact]:
     prefix = attempt_prefix(run_id, attempt)
     return [
