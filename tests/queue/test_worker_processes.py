@@ -17,7 +17,7 @@ from tests.queue.helpers import WorkerProcess, event_types, insert_runs, run_row
 
 LISTEN_BACKENDS = (
     "SELECT array_agg(pid ORDER BY pid) FROM pg_stat_activity "
-    "WHERE application_name LIKE 'backtest-worker/listen/%'"
+    "WHERE application_name LIKE 'backtest-worker/listen/%' AND datname = current_database()"
 )
 
 
@@ -98,7 +98,8 @@ async def test_listener_reconnects_after_pg_terminate_backend(
         [second] = await wait_for(
             conn,
             "SELECT array_agg(pid) FROM pg_stat_activity "
-            "WHERE application_name LIKE 'backtest-worker/listen/%' AND pid <> $1",
+            "WHERE application_name LIKE 'backtest-worker/listen/%' AND pid <> $1"
+            " AND datname = current_database()",
             first,
         )
         assert second != first
