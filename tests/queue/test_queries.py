@@ -208,3 +208,23 @@ async def test_progress_is_recorded_and_notified(db: asyncpg.Connection) -> None
     await db.execute("SELECT 1")
     assert (await run_row(db, run_id))["progress"] == payload
     assert [json.loads(p) for p in received] == [payload]
+
+
+async def test_claim_and_completion_leave_what_the_guard_would_have_set(
+    db: asyncpg.Connection,
+) -> None:
+    # The guard trigger skips rows where it would change nothing (migration 0003): the
+    # completion sets finished_at and clears the lease itself, exactly as the guard would.
+    [run_id] = await insert_runs(db, 1)
+    [job] = await queries.claim(db, A, 1, 30)
+    row = await run_row(db, run_id)
+    assert row["status"] == "running" and row["finished_at"] is None
+    assert row["lease_expires_at"] is not None
+    assert await queries.complete(db, A, [done(job)]) == {run_id}
+    row = await run_row(db, run_id)
+    assert row["status"] == "succeeded"
+    assert row["finished_at"] is not None and row["lease_expires_at"] is None
+    assert row["finished_at"] >= row["started_at"]
+    # The guard still fires when it has something to refuse.
+    with pytest.raises(asyncpg.CheckViolationError, match="a finished run cannot become"):
+        await db.execute("UPDATE runs SET status = 'running' WHERE id = $1", run_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -30,6 +31,10 @@ _MONEY_LIMIT = 1e14
 _RATIO_LIMIT = 1e6
 _REQUIRED = ("final_value", "total_return", "max_drawdown")
 _COUNTS = ("total_trades", "winning_trades", "losing_trades")
+
+
+# Told a completion's fate: True (written), False (fenced off), or the error that stopped it.
+Done = Callable[[bool | BaseException], None]
 
 
 class LeaseLost(Exception):
@@ -133,15 +138,16 @@ class Completer:
     """Collects completions and writes them many per statement.
 
     `submit` returns once the run's completion is committed (True) or found fenced off
-    (False). A flush starts as soon as one is waiting and none is in flight, so a lone run
-    pays no delay and a burst of runs shares one commit.
+    (False); `submit_nowait` calls `done` with that (or the error) instead, without a future
+    and a task wake-up per run. A flush starts as soon as one is waiting and none is in
+    flight, so a lone run pays no delay and a burst of runs shares one commit.
     """
 
     def __init__(self, pool: asyncpg.Pool, worker_id: str, *, retry_for_seconds: float) -> None:
         self._pool = pool
         self._worker_id = worker_id
         self._retry_for = retry_for_seconds
-        self._waiting: list[tuple[queries.Completion, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[queries.Completion, Done]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -151,9 +157,21 @@ class Completer:
 
     async def submit(self, item: queries.Completion) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        self._wake.set()
+
+        def done(result: bool | BaseException) -> None:
+            if future.done():
+                return
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self.submit_nowait(item, done)
         return await future
+
+    def submit_nowait(self, item: queries.Completion, done: Done) -> None:
+        self._waiting.append((item, done))
+        self._wake.set()
 
     async def close(self) -> None:
         """Write everything submitted so far, then stop."""
@@ -172,7 +190,7 @@ class Completer:
             if self._closing:
                 return
 
-    async def _flush(self, batch: list[tuple[queries.Completion, asyncio.Future[bool]]]) -> None:
+    async def _flush(self, batch: list[tuple[queries.Completion, Done]]) -> None:
         try:
             written = await self._write([item for item, _ in batch])
         except Exception as error:
@@ -181,13 +199,11 @@ class Completer:
                 for single in batch:
                     await self._flush([single])
                 return
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            for _, done in batch:
+                _tell(done, error)
             return
-        for item, future in batch:
-            if not future.done():
-                future.set_result(item.id in written)
+        for item, done in batch:
+            _tell(done, item.id in written)
 
     async def _write(self, items: list[queries.Completion]) -> set[uuid.UUID]:
         """The batch statement, retried with backoff on connection trouble for a while."""
@@ -206,3 +222,10 @@ class Completer:
                     "completion_write_retry", runs=len(items), error=repr(error), delay=delay
                 )
                 await asyncio.sleep(delay)
+
+
+def _tell(done: Done, result: bool | BaseException) -> None:
+    try:
+        done(result)
+    except Exception:  # a bug in one callback must not stop the others, nor the loop
+        log.exception("completion_callback_failed")

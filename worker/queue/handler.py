@@ -94,12 +94,13 @@ class CancelReason(StrEnum):
 
 
 Handler = Callable[[RunJob, "RunContext"], Awaitable[RunOutcome]]
-ProgressWriter = Callable[[dict[str, Any]], Awaitable[None]]
+# Writes a run's progress payload (the queue's fenced `progress` statement).
+ProgressWriter = Callable[[RunJob, dict[str, Any]], Awaitable[None]]
 
 
 class RunContext:
-    """What the queue gives a handler: the pool, the settings, a bound logger, and the
-    thread-safe controls `is_cancelled`, `report_progress` and `run_cpu`."""
+    """What the queue gives a handler: the pool, the settings, a logger bound to the run
+    (`log`), and the thread-safe controls `is_cancelled`, `report_progress` and `run_cpu`."""
 
     def __init__(
         self,
@@ -115,7 +116,8 @@ class RunContext:
         self.job = job
         self.pool = pool
         self.settings = settings
-        self.log = log
+        self._parent_log = log
+        self._log: Any = None
         self.timeout_seconds = timeout_seconds
         self.deadline = time.monotonic() + timeout_seconds
         self._loop = loop
@@ -126,6 +128,14 @@ class RunContext:
         self._progress_scheduled = False
         self._last_progress_write = 0.0
         self._progress_task: asyncio.Task[None] | None = None
+
+    @property
+    def log(self) -> Any:
+        """`log` bound to this run's `run_id` and `attempt` (bound on first use: most runs of
+        a busy worker never log at an enabled level)."""
+        if self._log is None:
+            self._log = self._parent_log.bind(run_id=str(self.job.id), attempt=self.job.attempt)
+        return self._log
 
     # --- for handlers -------------------------------------------------------------------
 
@@ -190,7 +200,7 @@ class RunContext:
             return
         self._last_progress_write = time.monotonic()
         try:
-            await self._progress_writer(payload)
+            await self._progress_writer(self.job, payload)
         except Exception as error:  # progress is best effort: never fail a run for it
             self.log.warning("progress_write_failed", error=repr(error))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -31,7 +31,7 @@ class Producer:
         burst_horizon: float,
         free_slots: Callable[[], int],
         busy: Callable[[], bool],
-        start: Callable[[RunJob], None],
+        start: Callable[[Sequence[RunJob]], None],
         log: Any,
     ) -> None:
         self._pool = pool
@@ -75,8 +75,8 @@ class Producer:
                     await self._sleep(delay)
                     continue
                 self.claims += 1
-                for job in jobs:
-                    self._start(job)
+                if jobs:
+                    self._start(jobs)
                 if len(jobs) == free:
                     continue  # there may be more: claim again once a slot frees up
                 try:

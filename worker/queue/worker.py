@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -54,15 +54,47 @@ STOP_GRACE_SECONDS = 3.0
 SUPPORTED_MODES = frozenset({"backtest"})
 
 
-@dataclass
+class Deadline:
+    """One timer for the runs of a claim that share a time limit, instead of one per run.
+
+    A run leaves it when its handler returns; the timer is cancelled once none is left.
+    """
+
+    __slots__ = ("handle", "runs")
+
+    def __init__(self) -> None:
+        self.runs: dict[uuid.UUID, ActiveRun] = {}
+        self.handle: asyncio.TimerHandle | None = None
+
+    def discard(self, active: ActiveRun) -> None:
+        self.runs.pop(active.job.id, None)
+        if not self.runs and self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 class ActiveRun:
-    job: RunJob
-    ctx: RunContext
-    log: Any
-    started: float = field(default_factory=time.monotonic)
-    task: asyncio.Task[None] | None = None
-    finishing: bool = False  # the handler has returned: only the final write is left
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    """A run this process holds the lease of, from its claim to its final write."""
+
+    __slots__ = ("ctx", "deadline", "finishing", "job", "started", "task", "timers")
+
+    def __init__(self, job: RunJob, ctx: RunContext, deadline: Deadline) -> None:
+        self.job = job
+        self.ctx = ctx
+        self.deadline = deadline
+        self.started = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+        self.finishing = False  # the handler has returned: only the final write is left
+        self.timers: list[asyncio.TimerHandle] = []  # grace periods of stop requests
+
+    @property
+    def log(self) -> Any:
+        return self.ctx.log
+
+
+def _enabled(log: Any, level: int) -> bool:
+    check = getattr(log, "is_enabled_for", None)
+    return True if check is None else bool(check(level))
 
 
 class Worker:
@@ -92,6 +124,9 @@ class Worker:
         self._pool: asyncpg.Pool | None = None
         self._producer: Any = None
         self._completer: Completer | None = None
+        # Whether per-run lines at these levels are written (a run's logger is bound lazily,
+        # so a busy worker logging at WARNING does not bind one per run for nothing).
+        self._debug = self._info = True
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -110,6 +145,8 @@ class Worker:
         settings = self.settings
         dsn = settings.asyncpg_dsn
         tune_gc()
+        self._debug = _enabled(self.log, logging.DEBUG)
+        self._info = _enabled(self.log, logging.INFO)
         self.log.info(
             "worker_starting",
             database=settings.redacted_database_url,
@@ -138,7 +175,7 @@ class Worker:
             burst_horizon=settings.retry_max_seconds,
             free_slots=lambda: 0 if self._stopping else self.concurrency - self._executing,
             busy=lambda: bool(self._active),
-            start=self._start_run,
+            start=self._start_runs,
             log=self.log,
         )
         self._producer = producer
@@ -232,6 +269,10 @@ class Worker:
             await asyncio.wait(remaining)
         assert self._completer is not None
         await self._completer.close()
+        # A completion that failed to write hands its run to a task that fails or retries it.
+        remaining = [a.task for a in self._active.values() if a.task is not None]
+        if remaining:
+            await asyncio.wait(remaining)
         if self._hand_back:
             held, self._hand_back = self._hand_back, []
             try:
@@ -259,27 +300,37 @@ class Worker:
         return self.settings.run_timeout
 
     def _start_run(self, job: RunJob) -> None:
+        self._start_runs([job])
+
+    def _start_runs(self, jobs: Sequence[RunJob]) -> None:
+        """A task per claimed run, and a time-limit timer per distinct limit in the claim."""
         loop = asyncio.get_running_loop()
-        log = self.log.bind(run_id=str(job.id), attempt=job.attempt)
-        ctx = RunContext(
-            job=job,
-            pool=self.pool,
-            settings=self.settings,
-            log=log,
-            timeout_seconds=self._timeout_for(job),
-            loop=loop,
-            progress_writer=self._progress_writer(job),
-        )
-        active = ActiveRun(job=job, ctx=ctx, log=log)
-        self._active[job.id] = active
-        self._executing += 1
-        active.task = asyncio.create_task(self._run(active), name=f"run-{job.id}")
+        deadlines: dict[float, Deadline] = {}
+        for job in jobs:
+            timeout = self._timeout_for(job)
+            deadline = deadlines.get(timeout)
+            if deadline is None:
+                deadline = deadlines[timeout] = Deadline()
+            ctx = RunContext(
+                job=job,
+                pool=self.pool,
+                settings=self.settings,
+                log=self.log,
+                timeout_seconds=timeout,
+                loop=loop,
+                progress_writer=self._write_progress,
+            )
+            active = ActiveRun(job, ctx, deadline)
+            deadline.runs[job.id] = active
+            self._active[job.id] = active
+            self._executing += 1
+            active.task = loop.create_task(self._run(active), name=f"run-{job.id}")
+        # No run has started yet (the tasks wait for the loop), so none has left its deadline.
+        for timeout, deadline in deadlines.items():
+            deadline.handle = loop.call_later(timeout, self._on_deadline, deadline)
 
-    def _progress_writer(self, job: RunJob) -> Callable[[dict[str, Any]], Awaitable[None]]:
-        async def write(payload: dict[str, Any]) -> None:
-            await queries.write_progress(self.pool, job.id, self.worker_id, job.attempt, payload)
-
-        return write
+    async def _write_progress(self, job: RunJob, payload: dict[str, Any]) -> None:
+        await queries.write_progress(self.pool, job.id, self.worker_id, job.attempt, payload)
 
     async def _call_handler(self, job: RunJob, ctx: RunContext) -> RunOutcome:
         if job.mode not in SUPPORTED_MODES:
@@ -292,10 +343,9 @@ class Worker:
         return await self.handler(job, ctx)
 
     async def _run(self, active: ActiveRun) -> None:
-        job, ctx, log = active.job, active.ctx, active.log
-        log.debug("run_started", mode=job.mode, max_attempts=job.max_attempts)
-        loop = asyncio.get_running_loop()
-        active.timers.append(loop.call_later(ctx.timeout_seconds, self._on_deadline, active))
+        job, ctx = active.job, active.ctx
+        if self._debug:
+            ctx.log.debug("run_started", mode=job.mode, max_attempts=job.max_attempts)
         outcome: RunOutcome | None = None
         error: BaseException | None = None
         try:
@@ -309,23 +359,32 @@ class Worker:
             error = failure
         finally:
             active.finishing = True
+            active.deadline.discard(active)
             for timer in active.timers:
                 timer.cancel()
             self._executing -= 1
             if self._producer is not None:
                 self._producer.wake()
+        settled = True
         try:
-            await self._settle(active, outcome, error)
+            settled = await self._settle(active, outcome, error)
         except Exception:
-            log.exception("run_settle_failed")
+            ctx.log.exception("run_settle_failed")
         finally:
-            self._active.pop(job.id, None)
-            if self._producer is not None and not self._active:
-                self._producer.wake()
+            if settled:
+                self._finish(active)
 
-    def _on_deadline(self, active: ActiveRun) -> None:
-        if not active.finishing:
-            self._stop(active, CancelReason.TIMEOUT, grace=STOP_GRACE_SECONDS)
+    def _finish(self, active: ActiveRun) -> None:
+        """The run's final write is done (or given up): it is no longer ours to heartbeat."""
+        self._active.pop(active.job.id, None)
+        if self._producer is not None and not self._active:
+            self._producer.wake()
+
+    def _on_deadline(self, deadline: Deadline) -> None:
+        deadline.handle = None
+        for active in list(deadline.runs.values()):
+            if not active.finishing:
+                self._stop(active, CancelReason.TIMEOUT, grace=STOP_GRACE_SECONDS)
 
     def _stop(self, active: ActiveRun, reason: CancelReason, *, grace: float) -> None:
         """Ask a run's handler to stop; cancel its task if it has not after `grace`."""
@@ -369,27 +428,29 @@ class Worker:
 
     async def _settle(
         self, active: ActiveRun, outcome: RunOutcome | None, error: BaseException | None
-    ) -> None:
-        job, ctx, log = active.job, active.ctx, active.log
+    ) -> bool:
+        """The final write. False when it was handed to the completer, which then finishes
+        the run (`_completed`); True when the run is settled."""
+        job, ctx = active.job, active.ctx
         elapsed = round(time.monotonic() - active.started, 3)
         if error is None and outcome is not None:
-            await self._succeed(active, outcome, elapsed)
-            return
+            return await self._succeed(active, outcome, elapsed)
+        log = active.log
         if error is None:
             error = TypeError("the handler returned None, not a RunOutcome")
         reason = ctx.cancel_reason
         if reason is CancelReason.SHUTDOWN:
             self._hand_back.append((job.id, job.attempt))
-            return
+            return True
         if reason is CancelReason.LEASE_LOST:
             log.warning("run_abandoned", reason="lease_lost", duration_seconds=elapsed)
-            return
+            return True
         if reason is CancelReason.CANCEL_REQUESTED or (
             reason is None and isinstance(error, RunCancelled)
         ):
             if await self._write(active, queries.cancel, job.id, self.worker_id, job.attempt):
                 log.info("run_cancelled", duration_seconds=elapsed)
-            return
+            return True
         if reason is CancelReason.TIMEOUT:
             await self._fail(
                 active,
@@ -401,28 +462,59 @@ class Worker:
                 },
                 elapsed,
             )
-            return
+            return True
         await self._fail_or_retry(active, error, elapsed)
+        return True
 
-    async def _succeed(self, active: ActiveRun, outcome: RunOutcome, elapsed: float) -> None:
-        job, log = active.job, active.log
-        assert self._completer is not None
+    async def _succeed(self, active: ActiveRun, outcome: RunOutcome, elapsed: float) -> bool:
+        job = active.job
+        completer = self._completer
+        assert completer is not None
         try:
             item = completion.prepare(job, outcome)
-            if outcome.finalize is not None:
-                await completion.complete_with_finalize(self.pool, self.worker_id, item, outcome)
-                written = True
-            else:
-                written = await self._completer.submit(item)
+            if outcome.finalize is None:
+                # Batched with other runs' completions; `_completed` finishes the run.
+                completer.submit_nowait(
+                    item, lambda result: self._completed(active, elapsed, result)
+                )
+                return False
+            await completion.complete_with_finalize(self.pool, self.worker_id, item, outcome)
+            written = True
         except LeaseLost:
             written = False
         except Exception as error:
             await self._fail_or_retry(active, error, elapsed)
+            return True
+        self._log_success(active, written, elapsed)
+        return True
+
+    def _completed(self, active: ActiveRun, elapsed: float, result: bool | BaseException) -> None:
+        """The completer wrote (True), found fenced off (False) or failed to write a run."""
+        if isinstance(result, BaseException):
+            active.task = asyncio.get_running_loop().create_task(
+                self._completion_failed(active, result, elapsed), name=f"run-{active.job.id}"
+            )
             return
-        if written:
-            log.info("run_succeeded", duration_seconds=elapsed)
-        else:
-            log.warning("run_result_discarded", reason="lease_lost", duration_seconds=elapsed)
+        self._log_success(active, result, elapsed)
+        self._finish(active)
+
+    async def _completion_failed(
+        self, active: ActiveRun, error: BaseException, elapsed: float
+    ) -> None:
+        try:
+            await self._fail_or_retry(active, error, elapsed)
+        except Exception:
+            active.log.exception("run_settle_failed")
+        finally:
+            self._finish(active)
+
+    def _log_success(self, active: ActiveRun, written: bool, elapsed: float) -> None:
+        if not written:
+            active.log.warning(
+                "run_result_discarded", reason="lease_lost", duration_seconds=elapsed
+            )
+        elif self._info:
+            active.log.info("run_succeeded", duration_seconds=elapsed)
 
     async def _fail_or_retry(self, active: ActiveRun, error: BaseException, elapsed: float) -> None:
         job, log = active.job, active.log
