@@ -66,6 +66,7 @@ def test_html_report_is_self_contained_and_escaped(result: BacktestResult) -> No
     assert "<script" not in text and "http://" not in text.replace("http://www.w3", "")
     assert "sma &lt;fast&gt;" in text
     assert "Parameter grid" in text
+    assert "the figures below are the best combination" in text
     assert "Sharpe ratio" in text
 
 

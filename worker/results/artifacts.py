@@ -97,6 +97,7 @@ def render_files(identity: RunIdentity, result: BacktestResult) -> list[Rendered
                 result.engine_version,
                 result.timings,
                 result.leaderboard,
+                result.best_params,
             ),
         ),
     ]

@@ -130,6 +130,7 @@ def html_report(
     engine_version: str,
     timings: dict[str, float],
     leaderboard: pl.DataFrame | None = None,
+    best_params: dict[str, Any] | None = None,
 ) -> bytes:
     """One HTML file a person opens in a browser: no external scripts, styles or images."""
     cards = []
@@ -155,6 +156,7 @@ def html_report(
         metric_rows=metric_rows(metrics),
         periods_per_year=metrics.get("periods_per_year"),
         leaderboard=board,
+        best_params=", ".join(f"{k} = {v}" for k, v in (best_params or {}).items()),
         leaderboard_columns=columns,
         grid_total=0 if leaderboard is None else leaderboard.height,
         trade_count=trades.height,
