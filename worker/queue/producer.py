@@ -1,5 +1,11 @@
 """The claim loop: one statement claims up to the number of free slots.
 
+The claim loop has a connection of its own, opened by `connect`, on which the planner does
+not use bitmap scans: with stale statistics (a burst of inserts since the last ANALYZE, a
+truncated table) it would otherwise read and sort every pending run on each claim, instead of
+walking the pending-runs index in claim order and stopping after the batch. Its statements
+are the queue's own (claim, and two small reads), so the setting touches nothing else.
+
 It claims when woken (a `runs_pending` notification, a finished run, a reconnect) and at
 least every POLL_INTERVAL_SECONDS, or sooner when a delayed (retried) run comes due.
 """
@@ -8,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -22,7 +28,7 @@ from worker.queue.retry import backoff_seconds
 class Producer:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
         worker_id: str,
         *,
         lease_seconds: float,
@@ -34,7 +40,8 @@ class Producer:
         start: Callable[[Sequence[RunJob]], None],
         log: Any,
     ) -> None:
-        self._pool = pool
+        self._connect = connect
+        self._connection: asyncpg.Connection | None = None
         self._worker_id = worker_id
         self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
@@ -55,17 +62,32 @@ class Producer:
         self._stopping = True
         self._wake.set()
 
+    async def _db(self) -> asyncpg.Connection:
+        """The claim connection, (re)opened when missing or lost."""
+        connection = self._connection
+        if connection is None or connection.is_closed():
+            self._connection = None
+            connection = self._connection = await self._connect()
+        return connection
+
     async def run(self) -> None:
         """Claim until stopped (or, in burst mode, until the queue is drained)."""
+        try:
+            await self._claim_loop()
+        finally:
+            if self._connection is not None:
+                self._connection.terminate()
+                self._connection = None
+
+    async def _claim_loop(self) -> None:
         failures = 0
         while not self._stopping:
             timeout = self._poll_interval
             free = self._free_slots()
             if free > 0:
                 try:
-                    jobs = await queries.claim(
-                        self._pool, self._worker_id, free, self._lease_seconds
-                    )
+                    db = await self._db()
+                    jobs = await queries.claim(db, self._worker_id, free, self._lease_seconds)
                     failures = 0
                 except Exception as error:
                     failures += 1
@@ -83,11 +105,11 @@ class Producer:
                     if (
                         self._burst
                         and not self._busy()
-                        and await queries.burst_idle(self._pool, self._burst_horizon)
+                        and await queries.burst_idle(await self._db(), self._burst_horizon)
                     ):
                         self._log.info("burst_drained")
                         return
-                    due = await queries.next_run_after(self._pool)
+                    due = await queries.next_run_after(await self._db())
                 except Exception as error:
                     self._log.warning("queue_check_failed", error=repr(error))
                     due = None

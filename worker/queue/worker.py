@@ -166,8 +166,21 @@ class Worker:
             self.pool, self.worker_id, retry_for_seconds=settings.lease_seconds
         )
         self._completer.start()
+
+        async def connect_claimer() -> asyncpg.Connection:
+            connection = await asyncpg.connect(
+                dsn,
+                timeout=10,
+                server_settings={
+                    "application_name": application_name(self.worker_id, "claim"),
+                    "enable_bitmapscan": "off",
+                },
+            )
+            await queries.setup_connection(connection)
+            return connection
+
         producer = Producer(
-            self.pool,
+            connect_claimer,
             self.worker_id,
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.poll_interval_seconds,

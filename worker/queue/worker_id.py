@@ -17,5 +17,6 @@ def new_worker_id() -> str:
 
 
 def application_name(worker_id: str, role: str) -> str:
-    """The application_name of a worker's connections (`role` is `pool` or `listen`)."""
+    """The application_name of a worker's connections (`role` is `pool`, `listen` or
+    `claim`)."""
     return f"backtest-worker/{role}/{worker_id}"[:63]
