@@ -1,13 +1,34 @@
 -- Mark many runs succeeded in one statement, each row fenced on (locked_by, attempts):
 -- a worker that lost a run's lease writes nothing for it. Returns the ids written.
 -- $1 worker id; $2.. one array per column, all of the same length (numbers as text).
-WITH results AS (
+--
+-- Rows are locked first, one primary-key lookup each, in id order, as the heartbeat does
+-- (heartbeat.sql): the two statements of one worker update overlapping rows from two
+-- connections, and locking in one order is what keeps them from deadlocking. The fence is
+-- checked as each row is locked, on its newest version, and the rows stay locked until
+-- commit. The UPDATE then finds them by primary key alone: with a status test there, stale
+-- statistics (a fresh database, a burst of inserts) made the planner walk the partial index
+-- of running runs, full of dead entries until autovacuum, at three times the cost.
+WITH results AS MATERIALIZED (
     SELECT *
     FROM unnest(
         $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
         $8::text[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[]
     ) AS t(id, attempt, final_value, total_return, sharpe_ratio, max_drawdown, win_rate,
            total_trades, winning_trades, losing_trades, metrics, metadata)
+),
+locked AS MATERIALIZED (
+    SELECT r.id
+    FROM (SELECT id, attempt FROM results ORDER BY id) AS x
+    CROSS JOIN LATERAL (
+        SELECT id
+        FROM runs
+        WHERE id = x.id
+          AND status = 'running'
+          AND locked_by = $1
+          AND attempts = x.attempt
+        FOR NO KEY UPDATE
+    ) AS r
 ),
 done AS (
     UPDATE runs AS r
@@ -29,8 +50,7 @@ done AS (
         lease_expires_at = NULL
     FROM results AS x
     WHERE r.id = x.id
-      AND r.id = ANY ($2::uuid[])  -- lets the planner use the primary key whatever its statistics
-      AND r.status = 'running'
+      AND r.id = ANY (ARRAY(SELECT id FROM locked))
       AND r.locked_by = $1
       AND r.attempts = x.attempt
     RETURNING r.id, r.attempts

@@ -1,12 +1,32 @@
 -- Extend the lease of every run this worker ($1) holds by $4 seconds, in one statement.
 -- Returns the runs still held, with their cancel flag; a run missing from the result has
 -- been taken from this worker (its lease expired and it was reaped).
+--
+-- Rows are locked first, one primary-key lookup each, in id order: a completion batch of
+-- the same worker locks overlapping rows in the same order, so neither can hold a row the
+-- other waits for (a deadlock). Lookups by key also keep the plan independent of the
+-- table's statistics. The fence (status, worker, attempt) is checked as each row is locked,
+-- on its newest version; the rows stay locked until commit, so the UPDATE needs only their
+-- ids (no status test there, which would tempt the planner into the partial index of
+-- running runs).
+WITH held AS MATERIALIZED (
+    SELECT * FROM unnest($2::uuid[], $3::int[]) AS t(id, attempt)
+),
+locked AS MATERIALIZED (
+    SELECT r.id
+    FROM (SELECT id, attempt FROM held ORDER BY id) AS h
+    CROSS JOIN LATERAL (
+        SELECT id
+        FROM runs
+        WHERE id = h.id
+          AND status = 'running'
+          AND locked_by = $1
+          AND attempts = h.attempt
+        FOR NO KEY UPDATE
+    ) AS r
+)
 UPDATE runs AS r
 SET lease_expires_at = now() + make_interval(secs => $4)
-FROM unnest($2::uuid[], $3::int[]) AS h(id, attempt)
-WHERE r.id = h.id
-  AND r.id = ANY ($2::uuid[])
-  AND r.status = 'running'
+WHERE r.id = ANY (ARRAY(SELECT id FROM locked))
   AND r.locked_by = $1
-  AND r.attempts = h.attempt
 RETURNING r.id, r.cancel_requested;
