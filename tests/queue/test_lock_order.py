@@ -93,3 +93,29 @@ async def test_a_statement_waiting_for_the_lowest_id_holds_no_other_row(
     finally:
         await holder.close()
         await worker.close()
+
+
+async def test_completions_written_by_several_flushers_all_land(database_url: str) -> None:
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=4, init=queries.setup_connection
+    )
+    assert pool is not None
+    try:
+        async with pool.acquire() as db:
+            await insert_runs(db, RUNS)
+            jobs = await queries.claim(db, A, RUNS, 60)
+        completer = completion.Completer(pool, A, retry_for_seconds=5, flushes=3)
+        completer.start()
+        first = [completer.submit(completion.prepare(j, handlers.outcome(j))) for j in jobs[:5]]
+        written = await asyncio.gather(*first)
+        rest = [completer.submit(completion.prepare(j, handlers.outcome(j))) for j in jobs[5:]]
+        written += await asyncio.gather(*rest)
+        await completer.close()
+        assert written == [True] * RUNS
+        async with pool.acquire() as db:
+            statuses = await db.fetch("SELECT status::text AS s, count(*) FROM runs GROUP BY 1")
+            events = await db.fetchval("SELECT count(*) FROM events WHERE event_type = 'completed'")
+        assert [(row["s"], row["count"]) for row in statuses] == [("succeeded", RUNS)]
+        assert events == RUNS
+    finally:
+        await pool.close()

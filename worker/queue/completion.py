@@ -26,6 +26,12 @@ from worker.queue.retry import backoff_seconds
 log = structlog.get_logger("worker.queue.completion")
 
 MAX_BATCH = 500
+# Batches written at once (each on its own pool connection). While one batch's statement
+# runs, the runs finishing meanwhile are written by the next flusher instead of waiting for
+# it: the completion, not the claim, is the longer statement, and it would otherwise be the
+# limit on a worker's rate. Batches in flight hold disjoint runs, and every statement that
+# updates several running rows locks them in id order, so they cannot deadlock.
+FLUSHES_IN_FLIGHT = 2
 # NUMERIC(18,4) holds |x| < 1e14; NUMERIC(10,4) holds |x| < 1e6.
 _MONEY_LIMIT = 1e14
 _RATIO_LIMIT = 1e6
@@ -139,21 +145,32 @@ class Completer:
 
     `submit` returns once the run's completion is committed (True) or found fenced off
     (False); `submit_nowait` calls `done` with that (or the error) instead, without a future
-    and a task wake-up per run. A flush starts as soon as one is waiting and none is in
-    flight, so a lone run pays no delay and a burst of runs shares one commit.
+    and a task wake-up per run. A flush starts as soon as one is waiting and a flusher is
+    free (up to `flushes` in flight), so a lone run pays no delay and a burst of runs
+    shares one commit.
     """
 
-    def __init__(self, pool: asyncpg.Pool, worker_id: str, *, retry_for_seconds: float) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        worker_id: str,
+        *,
+        retry_for_seconds: float,
+        flushes: int = FLUSHES_IN_FLIGHT,
+    ) -> None:
         self._pool = pool
         self._worker_id = worker_id
         self._retry_for = retry_for_seconds
+        self._flushes = max(1, flushes)
         self._waiting: list[tuple[queries.Completion, Done]] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="completer")
+        self._tasks = [
+            asyncio.create_task(self._loop(), name=f"completer-{n}") for n in range(self._flushes)
+        ]
 
     async def submit(self, item: queries.Completion) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -177,18 +194,20 @@ class Completer:
         """Write everything submitted so far, then stop."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        if self._tasks:
+            await asyncio.gather(*self._tasks)
 
     async def _loop(self) -> None:
+        """One of the flushers: takes what is waiting, writes it, and again until closed."""
         while True:
-            await self._wake.wait()
-            self._wake.clear()
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
                 await self._flush(batch)
             if self._closing:
                 return
+            # Nothing waits now (no await since the check): sleep until the next submit.
+            self._wake.clear()
+            await self._wake.wait()
 
     async def _flush(self, batch: list[tuple[queries.Completion, Done]]) -> None:
         try:
