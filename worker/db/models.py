@@ -225,7 +225,12 @@ class Event(Base):
     __table_args__ = (
         CheckConstraint("jsonb_typeof(payload) = 'object'", name="payload_object"),
         Index("ix_events_run_timestamp", "run_id", "timestamp"),
-        Index("ix_events_payload", "payload", postgresql_using="gin"),
+        Index(
+            "ix_events_payload",
+            "payload",
+            postgresql_using="gin",
+            postgresql_where=text("event_type NOT IN ('trade_entry', 'trade_exit')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
