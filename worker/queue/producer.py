@@ -8,6 +8,11 @@ are the queue's own (claim, and two small reads), so the setting touches nothing
 
 It claims when woken (a `runs_pending` notification, a finished run, a reconnect) and at
 least every POLL_INTERVAL_SECONDS, or sooner when a delayed (retried) run comes due.
+
+A claim takes at most `max_claim` runs (the worker passes half its slots). When more slots
+are free it claims again at once: the runs of the first claim start while the second is in
+the database, so a worker whose runs are short overlaps claiming with running, instead of
+alternating between the two.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Producer:
         burst_horizon: float,
         free_slots: Callable[[], int],
         busy: Callable[[], bool],
+        max_claim: int | None = None,
         start: Callable[[Sequence[RunJob]], None],
         log: Any,
     ) -> None:
@@ -48,6 +54,7 @@ class Producer:
         self._burst = burst
         self._burst_horizon = burst_horizon
         self._free_slots = free_slots
+        self._max_claim = max_claim
         self._busy = busy
         self._start = start
         self._log = log
@@ -84,6 +91,8 @@ class Producer:
         while not self._stopping:
             timeout = self._poll_interval
             free = self._free_slots()
+            if self._max_claim is not None:
+                free = min(free, self._max_claim)
             if free > 0:
                 try:
                     db = await self._db()

@@ -188,6 +188,7 @@ class Worker:
             burst_horizon=settings.retry_max_seconds,
             free_slots=lambda: 0 if self._stopping else self.concurrency - self._executing,
             busy=lambda: bool(self._active),
+            max_claim=max(1, (self.concurrency + 1) // 2),
             start=self._start_runs,
             log=self.log,
         )
