@@ -62,7 +62,7 @@ def postgres_server_url() -> Iterator[str]:
             yield container.get_connection_url()
             return
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bt-pg-")))
-        server, url = start_embedded_postgres(tmp / "pgdata", keep=False)
+        server, url = start_embedded_postgres(tmp / "pgdata")
         stack.callback(server.cleanup)
         yield url
 

@@ -39,3 +39,5 @@ def test_demo_on_an_embedded_postgres_prints_results_and_reports(tmp_path: Path)
     reports = re.findall(r"^\s+(/\S+report\.html)$", out, flags=re.MULTILINE)
     assert len(reports) >= 9
     assert all(Path(report).read_text().startswith("<!doctype html>") for report in reports)
+    assert (tmp_path / "pgdata" / "PG_VERSION").exists(), "the data directory is kept"
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "the server was stopped"

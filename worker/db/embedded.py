@@ -15,11 +15,11 @@ class EmbeddedPostgresUnavailable(RuntimeError):
     """The `embedded` extra is not installed."""
 
 
-def start_embedded_postgres(pgdata: Path, *, keep: bool = True) -> tuple[Any, str]:
+def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> tuple[Any, str]:
     """Start (or reuse) the server for `pgdata`; returns (server handle, URL of `postgres`).
 
-    With `keep`, the server is left running when this process exits, so another process (a
-    worker started by the demo) can share it; otherwise it stops with its last user.
+    The data directory is kept either way. The server stops when this process releases it
+    (`server.cleanup()` or exit), unless `keep_running`.
     """
     try:
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
@@ -32,5 +32,5 @@ def start_embedded_postgres(pgdata: Path, *, keep: bool = True) -> tuple[Any, st
         ) from None
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(pgdata, cleanup_mode=None if keep else "stop")
+    server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     return server, str(server.get_uri())
