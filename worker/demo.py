@@ -8,6 +8,7 @@ and follows them through LISTEN until the queue is empty.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -173,7 +174,6 @@ async def follow(
     settings: Settings, plan: DemoPlan, refresh: Callable[[], None], workers: list[Any]
 ) -> None:
     """Track the batch with LISTEN run_progress / run_completed until every run is finished."""
-    import json
 
     views = {view.id: view for view in plan.runs}
     connection = await asyncpg.connect(settings.asyncpg_dsn)

@@ -13,8 +13,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from worker import jsonsafe
 from worker.config import Settings
-from worker.queue import jsonsafe
 
 
 def _json_serializer(value: Any, **_: Any) -> str:

@@ -7,6 +7,7 @@ artifact rows and trade events are written in the same transaction as the `succe
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -137,7 +138,6 @@ class BacktestRunner:
 def _as_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
-    import json
 
     loaded = json.loads(value)
     if not isinstance(loaded, dict):

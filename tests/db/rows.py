@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -27,8 +28,6 @@ async def insert_dataset(conn: asyncpg.Connection, **overrides: Any) -> uuid.UUI
         "hash": uuid.uuid4().hex + uuid.uuid4().hex,
         **overrides,
     }
-    from datetime import datetime
-
     for key in ("start_date", "end_date"):
         if isinstance(row[key], str):
             row[key] = datetime.fromisoformat(row[key])

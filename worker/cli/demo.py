@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -49,13 +50,9 @@ def _results_table(views: list[Any]) -> Table:
         style = {"succeeded": "green", "failed": "red"}.get(status, "yellow")
         note = ""
         if row.get("error"):
-            import json
-
             error = json.loads(row["error"]) if isinstance(row["error"], str) else row["error"]
             note = f"{error['type']}: {error['message']}"
         elif row.get("best_params") not in (None, "null"):
-            import json
-
             best = json.loads(row["best_params"])
             note = "best " + ", ".join(f"{key}={value}" for key, value in best.items())
         sharpe = row.get("sharpe_ratio")

@@ -18,7 +18,8 @@ from typing import Any, cast
 import asyncpg
 import structlog
 
-from worker.queue import jsonsafe, queries
+from worker import jsonsafe
+from worker.queue import queries
 from worker.queue.errors import is_transient
 from worker.queue.handler import PermanentRunError, RunJob, RunOutcome
 from worker.queue.retry import backoff_seconds

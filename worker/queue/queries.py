@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from worker.queue import jsonsafe
+from worker import jsonsafe
 from worker.queue.handler import RunJob
 from worker.queue.sql import load
 

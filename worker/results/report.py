@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from worker.queue import jsonsafe
+from worker import jsonsafe
 from worker.results.metric_labels import format_metric, metric_rows
 
 MAX_HTML_TRADES = 2000

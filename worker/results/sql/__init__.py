@@ -1,12 +1,5 @@
-"""SQL statements of the results side (inputs of a run, artifact rows), one `.sql` file each."""
+"""SQL statements of the results side (inputs of a run, artifact rows, events), one file each."""
 
-from __future__ import annotations
+from worker.sqlfiles import sql_loader
 
-from functools import cache
-from importlib import resources
-
-
-@cache
-def load(name: str) -> str:
-    """The text of `sql/<name>.sql`, read once per process."""
-    return resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+load = sql_loader(__package__)
