@@ -5,10 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     ENV=production DATA_DIR=/data ARTIFACT_DIR=/artifacts
 
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml constraints.txt README.md alembic.ini ./
 COPY worker ./worker
 COPY migrations ./migrations
-RUN pip install -e . && useradd --create-home --uid 10001 worker \
+RUN pip install -c constraints.txt -e . && useradd --create-home --uid 10001 worker \
     && mkdir -p /data /artifacts && chown worker /data /artifacts
 USER worker
 

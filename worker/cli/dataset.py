@@ -1,4 +1,4 @@
-"""`backtest-worker dataset import|list`."""
+"""`backtest-worker dataset import|list|sample`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from worker.cli.app import app, console, err_console, settings_from
+from worker.cli.app import UserError, app, console, err_console, settings_from
 from worker.cli.db import cli_session
 
 dataset_app = typer.Typer(help="Import and list datasets (OHLCV bars).", no_args_is_help=True)
@@ -67,6 +67,28 @@ def import_command(
         print(imported.id)
 
     asyncio.run(main())
+
+
+@dataset_app.command("sample")
+def sample_command(
+    path: Path = typer.Argument(..., help="CSV file to write (overwritten)."),
+    symbols: str = typer.Option("AAA,BBB", "--symbols", help="Comma-separated symbols."),
+    bars: int = typer.Option(2520, "--bars", min=1, max=10_000_000, help="Bars per symbol."),
+    timeframe: str = typer.Option("1d", "--timeframe", help="Bar interval (1m … 1w)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same bars."),
+) -> None:
+    """Write synthetic OHLCV bars (a random walk per symbol) to try the worker without data."""
+    from worker.engine.synthetic import generate_bars
+
+    names = [s.strip() for s in symbols.split(",") if s.strip()]
+    if not names:
+        raise UserError("--symbols names no symbol", exit_code=2)
+    try:
+        frame = generate_bars(symbols=names, n_bars=bars, timeframe=timeframe, seed=seed)
+    except ValueError as error:
+        raise UserError(str(error), exit_code=2) from None
+    frame.write_csv(path)
+    err_console.print(f"wrote {frame.height:,} {timeframe} bars of {', '.join(names)} to {path}")
 
 
 @dataset_app.command("list")
