@@ -22,8 +22,8 @@ import polars as pl
 from sqlalchemy.engine import make_url
 
 from worker.db.migrate import upgrade
-from worker.queue.queries import setup_connection
-from worker.results.events import copy_events_csv, trade_event_frame, trade_events_csv
+from worker.queue.queries import copy_events_csv, setup_connection
+from worker.results.events import trade_event_frame, trade_events_csv
 
 
 def synthetic_trades(count: int, seed: int = 1) -> pl.DataFrame:

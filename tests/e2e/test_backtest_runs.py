@@ -16,7 +16,7 @@ from tests.queue.helpers import WorkerProcess
 from worker.engine.bars import canonical_hash, write_canonical_parquet
 from worker.engine.synthetic import generate_bars
 
-HANDLER = "worker.runner:execute_run"
+HANDLER = "worker.pipeline.runner:execute_run"
 
 
 async def add_dataset(conn: asyncpg.Connection, directory: Path, seed: int = 1) -> uuid.UUID:

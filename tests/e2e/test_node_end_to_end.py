@@ -59,7 +59,7 @@ async def test_node_enqueues_follows_and_reads_a_real_run(
     worker = WorkerProcess(
         database_url,
         tmp_path / "logs",
-        handler="worker.runner:execute_run",
+        handler="worker.pipeline.runner:execute_run",
         artifact_dir=tmp_path / "artifacts",
         poll_interval_seconds=600,
     )

@@ -50,7 +50,7 @@ async def test_artifacts_land_in_s3(
         database_url,
         tmp_path / "logs",
         "--burst",
-        handler="worker.runner:execute_run",
+        handler="worker.pipeline.runner:execute_run",
         artifact_dir=f"s3://{s3}/backtests",
     )
     assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]
@@ -90,7 +90,7 @@ async def test_a_dataset_in_s3_is_fetched_once_verified_and_run(
         database_url,
         tmp_path / "logs",
         "--burst",
-        handler="worker.runner:execute_run",
+        handler="worker.pipeline.runner:execute_run",
         artifact_dir=tmp_path / "artifacts",
         dataset_cache_dir=tmp_path / "cache",
     )

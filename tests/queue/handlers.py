@@ -13,7 +13,14 @@ from typing import Any
 
 import asyncpg
 
-from worker.queue.handler import PermanentRunError, RunCancelled, RunContext, RunJob, RunOutcome
+from worker.queue.handler import (
+    ArtifactRecord,
+    PermanentRunError,
+    RunCancelled,
+    RunContext,
+    RunJob,
+    RunOutcome,
+)
 
 
 def metrics(job: RunJob, **extra: Any) -> dict[str, Any]:
@@ -104,13 +111,15 @@ async def configured(job: RunJob, ctx: RunContext) -> RunOutcome:
         return await sleep_uncooperative(job, ctx)
     if "sleep" in job.config:
         return await sleep(job, ctx)
-    if job.config.get("finalize"):
-
-        async def finalize(connection: asyncpg.Connection) -> None:
-            await connection.execute(
-                "INSERT INTO events (run_id, event_type, payload) VALUES ($1, 'finalized', '{}')",
-                job.id,
-            )
-
-        return RunOutcome(metrics=metrics(job), metadata={}, finalize=finalize)
+    if job.config.get("attachments"):
+        artifact = ArtifactRecord(
+            kind="json",
+            filename="result.json",
+            storage_path=f"/tmp/{job.id}/result.json",
+            mime_type="application/json",
+            size_bytes=2,
+            sha256="0" * 64,
+        )
+        events = f'{job.id},attached,2024-01-02T00:00:00+00:00,"{{""n"": 1}}"\n'.encode()
+        return RunOutcome(metrics=metrics(job), artifacts=(artifact,), events_csv=events)
     return outcome(job)

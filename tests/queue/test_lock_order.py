@@ -16,11 +16,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 
 from tests.queue import handlers
 from tests.queue.helpers import insert_runs
-from worker.queue import completion, queries
+from worker.queue import queries
+from worker.queue.completer import Completer
 from worker.queue.handler import RunJob
+from worker.queue.outcome import succeed
 
 A = "host-a:1:aaaaaa"
 RUNS = 20
@@ -33,7 +36,7 @@ async def _heartbeat(db: asyncpg.Connection, jobs: list[RunJob]) -> Any:
 
 
 async def _complete(db: asyncpg.Connection, jobs: list[RunJob]) -> Any:
-    items = [completion.prepare(job, handlers.outcome(job)) for job in jobs]
+    items = [(job.id, job.attempt, succeed(handlers.outcome(job)).row) for job in jobs]
     return await queries.complete(db, A, items)
 
 
@@ -104,13 +107,13 @@ async def test_completions_written_by_several_flushers_all_land(database_url: st
         async with pool.acquire() as db:
             await insert_runs(db, RUNS)
             jobs = await queries.claim(db, A, RUNS, 60)
-        completer = completion.Completer(pool, A, retry_for_seconds=5, flushes=3)
+        completer = Completer(pool, A, retry_for_seconds=5, flushes=3, log=structlog.get_logger())
         completer.start()
-        first = [completer.submit(completion.prepare(j, handlers.outcome(j))) for j in jobs[:5]]
+        first = [completer.write(j, succeed(handlers.outcome(j))) for j in jobs[:5]]
         written = await asyncio.gather(*first)
-        rest = [completer.submit(completion.prepare(j, handlers.outcome(j))) for j in jobs[5:]]
+        rest = [completer.write(j, succeed(handlers.outcome(j))) for j in jobs[5:]]
         written += await asyncio.gather(*rest)
-        await completer.close()
+        await completer.stop()
         assert written == [True] * RUNS
         async with pool.acquire() as db:
             statuses = await db.fetch("SELECT status::text AS s, count(*) FROM runs GROUP BY 1")

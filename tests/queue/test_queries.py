@@ -10,8 +10,9 @@ import pytest
 
 from tests.queue import handlers
 from tests.queue.helpers import event_types, insert_runs, run_row
-from worker.queue import completion, queries
+from worker.queue import queries
 from worker.queue.handler import PermanentRunError, RunJob, RunOutcome
+from worker.queue.outcome import SuccessRow, succeed
 
 A = "host-a:1:aaaaaa"
 B = "host-b:2:bbbbbb"
@@ -23,8 +24,8 @@ async def db(conn: asyncpg.Connection) -> asyncpg.Connection:
     return conn
 
 
-def done(job: RunJob, **extra: object) -> queries.Completion:
-    return completion.prepare(job, handlers.outcome(job, **extra))
+def done(job: RunJob, **extra: object) -> tuple[object, int, SuccessRow]:
+    return (job.id, job.attempt, succeed(handlers.outcome(job, **extra)).row)
 
 
 async def expire(conn: asyncpg.Connection, run_id: object) -> None:
@@ -80,9 +81,9 @@ async def test_a_worker_that_lost_its_lease_cannot_write(db: asyncpg.Connection)
 
     # The first worker wakes up and tries every final write: all are fenced off.
     assert await queries.complete(db, A, [done(job_a)]) == set()
-    assert not await queries.fail(db, run_id, A, 1, {"type": "x", "message": "y"})
-    assert not await queries.retry(db, run_id, A, 1, {"type": "x", "message": "y"}, 1.0)
-    assert not await queries.cancel(db, run_id, A, 1)
+    assert await queries.fail(db, A, [(run_id, 1, {"type": "x", "message": "y"})]) == set()
+    assert await queries.retry(db, A, [(run_id, 1, {"type": "x", "message": "y"}, 1.0)]) == set()
+    assert await queries.cancel(db, A, [(run_id, 1)]) == set()
     assert await queries.hand_back(db, A, [(run_id, 1)]) == set()
     assert await queries.heartbeat(db, A, [(run_id, 1)], 30) == {}
     # Even the same worker id with the old attempt number is fenced off.
@@ -151,7 +152,7 @@ async def test_retry_delays_the_run_on_the_database_clock(db: asyncpg.Connection
     [run_id] = await insert_runs(db, 1)
     [job] = await queries.claim(db, A, 1, 30)
     error = {"type": "transient_error", "message": "connection reset"}
-    assert await queries.retry(db, run_id, A, job.attempt, error, 3600.0)
+    assert await queries.retry(db, A, [(run_id, job.attempt, error, 3600.0)]) == {run_id}
     row = await run_row(db, run_id)
     assert row["status"] == "pending"
     assert row["error"] == error
@@ -173,7 +174,7 @@ async def test_nan_and_infinity_never_reach_jsonb(db: asyncpg.Connection) -> Non
     error = {"type": "x", "message": "m", "detail": {"v": float("nan")}}
     [other] = await insert_runs(db, 1)
     [job2] = await queries.claim(db, A, 1, 30)
-    assert await queries.fail(db, other, A, job2.attempt, error)
+    assert await queries.fail(db, A, [(other, job2.attempt, error)]) == {other}
     assert (await run_row(db, other))["error"]["detail"] == {"v": None}
 
 
@@ -190,11 +191,11 @@ def test_values_too_large_for_their_column_are_a_permanent_error() -> None:
         worker_id=A,
     )
     with pytest.raises(PermanentRunError) as caught:
-        completion.prepare(job, handlers.outcome(job, total_return=1e7))
+        succeed(handlers.outcome(job, total_return=1e7))
     assert caught.value.type == "value_out_of_range"
     assert "NUMERIC(10,4)" in caught.value.message
     with pytest.raises(PermanentRunError) as missing:
-        completion.prepare(job, RunOutcome(metrics={"final_value": 1.0}))
+        succeed(RunOutcome(metrics={"final_value": 1.0}))
     assert missing.value.type == "invalid_metrics"
 
 

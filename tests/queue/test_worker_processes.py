@@ -185,7 +185,7 @@ async def test_failing_well(conn: asyncpg.Connection, database_url: str, tmp_pat
     [bug] = await insert_runs(conn, 1, config={"fail": "bug"})
     [huge] = await insert_runs(conn, 1, config={"huge": True})
     [nan] = await insert_runs(conn, 1, config={"nan": True})
-    [finalized] = await insert_runs(conn, 1, config={"finalize": True})
+    [attached] = await insert_runs(conn, 1, config={"attachments": True})
     [good] = await insert_runs(conn, 1, priority=-9)
     worker = WorkerProcess(database_url, tmp_path, "--concurrency", "1")
     try:
@@ -211,7 +211,7 @@ async def test_failing_well(conn: asyncpg.Connection, database_url: str, tmp_pat
     assert await outcome(bug) == ("failed", 1, "internal_error")
     assert await outcome(huge) == ("failed", 1, "value_out_of_range")
     assert await outcome(nan) == ("succeeded", 1, None)
-    assert await outcome(finalized) == ("succeeded", 1, None)
+    assert await outcome(attached) == ("succeeded", 1, None)
     assert await outcome(good) == ("succeeded", 1, None)
 
     permanent_error = error_of(await run_row(conn, permanent))
@@ -227,7 +227,12 @@ async def test_failing_well(conn: asyncpg.Connection, database_url: str, tmp_pat
         "claimed", "error", "failed",
     ]  # fmt: skip
     assert await event_types(conn, permanent) == ["claimed", "error", "failed"]
-    assert "finalized" in await event_types(conn, finalized)
+    assert "attached" in await event_types(conn, attached)
+    assert await conn.fetchval("SELECT count(*) FROM artifacts WHERE run_id = $1", attached) == 1
+    # A finished run's progress says it finished.
+    finished = json.loads((await run_row(conn, good))["progress"])
+    assert (finished["stage"], finished["pct"]) == ("succeeded", 100)
+    assert json.loads((await run_row(conn, permanent))["progress"])["stage"] == "failed"
     nan_row = await run_row(conn, nan)
     assert nan_row["sharpe_ratio"] is None
     assert json.loads(nan_row["metrics"])["profit_factor"] is None
@@ -266,6 +271,8 @@ async def test_heartbeats_keep_a_cpu_bound_run_alive(
     worker would reap the run otherwise) and progress keeps being reported."""
     [busy] = await insert_runs(conn, 1, config={"cpu": 4})
     [slow] = await insert_runs(conn, 1, config={"sleep": 2})
+    notified: list[dict[str, object]] = []
+    await conn.add_listener("run_progress", lambda *args: notified.append(json.loads(args[3])))
     settings = {"lease_seconds": 1, "poll_interval_seconds": 0.2}
     first = WorkerProcess(database_url, tmp_path, "--burst", "--concurrency", "2", **settings)
     await wait_for(conn, "SELECT count(*) = 2 FROM runs WHERE status = 'running'")
@@ -276,8 +283,9 @@ async def test_heartbeats_keep_a_cpu_bound_run_alive(
         row = await run_row(conn, run_id)
         assert (row["status"], row["attempts"]) == ("succeeded", 1)
         assert "lease_expired" not in await event_types(conn, run_id)
+    assert any(p["run_id"] == str(slow) and p["stage"] == "sleeping" for p in notified)
     progress = json.loads(await conn.fetchval("SELECT progress FROM runs WHERE id = $1", slow))
-    assert progress["stage"] == "sleeping" and progress["run_id"] == str(slow)
+    assert progress == {"run_id": str(slow), "stage": "succeeded", "pct": 100}
 
 
 async def test_burst_waits_for_a_retry_but_not_for_a_run_scheduled_later(

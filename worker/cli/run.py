@@ -9,7 +9,7 @@ import typer
 from worker.cli.app import UserError, app, settings_from
 from worker.logs import configure_logging
 
-DEFAULT_HANDLER = "worker.runner:execute_run"
+DEFAULT_HANDLER = "worker.pipeline.runner:execute_run"
 
 
 @app.command()

@@ -1,6 +1,8 @@
-"""The engine's one narrow entry point, called by the queue worker.
+"""The engine's narrow entry point, called by the queue worker.
 
-``run_backtest`` is pure: DataFrames and dicts in, a :class:`BacktestResult` out. Bad input
+``run_backtest`` is pure: DataFrames and dicts in, a :class:`BacktestResult` out. The worker
+splits it in two, so that a run's inputs are validated once, before its bars are loaded:
+``parse_run`` (dicts in, a :class:`RunSpec` out) and ``simulate_run`` (bars and spec in). Bad input
 raises :class:`~worker.engine.errors.EngineInputError`; ``should_cancel()`` returning True
 raises :class:`~worker.engine.errors.RunCancelled`.
 """
@@ -44,10 +46,13 @@ __all__ = [
     "EngineError",
     "EngineInputError",
     "RunCancelled",
+    "RunSpec",
     "canonical_hash",
     "file_sha256",
     "load_bars",
+    "parse_run",
     "run_backtest",
+    "simulate_run",
 ]
 
 
@@ -91,7 +96,7 @@ class _Stages:
         self.timings["total"] = time.perf_counter() - self._t0
 
 
-def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
+def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig, *, windowed: bool) -> pl.DataFrame:
     if not isinstance(bars, pl.DataFrame):
         raise EngineInputError(
             f"bars must be a polars DataFrame, got {type(bars).__name__}", type="invalid_bars"
@@ -109,6 +114,8 @@ def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
             frame = canonicalize(frame)
         except pl.exceptions.PolarsError as exc:
             raise EngineInputError(f"bars cannot be read: {exc}", type="invalid_bars") from None
+    if windowed:
+        return _non_empty(frame, cfg)
     if cfg.symbols is not None:
         present = set(frame["symbol"].unique().to_list())
         unknown = [s for s in cfg.symbols if s not in present]
@@ -128,6 +135,10 @@ def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
         preds.append(pl.col("timestamp") <= cfg.end)
     if preds:
         frame = frame.filter(pl.all_horizontal(preds))
+    return _non_empty(frame, cfg)
+
+
+def _non_empty(frame: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
     if frame.height == 0:
         raise EngineInputError(
             "no bars in the requested window (check start, end and symbols)",
@@ -227,6 +238,34 @@ def resolve_config(
     return out
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """A backtest's inputs, validated once: the config, and the strategy (or, for a grid,
+    its class, since each combination is validated on its own)."""
+
+    config: RunConfig
+    strategy_params: dict[str, Any]
+    strategy: Strategy | None
+    initial_capital: float
+
+
+def parse_run(
+    strategy_params: dict[str, Any], run_config: dict[str, Any], *, initial_capital: float
+) -> RunSpec:
+    """Validate a run's strategy, config and capital; EngineInputError when they are bad."""
+    if not (isinstance(initial_capital, int | float) and math.isfinite(initial_capital)):
+        raise EngineInputError("initial_capital must be a finite number", type="invalid_config")
+    if initial_capital <= 0:
+        raise EngineInputError("initial_capital must be positive", type="invalid_config")
+    cfg = parse_run_config(run_config)
+    if cfg.grid:
+        strategy_class(strategy_params, cfg.params)
+        strategy = None
+    else:
+        strategy = parse_strategy(strategy_params, cfg.params)
+    return RunSpec(cfg, strategy_params, strategy, float(initial_capital))
+
+
 def run_backtest(
     bars: pl.DataFrame,
     strategy_params: dict[str, Any],
@@ -238,25 +277,33 @@ def run_backtest(
     should_cancel: Cancel | None = None,
 ) -> BacktestResult:
     """Run one backtest (or a parameter grid when ``run_config["grid"]`` is set)."""
+    spec = parse_run(strategy_params, run_config, initial_capital=initial_capital)
+    return simulate_run(
+        bars, spec, timeframe=timeframe, progress=progress, should_cancel=should_cancel
+    )
+
+
+def simulate_run(
+    bars: pl.DataFrame,
+    spec: RunSpec,
+    *,
+    timeframe: str,
+    windowed: bool = False,
+    progress: Progress | None = None,
+    should_cancel: Cancel | None = None,
+) -> BacktestResult:
+    """Run a validated backtest. ``windowed``: the bars are already restricted to the
+    config's symbols and window (``load_bars`` did it), so they are not filtered again."""
     stages = _Stages(progress, should_cancel)
     stages.check()
-    if not (isinstance(initial_capital, int | float) and math.isfinite(initial_capital)):
-        raise EngineInputError("initial_capital must be a finite number", type="invalid_config")
-    if initial_capital <= 0:
-        raise EngineInputError("initial_capital must be positive", type="invalid_config")
-    capital = float(initial_capital)
-    cfg = parse_run_config(run_config)
-    if cfg.grid:
-        # the grid supplies some parameters: each combination is validated on its own
-        strategy_class(strategy_params, cfg.params)
-    else:
-        strategy = parse_strategy(strategy_params, cfg.params)
+    cfg, capital = spec.config, spec.initial_capital
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
-    frame = _prepare_bars(bars, cfg)
+    frame = _prepare_bars(bars, cfg, windowed=windowed)
     md = _market(frame)
     stages.report("load", 1.0)
     stages.done("load")
 
+    strategy = spec.strategy
     leaderboard: pl.DataFrame | None = None
     best_params: dict[str, Any] | None = None
     grid_summary: dict[str, Any] | None = None
@@ -265,7 +312,7 @@ def run_backtest(
 
         outcome = run_grid(
             md,
-            strategy_params,
+            spec.strategy_params,
             cfg,
             capital=capital,
             ppy=ppy,
@@ -275,6 +322,7 @@ def run_backtest(
         leaderboard, best_params = outcome.leaderboard, outcome.best_params
         strategy, grid_summary = outcome.best_strategy, outcome.summary
         stages.done("grid")
+    assert strategy is not None
 
     stages.report("signals", 0.0)
     signal = strategy.signal(md)

@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from worker.engine.errors import EngineInputError
 from worker.engine.metrics import METRIC_NAMES
 
-#: Keys of ``runs.config`` that belong to the queue worker, not the engine: the engine drops
-#: them silently. Any other unknown key is rejected.
-WORKER_CONFIG_KEYS = frozenset(
-    {"timeout_seconds", "artifacts", "plots", "report", "tags", "label", "notes", "priority"}
-)
+#: Keys of ``runs.config`` that belong to the worker, not the engine (validated by
+#: ``worker.pipeline.inputs.RunOptions``): the engine drops them. Any other unknown key is
+#: rejected.
+WORKER_CONFIG_KEYS = frozenset({"timeout_seconds", "artifacts", "tags", "label", "notes"})
 
 
 class RunConfig(BaseModel):

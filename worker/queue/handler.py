@@ -1,8 +1,9 @@
 """The interface between the queue and the code that executes a run.
 
 A handler is `async def handler(job: RunJob, ctx: RunContext) -> RunOutcome`. The queue
-claims the run, calls the handler, and writes the outcome in a transaction fenced on the
-run's lease. The handler:
+claims the run, calls the handler, turns what it returned or raised into the run's final
+state (`worker.queue.outcome.decide`) and writes that, fenced on the run's lease
+(`worker.queue.completer`). The handler:
 
 * does CPU-bound work through `ctx.run_cpu(fn, *args)` (off the event loop), so that
   heartbeats, LISTEN and cancellation keep working while it computes;
@@ -56,20 +57,34 @@ class RunJob:
 
 
 @dataclass(frozen=True)
+class ArtifactRecord:
+    """A stored file of a run, as its `artifacts` row will say."""
+
+    kind: str
+    filename: str
+    storage_path: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class RunOutcome:
-    """What a successful handler returns.
+    """What a successful handler returns: values, written by the queue's completer.
 
     `metrics` uses the engine's metric names; the queue writes the columns final_value,
     total_return, sharpe_ratio, max_drawdown, win_rate, total_trades, winning_trades and
     losing_trades from it, and the whole dict (NaN/Infinity as null) into runs.metrics.
-    `metadata` is merged into runs.metadata. `finalize`, if given, runs inside the fenced
-    completion transaction after the fence check (artifact rows, events): if it raises, the
-    run is not completed and the error is classified like a handler error.
+    `metadata` is merged into runs.metadata. `artifacts` become `artifacts` rows and
+    `events_csv` (rows in `events` column order: run_id, event_type, timestamp, payload) is
+    copied into `events`, in the same transaction as the `succeeded` status and only if the
+    run's fence still holds, so an attempt that lost its lease leaves no rows behind.
     """
 
     metrics: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-    finalize: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+    artifacts: tuple[ArtifactRecord, ...] = ()
+    events_csv: bytes = b""
 
 
 class PermanentRunError(Exception):
@@ -119,7 +134,6 @@ class RunContext:
         self._parent_log = log
         self._log: Any = None
         self.timeout_seconds = timeout_seconds
-        self.deadline = time.monotonic() + timeout_seconds
         self._loop = loop
         self._reason: CancelReason | None = None
         self._lock = threading.Lock()
@@ -140,14 +154,10 @@ class RunContext:
     # --- for handlers -------------------------------------------------------------------
 
     def is_cancelled(self) -> bool:
-        """True once the run should stop: cancel requested, time limit passed, lease lost,
-        or the worker is shutting down. Safe to call from any thread."""
-        if self._reason is not None:  # one attribute read: atomic, safe from any thread
-            return True
-        if time.monotonic() >= self.deadline:
-            self.cancel(CancelReason.TIMEOUT)
-            return True
-        return False
+        """True once the run should stop: cancel requested, time limit passed (the queue's
+        deadline timer says so), lease lost, or the worker is shutting down. Safe to call
+        from any thread."""
+        return self._reason is not None  # one attribute read: atomic, safe from any thread
 
     def report_progress(self, stage: str, pct: float) -> None:
         """Record progress (`pct` in percent, 0-100). Safe from any thread; debounced to a few
@@ -173,8 +183,6 @@ class RunContext:
 
     @property
     def cancel_reason(self) -> CancelReason | None:
-        if self._reason is None and time.monotonic() >= self.deadline:
-            self.cancel(CancelReason.TIMEOUT)
         return self._reason
 
     def cancel(self, reason: CancelReason) -> bool:

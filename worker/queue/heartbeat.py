@@ -6,7 +6,6 @@ notification) and which runs are no longer ours (lease expired and reaped).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,30 +13,34 @@ from typing import Any
 import asyncpg
 
 from worker.queue import queries
+from worker.queue.looper import Periodic
 
 Held = Sequence[tuple[uuid.UUID, int]]
 
 
-async def heartbeat_loop(
-    pool: asyncpg.Pool,
-    worker_id: str,
-    *,
-    interval: float,
-    lease_seconds: float,
-    held: Callable[[], Held],
-    on_result: Callable[[Held, dict[uuid.UUID, bool]], None],
-    log: Any,
-) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        runs = list(held())
-        if not runs:
-            continue
-        try:
-            alive = await queries.heartbeat(pool, worker_id, runs, lease_seconds)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("heartbeat_failed", runs=len(runs), error=repr(error))
-            continue
-        on_result(runs, alive)
+class Heartbeat(Periodic):
+    name = "heartbeat"
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        worker_id: str,
+        *,
+        interval: float,
+        lease_seconds: float,
+        held: Callable[[], Held],
+        on_result: Callable[[Held, dict[uuid.UUID, bool]], None],
+        log: Any,
+    ) -> None:
+        super().__init__(interval=interval, log=log)
+        self._pool = pool
+        self._worker_id = worker_id
+        self._lease_seconds = lease_seconds
+        self._held = held
+        self._on_result = on_result
+
+    async def tick(self) -> None:
+        runs = list(self._held())
+        if runs:
+            alive = await queries.heartbeat(self._pool, self._worker_id, runs, self._lease_seconds)
+            self._on_result(runs, alive)

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from worker.queue.looper import Loop
 from worker.queue.retry import backoff_seconds
 
 CHANNEL_PENDING = "runs_pending"
@@ -27,7 +28,9 @@ def _setter(event: asyncio.Event) -> Callable[[Any], None]:
     return lambda _connection: event.set()
 
 
-class Listener:
+class Listener(Loop):
+    name = "listener"
+
     def __init__(
         self,
         dsn: str,
@@ -46,18 +49,9 @@ class Listener:
         self._on_connected = on_connected
         self._health_check_seconds = health_check_seconds
         self._log = log
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
         self.connected = asyncio.Event()
         self.connections = 0  # successful (re)connections, for tests and status
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="listener")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def _notified(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
         if channel == CHANNEL_PENDING:
@@ -65,7 +59,7 @@ class Listener:
         elif channel == CHANNEL_CANCEL:
             self._on_cancel(str(payload))
 
-    async def _run(self) -> None:
+    async def _loop(self) -> None:
         failures = 0
         while True:
             connection: asyncpg.Connection | None = None

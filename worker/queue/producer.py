@@ -27,10 +27,16 @@ import asyncpg
 from worker.queue import queries
 from worker.queue.errors import is_transient
 from worker.queue.handler import RunJob
+from worker.queue.looper import Loop
 from worker.queue.retry import backoff_seconds
 
 
-class Producer:
+class Producer(Loop):
+    """Claims runs and hands them to `start`; its task ends by itself when a burst worker
+    has drained the queue."""
+
+    name = "producer"
+
     def __init__(
         self,
         connect: Callable[[], Awaitable[asyncpg.Connection]],
@@ -46,6 +52,7 @@ class Producer:
         start: Callable[[Sequence[RunJob]], None],
         log: Any,
     ) -> None:
+        super().__init__()
         self._connect = connect
         self._connection: asyncpg.Connection | None = None
         self._worker_id = worker_id
@@ -65,9 +72,14 @@ class Producer:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Claim no more: the claim in flight finishes (its runs are started), then the loop
+        ends."""
         self._stopping = True
         self._wake.set()
+
+    def _request_stop(self, task: asyncio.Task[None]) -> None:
+        self.request_stop()
 
     async def _db(self) -> asyncpg.Connection:
         """The claim connection, (re)opened when missing or lost."""
@@ -77,7 +89,7 @@ class Producer:
             connection = self._connection = await self._connect()
         return connection
 
-    async def run(self) -> None:
+    async def _loop(self) -> None:
         """Claim until stopped (or, in burst mode, until the queue is drained)."""
         try:
             await self._claim_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from worker import jsonsafe
-from worker.queue.handler import RunJob
+from worker.queue.handler import ArtifactRecord, RunJob
+from worker.queue.outcome import SuccessRow
 from worker.queue.sql import load
 
 Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy
+EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
 
 
 async def setup_connection(connection: asyncpg.Connection) -> None:
@@ -40,25 +43,6 @@ async def setup_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Completion:
-    """A successful run's final write, validated and ready for the database."""
-
-    id: uuid.UUID
-    attempt: int
-    # Numeric values as text (Postgres parses and rounds them to the column's scale).
-    final_value: str
-    total_return: str
-    sharpe_ratio: str | None
-    max_drawdown: str
-    win_rate: str | None
-    total_trades: int
-    winning_trades: int
-    losing_trades: int
-    metrics_json: str
-    metadata_json: str
-
-
 async def claim(db: Executor, worker_id: str, limit: int, lease_seconds: float) -> list[RunJob]:
     rows = await db.fetch(load("claim"), worker_id, limit, lease_seconds)
     return [
@@ -77,47 +61,93 @@ async def claim(db: Executor, worker_id: str, limit: int, lease_seconds: float) 
     ]
 
 
-async def complete(db: Executor, worker_id: str, items: Sequence[Completion]) -> set[uuid.UUID]:
+async def complete(
+    db: Executor, worker_id: str, runs: Sequence[tuple[uuid.UUID, int, SuccessRow]]
+) -> set[uuid.UUID]:
     """Mark runs succeeded, fenced per row; returns the ids actually written."""
-    rows = await db.fetch(
+    rows = [row for _, _, row in runs]
+    written = await db.fetch(
         load("complete_batch"),
         worker_id,
-        [item.id for item in items],
-        [item.attempt for item in items],
-        [item.final_value for item in items],
-        [item.total_return for item in items],
-        [item.sharpe_ratio for item in items],
-        [item.max_drawdown for item in items],
-        [item.win_rate for item in items],
-        [item.total_trades for item in items],
-        [item.winning_trades for item in items],
-        [item.losing_trades for item in items],
-        [item.metrics_json for item in items],
-        [item.metadata_json for item in items],
+        [run_id for run_id, _, _ in runs],
+        [attempt for _, attempt, _ in runs],
+        [row.final_value for row in rows],
+        [row.total_return for row in rows],
+        [row.sharpe_ratio for row in rows],
+        [row.max_drawdown for row in rows],
+        [row.win_rate for row in rows],
+        [row.total_trades for row in rows],
+        [row.winning_trades for row in rows],
+        [row.losing_trades for row in rows],
+        [row.metrics_json for row in rows],
+        [row.metadata_json for row in rows],
     )
-    return {row["id"] for row in rows}
+    return {record["id"] for record in written}
 
 
 async def fail(
-    db: Executor, run_id: uuid.UUID, worker_id: str, attempt: int, error: dict[str, Any]
-) -> bool:
-    return await db.fetchval(load("fail"), run_id, worker_id, attempt, error) is not None
+    db: Executor, worker_id: str, runs: Sequence[tuple[uuid.UUID, int, dict[str, Any]]]
+) -> set[uuid.UUID]:
+    """End runs `failed` with their errors, fenced per row; returns the ids written."""
+    written = await db.fetch(
+        load("fail_batch"),
+        worker_id,
+        [run_id for run_id, _, _ in runs],
+        [attempt for _, attempt, _ in runs],
+        [jsonsafe.dumps(error) for _, _, error in runs],
+    )
+    return {record["id"] for record in written}
 
 
 async def retry(
     db: Executor,
-    run_id: uuid.UUID,
     worker_id: str,
-    attempt: int,
-    error: dict[str, Any],
-    delay_seconds: float,
-) -> bool:
-    row = await db.fetchval(load("retry"), run_id, worker_id, attempt, error, delay_seconds)
-    return row is not None
+    runs: Sequence[tuple[uuid.UUID, int, dict[str, Any], float]],
+) -> set[uuid.UUID]:
+    """Back to pending after a delay (seconds), fenced per row; returns the ids written."""
+    written = await db.fetch(
+        load("retry_batch"),
+        worker_id,
+        [run_id for run_id, _, _, _ in runs],
+        [attempt for _, attempt, _, _ in runs],
+        [jsonsafe.dumps(error) for _, _, error, _ in runs],
+        [delay for _, _, _, delay in runs],
+    )
+    return {record["id"] for record in written}
 
 
-async def cancel(db: Executor, run_id: uuid.UUID, worker_id: str, attempt: int) -> bool:
-    return await db.fetchval(load("cancel"), run_id, worker_id, attempt) is not None
+async def cancel(
+    db: Executor, worker_id: str, runs: Sequence[tuple[uuid.UUID, int]]
+) -> set[uuid.UUID]:
+    written = await db.fetch(
+        load("cancel_batch"), worker_id, [r for r, _ in runs], [a for _, a in runs]
+    )
+    return {record["id"] for record in written}
+
+
+async def insert_artifacts(
+    db: Executor, artifacts: Sequence[tuple[uuid.UUID, ArtifactRecord]]
+) -> None:
+    await db.execute(
+        load("insert_artifacts"),
+        [run_id for run_id, _ in artifacts],
+        [a.kind for _, a in artifacts],
+        [a.filename for _, a in artifacts],
+        [a.storage_path for _, a in artifacts],
+        [a.mime_type for _, a in artifacts],
+        [a.size_bytes for _, a in artifacts],
+        [a.sha256 for _, a in artifacts],
+    )
+
+
+async def copy_events_csv(
+    connection: asyncpg.Connection | PoolConnectionProxy, data: bytes
+) -> None:
+    """Append events given as CSV rows (run_id, event_type, timestamp, payload), one COPY."""
+    if data:
+        await connection.copy_to_table(
+            "events", source=io.BytesIO(data), columns=list(EVENT_COLUMNS), format="csv"
+        )
 
 
 async def hand_back(

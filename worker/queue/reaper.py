@@ -5,34 +5,28 @@ reaps; the statement skips rows another session holds, so reapers never block ea
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 
 from worker.queue import queries
+from worker.queue.looper import Periodic
 
 
-async def reap_once(pool: asyncpg.Pool, log: Any) -> int:
-    reaped = await queries.reap(pool)
-    for run in reaped:
-        log.warning(
-            "run_lease_expired",
-            run_id=str(run.id),
-            attempt=run.attempts,
-            max_attempts=run.max_attempts,
-            lost_worker_id=run.lost_by,
-            status=run.status,
-        )
-    return len(reaped)
+class Reaper(Periodic):
+    name = "reaper"
 
+    def __init__(self, pool: asyncpg.Pool, *, interval: float, log: Any) -> None:
+        super().__init__(interval=interval, log=log)
+        self._pool = pool
 
-async def reaper_loop(pool: asyncpg.Pool, *, interval: float, log: Any) -> None:
-    while True:
-        try:
-            await reap_once(pool, log)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("reap_failed", error=repr(error))
-        await asyncio.sleep(interval)
+    async def tick(self) -> None:
+        for run in await queries.reap(self._pool):
+            self._log.warning(
+                "run_lease_expired",
+                run_id=str(run.id),
+                attempt=run.attempts,
+                max_attempts=run.max_attempts,
+                lost_worker_id=run.lost_by,
+                status=run.status,
+            )

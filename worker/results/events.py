@@ -2,21 +2,16 @@
 
 Event types and their payloads are documented in docs/contract.md. A trade is two events,
 `trade_entry` and `trade_exit`, stamped with the bar's historical time; the exit carries the
-round trip's fees, PnL and return. Writing them with one COPY inside the run's
-fenced completion transaction means an attempt that lost its lease leaves no events behind.
+round trip's fees, PnL and return. The queue's completer COPYs them inside the run's fenced
+completion transaction, so an attempt that lost its lease leaves no events behind.
 """
 
 from __future__ import annotations
 
 import io
 import uuid
-from datetime import datetime
-from typing import Any
 
-import asyncpg
 import polars as pl
-
-from worker.results.sql import load
 
 EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
 
@@ -77,22 +72,3 @@ def trade_events_csv(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z")
     return buffer.getvalue()
-
-
-async def copy_events_csv(connection: asyncpg.Connection, data: bytes) -> None:
-    """Append events given as CSV (see `trade_events_csv`) with one COPY."""
-    if data:
-        await connection.copy_to_table(
-            "events", source=io.BytesIO(data), columns=list(EVENT_COLUMNS), format="csv"
-        )
-
-
-async def insert_event(
-    connection: asyncpg.Connection | asyncpg.Pool,
-    run_id: uuid.UUID,
-    event_type: str,
-    payload: dict[str, Any],
-    timestamp: datetime | None = None,
-) -> None:
-    """One event (lifecycle, metrics); `timestamp` defaults to now()."""
-    await connection.execute(load("insert_event"), run_id, event_type, timestamp, payload)

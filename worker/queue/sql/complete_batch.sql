@@ -47,7 +47,8 @@ done AS (
         locked_by = NULL,
         -- What the transition guard would set: with both set here, it does not need to fire.
         finished_at = now(),
-        lease_expires_at = NULL
+        lease_expires_at = NULL,
+        progress = jsonb_build_object('run_id', r.id, 'stage', 'succeeded', 'pct', 100)
     FROM results AS x
     WHERE r.id = x.id
       AND r.id = ANY (ARRAY(SELECT id FROM locked))

@@ -1,4 +1,4 @@
-"""Loading a run's bars: the dataset file must exist and match its recorded content hash.
+"""The load step: a run's bars, from a dataset file that matches its recorded content hash.
 
 The hash is checked the first time a process uses a dataset file (a full read), then cached
 for the life of the process, keyed by URI, hash and the file's size and modification time, so
@@ -22,6 +22,7 @@ import polars as pl
 
 from worker.engine.bars import canonical_hash, load_bars
 from worker.engine.errors import EngineError
+from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import PermanentRunError
 
 
@@ -56,6 +57,17 @@ class DatasetLoader:
                 partial.unlink(missing_ok=True)
                 raise
         return cached
+
+    def load_run_bars(self, inputs: RunInputs) -> pl.DataFrame:
+        """The bars of the run's symbols and window (blocking: a thread's work)."""
+        cfg = inputs.spec.config
+        return self.load(
+            inputs.storage_uri,
+            inputs.dataset_hash,
+            symbols=list(cfg.symbols) if cfg.symbols else None,
+            start=cfg.start,
+            end=cfg.end,
+        )
 
     def load(
         self,

@@ -1,0 +1,102 @@
+"""A finished backtest becomes files and rows: the run's `RunOutcome`.
+
+Files are rendered in memory (`worker.results`, pure) and stored under the attempt's own
+prefix, `<run id>/attempt-<n>/`, before the completion, so two attempts never overwrite each
+other. Their rows, the trade events and the final `metrics` event are values in the outcome:
+the completer writes them in the same transaction as the `succeeded` status, and only if the
+attempt still holds the run, so files of an attempt that lost are never referenced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import UTC, datetime
+
+from worker import jsonsafe
+from worker.engine.api import BacktestResult
+from worker.pipeline.inputs import RunInputs
+from worker.queue.handler import ArtifactRecord, RunOutcome
+from worker.results.artifacts import render_files, store_files
+from worker.results.events import trade_events_csv
+from worker.results.report import RunIdentity
+from worker.storage import FileStore
+
+
+def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> RunOutcome:
+    """Render and store the run's files; the outcome for the completer (blocking I/O)."""
+    job = inputs.job
+    started = time.perf_counter()
+    identity = RunIdentity(
+        run_id=str(job.id),
+        attempt=job.attempt,
+        worker_id=job.worker_id,
+        strategy_name=inputs.strategy_name,
+        strategy_version=inputs.strategy_version,
+        dataset_name=inputs.dataset_name,
+        dataset_hash=inputs.dataset_hash,
+        dataset_timeframe=inputs.timeframe,
+        symbols=list(result.resolved_config.get("symbols") or inputs.dataset_symbols),
+    )
+    files = render_files(identity, result)
+    rendered = time.perf_counter()
+    stored = store_files(store, job.id, job.attempt, files)
+    events = trade_events_csv(job.id, result.trades) + _metrics_event_csv(inputs, result)
+    done = time.perf_counter()
+    timings = {
+        **result.timings,
+        "render": rendered - started,
+        "store": done - rendered,
+    }
+    return RunOutcome(
+        metrics=dict(result.metrics),
+        metadata=_metadata(inputs, result, timings),
+        artifacts=tuple(
+            ArtifactRecord(
+                kind=a.kind.value,
+                filename=a.filename,
+                storage_path=a.stored.uri,
+                mime_type=a.mime_type,
+                size_bytes=a.stored.size_bytes,
+                sha256=a.stored.sha256,
+            )
+            for a in stored
+        ),
+        events_csv=events,
+    )
+
+
+def _metrics_event_csv(inputs: RunInputs, result: BacktestResult) -> bytes:
+    """The `metrics` event, stamped with the last bar's time, as one CSV row for COPY."""
+    last = result.equity["timestamp"].max() if result.equity.height else datetime.now(UTC)
+    assert isinstance(last, datetime)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        [
+            str(inputs.job.id),
+            "metrics",
+            last.isoformat(),
+            jsonsafe.dumps(dict(result.metrics)),
+        ]
+    )
+    return buffer.getvalue().encode()
+
+
+def _metadata(
+    inputs: RunInputs, result: BacktestResult, timings: dict[str, float]
+) -> dict[str, object]:
+    """What makes the numbers reproducible: engine version, dataset hash, resolved inputs."""
+    return {
+        "engine_version": result.engine_version,
+        "dataset_hash": inputs.dataset_hash,
+        "strategy": {
+            "name": inputs.strategy_name,
+            "version": inputs.strategy_version,
+            "params": result.strategy,
+        },
+        "resolved_config": result.resolved_config,
+        "best_params": result.best_params,
+        "grid": result.grid_summary,
+        "timings": timings,
+    }

@@ -1,0 +1,224 @@
+"""The completer: the one writer of every run's final state, many runs per transaction.
+
+Like River's `JobCompleter`, it is the only path by which a run ends: the run task submits
+the run's final state (a value from `outcome.decide`) and is told what became of it. A
+flush takes what is waiting, groups it by state and writes it in one transaction, one
+statement per state, each fenced per row on (locked_by, attempts); a success's artifact rows
+and events are written in the same transaction, for the runs whose fence held. Under load
+the commit rate, not the SQL, is the limit, so one commit for many runs is how the queue
+keeps up; a lone run pays no wait, since a flush starts as soon as a flusher is free.
+
+Failures of the write itself: a transient error (connection lost, server restarting) is
+retried with backoff for up to `retry_for_seconds` (one lease: after that the reaper owns
+the run); a batch refused for good is written one run at a time, so one bad row does not
+sink the others; a run refused for good becomes what `outcome.after_write_error` says (a
+success too large for its columns is failed). A finished backtest is never run again
+because its write failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+
+from worker.queue import queries
+from worker.queue.errors import is_transient
+from worker.queue.handler import RunJob
+from worker.queue.looper import Loop
+from worker.queue.outcome import (
+    Abandon,
+    Cancel,
+    Fail,
+    Final,
+    HandBack,
+    Retry,
+    Succeed,
+    after_write_error,
+)
+from worker.queue.retry import backoff_seconds
+
+log = structlog.get_logger("worker.queue.completer")
+
+MAX_BATCH = 500
+# Batches written at once (each on its own pool connection). While one batch's transaction
+# runs, the runs finishing meanwhile are written by the next flusher instead of waiting for
+# it. Batches in flight hold disjoint runs, and every statement that updates several
+# running rows locks them in id order, so they cannot deadlock.
+FLUSHES_IN_FLIGHT = 2
+
+# What became of a final state: True written, False fenced off (the run is no longer
+# ours, or there was nothing to write), or the error that made the completer give up.
+Written = bool | BaseException
+Done = Callable[[Final, Written], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Item:
+    job: RunJob
+    final: Final
+    done: Done
+
+
+class Completer(Loop):
+    name = "completer"
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        worker_id: str,
+        *,
+        retry_for_seconds: float,
+        log: Any,
+        flushes: int = FLUSHES_IN_FLIGHT,
+    ) -> None:
+        super().__init__()
+        self._pool = pool
+        self._worker_id = worker_id
+        self._retry_for = retry_for_seconds
+        self._log = log
+        self._flushes = max(1, flushes)
+        self._waiting: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    def submit(self, job: RunJob, final: Final, done: Done) -> None:
+        """Write `final` for `job`; `done(final, written)` is called once it is settled
+        (with the state actually written, if the database made it another)."""
+        if isinstance(final, Abandon):
+            _tell(done, final, False)
+            return
+        self._waiting.append(_Item(job, final, done))
+        self._wake.set()
+
+    async def write(self, job: RunJob, final: Final) -> Written:
+        """`submit`, awaited."""
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
+        self.submit(job, final, lambda _final, written: future.set_result(written))
+        return await future
+
+    def _request_stop(self, task: asyncio.Task[None]) -> None:
+        """Write everything submitted so far, then end."""
+        self._closing = True
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        await asyncio.gather(*(self._flusher() for _ in range(self._flushes)))
+
+    async def _flusher(self) -> None:
+        while True:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                await self._flush(batch)
+            if self._closing:
+                return
+            # Nothing waits now (no await since the check): sleep until the next submit.
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _flush(self, batch: list[_Item]) -> None:
+        try:
+            written = await self._write_retrying(batch)
+        except Exception as error:
+            if is_transient(error):
+                self._log.error("run_write_failed", runs=len(batch), error=repr(error))
+                for item in batch:
+                    _tell(item.done, item.final, error)
+            elif len(batch) > 1:
+                for item in batch:
+                    await self._flush([item])
+            else:
+                await self._refused(batch[0], error)
+            return
+        for item in batch:
+            _tell(item.done, item.final, item.job.id in written)
+
+    async def _refused(self, item: _Item, error: BaseException) -> None:
+        """The database refused this run's final state for good."""
+        instead = after_write_error(item.final, error)
+        if instead is None:
+            self._log.error("run_write_failed", run_id=str(item.job.id), error=repr(error))
+            _tell(item.done, item.final, error)
+            return
+        await self._flush([dataclasses.replace(item, final=instead)])
+
+    async def _write_retrying(self, batch: Sequence[_Item]) -> set[uuid.UUID]:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._retry_for
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._write(batch)
+            except Exception as error:
+                if not is_transient(error) or loop.time() >= give_up_at:
+                    raise
+                delay = backoff_seconds(attempt, 0.05, 2.0)
+                self._log.warning(
+                    "completion_write_retry", runs=len(batch), error=repr(error), delay=delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _write(self, batch: Sequence[_Item]) -> set[uuid.UUID]:
+        """One transaction (none when one statement does it all); the ids written."""
+        async with self._pool.acquire() as connection:
+            if _statements(batch) == 1:
+                return await self._write_states(connection, batch)
+            async with connection.transaction():
+                return await self._write_states(connection, batch)
+
+    async def _write_states(self, db: Any, batch: Sequence[_Item]) -> set[uuid.UUID]:
+        worker = self._worker_id
+        written: set[uuid.UUID] = set()
+        succeeded = [(i.job, i.final) for i in batch if isinstance(i.final, Succeed)]
+        if succeeded:
+            ids = await queries.complete(
+                db, worker, [(j.id, j.attempt, f.row) for j, f in succeeded]
+            )
+            written |= ids
+            landed = [(job, final) for job, final in succeeded if job.id in ids]
+            artifacts = [(job.id, a) for job, final in landed for a in final.artifacts]
+            if artifacts:
+                await queries.insert_artifacts(db, artifacts)
+            events = b"".join(final.events_csv for _, final in landed)
+            if events:
+                await queries.copy_events_csv(db, events)
+        failed = [(i.job, i.final) for i in batch if isinstance(i.final, Fail)]
+        if failed:
+            written |= await queries.fail(
+                db, worker, [(j.id, j.attempt, f.error) for j, f in failed]
+            )
+        retried = [(i.job, i.final) for i in batch if isinstance(i.final, Retry)]
+        if retried:
+            written |= await queries.retry(
+                db, worker, [(j.id, j.attempt, f.error, f.delay_seconds) for j, f in retried]
+            )
+        cancelled = [(i.job.id, i.job.attempt) for i in batch if isinstance(i.final, Cancel)]
+        if cancelled:
+            written |= await queries.cancel(db, worker, cancelled)
+        handed = [(i.job.id, i.job.attempt) for i in batch if isinstance(i.final, HandBack)]
+        if handed:
+            written |= await queries.hand_back(db, worker, handed)
+        return written
+
+
+def _statements(batch: Sequence[_Item]) -> int:
+    """How many statements writing `batch` takes (more than one needs a transaction)."""
+    states = {type(item.final) for item in batch}
+    extra = any(
+        isinstance(item.final, Succeed) and (item.final.artifacts or item.final.events_csv)
+        for item in batch
+    )
+    return len(states) + (2 if extra else 0)
+
+
+def _tell(done: Done, final: Final, written: Written) -> None:
+    try:
+        done(final, written)
+    except Exception:  # a bug in one callback must not stop the others, nor the loop
+        log.exception("completion_callback_failed")
