@@ -158,6 +158,10 @@ async def test_a_grid_run_reports_a_leaderboard(
         ("corrupt_file", "dataset_corrupt", "does not match its recorded hash"),
         ("paper_mode", "unsupported_mode", "paper"),
         ("empty_window", "empty_window", "no bars"),
+        ("symbol_and_empty_window", "empty_window", "no bars"),
+        ("unknown_symbol", "unknown_symbol", "the dataset has AAA, BBB"),
+        ("rejected_worker_key", "invalid_config", "plots: unknown key"),
+        ("bad_worker_key", "invalid_config", "timeout_seconds"),
     ],
 )
 async def test_bad_input_fails_at_once_with_an_actionable_error(
@@ -188,6 +192,14 @@ async def test_bad_input_fails_at_once_with_an_actionable_error(
         mode = "paper"
     elif case == "empty_window":
         config = {"start": "2100-01-01", "end": "2100-12-31"}
+    elif case == "symbol_and_empty_window":
+        config = {"symbols": ["AAA"], "start": "2100-01-01"}
+    elif case == "unknown_symbol":
+        config = {"symbols": ["ZZZ"]}
+    elif case == "rejected_worker_key":
+        config = {"plots": True}
+    elif case == "bad_worker_key":
+        config = {"timeout_seconds": "soon", "label": "x"}
     run_id = await add_run(conn, dataset_id, strategy_id, config, mode)
     good_id = await add_run(conn, dataset_id, await add_strategy(conn, {"kind": "buy_and_hold"}))
     await drain(database_url, tmp_path)

@@ -140,6 +140,7 @@ async def test_sigterm_hands_back_unfinished_runs_without_counting_the_attempt(
     assert (
         await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'backtest-worker/%'"
+            " AND datname = current_database()"
         )
         == 0
     )
