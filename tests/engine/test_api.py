@@ -56,6 +56,31 @@ def test_result_shape_and_resolved_config() -> None:
     assert m["total_trades"] == m["winning_trades"] + m["losing_trades"]  # type: ignore[operator]
 
 
+def test_buy_and_hold_curve_ends_at_the_buy_and_hold_return() -> None:
+    late = generate_bars(["CCC"], 300, seed=9).with_columns(
+        pl.col("timestamp").dt.offset_by("200d")
+    )  # starts after the others: its share waits in cash
+    bars = pl.concat([BARS, late])
+    res = run_backtest(bars, SMA, CFG, initial_capital=10_000, timeframe="1d")
+    curve = res.buy_and_hold
+    assert curve is not None and curve.len() == res.equity.height
+    growth = {
+        s: bars.filter(pl.col("symbol") == s)["close"]
+        / bars.filter(pl.col("symbol") == s)["close"][0]
+        for s in ("AAA", "BBB")
+    }
+    assert curve[0] == pytest.approx(10_000)
+    assert curve[100] == pytest.approx(10_000 * (growth["AAA"][100] + growth["BBB"][100] + 1) / 3)
+    bh = res.metrics["buy_and_hold_return"]
+    assert curve[-1] == pytest.approx(10_000 * (1 + bh), rel=1e-12)  # type: ignore[operator]
+    single = run_backtest(
+        BARS.filter(pl.col("symbol") == "AAA"), SMA, CFG, initial_capital=500, timeframe="1d"
+    )
+    closes = BARS.filter(pl.col("symbol") == "AAA")["close"]
+    assert single.buy_and_hold is not None
+    assert single.buy_and_hold.to_list() == pytest.approx((500 * closes / closes[0]).to_list())
+
+
 def test_window_and_symbol_filter() -> None:
     res = run({"symbols": ["aaa"], "start": "2000-02-01", "end": "2000-06-30"})
     assert res.trades["symbol"].unique().to_list() in ([], ["AAA"])

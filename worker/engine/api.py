@@ -68,6 +68,10 @@ class BacktestResult:
     grid_summary: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     engine_version: str = ENGINE_VERSION
+    #: Value of the initial capital bought equally into the run's symbols at their first
+    #: close and held (no costs), at each bar of ``equity``; ends at
+    #: ``initial_capital · (1 + metrics["buy_and_hold_return"])``.
+    buy_and_hold: pl.Series | None = None
 
 
 class _Stages:
@@ -186,6 +190,19 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
         pl.when(pl.col("equity") > 0).then(gross / pl.col("equity")).alias("exposure"),
         (pl.col("peak_ratio") - 1.0).alias("drawdown"),
     )
+
+
+def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
+    """Equal-weight buy-and-hold on the run's timeline: ``capital / k`` in each of the k
+    symbols at its first close; before a symbol's first bar its share waits in cash."""
+    if md.n_symbols == 1:
+        values = capital * (md.close / md.close[0])
+    else:
+        close_w = md.marks[0]
+        first = md.close[md.starts]
+        growth = np.divide(close_w, first, out=np.ones_like(close_w), where=close_w > 0)
+        values = capital * growth.mean(axis=1)
+    return pl.Series("buy_and_hold", values, dtype=pl.Float64)
 
 
 def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
@@ -334,6 +351,7 @@ def simulate_run(
     stages.report("metrics", 0.0)
     equity = equity_frame(md, sim)
     trades = trades_frame(md, sim)
+    buy_and_hold = buy_and_hold_curve(md, capital)
     stages.done("frames")
     stages.report("metrics", 1.0)
     stages.total()
@@ -350,6 +368,7 @@ def simulate_run(
         best_params=best_params,
         grid_summary=grid_summary,
         timings=stages.timings,
+        buy_and_hold=buy_and_hold,
     )
 
 
