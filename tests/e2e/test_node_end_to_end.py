@@ -78,7 +78,7 @@ async def test_node_enqueues_follows_and_reads_a_real_run(
         assert run["metrics"]["totalTrades"] == row["total_trades"] > 0
         assert run["metrics"]["totalReturn"] == pytest.approx(float(row["total_return"]))
         assert run["metrics"]["finalValue"] == str(row["final_value"])
-        assert {a["filename"] for a in run["artifacts"]} >= {"report.html", "equity.png"}
+        assert {a["filename"] for a in run["artifacts"]} >= {"report.html", "report.json"}
         for artifact in run["artifacts"]:
             assert Path(artifact["storagePath"]).stat().st_size == artifact["sizeBytes"]
 

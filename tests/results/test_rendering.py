@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 
+from worker.db.enums import ArtifactKind
 from worker.engine.api import BacktestResult, run_backtest
 from worker.engine.synthetic import generate_bars
-from worker.results.artifacts import render_files
+from worker.results.artifacts import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS, render_files
+from worker.results.chart_data import MAX_CURVE_POINTS, chart_data, script_json
 from worker.results.events import trade_event_frame, trade_events_csv
 from worker.results.report import RunIdentity
+from worker.results.report_view import TRADES_SHOWN_EACH_END
+from worker.results.tearsheet import tearsheet
 
 IDENTITY = RunIdentity(
     run_id="00000000-0000-0000-0000-000000000001",
@@ -26,6 +33,20 @@ IDENTITY = RunIdentity(
     dataset_timeframe="1d",
     symbols=["AAA", "BBB"],
 )
+HOSTILE = RunIdentity(
+    **{
+        **IDENTITY.__dict__,
+        "strategy_name": "</script><script>alert(1)</script>",
+        "label": "Momentum </script><!-- & co",
+        "notes": "<b>bold</b> & notes",
+        "tags": ("</script>", "daily"),
+        "symbols": ["AAA", "BBB"],
+    }
+)
+
+
+def files_of(identity: RunIdentity, result: BacktestResult, names=None):  # type: ignore[no-untyped-def]
+    return {f.filename: f for f in render_files(identity, result, names)}
 
 
 @pytest.fixture(scope="module")
@@ -40,43 +61,159 @@ def result() -> BacktestResult:
     )
 
 
-def test_every_file_is_rendered_with_its_kind_and_type(result: BacktestResult) -> None:
-    files = {f.filename: f for f in render_files(IDENTITY, result)}
-    assert set(files) == {
-        "equity.csv",
-        "equity.parquet",
-        "trades.csv",
-        "report.json",
-        "equity.png",
+@pytest.fixture(scope="module")
+def single() -> BacktestResult:
+    bars = generate_bars(symbols=["AAA"], n_bars=300, seed=3)
+    return run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 5, "slow_period": 20},
+        {},
+        initial_capital=10_000,
+        timeframe="1d",
+    )
+
+
+def test_defaults_are_the_cheap_artifacts(result: BacktestResult, single: BacktestResult) -> None:
+    assert {
+        "report_html",
+        "report_json",
+        "trades_csv",
+        "equity_parquet",
+        "leaderboard_csv",
+    } == DEFAULT_ARTIFACTS
+    assert DEFAULT_ARTIFACTS < ARTIFACT_NAMES == set(ARTIFACTS)
+    grid_files = files_of(IDENTITY, result)
+    assert list(grid_files) == [
         "report.html",
+        "report.json",
+        "trades.csv",
+        "equity.parquet",
         "leaderboard.csv",
-    }
+    ]
+    assert "leaderboard.csv" not in files_of(IDENTITY, single)
+    assert pl.read_parquet(grid_files["equity.parquet"].data).equals(result.equity)
+    assert pl.read_csv(grid_files["trades.csv"].data).height == result.trades.height
+    assert pl.read_csv(grid_files["leaderboard.csv"].data).height == 4
+
+
+def test_every_artifact_is_rendered_with_its_kind_and_type(result: BacktestResult) -> None:
+    files = files_of(IDENTITY, result, ARTIFACT_NAMES)
+    assert {f.filename for f in files.values()} == {s.filename for s in ARTIFACTS.values()}
+    for spec in ARTIFACTS.values():
+        assert files[spec.filename].kind == spec.kind
+        assert files[spec.filename].mime_type == spec.mime_type
     assert files["equity.png"].data.startswith(b"\x89PNG")
-    assert files["report.html"].mime_type == "text/html; charset=utf-8"
-    trades = pl.read_csv(files["trades.csv"].data)
-    assert trades.height == result.trades.height
-    assert pl.read_csv(files["leaderboard.csv"].data).height == 4
-    assert pl.read_parquet(files["equity.parquet"].data).equals(result.equity)
+    assert files["equity.png"].kind == ArtifactKind.PLOT
+    assert pl.read_csv(files["equity.csv"].data).height == result.equity.height
+
+
+def test_only_the_asked_files_are_written(result: BacktestResult) -> None:
+    assert list(files_of(IDENTITY, result, frozenset({"trades_csv"}))) == ["trades.csv"]
+    assert render_files(IDENTITY, result, frozenset()) == []
+    with pytest.raises(ValueError, match="unknown artifact"):
+        render_files(IDENTITY, result, frozenset({"report_html", "equity_gif"}))
+
+
+def test_matplotlib_is_imported_only_for_the_png() -> None:
+    script = """
+import sys
+from worker.engine.api import run_backtest
+from worker.engine.synthetic import generate_bars
+from worker.results.artifacts import render_files
+from worker.results.report import RunIdentity
+ident = RunIdentity("r", 1, "w", "s", "1", "d", "h", "1d", ["AAA"])
+result = run_backtest(generate_bars(["AAA"], 120), {"kind": "buy_and_hold"}, {},
+                      initial_capital=1000, timeframe="1d")
+render_files(ident, result)
+print("after defaults", "matplotlib" in sys.modules)
+render_files(ident, result, frozenset({"equity_png"}))
+print("after png", "matplotlib" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split("\n")[:2] == ["after defaults False", "after png True"]
 
 
 def test_html_report_is_self_contained_and_escaped(result: BacktestResult) -> None:
-    html = next(f for f in render_files(IDENTITY, result) if f.filename == "report.html")
-    text = html.data.decode()
-    assert "data:image/png;base64," in text
-    assert "<script" not in text and "http://" not in text.replace("http://www.w3", "")
-    assert "sma &lt;fast&gt;" in text
-    assert "Parameter grid" in text
-    assert "the figures below are the best combination" in text
-    assert "Sharpe ratio" in text
+    text = files_of(HOSTILE, result)["report.html"].data.decode()
+    assert "default-src 'none'" in text  # nothing can be fetched
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert text.count("</script>") == 3  # data, uPlot, the report's script: none injected
+    assert "<!--" not in text.split('id="run-data">')[1].split("</script>")[0]
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "Momentum &lt;/script&gt;&lt;!-- &amp; co" in text
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; notes" in text
+    assert "the figures below are the best of 4 combinations" in text
+    assert "Sharpe ratio" in text and "Monthly returns" in text
+    assert "Worst drawdown periods" in text and "Yearly returns" in text
+
+
+def test_chart_data_round_trips_through_the_script_tag(result: BacktestResult) -> None:
+    sheet = tearsheet(result)
+    data = chart_data(result, sheet.drawdowns, "</script> & <b>")
+    text = script_json(data)
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == json.loads(json.dumps(data))
+    assert data["points"] == data["bars"] == result.equity.height  # short curves stay whole
+    assert data["curve"]["equity"][-1] == round(float(result.equity["equity"][-1]), 2)
+    assert len(data["trades"]["entry_t"]) == result.trades.height
+
+
+def test_long_curves_are_reduced_and_the_report_says_so() -> None:
+    bars = generate_bars(symbols=["AAA"], n_bars=60_000, timeframe="1m", seed=2)
+    long = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 30, "slow_period": 200},
+        {},
+        initial_capital=10_000,
+        timeframe="1m",
+    )
+    data = chart_data(long, tearsheet(long).drawdowns, "bh")
+    assert data["bars"] > MAX_CURVE_POINTS and data["points"] < MAX_CURVE_POINTS
+    curve = data["curve"]
+    assert min(curve["drawdown"]) == round(float(long.equity["drawdown"].min()), 6)  # type: ignore[arg-type]
+    assert max(curve["equity"]) == round(float(long.equity["equity"].max()), 2)  # type: ignore[arg-type]
+    assert curve["t"] == sorted(curve["t"]) and len(set(curve["t"])) == len(curve["t"])
+    text = files_of(IDENTITY, long, frozenset({"report_html"}))["report.html"].data.decode()
+    assert "The curve has 60,000 bars; the charts draw" in text
+    assert "2000-01-03 00:00" in text  # intraday bars show their time
+
+
+def test_long_trade_lists_show_both_ends(result: BacktestResult) -> None:
+    bars = generate_bars(symbols=["AAA"], n_bars=3000, seed=5)
+    busy = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 2, "slow_period": 3},
+        {},
+        initial_capital=10_000,
+        timeframe="1d",
+    )
+    n = busy.trades.height
+    assert n > 2 * TRADES_SHOWN_EACH_END
+    text = files_of(IDENTITY, busy)["report.html"].data.decode()
+    trades = text.split('id="trades"')[1].split("</section>")[0]
+    assert trades.count('<tr><td class="num muted">') == 2 * TRADES_SHOWN_EACH_END
+    assert f"… {n - 2 * TRADES_SHOWN_EACH_END:,} trades not shown" in trades
+    assert f'<td class="num muted">{n:,}</td>' in trades  # the last trade is there
+    assert 'href="trades.csv"' in trades
 
 
 def test_json_report_is_strict_json_with_identity(result: BacktestResult) -> None:
-    report = next(f for f in render_files(IDENTITY, result) if f.filename == "report.json")
+    report = files_of(HOSTILE, result)["report.json"]
     parsed = json.loads(report.data, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert parsed["dataset"]["hash"] == "ab" * 32
     assert parsed["engine_version"] == result.engine_version
     assert parsed["metrics"]["total_trades"] == result.metrics["total_trades"]
     assert parsed["best_params"] == result.best_params
+    assert parsed["label"] == HOSTILE.label and parsed["tags"] == ["</script>", "daily"]
+    assert parsed["buy_and_hold"]["total_return"] == pytest.approx(
+        result.metrics["buy_and_hold_return"]
+    )
+    worst = parsed["drawdown_periods"][0]
+    assert worst["depth"] == pytest.approx(result.metrics["max_drawdown"])
+    assert {"start", "trough", "recovery", "bars", "duration"} <= set(worst)
+    assert parsed["yearly_returns"][0]["year"] == 2000
 
 
 def test_undefined_metrics_are_null_and_said_so() -> None:
@@ -89,11 +226,14 @@ def test_undefined_metrics_are_null_and_said_so() -> None:
         timeframe="1d",
     )
     assert result.metrics["sharpe_ratio"] is None
-    files = {f.filename: f for f in render_files(IDENTITY, result)}
+    files = files_of(IDENTITY, result)
     parsed = json.loads(files["report.json"].data)
     assert parsed["metrics"]["sharpe_ratio"] is None
     assert "sharpe_ratio" in parsed["undefined_metrics"]
-    assert "the equity curve is flat" in files["report.html"].data.decode()
+    html = files["report.html"].data.decode()
+    assert "undefined: the equity curve is flat" in html
+    assert "undefined: no losing trade (or no trades)" in html
+    assert "No trades." in html and "The equity never fell below a previous peak." in html
 
 
 def test_trade_events_pair_entries_and_exits_in_time_order(result: BacktestResult) -> None:

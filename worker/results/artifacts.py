@@ -9,17 +9,31 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import asyncpg
 import polars as pl
 
 from worker.db.enums import ArtifactKind
 from worker.engine.api import BacktestResult
-from worker.results.plots import equity_png
-from worker.results.report import RunIdentity, html_report, json_report
+from worker.results.catalogue import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS
+from worker.results.report import RunIdentity, html_report, json_report, title
 from worker.results.sql import load
+from worker.results.tearsheet import Tearsheet, tearsheet
 from worker.storage import FileStore, StoredFile
+
+__all__ = [
+    "ARTIFACTS",
+    "ARTIFACT_NAMES",
+    "DEFAULT_ARTIFACTS",
+    "RenderedFile",
+    "StoredArtifact",
+    "insert_artifact_rows",
+    "render_files",
+    "store_files",
+]
 
 
 @dataclass(frozen=True)
@@ -50,62 +64,69 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def render_files(identity: RunIdentity, result: BacktestResult) -> list[RenderedFile]:
-    """Every file of a successful run, in memory (pure)."""
-    title = (
-        f"{identity.strategy_name} v{identity.strategy_version} on {identity.dataset_name}"
-        f" ({', '.join(identity.symbols[:6])}{'…' if len(identity.symbols) > 6 else ''})"
-    )
-    chart = equity_png(result.equity, result.trades, title)
-    files = [
-        RenderedFile("equity.csv", ArtifactKind.CSV, "text/csv", _csv(result.equity)),
-        RenderedFile(
-            "equity.parquet",
-            ArtifactKind.PARQUET,
-            "application/vnd.apache.parquet",
-            _parquet(result.equity),
-        ),
-        RenderedFile("trades.csv", ArtifactKind.CSV, "text/csv", _csv(result.trades)),
-        RenderedFile(
-            "report.json",
-            ArtifactKind.JSON,
-            "application/json",
-            json_report(
-                identity,
-                result.metrics,
-                result.resolved_config,
-                result.strategy,
-                result.engine_version,
-                result.timings,
-                result.best_params,
-                result.grid_summary,
-            ),
-        ),
-        RenderedFile("equity.png", ArtifactKind.PLOT, "image/png", chart),
-        RenderedFile(
-            "report.html",
-            ArtifactKind.REPORT,
-            "text/html; charset=utf-8",
-            html_report(
-                identity,
-                result.metrics,
-                result.equity,
-                result.trades,
-                chart,
-                result.resolved_config,
-                result.strategy,
-                result.engine_version,
-                result.timings,
-                result.leaderboard,
-                result.best_params,
-            ),
-        ),
+class _Run:
+    """One run's inputs for its renderers, with the tearsheet computed once for both
+    reports and only if one of them is asked for."""
+
+    def __init__(self, identity: RunIdentity, result: BacktestResult, names: list[str]):
+        self.identity = identity
+        self.result = result
+        self.filenames = [ARTIFACTS[name].filename for name in names]
+
+    @cached_property
+    def sheet(self) -> Tearsheet:
+        return tearsheet(self.result)
+
+
+def _equity_png(run: _Run) -> bytes:
+    # matplotlib takes ~0.5 s to import and ~1 s to draw: loaded only when a run asks
+    from worker.results.plots import equity_png
+
+    return equity_png(run.result.equity, run.result.trades, title(run.identity))
+
+
+def _report_html(run: _Run) -> bytes:
+    others = [name for name in run.filenames if name != "report.html"]
+    return html_report(run.identity, run.result, run.sheet, others)
+
+
+def _leaderboard_csv(run: _Run) -> bytes:
+    assert run.result.leaderboard is not None, "grid runs only"
+    return _csv(run.result.leaderboard)
+
+
+_RENDERERS: dict[str, Callable[[_Run], bytes]] = {
+    "report_html": _report_html,
+    "report_json": lambda run: json_report(run.identity, run.result, run.sheet),
+    "trades_csv": lambda run: _csv(run.result.trades),
+    "equity_parquet": lambda run: _parquet(run.result.equity),
+    "leaderboard_csv": _leaderboard_csv,
+    "equity_csv": lambda run: _csv(run.result.equity),
+    "equity_png": _equity_png,
+}
+assert set(_RENDERERS) == ARTIFACT_NAMES, "every catalogued artifact has a renderer"
+
+
+def render_files(
+    identity: RunIdentity, result: BacktestResult, artifacts: frozenset[str] | None = None
+) -> list[RenderedFile]:
+    """The files a run asked for (``None``: ``DEFAULT_ARTIFACTS``), in memory (pure), in
+    catalogue order. ``leaderboard_csv`` yields a file only for grid runs. Names are
+    validated by the caller against ``ARTIFACT_NAMES``; an unknown one is a ValueError."""
+    chosen = DEFAULT_ARTIFACTS if artifacts is None else artifacts
+    unknown = sorted(set(chosen) - ARTIFACT_NAMES)
+    if unknown:
+        raise ValueError(f"unknown artifact(s) {', '.join(unknown)}")
+    names = [
+        name
+        for name in ARTIFACTS
+        if name in chosen and (name != "leaderboard_csv" or result.leaderboard is not None)
     ]
-    if result.leaderboard is not None:
-        files.append(
-            RenderedFile("leaderboard.csv", ArtifactKind.CSV, "text/csv", _csv(result.leaderboard))
-        )
-    return files
+    run = _Run(identity, result, names)
+    return [
+        RenderedFile(spec.filename, spec.kind, spec.mime_type, _RENDERERS[spec.name](run))
+        for spec in (ARTIFACTS[name] for name in names)
+    ]
 
 
 def attempt_prefix(run_id: uuid.UUID | str, attempt: int) -> str:

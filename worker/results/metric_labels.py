@@ -57,22 +57,45 @@ def format_metric(name: str, value: Any) -> str:
     return f"{float(value):,.4g}"
 
 
-def metric_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows for a metrics table, known metrics first in a stable order, then any others."""
+def label_of(name: str) -> str:
+    label = LABELS.get(name)
+    return label.label if label else name.replace("_", " ").capitalize()
+
+
+def undefined_note(name: str) -> str:
+    """Why ``name`` has no value, as the report says it."""
+    label = LABELS.get(name)
+    return f"undefined: {(label.undefined_because if label else '') or 'not defined for this run'}"
+
+
+def metric_rows(
+    metrics: dict[str, Any], benchmark: dict[str, Any] | None = None
+) -> list[dict[str, str]]:
+    """Rows for a metrics table, known metrics first in a stable order, then any others;
+    ``benchmark`` fills a second column for the metrics it has (empty for the others)."""
     names = [name for name in LABELS if name in metrics]
     names += sorted(name for name in metrics if name not in LABELS)
+    compared = benchmark or {}
     rows = []
     for name in names:
-        label = LABELS.get(name, MetricLabel(name.replace("_", " ").capitalize(), "float"))
         value = metrics[name]
         rows.append(
             {
                 "name": name,
-                "label": label.label,
+                "label": label_of(name),
                 "value": format_metric(name, value),
-                "note": (label.undefined_because or "not defined for this run")
-                if value is None
-                else "",
+                "benchmark": format_metric(name, compared[name]) if name in compared else "",
+                "note": undefined_note(name) if value is None else "",
+                "css": _sign_class(name, value),
             }
         )
     return rows
+
+
+def _sign_class(name: str, value: Any) -> str:
+    label = LABELS.get(name)
+    if value is None or label is None or label.kind not in ("pct", "ratio"):
+        return ""
+    if name in ("volatility", "exposure") or value == 0:
+        return ""
+    return "pos" if value > 0 else "neg"

@@ -1,22 +1,27 @@
-"""The run's JSON report and self-contained HTML report (pure: values in, bytes out)."""
+"""The run's JSON report and self-contained HTML tearsheet (pure: values in, bytes out).
+
+The HTML file carries everything it needs: the run's data as JSON, the vendored uPlot
+library (MIT, `static/uPlot.LICENSE`) and the report's own script and styles, all inline.
+A Content-Security-Policy forbids every fetch, so the file works offline and a strategy
+name can never load anything.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib.resources import files
 
 import jinja2
-import polars as pl
 
 from worker import jsonsafe
+from worker.engine.api import BacktestResult
+from worker.results import report_view as view
+from worker.results.chart_data import chart_data, script_json
+from worker.results.grid_heatmap import grid_parameters, grid_view
 from worker.results.metric_labels import format_metric, metric_rows
-
-MAX_HTML_TRADES = 2000
-MAX_HTML_LEADERBOARD = 200
-HEADLINE = ("total_return", "cagr", "sharpe_ratio", "max_drawdown", "win_rate", "total_trades")
+from worker.results.tearsheet import Tearsheet
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("worker.results", "templates"),
@@ -28,7 +33,8 @@ _templates = jinja2.Environment(
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """Who and what a report is about: enough to reproduce the run."""
+    """Who and what a report is about: enough to reproduce the run, and how its owner
+    named it (label, notes and tags from `runs.config`)."""
 
     run_id: str
     attempt: int
@@ -39,27 +45,37 @@ class RunIdentity:
     dataset_hash: str
     dataset_timeframe: str
     symbols: list[str]
+    label: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
 
 
-def json_report(
-    identity: RunIdentity,
-    metrics: dict[str, Any],
-    resolved_config: dict[str, Any],
-    strategy_params: dict[str, Any],
-    engine_version: str,
-    timings: dict[str, float],
-    best_params: dict[str, Any] | None = None,
-    grid_summary: dict[str, Any] | None = None,
-) -> bytes:
+def title(identity: RunIdentity) -> str:
+    shown = ", ".join(identity.symbols[:6]) + ("…" if len(identity.symbols) > 6 else "")
+    name = f"{identity.strategy_name} v{identity.strategy_version}"
+    return f"{name} on {identity.dataset_name} ({shown})"
+
+
+def benchmark_label(symbols: list[str]) -> str:
+    if len(symbols) == 1:
+        return f"Buy & hold {symbols[0]}"
+    return f"Buy & hold, equal weight ({len(symbols)} symbols)"
+
+
+def json_report(identity: RunIdentity, result: BacktestResult, sheet: Tearsheet) -> bytes:
+    metrics = result.metrics
     report = {
         "run_id": identity.run_id,
         "attempt": identity.attempt,
         "worker_id": identity.worker_id,
-        "engine_version": engine_version,
+        "label": identity.label,
+        "notes": identity.notes,
+        "tags": list(identity.tags),
+        "engine_version": result.engine_version,
         "strategy": {
             "name": identity.strategy_name,
             "version": identity.strategy_version,
-            "params": strategy_params,
+            "params": result.strategy,
         },
         "dataset": {
             "name": identity.dataset_name,
@@ -67,104 +83,85 @@ def json_report(
             "timeframe": identity.dataset_timeframe,
             "symbols": identity.symbols,
         },
-        "config": resolved_config,
+        "config": result.resolved_config,
         "metrics": metrics,
         "undefined_metrics": sorted(name for name, value in metrics.items() if value is None),
-        "timings_seconds": timings,
-        "best_params": best_params,
-        "grid": grid_summary,
+        "buy_and_hold": sheet.benchmark_metrics,
+        "drawdown_periods": [asdict(p) for p in sheet.drawdowns],
+        "monthly_returns": [asdict(r) for r in sheet.monthly],
+        "yearly_returns": [asdict(r) for r in sheet.yearly],
+        "timings_seconds": result.timings,
+        "best_params": result.best_params,
+        "grid": result.grid_summary,
     }
     text = json.dumps(jsonsafe.clean(report), indent=2, allow_nan=False, sort_keys=False)
     return (text + "\n").encode()
 
 
-def _fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
-
-
-def _trade_rows(trades: pl.DataFrame) -> list[dict[str, str]]:
-    rows = []
-    for trade in trades.head(MAX_HTML_TRADES).iter_rows(named=True):
-        pnl = trade["pnl"]
-        rows.append(
-            {
-                "symbol": trade["symbol"],
-                "side": trade["side"],
-                "entry_time": _fmt_time(trade["entry_time"]),
-                "entry_price": f"{trade['entry_price']:,.4f}",
-                "exit_time": _fmt_time(trade["exit_time"]),
-                "exit_price": f"{trade['exit_price']:,.4f}",
-                "units": f"{trade['units']:,.4g}",
-                "fees": f"{trade['fees']:,.2f}",
-                "pnl": f"{pnl:,.2f}",
-                "ret": f"{100 * trade['return']:.2f} %",
-                "exit_reason": trade["exit_reason"],
-                "css": "pos" if pnl > 0 else "neg",
-            }
-        )
-    return rows
-
-
-def _leaderboard(leaderboard: pl.DataFrame | None) -> tuple[list[str], list[list[str]]]:
-    if leaderboard is None or leaderboard.height == 0:
-        return [], []
-    shown = leaderboard.head(MAX_HTML_LEADERBOARD)
-    rows = []
-    for row in shown.iter_rows(named=True):
-        cells = []
-        for column, value in row.items():
-            is_metric = isinstance(value, float) or value is None
-            cells.append(format_metric(column, value) if is_metric else str(value))
-        rows.append(cells)
-    return list(shown.columns), rows
+@cache
+def _static(name: str) -> str:
+    return (files("worker.results") / "static" / name).read_text(encoding="utf-8")
 
 
 def html_report(
     identity: RunIdentity,
-    metrics: dict[str, Any],
-    equity: pl.DataFrame,
-    trades: pl.DataFrame,
-    chart_png: bytes,
-    resolved_config: dict[str, Any],
-    strategy_params: dict[str, Any],
-    engine_version: str,
-    timings: dict[str, float],
-    leaderboard: pl.DataFrame | None = None,
-    best_params: dict[str, Any] | None = None,
+    result: BacktestResult,
+    sheet: Tearsheet,
+    files_of_run: list[str],
 ) -> bytes:
-    """One HTML file a person opens in a browser: no external scripts, styles or images."""
-    cards = []
-    for name in HEADLINE:
-        value = metrics.get(name)
-        css = "" if value is None or name in ("total_trades",) else ("pos" if value > 0 else "neg")
-        label = next(row["label"] for row in metric_rows({name: value}))
-        cards.append({"label": label, "value": format_metric(name, value), "css": css})
-    start = equity["timestamp"].min() if equity.height else None
-    end = equity["timestamp"].max() if equity.height else None
-    columns, board = _leaderboard(leaderboard)
+    """One HTML file a person opens in a browser: no external scripts, styles or images.
+    ``files_of_run`` are the run's other files, linked relative to the report."""
+    metrics = result.metrics
+    equity = result.equity
+    fmt = view.time_format(equity["timestamp"]) if equity.height else "%Y-%m-%d"
+    start = equity["timestamp"][0] if equity.height else None
+    end = equity["timestamp"][-1] if equity.height else None
+    bench_label = benchmark_label(identity.symbols)
+    trades, trades_hidden = view.trade_rows(result.trades, fmt)
+    grid_metric = (result.grid_summary or {}).get("metric", "sharpe_ratio")
+    grid = grid_view(result.leaderboard, grid_metric)
+    board_columns: list[str] = []
+    board_rows: list[list[str]] = []
+    if grid is not None and result.leaderboard is not None:
+        board_columns, board_rows = view.leaderboard_table(
+            result.leaderboard, grid_metric, grid_parameters(result.leaderboard)
+        )
+    data = chart_data(result, sheet.drawdowns, bench_label)
     page = _templates.get_template("report.html.j2").render(
-        run_id=identity.run_id,
-        strategy_name=identity.strategy_name,
-        strategy_version=identity.strategy_version,
-        dataset_name=identity.dataset_name,
-        dataset_timeframe=identity.dataset_timeframe,
-        dataset_hash=identity.dataset_hash,
-        symbols=identity.symbols,
-        window=f"{_fmt_time(start)} → {_fmt_time(end)}",  # type: ignore[arg-type]
-        cards=cards,
-        chart_png_base64=base64.b64encode(chart_png).decode(),
-        metric_rows=metric_rows(metrics),
-        periods_per_year=metrics.get("periods_per_year"),
-        leaderboard=board,
-        best_params=", ".join(f"{k} = {v}" for k, v in (best_params or {}).items()),
-        leaderboard_columns=columns,
-        grid_total=0 if leaderboard is None else leaderboard.height,
-        trade_count=trades.height,
-        trades=_trade_rows(trades),
-        trades_truncated=trades.height > MAX_HTML_TRADES,
-        engine_version=engine_version,
-        strategy_params=json.dumps(jsonsafe.clean(strategy_params), sort_keys=True),
-        resolved_config=json.dumps(jsonsafe.clean(resolved_config), sort_keys=True),
-        timings=", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in timings.items()),
+        identity=identity,
+        title=identity.label or identity.strategy_name,
+        window=f"{view.format_time(start, fmt)} → {view.format_time(end, fmt)}",
+        bars=equity.height,
+        cards=view.cards(metrics, sheet.benchmark_metrics),
+        benchmark_label=bench_label,
+        metric_tables=view.split_metric_rows(metric_rows(metrics, sheet.benchmark_metrics)),
+        periods_per_year=format_metric("periods_per_year", metrics.get("periods_per_year")),
+        drawdowns=view.drawdown_rows(sheet.drawdowns, fmt),
+        monthly=view.monthly_table(sheet.monthly, sheet.yearly),
+        months=view.MONTHS,
+        yearly=view.yearly_rows(sheet.yearly, sheet.benchmark_yearly),
+        grid=grid,
+        grid_summary=result.grid_summary or {},
+        best_params=", ".join(f"{k} = {v}" for k, v in (result.best_params or {}).items()),
+        board_columns=board_columns,
+        board_rows=board_rows,
+        grid_total=0 if result.leaderboard is None else result.leaderboard.height,
+        trade_count=result.trades.height,
+        trades=trades,
+        trades_hidden=trades_hidden,
+        trades_file="trades.csv" if "trades.csv" in files_of_run else None,
+        downsampled=data["points"] < data["bars"],
+        points=data["points"],
+        trades_marked=data["trades"] is not None,
+        files_of_run=files_of_run,
+        engine_version=result.engine_version,
+        strategy_params=json.dumps(jsonsafe.clean(result.strategy), sort_keys=True),
+        resolved_config=json.dumps(jsonsafe.clean(result.resolved_config), sort_keys=True),
+        timings=", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in result.timings.items()),
+        run_data=script_json(data),
+        uplot_js=_static("uPlot.iife.min.js"),
+        uplot_css=_static("uPlot.min.css"),
+        report_js=_static("report.js"),
+        report_css=_static("report.css"),
     )
     return page.encode()

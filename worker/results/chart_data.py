@@ -1,0 +1,132 @@
+"""The data the HTML report's charts are drawn from, as compact columnar JSON.
+
+Curves longer than ``MAX_CURVE_POINTS`` are cut into ``CURVE_BUCKETS`` runs of consecutive
+bars and each run keeps its first and last bar, its highest and lowest equity and its
+deepest drawdown, so a million-bar chart still shows every peak and every trough at the
+resolution a screen has. Money is rounded to cents, fractions to six decimals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from worker import jsonsafe
+from worker.engine.api import BacktestResult
+from worker.results.tearsheet import DrawdownPeriod
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+MAX_CURVE_POINTS = 10_000
+CURVE_BUCKETS = 2_000
+MAX_MARKED_TRADES = 2_000
+SHADED_DRAWDOWNS = 5
+
+
+def extreme_rows(equity: F64, drawdown: F64, buckets: int = CURVE_BUCKETS) -> I64:
+    """Row numbers to draw, ascending: per bucket of consecutive bars its first, last,
+    highest and lowest equity and deepest drawdown."""
+    n = len(equity)
+    size = -(-n // buckets)
+    full = (n // size) * size
+    picks = [np.arange(0, n, size), np.minimum(np.arange(size - 1, n + size - 1, size), n - 1)]
+    for values, pick in ((equity, np.argmax), (equity, np.argmin), (drawdown, np.argmin)):
+        blocks = values[:full].reshape(-1, size)
+        picks.append(pick(blocks, axis=1) + np.arange(0, full, size))
+        if full < n:
+            picks.append(np.array([full + int(pick(values[full:]))]))
+    rows: I64 = np.unique(np.concatenate(picks)).astype(np.int64)
+    return rows
+
+
+def _seconds(timestamps: pl.Series) -> list[int] | list[float]:
+    micros = timestamps.dt.epoch("us").to_numpy()
+    if (micros % 1_000_000 == 0).all():
+        whole: list[int] = (micros // 1_000_000).tolist()
+        return whole
+    fractional: list[float] = np.round(micros / 1e6, 3).tolist()
+    return fractional
+
+
+def _rounded(values: F64, decimals: int) -> list[float | None]:
+    out: list[float | None] = np.round(values, decimals).tolist()
+    return out
+
+
+def _trade_marks(result: BacktestResult) -> dict[str, Any] | None:
+    trades = result.trades
+    if trades.height == 0 or trades.height > MAX_MARKED_TRADES:
+        return None
+    times = result.equity["timestamp"]
+    equity = result.equity["equity"].to_numpy()
+    last = len(equity) - 1
+
+    def level(column: str) -> list[float | None]:
+        rows = np.minimum(times.search_sorted(trades[column]).to_numpy(), last)
+        return _rounded(equity[rows], 2)
+
+    return {
+        "entry_t": _seconds(trades["entry_time"]),
+        "entry_equity": level("entry_time"),
+        "exit_t": _seconds(trades["exit_time"]),
+        "exit_equity": level("exit_time"),
+        "long": (trades["side"] == "long").to_list(),
+        "symbol": trades["symbol"].to_list(),
+        "pnl": _rounded(trades["pnl"].to_numpy(), 2),
+    }
+
+
+def chart_data(
+    result: BacktestResult, drawdowns: list[DrawdownPeriod], benchmark_label: str
+) -> dict[str, Any]:
+    """Curves (possibly reduced), trade markers and the worst drawdowns to shade."""
+    frame = result.equity
+    equity = frame["equity"].to_numpy()
+    drawdown = frame["drawdown"].to_numpy()
+    bars = len(equity)
+    rows = extreme_rows(equity, drawdown) if bars > MAX_CURVE_POINTS else None
+
+    def column(values: F64, decimals: int) -> list[float | None]:
+        return _rounded(values if rows is None else values[rows], decimals)
+
+    times = frame["timestamp"] if rows is None else frame["timestamp"].gather(rows)
+    curve: dict[str, Any] = {
+        "t": _seconds(times),
+        "equity": column(equity, 2),
+        "drawdown": column(drawdown, 6),
+    }
+    if result.buy_and_hold is not None:
+        curve["buy_and_hold"] = column(result.buy_and_hold.to_numpy(), 2)
+    worst = drawdowns[:SHADED_DRAWDOWNS]
+    return {
+        "bars": bars,
+        "points": len(curve["t"]),
+        "curve": curve,
+        "benchmark_label": benchmark_label,
+        "initial_capital": float(result.resolved_config["initial_capital"]),
+        "trades": _trade_marks(result),
+        "trades_total": result.trades.height,
+        "shaded": [
+            {
+                "start": p.start.timestamp(),
+                "end": (p.recovery or frame["timestamp"][-1]).timestamp(),
+                "depth": p.depth,
+            }
+            for p in worst
+        ],
+    }
+
+
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe inside ``<script>``: no ``</script>``, ``<!--`` or ``&`` survive
+    (they are written as ``\\u`` escapes, which JSON.parse reads back unchanged)."""
+    return jsonsafe.dumps(value).translate(_SCRIPT_ESCAPES)

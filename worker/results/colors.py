@@ -1,0 +1,37 @@
+"""Cell colours of the report's heatmaps, as inline CSS (the report has no stylesheet links)."""
+
+from __future__ import annotations
+
+Rgb = tuple[int, int, int]
+
+PALE: Rgb = (246, 248, 251)
+BLUE: Rgb = (31, 84, 150)
+GREEN: Rgb = (26, 122, 70)
+RED: Rgb = (178, 45, 38)
+
+
+def _mix(a: Rgb, b: Rgb, t: float) -> Rgb:
+    t = min(max(t, 0.0), 1.0)
+    r, g, bl = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+    return r, g, bl
+
+
+def _style(rgb: Rgb, strength: float) -> str:
+    ink = "#ffffff" if strength > 0.55 else "#1d2733"
+    return f"background:#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x};color:{ink}"
+
+
+def scale_color(share: float | None) -> str:
+    """Sequential: 0 (worst) pale to 1 (best) deep blue; None (undefined) stays pale."""
+    if share is None:
+        return _style(PALE, 0.0)
+    strength = 0.08 + 0.92 * share
+    return _style(_mix(PALE, BLUE, strength), strength)
+
+
+def signed_color(value: float | None, largest: float) -> str:
+    """Diverging around zero: losses red, gains green, by size against ``largest``."""
+    if value is None or largest <= 0:
+        return _style(PALE, 0.0)
+    strength = min(abs(value) / largest, 1.0) ** 0.7
+    return _style(_mix(PALE, GREEN if value > 0 else RED, strength), strength)

@@ -1,0 +1,222 @@
+"""The HTML report's tables as display strings: what each section shows, formatted.
+
+Pure: the result and its tearsheet in, rows of text (and cell colours) out; the template
+only lays them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from worker.engine.metrics import METRIC_NAMES
+from worker.results.colors import signed_color
+from worker.results.metric_labels import format_metric, label_of, undefined_note
+from worker.results.tearsheet import DrawdownPeriod, PeriodReturn
+
+TRADES_SHOWN_EACH_END = 100
+LEADERBOARD_ROWS = 20
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+CARDS = (
+    "total_return",
+    "cagr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "win_rate",
+    "profit_factor",
+    "total_trades",
+)
+TRADE_METRICS = frozenset(
+    {
+        "total_trades",
+        "winning_trades",
+        "losing_trades",
+        "win_rate",
+        "profit_factor",
+        "expectancy",
+        "avg_trade_return",
+        "best_trade_return",
+        "worst_trade_return",
+        "commissions_paid",
+    }
+)
+LEADERBOARD_METRICS = ("total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate")
+
+
+def time_format(timestamps: pl.Series) -> str:
+    """Dates alone when every bar is at midnight UTC, else date and time."""
+    micros = timestamps.dt.epoch("us").to_numpy()
+    return "%Y-%m-%d %H:%M" if np.remainder(micros, 86_400_000_000).any() else "%Y-%m-%d"
+
+
+def format_time(value: datetime | None, fmt: str) -> str:
+    return value.strftime(fmt) if value is not None else ""
+
+
+def _duration(value: timedelta) -> str:
+    if value >= timedelta(days=1):
+        return f"{value.days:,} d"
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.2f} %"
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: str
+    css: str
+    note: str
+
+
+def cards(metrics: dict[str, Any], benchmark: dict[str, Any] | None) -> list[Card]:
+    out = []
+    for name in CARDS:
+        value = metrics.get(name)
+        css = ""
+        if value is not None and name not in ("total_trades", "profit_factor"):
+            css = "pos" if value > 0 else "neg" if value < 0 else ""
+        note = undefined_note(name) if value is None else ""
+        if not note and benchmark is not None and benchmark.get(name) is not None:
+            note = f"B&H {format_metric(name, benchmark[name])}"
+        out.append(Card(label_of(name), format_metric(name, value), css, note))
+    return out
+
+
+def split_metric_rows(
+    rows: list[dict[str, str]],
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(returns and risk, trade statistics), each in the rows' order."""
+    return (
+        [r for r in rows if r["name"] not in TRADE_METRICS],
+        [r for r in rows if r["name"] in TRADE_METRICS],
+    )
+
+
+def drawdown_rows(periods: list[DrawdownPeriod], fmt: str) -> list[dict[str, str]]:
+    return [
+        {
+            "start": format_time(p.start, fmt),
+            "trough": format_time(p.trough, fmt),
+            "recovery": format_time(p.recovery, fmt) if p.recovery else "not recovered",
+            "depth": f"{100 * p.depth:.2f} %",
+            "bars": f"{p.bars:,}",
+            "duration": _duration(p.duration),
+        }
+        for p in periods
+    ]
+
+
+@dataclass(frozen=True)
+class MonthCell:
+    text: str
+    style: str
+
+
+def monthly_table(
+    monthly: list[PeriodReturn], yearly: list[PeriodReturn]
+) -> list[tuple[int, list[MonthCell], MonthCell]]:
+    """One row per year: twelve month cells (blank without bars) and the year's return."""
+    values = [r.value for r in monthly if r.value is not None]
+    largest = max((abs(v) for v in values), default=0.0)
+    by_month = {(r.year, r.month): r.value for r in monthly}
+    year_values = [r.value for r in yearly if r.value is not None]
+    largest_year = max((abs(v) for v in year_values), default=0.0)
+    rows = []
+    for year in yearly:
+        cells = []
+        for month in range(1, 13):
+            if (year.year, month) in by_month:
+                value = by_month[(year.year, month)]
+                cells.append(MonthCell(_pct(value), signed_color(value, largest)))
+            else:
+                cells.append(MonthCell("", ""))
+        total = MonthCell(_pct(year.value), signed_color(year.value, largest_year))
+        rows.append((year.year, cells, total))
+    return rows
+
+
+def yearly_rows(yearly: list[PeriodReturn], benchmark: list[PeriodReturn]) -> list[dict[str, Any]]:
+    """Strategy against buy-and-hold per year, with bar lengths scaled to the largest."""
+    bench = {r.year: r.value for r in benchmark}
+    sizes = [abs(v) for r in yearly for v in (r.value, bench.get(r.year)) if v is not None]
+    largest = max(sizes, default=0.0) or 1.0
+    rows = []
+    for r in yearly:
+        other = bench.get(r.year)
+        excess = None if r.value is None or other is None else r.value - other
+        rows.append(
+            {
+                "year": r.year,
+                "value": _pct(r.value),
+                "benchmark": _pct(other),
+                "excess": _pct(excess),
+                "css": "" if r.value is None else "pos" if r.value > 0 else "neg",
+                "excess_css": "" if excess is None else "pos" if excess > 0 else "neg",
+                "bar": 0.0 if r.value is None else round(50 * abs(r.value) / largest, 2),
+                "bar_side": "right" if (r.value or 0) >= 0 else "left",
+                "bench_bar": 0.0 if other is None else round(50 * abs(other) / largest, 2),
+                "bench_side": "right" if (other or 0) >= 0 else "left",
+            }
+        )
+    return rows
+
+
+def _trade_row(number: int, trade: dict[str, Any], fmt: str) -> dict[str, str]:
+    pnl = trade["pnl"]
+    return {
+        "number": f"{number:,}",
+        "symbol": trade["symbol"],
+        "side": trade["side"],
+        "entry_time": format_time(trade["entry_time"], fmt),
+        "entry_price": f"{trade['entry_price']:,.4f}",
+        "exit_time": format_time(trade["exit_time"], fmt),
+        "exit_price": f"{trade['exit_price']:,.4f}",
+        "units": f"{trade['units']:,.4g}",
+        "fees": f"{trade['fees']:,.2f}",
+        "pnl": f"{pnl:,.2f}",
+        "ret": f"{100 * trade['return']:.2f} %",
+        "bars": f"{trade['bars_held']:,}" if "bars_held" in trade else "",
+        "exit_reason": trade["exit_reason"],
+        "css": "pos" if pnl > 0 else "neg",
+    }
+
+
+def trade_rows(trades: pl.DataFrame, fmt: str) -> tuple[list[dict[str, str]], int]:
+    """The first and last ``TRADES_SHOWN_EACH_END`` trades, and how many lie between."""
+    n = trades.height
+    if n <= 2 * TRADES_SHOWN_EACH_END:
+        return [_trade_row(i + 1, t, fmt) for i, t in enumerate(trades.iter_rows(named=True))], 0
+    head = trades.head(TRADES_SHOWN_EACH_END).iter_rows(named=True)
+    tail = trades.tail(TRADES_SHOWN_EACH_END).iter_rows(named=True)
+    first_tail = n - TRADES_SHOWN_EACH_END + 1
+    rows = [_trade_row(i + 1, t, fmt) for i, t in enumerate(head)]
+    rows.append({})  # the gap
+    rows += [_trade_row(first_tail + i, t, fmt) for i, t in enumerate(tail)]
+    return rows, n - 2 * TRADES_SHOWN_EACH_END
+
+
+def leaderboard_table(
+    leaderboard: pl.DataFrame, metric: str, parameters: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """The best ``LEADERBOARD_ROWS`` combinations: rank, parameters, the grid metric first."""
+    metrics = [metric, *(m for m in LEADERBOARD_METRICS if m != metric)]
+    columns = ["rank", *parameters, *metrics]
+    rows = []
+    for row in leaderboard.head(LEADERBOARD_ROWS).select(columns).iter_rows(named=True):
+        rows.append(
+            [
+                format_metric(c, v) if c in METRIC_NAMES else "" if v is None else str(v)
+                for c, v in row.items()
+            ]
+        )
+    headers = ["rank", *parameters, *(label_of(m) for m in metrics)]
+    return headers, rows
