@@ -1,0 +1,185 @@
+"""The HTML report in a real browser: headless Chromium (the system's) through Playwright.
+
+The report of a real grid backtest is written to a file and opened from disk: the charts
+must draw, answer the mouse (hover legend, drag-zoom, shift-drag pan, reset) and fetch
+nothing; the tables must hold the run's rows. A screenshot lands in the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from worker.engine.api import BacktestResult, run_backtest
+from worker.engine.synthetic import generate_bars
+from worker.results.artifacts import render_files
+from worker.results.report import RunIdentity
+from worker.results.tearsheet import tearsheet
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary on PATH (apt-get install chromium)"
+)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+
+IDENTITY = RunIdentity(
+    run_id="00000000-0000-0000-0000-0000000000b1",
+    attempt=1,
+    worker_id="host:1:browser",
+    strategy_name="sma_crossover </script><script>window.injected=1</script>",
+    strategy_version="1.0.0",
+    dataset_name="synthetic",
+    dataset_hash="cd" * 32,
+    dataset_timeframe="1d",
+    symbols=["AAA", "BBB", "CCC"],
+    label="Trend following on three symbols",
+    notes="Grid over both moving averages; 0.1 % commission.",
+    tags=("trend", "daily", "</script>"),
+)
+FAST, SLOW = [5, 10, 20], [40, 60, 90, 120]
+
+
+@pytest.fixture(scope="module")
+def result() -> BacktestResult:
+    bars = generate_bars(symbols=["AAA", "BBB", "CCC"], n_bars=1300, seed=21)
+    return run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 10, "slow_period": 60},
+        {"commission": 0.001, "grid": {"fast_period": FAST, "slow_period": SLOW}},
+        initial_capital=100_000,
+        timeframe="1d",
+    )
+
+
+@pytest.fixture(scope="module")
+def report(result: BacktestResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    for file in render_files(IDENTITY, result):
+        (folder / file.filename).write_bytes(file.data)
+    return folder / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: Any, report: Path) -> Iterator[tuple[Any, list[str], list[str]]]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri())
+    page.wait_for_function("window.tearsheet !== undefined")
+    yield page, errors, requests
+    page.close()
+
+
+def x_range(page: Any, chart: str) -> tuple[float, float]:
+    low, high = page.evaluate(
+        f"[window.tearsheet.{chart}.scales.x.min, window.tearsheet.{chart}.scales.x.max]"
+    )
+    return float(low), float(high)
+
+
+def test_charts_draw_from_the_file_alone(page: Any, report: Path, tmp_path: Path) -> None:
+    page, errors, requests = page
+    for chart in ("equity", "drawdown"):  # uPlot instances, mounted in their containers
+        assert page.evaluate(
+            f"""(() => {{ const u = window.tearsheet.{chart};
+                return typeof u.setScale === "function" && u.root.classList.contains("uplot")
+                    && document.getElementById("{chart}-chart").contains(u.root); }})()"""
+        )
+    sizes = page.eval_on_selector_all(
+        ".chart canvas", "cs => cs.map(c => [c.width, c.height, c.clientWidth])"
+    )
+    assert len(sizes) == 2 and all(w > 300 and h > 100 and cw > 300 for w, h, cw in sizes)
+    assert page.evaluate("window.injected") is None  # the hostile name stayed text
+    series = page.evaluate("window.tearsheet.equity.series.map(s => s.label)")
+    assert series == ["time", "Strategy", "Buy & hold, equal weight (3 symbols)"]
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 50_000
+    assert errors == []
+    assert requests == [report.as_uri()]
+
+
+def test_hover_shows_values_in_the_legend(page: Any) -> None:
+    page, errors, _ = page
+    box = page.locator("#equity-chart .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    values = page.eval_on_selector_all(
+        "#equity-chart .u-legend .u-value", "vs => vs.map(v => v.textContent)"
+    )
+    time, strategy, benchmark = values
+    assert time.startswith(("2000-", "2001-", "2002-", "2003-", "2004-", "2005-"))
+    assert float(strategy.replace(",", "")) > 0 and float(benchmark.replace(",", "")) > 0
+    drawdown = page.eval_on_selector_all(
+        "#drawdown-chart .u-legend .u-value", "vs => vs.map(v => v.textContent)"
+    )
+    assert drawdown[0] == time and drawdown[1].endswith(" %")  # the cursors are synced
+    assert errors == []
+
+
+def test_drag_zooms_shift_drag_pans_and_reset_restores(page: Any) -> None:
+    page, errors, _ = page
+    whole = x_range(page, "equity")
+    box = page.locator("#equity-chart .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.45, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    zoomed = x_range(page, "equity")
+    assert whole[0] < zoomed[0] < zoomed[1] < whole[1]
+    assert (zoomed[1] - zoomed[0]) < 0.4 * (whole[1] - whole[0])
+    assert x_range(page, "drawdown") == pytest.approx(zoomed)  # the drawdown chart follows
+
+    page.keyboard.down("Shift")
+    page.mouse.move(box["x"] + box["width"] * 0.6, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    panned = x_range(page, "equity")
+    width = zoomed[1] - zoomed[0]
+    assert panned[0] > zoomed[0] and panned[1] - panned[0] == pytest.approx(width)
+
+    page.click("#reset-zoom")
+    assert x_range(page, "equity") == pytest.approx(whole)
+    assert x_range(page, "drawdown") == pytest.approx(whole)
+    assert errors == []
+
+
+def test_tables_hold_the_runs_rows(page: Any, result: BacktestResult) -> None:
+    page, _, _ = page
+    sheet = tearsheet(result)
+    years = sorted({r.year for r in sheet.monthly})
+    assert page.locator("#monthly tbody tr").count() == len(years)
+    assert page.locator("#monthly tbody td.cell").count() == 13 * len(years)
+    filled = page.eval_on_selector_all(
+        "#monthly tbody td.cell", "cs => cs.filter(c => c.textContent.trim()).length"
+    )
+    assert filled == len(sheet.monthly) + len(sheet.yearly)
+    assert page.locator("#yearly tbody tr").count() == len(sheet.yearly)
+    assert page.locator("#drawdowns tbody tr").count() == len(sheet.drawdowns) == 10
+    heatmap = page.locator("#grid table.grid-heatmap")
+    assert heatmap.count() == 1
+    assert heatmap.locator("tbody tr").count() == len(SLOW)
+    assert heatmap.locator("tbody td.cell").count() == len(FAST) * len(SLOW)
+    assert page.locator("#grid table.leaderboard tbody tr").count() == len(FAST) * len(SLOW)
+    assert page.locator("#trades tbody tr").count() == result.trades.height
+    undefined = page.locator("#metrics .undefined, #trade-metrics .undefined").count()
+    assert undefined == sum(1 for v in result.metrics.values() if v is None)
+    cards = page.locator("#cards .card b").all_inner_texts()
+    assert len(cards) == 8 and all(cards)
