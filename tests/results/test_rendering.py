@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import polars as pl
@@ -33,15 +34,12 @@ IDENTITY = RunIdentity(
     dataset_timeframe="1d",
     symbols=["AAA", "BBB"],
 )
-HOSTILE = RunIdentity(
-    **{
-        **IDENTITY.__dict__,
-        "strategy_name": "</script><script>alert(1)</script>",
-        "label": "Momentum </script><!-- & co",
-        "notes": "<b>bold</b> & notes",
-        "tags": ("</script>", "daily"),
-        "symbols": ["AAA", "BBB"],
-    }
+HOSTILE = replace(
+    IDENTITY,
+    strategy_name="</script><script>alert(1)</script>",
+    label="Momentum </script><!-- & co",
+    notes="<b>bold</b> & notes",
+    tags=("</script>", "daily"),
 )
 
 
@@ -180,7 +178,7 @@ def test_long_curves_are_reduced_and_the_report_says_so() -> None:
     assert "2000-01-03 00:00" in text  # intraday bars show their time
 
 
-def test_long_trade_lists_show_both_ends(result: BacktestResult) -> None:
+def test_long_trade_lists_show_both_ends() -> None:
     bars = generate_bars(symbols=["AAA"], n_bars=3000, seed=5)
     busy = run_backtest(
         bars,
