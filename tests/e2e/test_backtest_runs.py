@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.queue.helpers import WorkerProcess
+from tests.queue.helpers import WorkerProcess, event_types
 from worker.engine.bars import canonical_hash, write_canonical_parquet
 from worker.engine.synthetic import generate_bars
 
@@ -146,6 +146,40 @@ async def test_a_grid_run_reports_a_leaderboard(
     assert len(Path(leaderboard["storage_path"]).read_text().splitlines()) == 1 + 6
 
 
+async def test_a_run_writes_the_artifacts_it_asks_for_and_its_label(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    dataset_id = await add_dataset(conn, tmp_path)
+    strategy_id = await add_strategy(conn, SMA)
+    chosen = await add_run(
+        conn,
+        dataset_id,
+        strategy_id,
+        {
+            "artifacts": ["report_html", "equity_png"],
+            "label": "Q3 <review>",
+            "notes": "before the rebalance",
+            "tags": ["desk-a", "sma"],
+        },
+    )
+    bare = await add_run(conn, dataset_id, strategy_id, {"artifacts": []})
+    await drain(database_url, tmp_path)
+    files = await conn.fetch(
+        "SELECT filename, storage_path FROM artifacts WHERE run_id = $1", chosen
+    )
+    assert {f["filename"] for f in files} == {"report.html", "equity.png"}
+    report = Path(next(f["storage_path"] for f in files if f["filename"] == "report.html"))
+    html = report.read_text()
+    assert "Q3 &lt;review&gt;" in html and "Q3 <review>" not in html
+    assert "before the rebalance" in html and "desk-a" in html
+    # No files, but the run is whole: metrics, trade events and the metrics event.
+    row = await conn.fetchrow("SELECT status, total_trades FROM runs WHERE id = $1", bare)
+    assert row["status"] == "succeeded"
+    assert await conn.fetchval("SELECT count(*) FROM artifacts WHERE run_id = $1", bare) == 0
+    types = await event_types(conn, bare)
+    assert "metrics" in types and types.count("trade_exit") == row["total_trades"]
+
+
 @pytest.mark.parametrize(
     ("case", "error_type", "words"),
     [
@@ -160,6 +194,7 @@ async def test_a_grid_run_reports_a_leaderboard(
         ("unknown_symbol", "unknown_symbol", "the dataset has AAA, BBB"),
         ("rejected_worker_key", "invalid_config", "plots: unknown key"),
         ("bad_worker_key", "invalid_config", "timeout_seconds"),
+        ("unknown_artifact", "invalid_config", "unknown artifact(s) equity_gif"),
     ],
 )
 async def test_bad_input_fails_at_once_with_an_actionable_error(
@@ -196,6 +231,8 @@ async def test_bad_input_fails_at_once_with_an_actionable_error(
         config = {"symbols": ["ZZZ"]}
     elif case == "rejected_worker_key":
         config = {"plots": True}
+    elif case == "unknown_artifact":
+        config = {"artifacts": ["report_html", "equity_gif"]}
     elif case == "bad_worker_key":
         config = {"timeout_seconds": "soon", "label": "x"}
     run_id = await add_run(conn, dataset_id, strategy_id, config, mode)

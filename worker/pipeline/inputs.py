@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from worker.engine.api import RunSpec, parse_run
 from worker.engine.errors import EngineInputError
 from worker.engine.params import WORKER_CONFIG_KEYS, format_errors
 from worker.pipeline.sql import load
 from worker.queue.handler import PermanentRunError, RunJob
+from worker.results.catalogue import ARTIFACT_NAMES, DEFAULT_ARTIFACTS
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -36,6 +44,21 @@ class RunOptions(BaseModel):
     label: str | None = Field(None, max_length=200, description="a title for the report")
     notes: str | None = Field(None, max_length=10_000, description="free text for the report")
     tags: tuple[Tag, ...] = Field((), max_length=32)
+
+    @field_validator("artifacts")
+    @classmethod
+    def _known(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = sorted(set(value or ()) - ARTIFACT_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown artifact(s) {', '.join(unknown)}; use any of"
+                f" {', '.join(sorted(ARTIFACT_NAMES))}"
+            )
+        return value
+
+    @property
+    def artifact_selection(self) -> frozenset[str]:
+        return DEFAULT_ARTIFACTS if self.artifacts is None else frozenset(self.artifacts)
 
 
 @dataclass(frozen=True)

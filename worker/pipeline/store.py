@@ -38,8 +38,11 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         dataset_hash=inputs.dataset_hash,
         dataset_timeframe=inputs.timeframe,
         symbols=list(result.resolved_config.get("symbols") or inputs.dataset_symbols),
+        label=inputs.options.label,
+        notes=inputs.options.notes,
+        tags=inputs.options.tags,
     )
-    files = render_files(identity, result)
+    files = render_files(identity, result, inputs.options.artifact_selection)
     rendered = time.perf_counter()
     stored = store_files(store, job.id, job.attempt, files)
     events = trade_events_csv(job.id, result.trades) + _metrics_event_csv(inputs, result)

@@ -13,14 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-import asyncpg
 import polars as pl
 
 from worker.db.enums import ArtifactKind
 from worker.engine.api import BacktestResult
 from worker.results.catalogue import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS
 from worker.results.report import RunIdentity, html_report, json_report, title
-from worker.results.sql import load
 from worker.results.tearsheet import Tearsheet, tearsheet
 from worker.storage import FileStore, StoredFile
 
@@ -30,7 +28,6 @@ __all__ = [
     "DEFAULT_ARTIFACTS",
     "RenderedFile",
     "StoredArtifact",
-    "insert_artifact_rows",
     "render_files",
     "store_files",
 ]
@@ -141,23 +138,3 @@ def store_files(
         StoredArtifact(f.filename, f.kind, f.mime_type, store.put(f"{prefix}/{f.filename}", f.data))
         for f in files
     ]
-
-
-async def insert_artifact_rows(
-    connection: asyncpg.Connection, run_id: uuid.UUID, artifacts: list[StoredArtifact]
-) -> None:
-    await connection.executemany(
-        load("insert_artifact"),
-        [
-            (
-                run_id,
-                a.kind.value,
-                a.filename,
-                a.stored.uri,
-                a.mime_type,
-                a.stored.size_bytes,
-                a.stored.sha256,
-            )
-            for a in artifacts
-        ],
-    )
