@@ -64,8 +64,11 @@ async def test_node_enqueues_follows_and_reads_a_real_run(
         poll_interval_seconds=600,
     )
     try:
+        # A grid of 3,800 combinations: long enough (seconds) to report progress, which a
+        # run sends from a quarter of a second on.
+        grid = {"fast_period": list(range(2, 40)), "slow_period": list(range(41, 141))}
         code, lines, run = await node_enqueue_and_wait(
-            database_url, dataset_id, strategy_id, {"commission": 0.001}
+            database_url, dataset_id, strategy_id, {"commission": 0.001, "grid": grid}
         )
         assert code == 0, lines
         assert lines[0].startswith("enqueued ")

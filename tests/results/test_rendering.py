@@ -274,3 +274,32 @@ def test_non_finite_values_in_trades_become_null() -> None:
     exit_payload = json.loads(frame["payload"][0])
     assert exit_payload["price"] is None and exit_payload["fees"] is None
     assert exit_payload["pnl"] is None and exit_payload["return"] == 0.5
+
+
+def test_within_a_timestamp_a_trade_is_entered_before_it_is_left() -> None:
+    """Trade 1 is reversed into trade 2 at t1 (1 closes before 2 opens); trade 2 is stopped
+    out at t2 and trade 3, opened at t2, is stopped out on its entry bar."""
+    t0, t1, t2 = (datetime(2024, 1, day, tzinfo=UTC) for day in (1, 2, 3))
+    trades = pl.DataFrame(
+        {
+            "symbol": ["AAA"] * 3,
+            "side": ["long", "short", "long"],
+            "entry_time": [t0, t1, t2],
+            "entry_price": [1.0, 1.0, 1.0],
+            "exit_time": [t1, t2, t2],
+            "exit_price": [1.0, 1.0, 1.0],
+            "units": [1.0, 1.0, 1.0],
+            "fees": [0.0, 0.0, 0.0],
+            "pnl": [0.0, 0.0, 0.0],
+            "return": [0.0, 0.0, 0.0],
+            "exit_reason": ["signal", "stop_loss", "stop_loss"],
+        }
+    ).with_columns(pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")))
+    frame = trade_event_frame(trades)
+    order = [
+        (kind.removeprefix("trade_"), json.loads(payload)["trade"])
+        for kind, payload in zip(frame["event_type"], frame["payload"], strict=True)
+    ]
+    assert order == [
+        ("entry", 1), ("exit", 1), ("entry", 2), ("exit", 2), ("entry", 3), ("exit", 3)
+    ]  # fmt: skip

@@ -1,14 +1,17 @@
 """The production run handler: a claimed run's inputs → its bars → the simulation → its
 files and rows, handed to the queue as a `RunOutcome`.
 
-Each step is a module of this package; this one only strings them together, moves the
-blocking ones off the event loop (`ctx.run_cpu`) and reports where the run is. The queue
-decides the run's final state from what comes back or is raised, and writes it.
+Each step is a module of this package; this one only strings them together and reports
+where the run is. Everything after the inputs runs in one thread (`ctx.run_cpu`): a small
+run is mostly fixed costs, and each hop between the event loop and a thread is one of them.
+The `dataset_loaded` / `simulation_started` events are written while the simulation runs
+and have landed before the handler returns, so they precede the run's final write.
 """
 
 from __future__ import annotations
 
-import polars as pl
+import asyncio
+from collections.abc import Callable
 
 from worker import jsonsafe
 from worker.pipeline.inputs import RunInputs, read_inputs
@@ -40,37 +43,72 @@ class BacktestRunner:
     async def __call__(self, job: RunJob, ctx: RunContext) -> RunOutcome:
         inputs = await read_inputs(ctx.pool, job)
         ctx.report_progress("loading", 0.0)
-        loader = self.datasets(ctx.settings.dataset_cache_dir)
-        bars = await ctx.run_cpu(loader.load_run_bars, inputs)
-        await _started(ctx, inputs, bars)
+        started = _StartedEvents(ctx, inputs)
+        try:
+            outcome = await ctx.run_cpu(self._execute, inputs, ctx, started.loaded)
+        except BaseException:
+            await started.settle(propagate=False)
+            raise
+        await started.settle(propagate=True)
+        return outcome
+
+    def _execute(
+        self, inputs: RunInputs, ctx: RunContext, loaded: Callable[[int], None]
+    ) -> RunOutcome:
+        """load → simulate → store, in the run's thread."""
+        bars = self.datasets(ctx.settings.dataset_cache_dir).load_run_bars(inputs)
+        loaded(bars.height)
         _check(ctx)
-        result = await ctx.run_cpu(
-            lambda: simulate(
-                inputs,
-                bars,
-                progress=lambda stage, fraction: ctx.report_progress(stage, 5 + 90 * fraction),
-                should_cancel=ctx.is_cancelled,
-            )
+        result = simulate(
+            inputs,
+            bars,
+            progress=lambda stage, fraction: ctx.report_progress(stage, 5 + 90 * fraction),
+            should_cancel=ctx.is_cancelled,
         )
         ctx.report_progress("artifacts", 95.0)
-        store = self.store(ctx.settings.artifact_dir)
-        outcome = await ctx.run_cpu(outcome_of, inputs, result, store)
+        outcome = outcome_of(inputs, result, self.store(ctx.settings.artifact_dir))
         _check(ctx)
         return outcome
 
 
-async def _started(ctx: RunContext, inputs: RunInputs, bars: pl.DataFrame) -> None:
-    """`dataset_loaded` and `simulation_started`, in one statement fenced on the attempt."""
-    job = inputs.job
-    loaded = {"attempt": job.attempt, "rows": bars.height, "hash": inputs.dataset_hash}
-    await ctx.pool.execute(
-        load("run_events"),
-        job.id,
-        job.worker_id,
-        job.attempt,
-        ["dataset_loaded", "simulation_started"],
-        [jsonsafe.dumps(loaded), jsonsafe.dumps({"attempt": job.attempt})],
-    )
+class _StartedEvents:
+    """`dataset_loaded` and `simulation_started`: one statement fenced on the attempt,
+    started from the run's thread once the bars are loaded."""
+
+    def __init__(self, ctx: RunContext, inputs: RunInputs) -> None:
+        self._ctx = ctx
+        self._inputs = inputs
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[None] | None = None
+
+    def loaded(self, rows: int) -> None:
+        """Called from the run's thread."""
+        self._loop.call_soon_threadsafe(self._start, rows)
+
+    def _start(self, rows: int) -> None:
+        self._task = self._loop.create_task(self._write(rows))
+
+    async def _write(self, rows: int) -> None:
+        job = self._inputs.job
+        loaded = {"attempt": job.attempt, "rows": rows, "hash": self._inputs.dataset_hash}
+        await self._ctx.pool.execute(
+            load("run_events"),
+            job.id,
+            job.worker_id,
+            job.attempt,
+            ["dataset_loaded", "simulation_started"],
+            [jsonsafe.dumps(loaded), jsonsafe.dumps({"attempt": job.attempt})],
+        )
+
+    async def settle(self, *, propagate: bool) -> None:
+        """Wait for the write; its error is the run's only if the run itself succeeded."""
+        if self._task is None:
+            return
+        try:
+            await asyncio.shield(self._task)
+        except Exception:
+            if propagate:
+                raise
 
 
 def _check(ctx: RunContext) -> None:

@@ -37,7 +37,9 @@ from worker.queue import executor
 
 T = TypeVar("T")
 
-# At most this many progress writes per second per run (the latest value always lands).
+# At most this many progress writes per second per run (the latest value always lands), the
+# first one this long after the run started: a run that ends sooner sends no progress at all
+# (its final write says it finished), which spares short runs a statement and a NOTIFY each.
 PROGRESS_MIN_INTERVAL_SECONDS = 0.25
 
 
@@ -140,8 +142,10 @@ class RunContext:
         self._progress_writer = progress_writer
         self._pending_progress: dict[str, Any] | None = None
         self._progress_scheduled = False
-        self._last_progress_write = 0.0
+        self._last_progress_write = time.monotonic()  # the first write waits one interval
         self._progress_task: asyncio.Task[None] | None = None
+        self._progress_waiting = False
+        self._finished = False
 
     @property
     def log(self) -> Any:
@@ -161,13 +165,16 @@ class RunContext:
 
     def report_progress(self, stage: str, pct: float) -> None:
         """Record progress (`pct` in percent, 0-100). Safe from any thread; debounced to a few
-        writes per second: runs.progress is updated and NOTIFY run_progress is sent."""
+        writes per second, the first a quarter of a second into the run: runs.progress is
+        updated and NOTIFY run_progress is sent."""
         payload = {
             "run_id": str(self.job.id),
             "stage": str(stage),
             "pct": max(0.0, min(100.0, float(pct))) if pct == pct else None,
         }
         with self._lock:
+            if self._finished:
+                return
             self._pending_progress = payload
             if self._progress_scheduled or self._progress_writer is None:
                 return
@@ -193,6 +200,16 @@ class RunContext:
             self._reason = reason
         return True
 
+    def finish(self) -> None:
+        """The handler has returned: progress not yet written is dropped (the run's final
+        write says where it ended), and a flush still waiting for its turn is called off."""
+        with self._lock:
+            self._finished = True
+            self._pending_progress = None
+        task = self._progress_task
+        if task is not None and self._progress_waiting:
+            task.cancel()
+
     def _start_progress_flush(self) -> None:
         self._progress_task = self._loop.create_task(self._flush_progress())
 
@@ -200,7 +217,11 @@ class RunContext:
         assert self._progress_writer is not None
         wait = self._last_progress_write + PROGRESS_MIN_INTERVAL_SECONDS - time.monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            self._progress_waiting = True
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                self._progress_waiting = False
         with self._lock:
             payload, self._pending_progress = self._pending_progress, None
             self._progress_scheduled = False

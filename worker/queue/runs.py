@@ -215,6 +215,7 @@ class Runs:
             error = failure
         finally:
             active.finishing = True
+            ctx.finish()
             active.deadline.discard(active)
             for timer in active.timers:
                 timer.cancel()

@@ -17,21 +17,23 @@ EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
 
 
 def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
-    """Two rows per trade (entry, exit), ordered by time, payload as JSON text."""
+    """Two rows per trade (entry, exit), ordered by time, payload as JSON text.
+
+    Within one timestamp, exits of trades opened earlier come first (a reversal closes
+    before it opens), then entries, then exits of trades opened at that same timestamp (a
+    trade stopped out on its entry bar is entered before it is left). Eager, not lazy: on a
+    small run the cost is per polars call, and a lazy query's collect costs more than the
+    few eager calls it would replace.
+    """
     numbered = trades.with_row_index("trade", offset=1).with_columns(pl.col("trade").cast(pl.Int64))
     entries = numbered.select(
         pl.lit("trade_entry").alias("event_type"),
         pl.col("entry_time").alias("timestamp"),
-        pl.struct(
-            "trade",
-            "symbol",
-            "side",
-            "units",
-            pl.col("entry_price").alias("price"),
-        )
+        pl.struct("trade", "symbol", "side", "units", pl.col("entry_price").alias("price"))
         .struct.json_encode()
         .alias("payload"),
         pl.lit(1, dtype=pl.Int8).alias("order"),
+        "trade",
     )
     exits = numbered.select(
         pl.lit("trade_exit").alias("event_type"),
@@ -49,14 +51,21 @@ def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
         )
         .struct.json_encode()
         .alias("payload"),
-        pl.lit(0, dtype=pl.Int8).alias("order"),  # a reversal closes before it opens
+        pl.when(pl.col("exit_time") == pl.col("entry_time"))
+        .then(pl.lit(2, dtype=pl.Int8))
+        .otherwise(pl.lit(0, dtype=pl.Int8))
+        .alias("order"),
+        "trade",
     )
     return (
         pl.concat([entries, exits])
-        .sort("timestamp", "order", maintain_order=True)
-        .drop("order")
-        # polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
-        .with_columns(pl.col("payload").str.replace_all(r"-?\b(?:NaN|inf)\b", "null"))
+        .sort("timestamp", "order", "trade")
+        .select(
+            "event_type",
+            "timestamp",
+            # polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
+            pl.col("payload").str.replace_all(r"-?\b(?:NaN|inf)\b", "null"),
+        )
     )
 
 
