@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     retry_max_seconds: PositiveFloat = 300.0
 
     data_dir: str = "data"
+    dataset_roots: str = ""
     artifact_dir: str = "artifacts"
     dataset_cache_dir: str = ".cache/datasets"
     embedded_pgdata: Path = Path(".demo/pgdata")
@@ -116,6 +117,12 @@ class Settings(BaseSettings):
         if self.log_format == "auto":
             return self.env is not Environment.DEVELOPMENT
         return self.log_format == "json"
+
+    @property
+    def dataset_read_roots(self) -> tuple[str, ...]:
+        """Where datasets may be read: DATA_DIR, then the comma-separated DATASET_ROOTS."""
+        extra = [root.strip() for root in self.dataset_roots.split(",") if root.strip()]
+        return (self.data_dir, *extra)
 
     def require_database_url(self) -> URL:
         if self.database_url is None:

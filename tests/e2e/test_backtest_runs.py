@@ -22,6 +22,7 @@ HANDLER = "worker.pipeline.runner:execute_run"
 async def add_dataset(conn: asyncpg.Connection, directory: Path, seed: int = 1) -> uuid.UUID:
     bars = generate_bars(symbols=["AAA", "BBB"], n_bars=400, seed=seed)
     content_hash = canonical_hash(bars)
+    directory.mkdir(parents=True, exist_ok=True)
     path = write_canonical_parquet(bars, directory / f"{content_hash}.parquet")
     return await conn.fetchval(  # type: ignore[no-any-return]
         """
@@ -85,7 +86,7 @@ SMA = {"kind": "sma_crossover", "fast_period": 10, "slow_period": 40}
 async def test_a_run_succeeds_with_metrics_artifacts_and_events(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     run_id = await add_run(conn, dataset_id, strategy_id, {"commission": 0.001})
     twin_id = await add_run(conn, dataset_id, strategy_id, {"commission": 0.001})
@@ -131,7 +132,7 @@ async def test_a_run_succeeds_with_metrics_artifacts_and_events(
 async def test_a_grid_run_reports_a_leaderboard(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     grid = {"fast_period": [5, 10, 20], "slow_period": [30, 60]}
     run_id = await add_run(conn, dataset_id, strategy_id, {"grid": grid})
@@ -205,7 +206,7 @@ async def test_bad_input_fails_at_once_with_an_actionable_error(
     error_type: str,
     words: str,
 ) -> None:
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     config: dict[str, Any] = {}
     mode = "backtest"
@@ -216,7 +217,9 @@ async def test_bad_input_fails_at_once_with_an_actionable_error(
     elif case == "bad_config":
         config = {"commision": 0.001}
     elif case == "missing_file":
-        await conn.execute("UPDATE datasets SET storage_uri = '/nonexistent/x.parquet'")
+        await conn.execute(
+            "UPDATE datasets SET storage_uri = $1", str(tmp_path / "data" / "gone.parquet")
+        )
     elif case == "corrupt_file":
         path = await conn.fetchval("SELECT storage_uri FROM datasets")
         other = generate_bars(symbols=["AAA", "BBB"], n_bars=400, seed=99)

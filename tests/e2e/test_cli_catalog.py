@@ -196,7 +196,7 @@ async def test_prune_removes_artifact_files_and_keeps_unfinished_runs(
 ) -> None:
     from tests.e2e.test_backtest_runs import SMA, add_dataset, add_run, add_strategy, drain
 
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     done = await add_run(conn, dataset_id, strategy_id)
     await drain(database_url, tmp_path)

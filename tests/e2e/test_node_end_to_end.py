@@ -53,7 +53,7 @@ async def node_enqueue_and_wait(
 async def test_node_enqueues_follows_and_reads_a_real_run(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     # A long safety poll: the worker can only learn of Node's INSERT through runs_pending.
     worker = WorkerProcess(
@@ -61,6 +61,7 @@ async def test_node_enqueues_follows_and_reads_a_real_run(
         tmp_path / "logs",
         handler="worker.pipeline.runner:execute_run",
         artifact_dir=tmp_path / "artifacts",
+        data_dir=tmp_path / "data",
         poll_interval_seconds=600,
     )
     try:

@@ -44,7 +44,7 @@ async def test_artifacts_land_in_s3(
 ) -> None:
     import boto3
 
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     run_id = await add_run(conn, dataset_id, await add_strategy(conn, SMA))
     worker = WorkerProcess(
         database_url,
@@ -52,6 +52,7 @@ async def test_artifacts_land_in_s3(
         "--burst",
         handler="worker.pipeline.runner:execute_run",
         artifact_dir=f"s3://{s3}/backtests",
+        data_dir=tmp_path / "data",
     )
     assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]
     assert await conn.fetchval("SELECT status::text FROM runs WHERE id = $1", run_id) == "succeeded"
@@ -98,8 +99,61 @@ async def test_a_dataset_in_s3_is_fetched_once_verified_and_run(
         handler="worker.pipeline.runner:execute_run",
         artifact_dir=tmp_path / "artifacts",
         dataset_cache_dir=tmp_path / "cache",
+        dataset_roots=f"s3://{s3}/datasets",
     )
     assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]
     row = await conn.fetchrow("SELECT status::text, error FROM runs WHERE id = $1", run_id)
     assert row["status"] == "succeeded", row["error"]
     assert (tmp_path / "cache" / f"{content_hash}.parquet").exists()
+
+
+async def test_a_corrupt_cached_copy_is_evicted_and_a_repaired_object_used_again(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path, s3: str
+) -> None:
+    import boto3
+
+    from worker.engine.bars import canonical_hash, write_canonical_parquet
+    from worker.engine.synthetic import generate_bars
+
+    good = generate_bars(symbols=["AAA", "BBB"], n_bars=300, seed=7)
+    content_hash = canonical_hash(good)
+    key = f"datasets/{content_hash}.parquet"
+    good_bytes = write_canonical_parquet(good, tmp_path / "good.parquet").read_bytes()
+    other = generate_bars(symbols=["AAA", "BBB"], n_bars=300, seed=8)
+    bad_bytes = write_canonical_parquet(other, tmp_path / "bad.parquet").read_bytes()
+    client = boto3.client("s3")
+    client.put_object(Bucket=s3, Key=key, Body=bad_bytes)
+    dataset_id = await conn.fetchval(
+        """
+        INSERT INTO datasets (name, symbols, timeframe, start_date, end_date, row_count,
+                              storage_uri, hash)
+        VALUES ('s3', ARRAY['AAA', 'BBB'], '1d', '2020-01-01', '2021-12-31', 600, $1, $2)
+        RETURNING id
+        """,
+        f"s3://{s3}/{key}",
+        content_hash,
+    )
+    strategy_id = await add_strategy(conn, SMA)
+    cache = tmp_path / "cache"
+
+    async def drain_one() -> asyncpg.Record:
+        run_id = await add_run(conn, dataset_id, strategy_id)
+        worker = WorkerProcess(
+            database_url,
+            tmp_path / "logs",
+            "--burst",
+            handler="worker.pipeline.runner:execute_run",
+            artifact_dir=tmp_path / "artifacts",
+            dataset_cache_dir=cache,
+            dataset_roots=f"s3://{s3}/datasets",
+        )
+        assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]
+        return await conn.fetchrow("SELECT status::text, error FROM runs WHERE id = $1", run_id)
+
+    corrupt = await drain_one()
+    assert corrupt["status"] == "failed"
+    assert '"dataset_corrupt"' in corrupt["error"]
+    assert not (cache / f"{content_hash}.parquet").exists(), "the corrupt copy stayed cached"
+    client.put_object(Bucket=s3, Key=key, Body=good_bytes)
+    repaired = await drain_one()
+    assert repaired["status"] == "succeeded", repaired["error"]

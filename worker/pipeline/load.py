@@ -6,7 +6,11 @@ a file replaced in place is checked again.
 
 A dataset stored in object storage (`s3://…`, anything fsspec opens) is downloaded once into
 the worker's local cache (`DATASET_CACHE_DIR`, named by content hash) and read from there, so
-each machine fetches a dataset once and the lazy, filtered Parquet scan stays local.
+each machine fetches a dataset once and the lazy, filtered Parquet scan stays local. A copy
+that turns out corrupt is evicted, so a repaired object is fetched again.
+
+Only URIs under the worker's dataset roots are read (`roots.DatasetRoots`), and no error
+carries the file's content: errors name the rule that failed and the URI.
 """
 
 from __future__ import annotations
@@ -20,43 +24,45 @@ from pathlib import Path
 import fsspec
 import polars as pl
 
+from worker.bounds import clip
 from worker.engine.bars import canonical_hash, load_bars
 from worker.engine.errors import EngineError
 from worker.pipeline.inputs import RunInputs
+from worker.pipeline.roots import DatasetRoots, Local
 from worker.queue.handler import PermanentRunError
 
 
 class DatasetLoader:
     """Verifies and loads dataset files; safe to share between the worker's threads."""
 
-    def __init__(self, cache_dir: str | Path = ".cache/datasets") -> None:
+    def __init__(
+        self, cache_dir: str | Path = ".cache/datasets", roots: DatasetRoots | None = None
+    ) -> None:
         self._verified: set[tuple[str, str, int, int]] = set()
         self._lock = threading.Lock()
         self._cache_dir = Path(cache_dir)
+        self._roots = roots or DatasetRoots(("data",))
 
-    def local_path(self, uri: str, expected_hash: str) -> Path:
-        """The file to read: the URI itself, or the local copy of a remote object."""
-        if "://" not in uri or uri.startswith("file://"):
-            return Path(uri.removeprefix("file://"))
+    def local_path(self, uri: str, expected_hash: str) -> tuple[Path, bool]:
+        """The file to read, and whether it is the local copy of a remote object."""
+        location = self._roots.locate(uri)
+        if isinstance(location, Local):
+            return location.path, False
         cached = self._cache_dir / f"{expected_hash}.parquet"
         if not cached.exists():
             cached.parent.mkdir(parents=True, exist_ok=True)
             partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
             try:
-                with fsspec.open(uri, "rb") as source, partial.open("wb") as target:
+                with fsspec.open(location.uri, "rb") as source, partial.open("wb") as target:
                     shutil.copyfileobj(source, target, length=1 << 20)
                 os.replace(partial, cached)
             except FileNotFoundError:
                 partial.unlink(missing_ok=True)
-                raise PermanentRunError(
-                    "dataset_missing",
-                    f"the dataset object {uri} does not exist; import the dataset again",
-                    {"storage_uri": uri},
-                ) from None
+                raise _missing(uri) from None
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
-        return cached
+        return cached, True
 
     def load_run_bars(self, inputs: RunInputs) -> pl.DataFrame:
         """The bars of the run's symbols and window (blocking: a thread's work)."""
@@ -78,16 +84,11 @@ class DatasetLoader:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        path = self.local_path(uri, expected_hash)
+        path, cached = self.local_path(uri, expected_hash)
         try:
             stat = os.stat(path)
         except OSError:
-            raise PermanentRunError(
-                "dataset_missing",
-                f"the dataset file {uri} does not exist (or cannot be read) on this worker;"
-                " import the dataset again or mount DATA_DIR on every worker",
-                {"storage_uri": uri},
-            ) from None
+            raise _missing(uri) from None
         key = (uri, expected_hash, stat.st_size, stat.st_mtime_ns)
         with self._lock:
             verified = key in self._verified
@@ -97,22 +98,39 @@ class DatasetLoader:
                 if actual != expected_hash:
                     raise PermanentRunError(
                         "dataset_corrupt",
-                        f"the dataset file {uri} does not match its recorded hash: it was changed"
-                        " or damaged after import; import it again",
-                        {"storage_uri": uri, "expected_hash": expected_hash, "actual_hash": actual},
+                        f"the dataset file {clip(uri, 300)} does not match its recorded hash:"
+                        " it was changed or damaged after import; import it again",
+                        {
+                            "storage_uri": clip(uri, 300),
+                            "expected_hash": expected_hash,
+                            "actual_hash": actual,
+                        },
                     )
                 with self._lock:
                     self._verified.add(key)
             return load_bars(path, symbols=symbols, start=start, end=end)
-        except EngineError as error:
-            raise PermanentRunError(
-                "dataset_corrupt" if error.type != "dataset_not_found" else "dataset_missing",
-                f"the dataset file {uri} cannot be read: {error.message}",
-                {"storage_uri": uri, **error.detail},
-            ) from None
-        except (pl.exceptions.PolarsError, OSError) as error:
+        except PermanentRunError:
+            if cached:
+                path.unlink(missing_ok=True)
+            raise
+        except (EngineError, pl.exceptions.PolarsError, OSError) as error:
+            if cached:
+                path.unlink(missing_ok=True)
+            if isinstance(error, EngineError) and error.type == "dataset_not_found":
+                raise _missing(uri) from None
+            rule = error.type if isinstance(error, EngineError) else type(error).__name__
             raise PermanentRunError(
                 "dataset_corrupt",
-                f"the dataset file {uri} cannot be read: {error}",
-                {"storage_uri": uri},
+                f"the dataset file {clip(uri, 300)} is not readable canonical bars ({rule});"
+                " import the dataset again",
+                {"storage_uri": clip(uri, 300), "rule": rule},
             ) from None
+
+
+def _missing(uri: str) -> PermanentRunError:
+    return PermanentRunError(
+        "dataset_missing",
+        f"the dataset file {clip(uri, 300)} does not exist (or cannot be read) on this worker;"
+        " import the dataset again or mount DATA_DIR on every worker",
+        {"storage_uri": clip(uri, 300)},
+    )

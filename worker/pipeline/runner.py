@@ -14,8 +14,10 @@ import asyncio
 from collections.abc import Callable
 
 from worker import jsonsafe
+from worker.config import Settings
 from worker.pipeline.inputs import RunInputs, read_inputs
 from worker.pipeline.load import DatasetLoader
+from worker.pipeline.roots import DatasetRoots
 from worker.pipeline.simulate import simulate
 from worker.pipeline.sql import load
 from worker.pipeline.store import outcome_of
@@ -27,13 +29,14 @@ class BacktestRunner:
     """Executes backtest runs; holds the per-process caches (verified datasets, stores)."""
 
     def __init__(self) -> None:
-        self._loaders: dict[str, DatasetLoader] = {}
+        self._loaders: dict[tuple[str, tuple[str, ...]], DatasetLoader] = {}
         self._stores: dict[str, FileStore] = {}
 
-    def datasets(self, cache_dir: str) -> DatasetLoader:
-        if cache_dir not in self._loaders:
-            self._loaders[cache_dir] = DatasetLoader(cache_dir)
-        return self._loaders[cache_dir]
+    def datasets(self, settings: Settings) -> DatasetLoader:
+        key = (settings.dataset_cache_dir, settings.dataset_read_roots)
+        if key not in self._loaders:
+            self._loaders[key] = DatasetLoader(key[0], DatasetRoots(key[1]))
+        return self._loaders[key]
 
     def store(self, root: str) -> FileStore:
         if root not in self._stores:
@@ -56,7 +59,7 @@ class BacktestRunner:
         self, inputs: RunInputs, ctx: RunContext, loaded: Callable[[int], None]
     ) -> RunOutcome:
         """load → simulate → store, in the run's thread."""
-        bars = self.datasets(ctx.settings.dataset_cache_dir).load_run_bars(inputs)
+        bars = self.datasets(ctx.settings).load_run_bars(inputs)
         loaded(bars.height)
         _check(ctx)
         result = simulate(
