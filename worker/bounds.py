@@ -1,7 +1,9 @@
 """The sizes the worker accepts and writes, in one place.
 
 Input: a run's `config` and a strategy's `params` are JSON of at most `MAX_INPUT_BYTES`
-bytes (as PostgreSQL prints the JSONB) and `MAX_INPUT_DEPTH` levels of nesting; the worker
+bytes (UTF-8, written compactly as `JSON.stringify` does) and `MAX_INPUT_DEPTH` levels of
+nesting; PostgreSQL's text form of a JSONB value is longer (a space after `:` and `,`), so
+the database sends at most `MAX_TRANSPORT_BYTES` of it before the exact check; the worker
 decodes nothing larger (docs/contract.md; the JSON Schemas and the Node client carry the
 same numbers, exported by `worker.schemas.export`).
 
@@ -18,6 +20,7 @@ from worker import jsonsafe
 
 MAX_INPUT_BYTES = 262_144
 MAX_INPUT_DEPTH = 64
+MAX_TRANSPORT_BYTES = 2 * MAX_INPUT_BYTES
 
 MAX_ERROR_MESSAGE = 2_000
 MAX_ERROR_DETAIL = 8_000
@@ -57,7 +60,7 @@ def depth(value: Any) -> int:
 
 def check_input(value: Any, what: str) -> Any:
     """`value` if it is within the input bounds, else InputTooLarge."""
-    size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
     if size > MAX_INPUT_BYTES:
         raise InputTooLarge(f"{what} is {size} bytes of JSON, more than {MAX_INPUT_BYTES}")
     levels = depth(value)
@@ -68,16 +71,13 @@ def check_input(value: Any, what: str) -> Any:
 
 def loads_input(text: str | bytes, what: str) -> Any:
     """Decode JSON the worker was given (a row's config or params) within the bounds."""
-    if len(text) > MAX_INPUT_BYTES:
+    if len(text) > MAX_TRANSPORT_BYTES:
         raise InputTooLarge(f"{what} is {len(text)} bytes of JSON, more than {MAX_INPUT_BYTES}")
     try:
         value = json.loads(text)
     except RecursionError:
         raise InputTooLarge(f"{what} is nested more than {MAX_INPUT_DEPTH} levels deep") from None
-    levels = depth(value)
-    if levels > MAX_INPUT_DEPTH:
-        raise InputTooLarge(f"{what} is nested {levels} levels deep, more than {MAX_INPUT_DEPTH}")
-    return value
+    return check_input(value, what)
 
 
 def _shrink(value: Any) -> Any:

@@ -63,7 +63,11 @@ def encode_json(value: Any) -> bytes:
 
 
 def decode_json(data: bytes) -> Any:
-    return json.loads(data)
+    """JSON from the database; nesting too deep for Python is a ValueError, not a crash."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("the JSON value is nested too deep to decode") from None
 
 
 def encode_jsonb(value: Any) -> bytes:
@@ -72,4 +76,4 @@ def encode_jsonb(value: Any) -> bytes:
 
 
 def decode_jsonb(data: bytes) -> Any:
-    return json.loads(data[1:])
+    return decode_json(data[1:])

@@ -10,7 +10,11 @@
 //   digits round-trip through a double exactly. Trade counts are integers.
 // - `metrics.all` is the `metrics` JSONB as stored (already JSON numbers, full precision).
 
+import { createRequire } from 'node:module';
 import pg from 'pg';
+
+// The worker's input bounds (worker/bounds.py), exported by `python -m worker.schemas.export`.
+const LIMITS = createRequire(import.meta.url)('./limits.json');
 
 // --- constants ---------------------------------------------------------------------------
 
@@ -148,8 +152,9 @@ function isPlainObject(value) {
 }
 
 // JSON.stringify turns NaN and Infinity into null and drops functions silently; the worker
-// would then see a different config than the caller wrote. Refuse them instead.
-function checkJsonValue(field, value, path, seen) {
+// would then see a different config than the caller wrote. Refuse them instead, and refuse
+// what the worker would refuse: nesting deeper than LIMITS.maxJsonDepth.
+function checkJsonValue(field, value, path, seen, depth = 0) {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -162,15 +167,18 @@ function checkJsonValue(field, value, path, seen) {
     case 'object': {
       if (value === null) return;
       if (seen.has(value)) throw new ValidationError(field, `${path} is a circular reference`);
+      if (depth >= LIMITS.maxJsonDepth && !(value instanceof Date)) {
+        throw new ValidationError(field, `is nested more than ${LIMITS.maxJsonDepth} levels deep (at ${path})`);
+      }
       seen.add(value);
       if (Array.isArray(value)) {
-        value.forEach((item, i) => checkJsonValue(field, item, `${path}[${i}]`, seen));
+        value.forEach((item, i) => checkJsonValue(field, item, `${path}[${i}]`, seen, depth + 1));
       } else if (value instanceof Date) {
         // JSON.stringify writes an ISO string: fine.
       } else if (isPlainObject(value)) {
         for (const [key, item] of Object.entries(value)) {
           if (item === undefined) continue; // left out, as JSON.stringify does
-          checkJsonValue(field, item, `${path}.${key}`, seen);
+          checkJsonValue(field, item, `${path}.${key}`, seen, depth + 1);
         }
       } else {
         throw new ValidationError(field, `${path} is ${describe(value)}, not JSON data`);
@@ -267,6 +275,10 @@ export async function enqueueRun(pool, options) {
   }
   checkJsonValue('config', config, 'config', new Set());
   columns.config = JSON.stringify(config);
+  const bytes = Buffer.byteLength(columns.config, 'utf8');
+  if (bytes > LIMITS.maxJsonBytes) {
+    throw new ValidationError('config', `is ${bytes} bytes of JSON, more than ${LIMITS.maxJsonBytes}`);
+  }
   columns.priority = checkInteger('priority', priority, SMALLINT_MIN, SMALLINT_MAX);
   if (!RUN_MODES.includes(mode)) {
     throw new ValidationError('mode', `must be one of ${RUN_MODES.join(', ')}, got ${describe(mode)}`);

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from worker.bounds import MAX_INPUT_BYTES, MAX_INPUT_DEPTH
 from worker.schemas import (
     ArtifactCreate,
     DatasetCreate,
@@ -18,7 +19,7 @@ from worker.schemas import (
     RunRead,
     StrategyCreate,
 )
-from worker.schemas.export import render_schemas
+from worker.schemas.export import render_client_limits, render_schemas
 
 DATASET: dict[str, Any] = {
     "name": "daily bars",
@@ -208,3 +209,28 @@ def test_exported_json_schemas_are_current() -> None:
         assert path.read_text(encoding="utf-8") == text, (
             f"{filename} is stale: run python -m worker.schemas.export"
         )
+
+
+def test_the_node_client_has_the_workers_input_bounds() -> None:
+    path = Path(__file__).resolve().parents[2] / "clients" / "node" / "limits.json"
+    assert path.read_text(encoding="utf-8") == render_client_limits(), (
+        "clients/node/limits.json is stale: run python -m worker.schemas.export"
+    )
+
+
+def _nested(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(levels - 1):
+        value = {"n": value}
+    return value
+
+
+def test_config_and_params_are_bounded_in_size_and_depth() -> None:
+    ids = {"dataset_id": uuid.uuid4(), "strategy_id": uuid.uuid4()}
+    assert RunCreate(**ids, config=_nested(MAX_INPUT_DEPTH))
+    assert "levels deep" in _error(RunCreate, **ids, config=_nested(MAX_INPUT_DEPTH + 1))
+    assert "bytes of JSON" in _error(RunCreate, **ids, config={"k": "x" * MAX_INPUT_BYTES})
+    params = {"kind": "buy_and_hold", "deep": _nested(MAX_INPUT_DEPTH)}
+    assert "levels deep" in _error(StrategyCreate, name="s", params=params)
+    schema = RunCreate.model_json_schema()["properties"]["config"]
+    assert (schema["x-maxBytes"], schema["x-maxDepth"]) == (MAX_INPUT_BYTES, MAX_INPUT_DEPTH)

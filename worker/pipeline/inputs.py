@@ -8,7 +8,6 @@ parameters and the symbols the config asks for, so a bad run fails before it cos
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from worker.bounds import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, InputTooLarge, loads_input
 from worker.engine.api import RunSpec, parse_run
 from worker.engine.errors import EngineInputError
 from worker.engine.params import WORKER_CONFIG_KEYS, format_errors
@@ -128,7 +128,14 @@ def _options(config: dict[str, Any]) -> RunOptions:
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    loaded = json.loads(value) if isinstance(value, str) else value
+    try:
+        loaded = loads_input(value, "strategies.params") if isinstance(value, str) else value
+    except InputTooLarge as error:
+        raise PermanentRunError(
+            "invalid_params",
+            f"the strategy's params cannot be accepted: {error}",
+            {"max_bytes": MAX_INPUT_BYTES, "max_depth": MAX_INPUT_DEPTH},
+        ) from None
     if not isinstance(loaded, dict):
         raise PermanentRunError("invalid_params", "strategies.params must be a JSON object")
     return loaded

@@ -56,6 +56,8 @@ class RunJob:
     attempt: int
     max_attempts: int
     worker_id: str
+    # Set when the row could not be decoded: the run fails with it, its handler never called.
+    input_error: PermanentRunError | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from worker import jsonsafe
+from worker.bounds import bound_error
 from worker.queue.errors import Kind, classify, is_transient
 from worker.queue.handler import (
     ArtifactRecord,
@@ -65,12 +66,18 @@ class Fail:
     error: dict[str, Any]
     status = "failed"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", bound_error(self.error))
+
 
 @dataclass(frozen=True)
 class Retry:
     error: dict[str, Any]
     delay_seconds: float
     status = "pending"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", bound_error(self.error))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,14 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from worker import jsonsafe
-from worker.queue.handler import ArtifactRecord, RunJob
+from worker.bounds import (
+    MAX_INPUT_BYTES,
+    MAX_INPUT_DEPTH,
+    MAX_TRANSPORT_BYTES,
+    InputTooLarge,
+    loads_input,
+)
+from worker.queue.handler import ArtifactRecord, PermanentRunError, RunJob
 from worker.queue.outcome import SuccessRow
 from worker.queue.sql import load
 
@@ -44,21 +51,47 @@ async def setup_connection(connection: asyncpg.Connection) -> None:
 
 
 async def claim(db: Executor, worker_id: str, limit: int, lease_seconds: float) -> list[RunJob]:
-    rows = await db.fetch(load("claim"), worker_id, limit, lease_seconds)
-    return [
-        RunJob(
-            id=row["id"],
-            dataset_id=row["dataset_id"],
-            strategy_id=row["strategy_id"],
-            mode=row["mode"],
-            initial_capital=row["initial_capital"],
-            config=dict(row["config"] or {}),
-            attempt=row["attempts"],
-            max_attempts=row["max_attempts"],
-            worker_id=worker_id,
+    """Claim runs; a run whose config cannot be decoded is returned with `input_error` set
+    (its handler is never called: it fails through the completer like any bad input)."""
+    rows = await db.fetch(load("claim"), worker_id, limit, lease_seconds, MAX_TRANSPORT_BYTES)
+    jobs = []
+    for row in rows:
+        config, input_error = _decode_config(row["config"], row["config_bytes"])
+        jobs.append(
+            RunJob(
+                id=row["id"],
+                dataset_id=row["dataset_id"],
+                strategy_id=row["strategy_id"],
+                mode=row["mode"],
+                initial_capital=row["initial_capital"],
+                config=config,
+                attempt=row["attempts"],
+                max_attempts=row["max_attempts"],
+                worker_id=worker_id,
+                input_error=input_error,
+            )
         )
-        for row in rows
-    ]
+    return jobs
+
+
+def _decode_config(
+    text: str | None, size: int | None
+) -> tuple[dict[str, Any], PermanentRunError | None]:
+    try:
+        if text is None:
+            if not size:
+                return {}, None
+            raise InputTooLarge(f"runs.config is {size} bytes of JSON, more than {MAX_INPUT_BYTES}")
+        config = loads_input(text, "runs.config")
+        if not isinstance(config, dict):
+            raise InputTooLarge("runs.config must be a JSON object")
+    except InputTooLarge as error:
+        return {}, PermanentRunError(
+            "invalid_config",
+            f"the run's config cannot be accepted: {error}",
+            {"max_bytes": MAX_INPUT_BYTES, "max_depth": MAX_INPUT_DEPTH},
+        )
+    return config, None
 
 
 async def complete(

@@ -236,6 +236,8 @@ class Runs:
         )
 
     async def _call_handler(self, job: RunJob, ctx: RunContext) -> Any:
+        if job.input_error is not None:
+            raise job.input_error
         if job.mode not in SUPPORTED_MODES:
             raise PermanentRunError(
                 "unsupported_mode",

@@ -1,4 +1,5 @@
-"""Export the schemas' JSON Schema to docs/schemas/ so Node.js validates with the same rules."""
+"""Export the schemas' JSON Schema to docs/schemas/, and the input bounds to the Node client
+(clients/node/limits.json), so Node.js validates with the same rules."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
+from worker.bounds import MAX_INPUT_BYTES, MAX_INPUT_DEPTH
 from worker.schemas.artifact import ArtifactCreate, ArtifactRead
 from worker.schemas.dataset import DatasetCreate, DatasetRead
 from worker.schemas.event import EventCreate, EventRead
@@ -40,6 +42,12 @@ def render_schemas() -> dict[str, str]:
     return rendered
 
 
+def render_client_limits() -> str:
+    """The input bounds for the Node client (clients/node/limits.json)."""
+    limits = {"maxJsonBytes": MAX_INPUT_BYTES, "maxJsonDepth": MAX_INPUT_DEPTH}
+    return json.dumps(limits, indent=2, sort_keys=True) + "\n"
+
+
 def write_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -51,5 +59,9 @@ def write_schemas(directory: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in write_schemas(Path(__file__).resolve().parents[2] / "docs" / "schemas"):
+    root = Path(__file__).resolve().parents[2]
+    for path in write_schemas(root / "docs" / "schemas"):
         print(path)
+    limits = root / "clients" / "node" / "limits.json"
+    limits.write_text(render_client_limits(), encoding="utf-8")
+    print(limits)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from worker.db.enums import RunMode, RunStatus
 from worker.schemas.base import CreateModel, ReadModel
-from worker.schemas.types import Money, UtcDatetime
+from worker.schemas.types import BoundedObject, Money, UtcDatetime
 
 
 class RunCreate(CreateModel):
@@ -20,7 +20,7 @@ class RunCreate(CreateModel):
     strategy_id: uuid.UUID
     initial_capital: Money = 10_000.0
     mode: RunMode = RunMode.BACKTEST
-    config: dict[str, Any] = Field(default_factory=dict, description="execution settings")
+    config: BoundedObject = Field(default_factory=dict, description="execution settings")
     priority: int = Field(default=0, ge=-32768, le=32767, description="higher runs first")
     run_after: UtcDatetime | None = Field(default=None, description="not before; now() if omitted")
     max_attempts: int = Field(default=3, ge=1, le=100)

@@ -11,14 +11,14 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from worker.schemas.base import CreateModel, ReadModel
-from worker.schemas.types import SemVer, UtcDatetime
+from worker.schemas.types import BoundedObject, SemVer, UtcDatetime
 
 
 class StrategyCreate(CreateModel):
     name: str = Field(min_length=1, max_length=255)
     version: SemVer = "1.0.0"
     description: str | None = None
-    params: dict[str, Any] = Field(
+    params: BoundedObject = Field(
         description='{"kind": "sma_crossover", "fast_period": 10, "slow_period": 50}',
     )
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from worker.bounds import MAX_INPUT_BYTES, MAX_INPUT_DEPTH, InputTooLarge, check_input
+
 SEMVER_PATTERN = (
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -83,3 +85,19 @@ MimeType = Annotated[
     _pattern(MIME_PATTERN, examples=["text/csv", "image/png"]),
 ]
 Money = Annotated[float, Field(gt=0, lt=1e14, description="Numeric(18,4)")]
+
+
+def _within_input_bounds(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return check_input(value, "the JSON object")  # type: ignore[no-any-return]
+    except InputTooLarge as error:
+        raise ValueError(str(error)) from None
+
+
+# A JSON object the worker will decode: `config` and `params` (worker/bounds.py). JSON Schema
+# has no keyword for size or depth; `x-maxBytes` and `x-maxDepth` say them for Node.js.
+BoundedObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_within_input_bounds),
+    Field(json_schema_extra={"x-maxBytes": MAX_INPUT_BYTES, "x-maxDepth": MAX_INPUT_DEPTH}),
+]

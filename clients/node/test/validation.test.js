@@ -2,6 +2,7 @@
 // Needs no database: the "pool" here only records the queries it is asked to run.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   ValidationError, cancelRun, enqueueRun, getRun, waitForRun,
@@ -81,6 +82,30 @@ describe('enqueueRun validation', () => {
     assert.ok(params.includes(JSON.stringify(config)));
     assert.ok(params.includes('2500.50'), 'a decimal string is passed through unchanged');
     assert.ok(params.includes(STRATEGY.toLowerCase()));
+  });
+});
+
+describe('enqueueRun has the worker\'s input bounds (clients/node/limits.json)', () => {
+  const limits = JSON.parse(readFileSync(new URL('../limits.json', import.meta.url), 'utf8'));
+  const nested = (levels) => {
+    let value = {};
+    for (let i = 1; i < levels; i += 1) value = { n: value };
+    return value;
+  };
+  const options = (config) => ({ datasetId: DATASET, strategyId: STRATEGY, config });
+
+  it('accepts a config at the depth limit and refuses one level more', async () => {
+    const pool = recordingPool();
+    await enqueueRun(pool, options(nested(limits.maxJsonDepth)));
+    assert.equal(pool.queries.length, 1);
+    await refused(enqueueRun(pool, options(nested(limits.maxJsonDepth + 1))), 'config', /nested more than 64 levels deep/);
+    await refused(enqueueRun(pool, options(nested(10000))), 'config', /nested more than/);
+    assert.equal(pool.queries.length, 1, 'no SQL may be sent for invalid input');
+  });
+  it('refuses a config over the size limit', async () => {
+    const pool = recordingPool();
+    await refused(enqueueRun(pool, options({ k: 'x'.repeat(limits.maxJsonBytes) })), 'config', /bytes of JSON, more than 262144/);
+    assert.equal(pool.queries.length, 0);
   });
 });
 

@@ -7,7 +7,7 @@ SELECT
     d.symbols,
     s.name AS strategy_name,
     s.version AS strategy_version,
-    s.params AS strategy_params
+    s.params::text AS strategy_params  -- decoded within the input bounds (worker/bounds.py)
 FROM runs r
 JOIN datasets d ON d.id = r.dataset_id
 JOIN strategies s ON s.id = r.strategy_id

@@ -1,6 +1,9 @@
 -- Claim up to $2 runnable runs for worker $1, with a lease of $3 seconds (database clock).
 -- Highest priority first, then oldest; a locked row is skipped, never waited for. The
 -- attempt counts at claim time, so a run whose worker dies still uses up an attempt.
+-- `config` comes back as text, decoded per run by the worker, and only when it is at most $4
+-- bytes (else NULL, with its size): a row the worker cannot decode fails alone, after the
+-- claim, instead of failing the statement and losing the batch.
 WITH candidates AS (
     SELECT id
     FROM runs
@@ -23,13 +26,15 @@ claimed AS (
     -- are stale (a burst of inserts into an empty queue), instead of a scan of all runs.
     WHERE r.id = ANY (ARRAY(SELECT id FROM candidates))
     RETURNING r.id, r.dataset_id, r.strategy_id, r.mode::text AS mode, r.initial_capital,
-              r.config, r.attempts, r.max_attempts, r.priority
+              r.config::text AS config_text, r.attempts, r.max_attempts, r.priority
 ),
 logged AS (
     INSERT INTO events (run_id, event_type, payload)
     SELECT id, 'claimed', jsonb_build_object('attempt', attempts, 'worker_id', $1::text)
     FROM claimed
 )
-SELECT id, dataset_id, strategy_id, mode, initial_capital, config, attempts, max_attempts
+SELECT id, dataset_id, strategy_id, mode, initial_capital, attempts, max_attempts,
+       CASE WHEN octet_length(config_text) <= $4 THEN config_text END AS config,
+       octet_length(config_text) AS config_bytes
 FROM claimed
 ORDER BY priority DESC;
