@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from worker.redact import redact
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid. The message names the variable, never a password."""
@@ -147,9 +149,10 @@ class Settings(BaseSettings):
 
     @property
     def redacted_database_url(self) -> str:
+        """DATABASE_URL with its password masked, wherever the URL carries it."""
         if self.database_url is None:
             return "<unset>"
-        return self.require_database_url().render_as_string(hide_password=True)
+        return redact(self.database_url.get_secret_value())
 
 
 def _describe(error: ValidationError) -> str:
