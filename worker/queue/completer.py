@@ -10,7 +10,8 @@ keeps up; a lone run pays no wait, since a flush starts as soon as a flusher is 
 
 Failures of the write itself: a transient error (connection lost, server restarting) is
 retried with backoff for up to `retry_for_seconds` (one lease: after that the reaper owns
-the run); a batch refused for good is written one run at a time, so one bad row does not
+the run), and at shutdown for no longer than the worker says (`retry_until`); a batch
+refused for good is written one run at a time, so one bad row does not
 sink the others; a run refused for good becomes what `outcome.after_write_error` says (a
 success too large for its columns is failed). A finished backtest is never run again
 because its write failed.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -52,9 +54,17 @@ MAX_BATCH = 500
 # running rows locks them in id order, so they cannot deadlock.
 FLUSHES_IN_FLIGHT = 2
 
-# What became of a final state: True written, False fenced off (the run is no longer
-# ours, or there was nothing to write), or the error that made the completer give up.
-Written = bool | BaseException
+
+@dataclasses.dataclass(frozen=True)
+class AckLost:
+    """Written, though the commit's acknowledgement was lost: a retry found it done."""
+
+
+ACK_LOST = AckLost()
+
+# What became of a final state: True written (or ACK_LOST), False fenced off (the run is no
+# longer ours, or there was nothing to write), or the error that made the completer give up.
+Written = bool | AckLost | BaseException
 Done = Callable[[Final, Written], None]
 
 
@@ -86,6 +96,7 @@ class Completer(Loop):
         self._waiting: list[_Item] = []
         self._wake = asyncio.Event()
         self._closing = False
+        self._deadline = math.inf
 
     def submit(self, job: RunJob, final: Final, done: Done) -> None:
         """Write `final` for `job`; `done(final, written)` is called once it is settled
@@ -123,7 +134,7 @@ class Completer(Loop):
 
     async def _flush(self, batch: list[_Item]) -> None:
         try:
-            written = await self._write_retrying(batch)
+            written, confirmed = await self._write_retrying(batch)
         except Exception as error:
             if is_transient(error):
                 self._log.error("run_write_failed", runs=len(batch), error=repr(error))
@@ -136,7 +147,8 @@ class Completer(Loop):
                 await self._refused(batch[0], error)
             return
         for item in batch:
-            _tell(item.done, item.final, item.job.id in written)
+            landed = ACK_LOST if item.job.id in confirmed else item.job.id in written
+            _tell(item.done, item.final, landed)
 
     async def _refused(self, item: _Item, error: BaseException) -> None:
         """The database refused this run's final state for good."""
@@ -147,22 +159,50 @@ class Completer(Loop):
             return
         await self._flush([dataclasses.replace(item, final=instead)])
 
-    async def _write_retrying(self, batch: Sequence[_Item]) -> set[uuid.UUID]:
+    def retry_until(self, seconds: float) -> None:
+        """Shutdown: give up retrying any write (those waiting included) `seconds` from now,
+        so that the process exits in time; the lease covers what is not written by then."""
+        self._deadline = min(self._deadline, asyncio.get_running_loop().time() + seconds)
+
+    async def _write_retrying(
+        self, batch: Sequence[_Item]
+    ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+        """The ids written, and those found already written by an earlier try whose commit
+        was not acknowledged (the connection was lost after COMMIT)."""
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._retry_for
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._write(batch)
+                written = await self._write(batch)
+                if attempt == 1 or len(written) == len(batch):
+                    return written, set()
+                return written, await self._confirm(
+                    [item for item in batch if item.job.id not in written]
+                )
             except Exception as error:
-                if not is_transient(error) or loop.time() >= give_up_at:
+                left = min(give_up_at, self._deadline) - loop.time()
+                if not is_transient(error) or left <= 0:
                     raise
-                delay = backoff_seconds(attempt, 0.05, 2.0)
+                delay = min(backoff_seconds(attempt, 0.05, 2.0), left)
                 self._log.warning(
                     "completion_write_retry", runs=len(batch), error=repr(error), delay=delay
                 )
                 await asyncio.sleep(delay)
+
+    async def _confirm(self, fenced: Sequence[_Item]) -> set[uuid.UUID]:
+        """Of runs a retried write was fenced off from, those already in the final state
+        this attempt meant (so the earlier try committed). Pending is never taken as proof:
+        the reaper also makes a run pending."""
+        async with self._pool.acquire() as connection:
+            states = await queries.final_states(connection, [i.job.id for i in fenced])
+        return {
+            item.job.id
+            for item in fenced
+            if item.final.status in ("succeeded", "failed", "cancelled")
+            and states.get(item.job.id) == (item.final.status, item.job.attempt)
+        }
 
     async def _write(self, batch: Sequence[_Item]) -> set[uuid.UUID]:
         """One transaction (none when one statement does it all); the ids written."""

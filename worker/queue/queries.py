@@ -158,6 +158,12 @@ async def cancel(
     return {record["id"] for record in written}
 
 
+async def final_states(db: Executor, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, int]]:
+    """{run id: (status, attempts)} as the database has them now."""
+    rows = await db.fetch(load("final_states"), list(ids))
+    return {row["id"]: (row["status"], row["attempts"]) for row in rows}
+
+
 async def insert_artifacts(
     db: Executor, artifacts: Sequence[tuple[uuid.UUID, ArtifactRecord]]
 ) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from worker.config import Settings
-from worker.queue.completer import Completer, Written
+from worker.queue.completer import AckLost, Completer, Written
 from worker.queue.errors import Kind, classify
 from worker.queue.handler import CancelReason, Handler, PermanentRunError, RunContext, RunJob
 from worker.queue.heartbeat import Held
@@ -260,6 +260,8 @@ class Runs:
         elapsed = round(time.monotonic() - active.started, 3)
         if isinstance(written, BaseException):
             return  # the completer logged it; the lease expires and the reaper takes over
+        if isinstance(written, AckLost):
+            log = log.bind(ack_lost=True)
         if isinstance(final, HandBack):
             log.info("run_handed_back", written=written)
         elif isinstance(final, Abandon):

@@ -8,7 +8,8 @@ work goes to threads (see `executor`).
 
 Shutdown (first SIGTERM/SIGINT): stop claiming; let in-flight runs finish for
 SHUTDOWN_GRACE_SECONDS; then stop the rest, which are handed back to pending with the
-attempt not counted; write everything; close the connections. A second signal exits at once.
+attempt not counted; write everything (transient errors retried for one more grace period at
+most); close the connections. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class Worker:
         try:
             await asyncio.wait({producer.done, stop}, return_when=asyncio.FIRST_COMPLETED)
             await producer.stop()
-            await self._drain(runs)
+            await self._drain(runs, completer)
         finally:
             stop.cancel()
             await producer.stop()
@@ -207,14 +208,18 @@ class Worker:
         self.log.info("signal_received", signal=sig.name)
         self.request_stop()
 
-    async def _drain(self, runs: Runs) -> None:
+    async def _drain(self, runs: Runs, completer: Completer) -> None:
         """Grace period for in-flight runs, then stop the rest (handed back) and wait until
-        every final write is settled."""
+        every final write is settled. Writes that meet a transient error (the database is
+        briefly unreachable) are retried for one more grace period at most, so the process
+        exits within twice SHUTDOWN_GRACE_SECONDS; a run not handed back by then is picked up
+        again when its lease expires."""
+        grace = self.settings.shutdown_grace_seconds
         if runs.executing:
-            grace = self.settings.shutdown_grace_seconds
             self.log.info("shutdown_grace", runs=runs.executing, grace_seconds=grace)
             if grace > 0:
                 await runs.wait_handlers(grace)
+        completer.retry_until(grace)
         runs.stop_all(CancelReason.SHUTDOWN)
         await runs.wait_settled()
 
