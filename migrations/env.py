@@ -8,11 +8,10 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from worker.config import load_settings
+from worker.config import Settings, load_settings
 from worker.db import Base
+from worker.db.session import create_engine
 
 target_metadata = Base.metadata
 
@@ -28,14 +27,17 @@ def _configure(connection: Connection) -> None:
         context.run_migrations()
 
 
-def _database_url() -> URL:
+def _settings() -> Settings:
     given = context.config.attributes.get("database_url")
-    settings = load_settings() if given is None else load_settings(database_url=given)
-    return settings.sqlalchemy_url
+    return load_settings() if given is None else load_settings(database_url=given)
+
+
+def _database_url() -> URL:
+    return _settings().sqlalchemy_url
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(_database_url(), poolclass=NullPool)
+    engine = create_engine(_settings(), pooled=False)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
         await connection.commit()

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from worker.config import ConfigError, Settings, load_settings
+from worker.redact import redact
 
 app = typer.Typer(
     name="backtest-worker",
@@ -72,15 +73,24 @@ def describe_validation(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def database_error(settings: Settings, doing: str, error: BaseException, hint: str) -> UserError:
+    """One line for a database that cannot be reached or refused us (URL redacted)."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    message = lines[0] if lines else type(cause).__name__
+    return UserError(f"{doing} ({settings.redacted_database_url}): {message}", hint=hint)
+
+
 def fail(error: BaseException, debug: bool) -> None:
     if debug:
         raise error
     if isinstance(error, UserError):
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False)
         if error.hint:
-            err_console.print(f"  hint: {error.hint}", highlight=False)
+            err_console.print(f"  hint: {redact(error.hint)}", highlight=False)
         sys.exit(error.exit_code)
-    err_console.print(f"[bold red]error:[/] {type(error).__name__}: {error}", highlight=False)
+    text = redact(f"{type(error).__name__}: {error}")
+    err_console.print(f"[bold red]error:[/] {text}", highlight=False)
     err_console.print("  hint: rerun with --debug for the traceback", highlight=False)
     sys.exit(1)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncpg
 import typer
+from sqlalchemy.exc import DBAPIError
 
-from worker.cli.app import app, console, settings_from
+from worker.cli.app import app, console, database_error, settings_from
 from worker.db.migrate import upgrade
 
 
@@ -16,5 +18,13 @@ def migrate(
     """Apply database migrations (idempotent; run it on every release)."""
     settings = settings_from(ctx)
     url = settings.require_database_url()
-    upgrade(url.render_as_string(hide_password=False), revision)
+    try:
+        upgrade(url.render_as_string(hide_password=False), revision)
+    except (OSError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise database_error(
+            settings,
+            "cannot migrate the database",
+            error,
+            hint="is the server up, and may DATABASE_URL's role create tables (the owner role)?",
+        ) from None
     console.print(f"database at {settings.redacted_database_url} is at revision {revision}")

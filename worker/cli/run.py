@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import typer
 
-from worker.cli.app import UserError, app, settings_from
+from worker.cli.app import UserError, app, database_error, settings_from
 from worker.logs import configure_logging
 
 DEFAULT_HANDLER = "worker.pipeline.runner:execute_run"
@@ -47,8 +48,10 @@ def run(
         ) from None
     try:
         asyncio.run(run_worker(settings, run_handler, burst=burst))
-    except OSError as error:
-        raise UserError(
-            f"cannot reach PostgreSQL at {settings.redacted_database_url}: {error}",
-            hint="is the server running, and is DATABASE_URL right?",
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise database_error(
+            settings,
+            "cannot reach PostgreSQL",
+            error,
+            hint="is the server running, and are DATABASE_URL's user, password and database right?",
         ) from None
