@@ -55,6 +55,11 @@ class FileStore:
             data: bytes = handle.read()
         return data
 
+    def files_under(self, key: str) -> list[str]:
+        """Every file under `key` (a run's directory), at any depth; none if it is missing."""
+        path = posixpath.join(self._root_path, key)
+        return list(self._fs.find(path)) if self._fs.exists(path) else []
+
     def delete_prefix(self, key: str) -> None:
         """Remove everything under `key` (a run's directory); missing is fine."""
         path = posixpath.join(self._root_path, key)

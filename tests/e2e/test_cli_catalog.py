@@ -14,7 +14,7 @@ from worker.engine.synthetic import generate_bars
 
 
 def cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = worker_env(database_url, data_dir=tmp_path / "data", artifact_dir=tmp_path / "art")
+    env = worker_env(database_url, data_dir=tmp_path / "data", artifact_dir=tmp_path / "artifacts")
     return subprocess.run(
         [str(BIN), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -191,7 +191,7 @@ async def test_enqueue_show_cancel_and_prune_from_the_command_line(
     assert await conn.fetchval("SELECT count(*) FROM runs") == 0
 
 
-async def test_prune_removes_artifact_files_and_keeps_unfinished_runs(
+async def test_prune_removes_every_attempts_files_and_nothing_a_row_names_elsewhere(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
     from tests.e2e.test_backtest_runs import SMA, add_dataset, add_run, add_strategy, drain
@@ -203,10 +203,25 @@ async def test_prune_removes_artifact_files_and_keeps_unfinished_runs(
     waiting = await add_run(conn, dataset_id, strategy_id)
     paths = [r["storage_path"] for r in await conn.fetch("SELECT storage_path FROM artifacts")]
     assert paths and all(Path(p).exists() for p in paths)
+    # An attempt that lost its lease leaves files without rows; a row may name any path.
+    run_dir = tmp_path / "artifacts" / str(done)
+    lost = run_dir / "attempt-2" / "report.html"
+    lost.parent.mkdir(parents=True)
+    lost.write_text("from an attempt that lost its lease")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not the worker's")
+    await conn.execute(
+        "INSERT INTO artifacts (run_id, kind, filename, storage_path, mime_type, size_bytes,"
+        " sha256) VALUES ($1, 'json', 'x.json', $2, 'application/json', 1, repeat('0', 64))",
+        done,
+        str(precious),
+    )
     pruned = cli(database_url, tmp_path, "prune", "--before", "2999-01-01")
     assert pruned.returncode == 0, pruned.stderr
-    assert f"deleted 1 runs and {len(paths)} artifact files" in pruned.stdout
+    assert f"deleted 1 runs and {len(paths) + 1} artifact files" in pruned.stdout
     assert not any(Path(p).exists() for p in paths)
+    assert not run_dir.exists(), "the run's folder (every attempt's files) must go"
+    assert precious.exists(), "prune deleted a file outside ARTIFACT_DIR that a row named"
     assert await conn.fetchval("SELECT count(*) FROM runs WHERE id = $1", done) == 0
     assert await conn.fetchval("SELECT count(*) FROM events WHERE run_id = $1", done) == 0
     assert await conn.fetchval("SELECT status::text FROM runs WHERE id = $1", waiting) == "pending"

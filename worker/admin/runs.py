@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import fsspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from worker.db import TERMINAL_STATUSES, Artifact, Dataset, Run, RunStatus, Strategy
+from worker.db import TERMINAL_STATUSES, Dataset, Run, RunStatus, Strategy
 from worker.schemas import RunCreate
+from worker.storage import FileStore
 
 
 class NotFound(LookupError):
@@ -88,24 +88,23 @@ class PruneResult:
     files: int
 
 
-async def prune_runs(session: AsyncSession, before: datetime, dry_run: bool = False) -> PruneResult:
-    """Delete finished runs created before `before`, their events and artifacts (rows and
-    files). Pending and running runs are never pruned."""
+async def prune_runs(
+    session: AsyncSession, before: datetime, store: FileStore, dry_run: bool = False
+) -> PruneResult:
+    """Delete finished runs created before `before`, their events, artifact rows and files.
+    Pending and running runs are never pruned.
+
+    Files go by run folder (`<run id>/` under ARTIFACT_DIR, every attempt's files, those of
+    attempts that lost their lease included), never by the paths the rows name: a row is
+    data, and must not make prune delete a file outside ARTIFACT_DIR.
+    """
     old = select(Run.id).where(Run.created_at < before, Run.status.in_(TERMINAL_STATUSES))
-    paths = list(
-        (
-            await session.execute(select(Artifact.storage_path).where(Artifact.run_id.in_(old)))
-        ).scalars()
-    )
-    count = (await session.execute(select(func.count()).select_from(old.subquery()))).scalar_one()
-    if dry_run:
-        return PruneResult(count, len(paths))
-    await session.execute(delete(Run).where(Run.id.in_(old)))
+    ids = list((await session.execute(old)).scalars())
+    files = sum(len(store.files_under(str(run_id))) for run_id in ids)
+    if dry_run or not ids:
+        return PruneResult(len(ids), files)
+    await session.execute(delete(Run).where(Run.id.in_(ids)))
     await session.commit()
-    removed = 0
-    for path in paths:
-        fs, local = fsspec.core.url_to_fs(path)
-        if fs.exists(local):
-            fs.rm(local)
-            removed += 1
-    return PruneResult(count, removed)
+    for run_id in ids:
+        store.delete_prefix(str(run_id))
+    return PruneResult(len(ids), files)

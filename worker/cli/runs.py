@@ -16,6 +16,7 @@ from worker.cli.db import cli_session
 from worker.db import Run, RunStatus
 from worker.results.metric_labels import format_metric, metric_rows
 from worker.schemas import RunCreate
+from worker.storage import FileStore
 
 runs_app = typer.Typer(help="Inspect runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -172,7 +173,7 @@ def prune(
 
     async def main() -> None:
         async with cli_session(settings) as session:
-            result = await prune_runs(session, cutoff, dry_run)
+            result = await prune_runs(session, cutoff, FileStore(settings.artifact_dir), dry_run)
         verb = "would delete" if dry_run else "deleted"
         console.print(f"{verb} {result.runs} runs and {result.files} artifact files")
 
