@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 class PrivateCluster:
     def __init__(self, bin_dir: Path, root: Path, as_user: list[str]) -> None:
-        self._bin = bin_dir
+        self.bin_dir = bin_dir
         self._as_user = as_user
         self.data = root / "pgdata"
         self.port = _free_port()
@@ -55,7 +55,7 @@ class PrivateCluster:
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run(
-            [*self._as_user, str(self._bin / tool), *args],
+            [*self._as_user, str(self.bin_dir / tool), *args],
             check=True,
             capture_output=True,
             timeout=120,
