@@ -150,7 +150,7 @@ async def test_a_grid_run_reports_a_leaderboard(
 async def test_a_run_writes_the_artifacts_it_asks_for_and_its_label(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     chosen = await add_run(
         conn,
