@@ -10,11 +10,12 @@ keeps up; a lone run pays no wait, since a flush starts as soon as a flusher is 
 
 Failures of the write itself: a transient error (connection lost, server restarting) is
 retried with backoff for up to `retry_for_seconds` (one lease: after that the reaper owns
-the run), and at shutdown for no longer than the worker says (`retry_until`); a batch
-refused for good is written one run at a time, so one bad row does not
-sink the others; a run refused for good becomes what `outcome.after_write_error` says (a
-success too large for its columns is failed). A finished backtest is never run again
-because its write failed.
+the run), and at shutdown for no longer than the worker says (`retry_until`). A retry the
+fence refuses re-reads the rows: a commit whose acknowledgement was lost is reported as
+written (`ACK_LOST`), not as a lost lease. A batch refused for good is written one run at a
+time, so one bad row does not sink the others; a run refused for good becomes what
+`outcome.after_write_error` says (a success too large for its columns is failed). A finished
+backtest is never run again because its write failed.
 """
 
 from __future__ import annotations
