@@ -19,7 +19,8 @@ from typing import Any
 from worker import jsonsafe
 
 MAX_INPUT_BYTES = 262_144
-MAX_INPUT_DEPTH = 64
+# Above the rule language's own limit (rules.MAX_DEPTH = 32 rule levels, two JSON levels each).
+MAX_INPUT_DEPTH = 100
 MAX_TRANSPORT_BYTES = 2 * MAX_INPUT_BYTES
 
 MAX_ERROR_MESSAGE = 2_000

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from worker.bounds import MAX_INPUT_BYTES, MAX_INPUT_DEPTH
+from worker.engine.rules import MAX_DEPTH as RULE_DEPTH
 from worker.schemas import (
     ArtifactCreate,
     DatasetCreate,
@@ -234,3 +235,7 @@ def test_config_and_params_are_bounded_in_size_and_depth() -> None:
     assert "levels deep" in _error(StrategyCreate, name="s", params=params)
     schema = RunCreate.model_json_schema()["properties"]["config"]
     assert (schema["x-maxBytes"], schema["x-maxDepth"]) == (MAX_INPUT_BYTES, MAX_INPUT_DEPTH)
+
+
+def test_the_depth_bound_admits_the_deepest_rule_the_rule_language_allows() -> None:
+    assert MAX_INPUT_DEPTH >= 2 * (RULE_DEPTH + 1) + 2  # args lists, params and config.params

@@ -98,7 +98,7 @@ describe('enqueueRun has the worker\'s input bounds (clients/node/limits.json)',
     const pool = recordingPool();
     await enqueueRun(pool, options(nested(limits.maxJsonDepth)));
     assert.equal(pool.queries.length, 1);
-    await refused(enqueueRun(pool, options(nested(limits.maxJsonDepth + 1))), 'config', /nested more than 64 levels deep/);
+    await refused(enqueueRun(pool, options(nested(limits.maxJsonDepth + 1))), 'config', /nested more than 100 levels deep/);
     await refused(enqueueRun(pool, options(nested(10000))), 'config', /nested more than/);
     assert.equal(pool.queries.length, 1, 'no SQL may be sent for invalid input');
   });
