@@ -374,8 +374,8 @@ async def bench(
         for system, _url in systems:
             if not isinstance(system, PGQueuer) or system.batch_size == 10:
                 await system.setup()
-        server_version = await _server_version(server)
-        print(f"server: PostgreSQL {server_version}; {os.cpu_count()} CPUs; jobs per round {jobs}")
+        version = await server_version(server)
+        print(f"server: PostgreSQL {version}; {os.cpu_count()} CPUs; jobs per round {jobs}")
         print(f"backtest-worker concurrency per process: {concurrency}")
         for system, url in systems:
             for count in workers:
@@ -388,7 +388,7 @@ async def bench(
         await admin(server, f'DROP DATABASE IF EXISTS "{pgq_db}" WITH (FORCE)')
 
 
-async def _server_version(url: str) -> str:
+async def server_version(url: str) -> str:
     connection = await asyncpg.connect(url)
     try:
         return str(await connection.fetchval("SHOW server_version"))
