@@ -1,4 +1,4 @@
-# The worker image. Not exercised by this project's CI (no Docker engine there); see README.
+# The worker and API image (`backtest-worker run` / `backtest-worker serve`). Not exercised by this project's CI (no Docker engine there); see README.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -12,6 +12,7 @@ RUN pip install -c constraints.txt -e . && useradd --create-home --uid 10001 wor
     && mkdir -p /data /artifacts && chown worker /data /artifacts
 USER worker
 
+EXPOSE 8000
 # SIGTERM stops claiming, lets in-flight runs finish within SHUTDOWN_GRACE_SECONDS, exits 0.
 STOPSIGNAL SIGTERM
 CMD ["backtest-worker", "run"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -84,10 +84,48 @@ class Settings(BaseSettings):
     dataset_cache_dir: str = ".cache/datasets"
     embedded_pgdata: Path = Path(".demo/pgdata")
 
+    api_host: str = "0.0.0.0"
+    api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    api_workers: PositiveInt = 1
+    api_rate_limit: str = "600/minute"
+    api_rate_limit_storage: str = "memory://"
+    api_cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    api_max_body_bytes: PositiveInt = 1_048_576
+    api_max_upload_bytes: PositiveInt = 104_857_600
+    api_db_pool_size: PositiveInt = 10
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate limit such as 600/minute or 10/second;100/minute"
+            ) from None
+        return value
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("api_cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+        return tuple(origin.rstrip("/") for origin in value)
 
     @field_validator("database_url")
     @classmethod

@@ -11,7 +11,7 @@ import hashlib
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 
@@ -59,6 +59,19 @@ class FileStore:
         """Every file under `key` (a run's directory), at any depth; none if it is missing."""
         path = posixpath.join(self._root_path, key)
         return list(self._fs.find(path)) if self._fs.exists(path) else []
+
+    def open(self, uri: str) -> IO[bytes]:
+        """A binary reader of a stored file (call it off the event loop)."""
+        handle: IO[bytes] = self._fs.open(self._path_of(uri), "rb")
+        return handle
+
+    def holds(self, uri: str, key: str) -> bool:
+        """Whether `uri` names a file under `key` of this root (`..` cannot climb out)."""
+        if self.is_local:
+            local = Path(self._path_of(uri)).resolve()
+            return local.is_relative_to(Path(self._root_path, key).resolve())
+        path: str = posixpath.normpath(self._path_of(uri))
+        return path.startswith(posixpath.join(self._root_path, key).rstrip("/") + "/")
 
     def delete_prefix(self, key: str) -> None:
         """Remove everything under `key` (a run's directory); missing is fine."""

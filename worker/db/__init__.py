@@ -2,10 +2,11 @@
 
 from worker.db.base import Base
 from worker.db.enums import TERMINAL_STATUSES, ArtifactKind, RunMode, RunStatus
-from worker.db.models import Artifact, Dataset, Event, Run, Strategy
+from worker.db.models import ApiKey, Artifact, Dataset, Event, Run, Strategy
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "ApiKey",
     "Artifact",
     "ArtifactKind",
     "Base",

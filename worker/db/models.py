@@ -147,6 +147,8 @@ class Run(Base):
         Index("ix_runs_status", "status"),
         Index("ix_runs_dataset_id", "dataset_id"),
         Index("ix_runs_strategy_id", "strategy_id"),
+        Index("ix_runs_created_at_id", "created_at", "id"),
+        UniqueConstraint("idempotency_key", name="uq_runs_idempotency_key"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -186,6 +188,7 @@ class Run(Base):
     winning_trades: Mapped[int | None] = mapped_column(Integer)
     losing_trades: Mapped[int | None] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
 
     dataset: Mapped[Dataset] = relationship(back_populates="runs")
     strategy: Mapped[Strategy] = relationship(back_populates="runs")
@@ -243,3 +246,22 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now)
 
     run: Mapped[Run] = relationship(back_populates="events")
+
+
+class ApiKey(Base):
+    """A key of the HTTP API: only its SHA-256 is stored; `prefix` lets people recognise it."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
+        CheckConstraint("scope IN ('read', 'write')", name="scope_known"),
+        CheckConstraint("key_hash ~ '^[0-9a-f]{64}$'", name="key_hash_format"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=_now)
+    revoked_at: Mapped[datetime | None]

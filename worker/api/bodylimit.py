@@ -1,0 +1,69 @@
+"""Request bodies are bounded (413): `API_MAX_BODY_BYTES`, or `API_MAX_UPLOAD_BYTES` for the
+dataset upload. A declared Content-Length over the limit is refused before reading; a chunked
+body is counted as it arrives and cut off at the limit."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from worker.api.problems import MEDIA_TYPE, Problem, problem_body
+
+UPLOAD_PATH = "/api/v1/datasets"
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    def _limit(self, scope: Scope) -> int:
+        if scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
+            return self.max_upload
+        return self.max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _refuse(send, limit, scope["path"])
+            return
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _too_large(limit)
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, f"the request body is larger than {limit:,} bytes", slug="too-large")
+
+
+async def _refuse(send: Send, limit: int, path: str) -> None:
+    problem = _too_large(limit)
+    body = problem_body(413, problem.detail, problem.slug, instance=path)
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

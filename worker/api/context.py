@@ -1,0 +1,34 @@
+"""What every request needs, built once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+
+from worker.api.auth import KeyCache
+from worker.api.hub import Hub
+from worker.api.ratelimit import RateLimit
+from worker.config import Settings
+from worker.storage import FileStore
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    settings: Settings
+    pool: asyncpg.Pool
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    hub: Hub
+    keys: KeyCache
+    limiter: RateLimit
+    artifacts: FileStore
+    head_revision: str
+
+
+def api_context(connection: HTTPConnection) -> ApiContext:
+    """The dependency that hands routes the process's context (HTTP and WebSocket)."""
+    context: ApiContext = connection.app.state.api
+    return context

@@ -1,0 +1,140 @@
+"""Runs: enqueue (the SQL contract's INSERT), list, read, cancel."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from worker.api import queries
+from worker.api.auth import ReadKey, WriteKey
+from worker.api.context import ApiContext, api_context
+from worker.api.models import Page, RunOut, decode_time_cursor, encode_cursor, run_out
+from worker.api.problems import PROBLEM_RESPONSES, Problem
+from worker.db.enums import RunMode, RunStatus
+from worker.schemas import RunCreate
+
+router = APIRouter(prefix="/runs", tags=["runs"], responses=PROBLEM_RESPONSES)
+Context = Annotated[ApiContext, Depends(api_context)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a retried request with the same key returns the same run",
+    ),
+]
+FOREIGN_KEYS = {
+    "fk_runs_dataset_id_datasets": "dataset_id",
+    "fk_runs_strategy_id_strategies": "strategy_id",
+}
+
+
+def _finite_json(spec: RunCreate) -> None:
+    try:
+        json.dumps(spec.config, allow_nan=False)
+    except ValueError:
+        raise Problem(
+            422, "config holds NaN or Infinity, which JSON cannot store", slug="validation"
+        ) from None
+
+
+@router.post("", status_code=201, response_model=RunOut)
+async def create_run(
+    spec: RunCreate,
+    response: Response,
+    context: Context,
+    _key: WriteKey,
+    idempotency_key: IdempotencyKey = None,
+) -> RunOut:
+    """Enqueue a run with the INSERT of the SQL contract (`runs_pending` wakes the workers).
+
+    With an `Idempotency-Key` already used: `200` and the run created then (same values), or
+    `422` if that request had other values.
+    """
+    _finite_json(spec)
+    try:
+        enqueued = await queries.enqueue(context.pool, spec, idempotency_key)
+    except asyncpg.ForeignKeyViolationError as error:
+        field = FOREIGN_KEYS.get(error.constraint_name or "", "dataset_id")
+        value = getattr(spec, field)
+        raise Problem(
+            422,
+            f"no {field.removesuffix('_id')} with id {value}",
+            slug="unknown-reference",
+            errors=[{"loc": ["body", field], "message": "does not exist", "type": "not_found"}],
+        ) from None
+    except queries.KeyConflict:
+        raise Problem(
+            422,
+            "this Idempotency-Key was used for a request with other values",
+            slug="idempotency-key-reused",
+        ) from None
+    run = run_out(enqueued.run)
+    response.headers["Location"] = run.links.self
+    if not enqueued.created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return run
+
+
+@router.get("", response_model=Page[RunOut])
+async def list_runs(
+    context: Context,
+    _key: ReadKey,
+    status: RunStatus | None = None,
+    strategy_id: uuid.UUID | None = None,
+    dataset_id: uuid.UUID | None = None,
+    mode: RunMode | None = None,
+    created_before: datetime | None = None,
+    created_after: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> Page[RunOut]:
+    """Newest first; `next_cursor` pages on (filters must stay the same)."""
+    where = queries.RunFilter(
+        status=status.value if status else None,
+        strategy_id=strategy_id,
+        dataset_id=dataset_id,
+        mode=mode.value if mode else None,
+        created_before=created_before,
+        created_after=created_after,
+    )
+    rows = await queries.list_runs(context.pool, where, decode_time_cursor(cursor), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    return Page[RunOut](items=[run_out(row) for row in rows], next_cursor=next_cursor)
+
+
+async def _run_or_404(context: ApiContext, run_id: uuid.UUID) -> RunOut:
+    row = await queries.get_run(context.pool, run_id)
+    if row is None:
+        raise Problem(404, f"no run with id {run_id}", slug="not-found")
+    return run_out(row)
+
+
+@router.get("/{run_id}", response_model=RunOut)
+async def get_run(run_id: uuid.UUID, context: Context, _key: ReadKey) -> RunOut:
+    """The run with its metrics, error and latest progress."""
+    return await _run_or_404(context, run_id)
+
+
+@router.post("/{run_id}/cancel", response_model=RunOut)
+async def cancel_run(
+    run_id: uuid.UUID, response: Response, context: Context, _key: WriteKey
+) -> RunOut:
+    """Cancel: a pending run is cancelled at once (200); a running one is stopped by its
+    worker within seconds (202, `cancel_requested` is true); a finished run is unchanged."""
+    row = await queries.cancel_run(context.pool, run_id)
+    if row is None:
+        raise Problem(404, f"no run with id {run_id}", slug="not-found")
+    if row["status"] == RunStatus.RUNNING:
+        response.status_code = 202
+    return run_out(row)

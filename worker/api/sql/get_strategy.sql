@@ -1,0 +1,1 @@
+SELECT * FROM strategies WHERE id = $1;

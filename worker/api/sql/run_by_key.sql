@@ -1,0 +1,1 @@
+SELECT * FROM runs WHERE idempotency_key = $1;
