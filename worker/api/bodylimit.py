@@ -1,6 +1,7 @@
 """Request bodies are bounded (413): `API_MAX_BODY_BYTES`, or `API_MAX_UPLOAD_BYTES` for the
 dataset upload. A declared Content-Length over the limit is refused before reading; a chunked
-body is counted as it arrives and cut off at the limit."""
+body is counted as it arrives and cut off at the limit (the app then sees a disconnect, and
+whatever it answers is dropped)."""
 
 from __future__ import annotations
 
@@ -34,17 +35,27 @@ class BodyLimit:
             await _refuse(send, limit, scope["path"])
             return
         seen = 0
+        refused = False
 
         async def bounded() -> Message:
-            nonlocal seen
+            """Past the limit: answer 413 here and tell the app the client has gone."""
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _too_large(limit)
+                    refused = True
+                    await _refuse(send, limit, scope["path"])
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, bounded, send)
+        async def unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, bounded, unless_refused)
 
 
 def _too_large(limit: int) -> Problem:
