@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import structlog
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from starlette.middleware.cors import CORSMiddleware
 
 from worker import __version__
@@ -22,7 +24,7 @@ from worker.api.ratelimit import RateLimit
 from worker.api.routes import catalog, health, live, results, runs
 from worker.config import Settings, load_settings
 from worker.db.migrate import alembic_config
-from worker.db.session import create_engine, create_session_factory
+from worker.db.session import create_session_factory
 from worker.logs import configure_logging
 from worker.storage import FileStore
 
@@ -46,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await queries.create_pool(settings.asyncpg_dsn, settings.api_db_pool_size)
-        engine = create_engine(settings)
+        # catalog writes are rare: a connection each, so the pool bounds the API's connections
+        engine = create_async_engine(settings.sqlalchemy_url, poolclass=NullPool)
         keys = KeyCache()
         hub = Hub(
             settings.asyncpg_dsn,

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from worker.api.problems import Problem
 from worker.db.enums import ArtifactKind
@@ -52,6 +53,13 @@ def run_out(row: dict[str, Any]) -> RunOut:
         cancel=f"{base}/cancel",
     )
     return RunOut.model_validate({**row, "run_metadata": row["metadata"], "links": links})
+
+
+def json_response(model: BaseModel, status_code: int = 200, **headers: str) -> Response:
+    """The model as JSON, serialized once (FastAPI would validate a returned model again)."""
+    return Response(
+        model.model_dump_json(), status_code, headers=headers, media_type="application/json"
+    )
 
 
 class ArtifactOut(BaseModel):

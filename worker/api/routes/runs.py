@@ -13,7 +13,14 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from worker.api import queries
 from worker.api.auth import ReadKey, WriteKey
 from worker.api.context import ApiContext, api_context
-from worker.api.models import Page, RunOut, decode_time_cursor, encode_cursor, run_out
+from worker.api.models import (
+    Page,
+    RunOut,
+    decode_time_cursor,
+    encode_cursor,
+    json_response,
+    run_out,
+)
 from worker.api.problems import PROBLEM_RESPONSES, Problem
 from worker.db.enums import RunMode, RunStatus
 from worker.schemas import RunCreate
@@ -48,11 +55,10 @@ def _finite_json(spec: RunCreate) -> None:
 @router.post("", status_code=201, response_model=RunOut)
 async def create_run(
     spec: RunCreate,
-    response: Response,
     context: Context,
     _key: WriteKey,
     idempotency_key: IdempotencyKey = None,
-) -> RunOut:
+) -> Response:
     """Enqueue a run with the INSERT of the SQL contract (`runs_pending` wakes the workers).
 
     With an `Idempotency-Key` already used: `200` and the run created then (same values), or
@@ -77,11 +83,9 @@ async def create_run(
             slug="idempotency-key-reused",
         ) from None
     run = run_out(enqueued.run)
-    response.headers["Location"] = run.links.self
-    if not enqueued.created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return run
+    if enqueued.created:
+        return json_response(run, 201, Location=run.links.self)
+    return json_response(run, 200, Location=run.links.self, **{"Idempotent-Replayed": "true"})
 
 
 @router.get("", response_model=Page[RunOut])
@@ -121,9 +125,9 @@ async def _run_or_404(context: ApiContext, run_id: uuid.UUID) -> RunOut:
 
 
 @router.get("/{run_id}", response_model=RunOut)
-async def get_run(run_id: uuid.UUID, context: Context, _key: ReadKey) -> RunOut:
+async def get_run(run_id: uuid.UUID, context: Context, _key: ReadKey) -> Response:
     """The run with its metrics, error and latest progress."""
-    return await _run_or_404(context, run_id)
+    return json_response(await _run_or_404(context, run_id))
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)

@@ -1,0 +1,276 @@
+"""HTTP API benchmark: prints figures, is not a test.
+
+    .venv/bin/python -m bench.api [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+                                  [--seconds 5] [--clients 50] [--subscribers 1000]
+
+Starts one `backtest-worker serve` process (one uvicorn worker) on its own database and
+measures, with an aiohttp load generator in this process (on the same machine, so it
+competes for the same cores):
+
+* `POST /runs` (the contract's INSERT, a write key, JSON validated) and then `GET /runs/{id}`:
+  requests per second and p50/p99 latency with `--clients` concurrent keep-alive clients;
+* `--subscribers` concurrent SSE streams on one API process: the PostgreSQL connections the
+  API holds meanwhile, and the delay from a `run_completed` commit to each client receiving
+  its `completed` message: once with every stream on one run (one notification fanned out),
+  once with one stream per run and all runs cancelled in one statement.
+
+No worker runs: the runs stay pending, and the completions are cancellations (the same
+trigger and payload as a finished backtest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+BIN = Path(sys.executable).parent / "backtest-worker"
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def setup(url: str) -> tuple[str, str, str]:
+    from worker.admin.apikeys import hash_key, new_key
+
+    conn = await asyncpg.connect(url)
+    try:
+        dataset = await conn.fetchval(
+            """
+            INSERT INTO datasets (name, symbols, timeframe, start_date, end_date, row_count,
+                                  storage_uri, hash)
+            VALUES ('bench', ARRAY['AAA'], '1d', '2020-01-01Z', '2020-12-31Z', 252,
+                    '/nonexistent.parquet', md5('a') || md5('b'))
+            RETURNING id
+            """
+        )
+        strategy = await conn.fetchval(
+            "INSERT INTO strategies (name, params) VALUES ('bench', '{\"kind\": \"buy_and_hold\"}')"
+            " RETURNING id"
+        )
+        key = new_key()
+        await conn.execute(
+            "INSERT INTO api_keys (name, scope, prefix, key_hash) VALUES ('bench', 'write', $1, $2)",
+            key[:12],
+            hash_key(key),
+        )
+    finally:
+        await conn.close()
+    return str(dataset), str(strategy), key
+
+
+async def load(
+    session: aiohttp.ClientSession, clients: int, seconds: float, request: Any
+) -> tuple[float, list[float], list[Any]]:
+    """`clients` loops calling `request(session, i)` for `seconds`; rate, latencies (ms), results."""
+    latencies: list[float] = []
+    results: list[Any] = []
+    stop = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def client() -> None:
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            results.append(await request(session, next(counter)))
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return len(latencies) / (time.perf_counter() - began), latencies, results
+
+
+async def api_connections(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch(
+        """
+        SELECT application_name, count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'backtest-api%'
+        GROUP BY 1
+        """
+    )
+    return {row["application_name"]: row["count"] for row in rows}
+
+
+async def subscribers(
+    base: str, key: str, conn: asyncpg.Connection, run_ids: list[str], count: int
+) -> tuple[dict[str, int], list[float]]:
+    """`count` SSE streams over `run_ids` (round robin); cancel every run in one statement;
+    returns the API's connections while they were open and each client's delay (ms)."""
+    received: list[float] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
+
+        async def watch(run_id: str) -> None:
+            async with session.get(f"/api/v1/runs/{run_id}/stream", headers=headers) as response:
+                assert response.status == 200, response.status
+                async for line in response.content:
+                    if line.startswith(b"event: completed"):
+                        received.append(time.time())
+                        return
+
+        tasks = [asyncio.create_task(watch(run_ids[i % len(run_ids)])) for i in range(count)]
+        give_up = time.monotonic() + 120
+        while True:
+            async with session.get("/healthz") as health:
+                if (await health.json())["subscribers"] >= count:
+                    break
+            if time.monotonic() > give_up:
+                raise SystemExit("the subscribers did not all connect")
+            await asyncio.sleep(0.2)
+        connections = await api_connections(conn)
+        await conn.execute(
+            "UPDATE runs SET cancel_requested = true WHERE id = ANY($1::uuid[])",
+            [uuid.UUID(r) for r in run_ids],
+        )
+        committed = time.time()
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return connections, [(t - committed) * 1000 for t in received]
+
+
+def start_api(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(
+        [*command, "--workers", str(workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def bench(server: str, seconds: float, clients: int, count: int, workers: int) -> None:
+    from worker.db.migrate import upgrade
+
+    name = f"bench_api_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    proc = None
+    try:
+        await asyncio.to_thread(upgrade, url)
+        dataset, strategy, key = await setup(url)
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "WORKER_ENV_FILE": "/nonexistent",
+            "API_RATE_LIMIT": "1000000/second",
+            "LOG_LEVEL": "WARNING",
+        }
+        proc = start_api(port, workers, env)
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {key}"}
+        body = json.dumps(
+            {"dataset_id": dataset, "strategy_id": strategy, "config": {"commission": 0.001}}
+        )
+        async with aiohttp.ClientSession(
+            base, headers=headers, connector=aiohttp.TCPConnector(limit=clients)
+        ) as session:
+            for _ in range(300):
+                try:
+                    async with session.get("/readyz") as ready:
+                        if ready.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+
+            async def post(s: aiohttp.ClientSession, _i: int) -> str:
+                async with s.post(
+                    "/api/v1/runs", data=body, headers={"Content-Type": "application/json"}
+                ) as response:
+                    assert response.status == 201, await response.text()
+                    return str((await response.json())["id"])
+
+            await load(session, clients, 1.0, post)  # warm-up: pool, prepared statements
+            rate, latencies, ids = await load(session, clients, seconds, post)
+            print(
+                f"POST /runs      {rate:7.0f} req/s  p50 {statistics.median(latencies):6.1f} ms"
+                f"  p99 {pct(latencies, 0.99):6.1f} ms  ({len(latencies)} requests, {clients} clients)"
+            )
+
+            async def get(s: aiohttp.ClientSession, i: int) -> None:
+                async with s.get(f"/api/v1/runs/{ids[i % len(ids)]}") as response:
+                    assert response.status == 200
+                    await response.read()
+
+            rate, latencies, _ = await load(session, clients, seconds, get)
+            print(
+                f"GET /runs/{{id}}  {rate:7.0f} req/s  p50 {statistics.median(latencies):6.1f} ms"
+                f"  p99 {pct(latencies, 0.99):6.1f} ms  ({len(latencies)} requests, {clients} clients)"
+            )
+
+        if workers > 1:
+            return
+        conn = await asyncpg.connect(url)
+        try:
+            for label, run_ids in (
+                ("one run", ids[:1]),
+                (f"{count} runs", ids[1 : 1 + count]),
+            ):
+                connections, delays = await subscribers(base, key, conn, run_ids, count)
+                print(
+                    f"SSE {count} subscribers on {label}: PostgreSQL connections {connections};"
+                    f" run_completed commit -> client p50 {statistics.median(delays):.1f} ms,"
+                    f" p99 {pct(delays, 0.99):.1f} ms, max {max(delays):.1f} ms"
+                )
+        finally:
+            await conn.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(20)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER)
+    )
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=1,
+        help="uvicorn processes (SSE needs 1: healthz counts one)",
+    )
+    args = parser.parse_args()
+    asyncio.run(
+        bench(args.database_url, args.seconds, args.clients, args.subscribers, args.api_workers)
+    )
+
+
+if __name__ == "__main__":
+    main()
