@@ -51,7 +51,7 @@ async def test_artifacts_stream_from_s3(
         async with httpx.AsyncClient(base_url=api.url, headers=bearer(secret)) as http:
             listed = (await http.get(f"/api/v1/runs/{run_id}/artifacts")).json()
             served = [a for a in listed if a["filename"] != "evil.csv"]
-            assert len(served) >= 6
+            assert "report.html" in {a["filename"] for a in served} and len(served) >= 4
             for artifact in served:
                 response = await http.get(artifact["download"])
                 assert response.status_code == 200, response.text
