@@ -168,6 +168,9 @@ async def test_bodies_over_the_limit_are_413(
             data={"name": "too big"},
         )
         assert upload.status_code == 413
+        for _ in range(20):  # a client still sending reads the 413, never a reset
+            again = await http.post("/api/v1/runs", content=b"x" * 50_000)
+            assert again.status_code == 413
     assert await conn.fetchval("SELECT count(*) FROM runs") == 0
 
 

@@ -12,6 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from worker.api.problems import MEDIA_TYPE, Problem, problem_body
 
 UPLOAD_PATH = "/api/v1/datasets"
+# Before a 413, up to this much more of the body is read and dropped, so that a client still
+# sending reads the answer instead of a connection reset; a larger body is cut off.
+DRAIN_BYTES = 1_048_576
 
 
 class BodyLimit:
@@ -32,7 +35,10 @@ class BodyLimit:
         limit = self._limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, limit, scope["path"])
+            drain = declared.isdigit() and int(declared) - limit <= DRAIN_BYTES
+            if drain:
+                await _drain(receive, DRAIN_BYTES + limit)
+            await _refuse(send, limit, scope["path"], close=not drain)
             return
         seen = 0
         refused = False
@@ -47,7 +53,10 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     refused = True
-                    await _refuse(send, limit, scope["path"])
+                    complete = True
+                    if message.get("more_body", False):
+                        complete = await _drain(receive, DRAIN_BYTES)
+                    await _refuse(send, limit, scope["path"], close=not complete)
                     return {"type": "http.disconnect"}
             return message
 
@@ -62,7 +71,18 @@ def _too_large(limit: int) -> Problem:
     return Problem(413, f"the request body is larger than {limit:,} bytes", slug="too-large")
 
 
-async def _refuse(send: Send, limit: int, path: str) -> None:
+async def _drain(receive: Receive, budget: int) -> bool:
+    """Read and drop the body's rest (before answering: after it, uvicorn reads no more);
+    False if it was longer than `budget`."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return True
+        budget -= len(message.get("body", b""))
+    return False
+
+
+async def _refuse(send: Send, limit: int, path: str, *, close: bool) -> None:
     problem = _too_large(limit)
     body = problem_body(413, problem.detail, problem.slug, instance=path)
     data = json.dumps(body).encode()
@@ -73,7 +93,7 @@ async def _refuse(send: Send, limit: int, path: str) -> None:
             "headers": [
                 (b"content-type", MEDIA_TYPE.encode()),
                 (b"content-length", str(len(data)).encode()),
-                (b"connection", b"close"),
+                *([(b"connection", b"close")] if close else []),
             ],
         }
     )
