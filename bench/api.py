@@ -228,6 +228,29 @@ async def bench(server: str, seconds: float, clients: int, count: int, workers: 
                 f"  p99 {pct(latencies, 0.99):6.1f} ms  ({len(latencies)} requests, {clients} clients)"
             )
 
+        pool = await asyncpg.create_pool(url, min_size=10, max_size=10)
+        try:
+            statement = (ROOT / "worker" / "api" / "sql" / "insert_run.sql").read_text()
+            args = (uuid.UUID(dataset), uuid.UUID(strategy), 10000, '{"commission": 0.001}')
+            rest = ("backtest", 0, None, 3, None)
+            done: list[float] = []
+
+            async def insert() -> None:
+                stop = time.perf_counter() + seconds
+                while time.perf_counter() < stop:
+                    began = time.perf_counter()
+                    await pool.fetchrow(statement, *args, *rest)
+                    done.append((time.perf_counter() - began) * 1000)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(insert() for _ in range(clients)))
+            print(
+                f"the same INSERT over asyncpg (10 connections, no HTTP): "
+                f"{len(done) / (time.perf_counter() - began):.0f}/s, p50 "
+                f"{statistics.median(done):.1f} ms, p99 {pct(done, 0.99):.1f} ms"
+            )
+        finally:
+            await pool.close()
         if workers > 1:
             return
         conn = await asyncpg.connect(url)

@@ -61,6 +61,8 @@ export interface paths {
         /**
          * Create Run
          * @description Enqueue a run with the INSERT of the SQL contract (`runs_pending` wakes the workers).
+         *     Inputs the worker would refuse (unknown ids, invalid params, an unknown config key, an
+         *     unknown symbol) are a `422` with the worker's error type, and nothing is enqueued.
          *
          *     With an `Idempotency-Key` already used: `200` and the run created then (same values), or
          *     `422` if that request had other values.

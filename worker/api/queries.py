@@ -90,6 +90,12 @@ async def enqueue(pool: asyncpg.Pool, spec: RunCreate, key: str | None) -> Enque
     return Enqueued(dict(existing), created=False)
 
 
+async def run_inputs(pool: asyncpg.Pool, dataset_id: uuid.UUID, strategy_id: uuid.UUID) -> Record:
+    row = await pool.fetchrow(load("run_inputs"), dataset_id, strategy_id)
+    assert row is not None
+    return dict(row)
+
+
 async def get_run(pool: asyncpg.Pool, run_id: uuid.UUID) -> Record | None:
     row = await pool.fetchrow(load("get_run"), run_id)
     return None if row is None else dict(row)

@@ -22,6 +22,7 @@ from worker.api.models import (
     run_out,
 )
 from worker.api.problems import PROBLEM_RESPONSES, Problem
+from worker.api.validation import check_run, missing_reference
 from worker.db.enums import RunMode, RunStatus
 from worker.schemas import RunCreate
 
@@ -37,10 +38,6 @@ IdempotencyKey = Annotated[
         description="a retried request with the same key returns the same run",
     ),
 ]
-FOREIGN_KEYS = {
-    "fk_runs_dataset_id_datasets": "dataset_id",
-    "fk_runs_strategy_id_strategies": "strategy_id",
-}
 
 
 def _finite_json(spec: RunCreate) -> None:
@@ -60,22 +57,18 @@ async def create_run(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Enqueue a run with the INSERT of the SQL contract (`runs_pending` wakes the workers).
+    Inputs the worker would refuse (unknown ids, invalid params, an unknown config key, an
+    unknown symbol) are a `422` with the worker's error type, and nothing is enqueued.
 
     With an `Idempotency-Key` already used: `200` and the run created then (same values), or
     `422` if that request had other values.
     """
     _finite_json(spec)
+    await check_run(context.pool, spec)
     try:
         enqueued = await queries.enqueue(context.pool, spec, idempotency_key)
     except asyncpg.ForeignKeyViolationError as error:
-        field = FOREIGN_KEYS.get(error.constraint_name or "", "dataset_id")
-        value = getattr(spec, field)
-        raise Problem(
-            422,
-            f"no {field.removesuffix('_id')} with id {value}",
-            slug="unknown-reference",
-            errors=[{"loc": ["body", field], "message": "does not exist", "type": "not_found"}],
-        ) from None
+        raise missing_reference(error.constraint_name, spec) from None
     except queries.KeyConflict:
         raise Problem(
             422,
