@@ -10,6 +10,7 @@ export declare const CHANNELS: Readonly<{
   RUN_COMPLETED: 'run_completed';
   RUN_PROGRESS: 'run_progress';
   RUN_CANCEL: 'run_cancel';
+  API_KEY_REVOKED: 'api_key_revoked';
 }>;
 export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
 
@@ -32,8 +33,14 @@ export type RunMode = 'backtest' | 'paper' | 'live';
 /** The values of the `run_mode` ENUM (this worker executes only `backtest`). */
 export declare const RUN_MODES: readonly RunMode[];
 
-export type ArtifactKind = 'plot' | 'report' | 'csv' | 'pickle' | 'json';
+export type ArtifactKind = 'plot' | 'report' | 'csv' | 'pickle' | 'json' | 'parquet';
 export declare const ARTIFACT_KINDS: readonly ArtifactKind[];
+
+/** Bounds the worker's schema puts on run columns (generated, like the constants above). */
+export declare const RUN_LIMITS: Readonly<{
+  maxAttempts: { min: number; max: number };
+  priority: { min: number; max: number };
+}>;
 
 // --- data --------------------------------------------------------------------------------
 

@@ -18,35 +18,13 @@ const LIMITS = createRequire(import.meta.url)('./limits.json');
 
 // --- constants ---------------------------------------------------------------------------
 
-/** LISTEN/NOTIFY channel names (docs/contract.md, "Channels"). */
-export const CHANNELS = Object.freeze({
-  RUNS_PENDING: 'runs_pending',
-  RUN_COMPLETED: 'run_completed',
-  RUN_PROGRESS: 'run_progress',
-  RUN_CANCEL: 'run_cancel',
-});
+// Generated from the worker's Python (worker/api/node_constants.py): channel names, the ENUMs'
+// values, the columns' bounds.
+import {
+  ARTIFACT_KINDS, CHANNELS, RUN_LIMITS, RUN_MODES, RUN_STATUS, TERMINAL_STATUSES,
+} from './constants.js';
 
-/** The values of the `run_status` ENUM. */
-export const RUN_STATUS = Object.freeze({
-  PENDING: 'pending',
-  RUNNING: 'running',
-  SUCCEEDED: 'succeeded',
-  FAILED: 'failed',
-  CANCELLED: 'cancelled',
-});
-
-/** Statuses a run never leaves (the database refuses any change from them). */
-export const TERMINAL_STATUSES = Object.freeze([
-  RUN_STATUS.SUCCEEDED,
-  RUN_STATUS.FAILED,
-  RUN_STATUS.CANCELLED,
-]);
-
-/** The values of the `run_mode` ENUM (this worker executes only `backtest`). */
-export const RUN_MODES = Object.freeze(['backtest', 'paper', 'live']);
-
-/** The values of the `artifact_kind` ENUM. */
-export const ARTIFACT_KINDS = Object.freeze(['plot', 'report', 'csv', 'pickle', 'json']);
+export { ARTIFACT_KINDS, CHANNELS, RUN_LIMITS, RUN_MODES, RUN_STATUS, TERMINAL_STATUSES };
 
 /** True if `status` is one a run never leaves. */
 export function isTerminalStatus(status) {
@@ -118,9 +96,6 @@ export class ConnectionLostError extends BacktestClientError {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DECIMAL_RE = /^\d+(\.\d+)?$/;
-const SMALLINT_MIN = -32768;
-const SMALLINT_MAX = 32767;
-const INT_MAX = 2147483647;
 // Numeric(18,4): at most 14 digits before the point.
 const MONEY_LIMIT = 1e14;
 
@@ -279,14 +254,16 @@ export async function enqueueRun(pool, options) {
   if (bytes > LIMITS.maxJsonBytes) {
     throw new ValidationError('config', `is ${bytes} bytes of JSON, more than ${LIMITS.maxJsonBytes}`);
   }
-  columns.priority = checkInteger('priority', priority, SMALLINT_MIN, SMALLINT_MAX);
+  columns.priority = checkInteger('priority', priority, RUN_LIMITS.priority.min, RUN_LIMITS.priority.max);
   if (!RUN_MODES.includes(mode)) {
     throw new ValidationError('mode', `must be one of ${RUN_MODES.join(', ')}, got ${describe(mode)}`);
   }
   columns.mode = mode;
   if (runAfter !== undefined && runAfter !== null) columns.run_after = checkTimestamp('runAfter', runAfter);
   if (maxAttempts !== undefined && maxAttempts !== null) {
-    columns.max_attempts = checkInteger('maxAttempts', maxAttempts, 1, INT_MAX);
+    columns.max_attempts = checkInteger(
+      'maxAttempts', maxAttempts, RUN_LIMITS.maxAttempts.min, RUN_LIMITS.maxAttempts.max,
+    );
   }
 
   // Column names come from the fixed keys above, never from the caller.

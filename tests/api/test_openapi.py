@@ -23,3 +23,12 @@ def test_every_route_but_health_needs_a_key_and_documents_problems() -> None:
                 continue
             assert operation.get("security") == [{"HTTPBearer": []}], (method, path)
             assert "application/problem+json" in operation["responses"]["401"]["content"]
+
+
+def test_the_node_constants_are_current() -> None:
+    from worker.api.node_constants import TARGET
+    from worker.api.node_constants import render as render_constants
+
+    assert TARGET.read_text(encoding="utf-8") == render_constants(), (
+        "clients/node/constants.js is stale: run `python -m worker.api.node_constants`"
+    )

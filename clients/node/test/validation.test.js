@@ -132,3 +132,15 @@ describe('other functions validate their arguments', () => {
     await assert.rejects(waitForRun(recordingPool(), DATASET, { signal: controller.signal }), { name: 'AbortError' });
   });
 });
+
+describe('generated constants', () => {
+  it('come from the worker (parquet artifacts, max_attempts <= 100)', async () => {
+    const { ARTIFACT_KINDS, RUN_LIMITS } = await import('../index.js');
+    assert.ok(ARTIFACT_KINDS.includes('parquet'));
+    assert.equal(RUN_LIMITS.maxAttempts.max, 100);
+    const pool = recordingPool();
+    const ids = { datasetId: DATASET, strategyId: STRATEGY };
+    await refused(enqueueRun(pool, { ...ids, maxAttempts: 101 }), 'maxAttempts', /integer from 1 to 100/);
+    assert.equal(pool.queries.length, 0);
+  });
+});
