@@ -50,7 +50,9 @@ async def test_websocket_progress_then_one_completed_then_close(
     api: ApiServer, conn: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
     secret = await add_key(conn, "read")
-    run_id = await add_run(conn, await add_dataset(conn, tmp_path), await add_strategy(conn, SMA))
+    run_id = await add_run(
+        conn, await add_dataset(conn, tmp_path / "data"), await add_strategy(conn, SMA)
+    )
     listening = asyncio.create_task(ws_messages(api, run_id, secret))
     async with httpx.AsyncClient(base_url=api.url) as http:
         await until(lambda: _subscribers(http, 1))

@@ -35,7 +35,7 @@ async def test_inputs_the_worker_would_refuse_are_422(
     words: str,
 ) -> None:
     body = {
-        "dataset_id": str(await add_dataset(conn, tmp_path)),
+        "dataset_id": str(await add_dataset(conn, tmp_path / "data")),
         "strategy_id": str(await add_strategy(conn, SMA)),
     }
     refused = await client.post(

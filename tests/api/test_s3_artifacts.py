@@ -25,12 +25,15 @@ async def test_artifacts_stream_from_s3(
     import boto3
 
     root = f"s3://{s3}/backtests"
-    run_id = await add_run(conn, await add_dataset(conn, tmp_path), await add_strategy(conn, SMA))
+    run_id = await add_run(
+        conn, await add_dataset(conn, tmp_path / "data"), await add_strategy(conn, SMA)
+    )
     worker = WorkerProcess(
         database_url,
         tmp_path / "logs",
         "--burst",
         handler="worker.pipeline.runner:execute_run",
+        data_dir=tmp_path / "data",
         artifact_dir=root,
     )
     assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]

@@ -29,13 +29,14 @@ async def test_http_client_against_a_real_api_and_worker(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
     assert NODE is not None
-    dataset_id = await add_dataset(conn, tmp_path)
+    dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
     api = ApiServer(database_url, tmp_path)
     worker = WorkerProcess(
         database_url,
         tmp_path / "logs",
         handler="worker.pipeline.runner:execute_run",
+        data_dir=tmp_path / "data",
         artifact_dir=tmp_path / "artifacts",
     )
     try:
