@@ -3,14 +3,13 @@
 `run_progress` and `run_completed` are routed by `run_id` to the subscriptions of that run;
 `api_key_revoked` drops the key cache. A subscription keeps only the newest progress (a slow
 browser gets the latest, not a backlog) and the completion. When the connection drops it
-reconnects with jittered backoff (like the worker's listener) and tells every subscription to
+reconnects (it is the worker's `Listener`, with its backoff) and tells every subscription to
 re-read the run from the table, since notifications sent while it was away are lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -18,20 +17,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import asyncpg
-
-from worker.queue.looper import Loop
-from worker.queue.retry import backoff_seconds
+from worker.queue.listener import Listener
 
 CHANNEL_PROGRESS = "run_progress"
 CHANNEL_COMPLETED = "run_completed"
 CHANNEL_KEY_REVOKED = "api_key_revoked"
-RECONNECT_BASE_SECONDS = 0.05
-RECONNECT_MAX_SECONDS = 5.0
-
-
-def _setter(event: asyncio.Event) -> Callable[[Any], None]:
-    return lambda _connection: event.set()
 
 
 @dataclass(frozen=True)
@@ -84,8 +74,9 @@ class Subscription:
             await self._wake.wait()
 
 
-class Hub(Loop):
-    name = "api-hub"
+class Hub:
+    """The subscriptions of one API process, fed by one LISTEN connection: the worker's own
+    `Listener`, with its reconnects and health checks."""
 
     def __init__(
         self,
@@ -95,14 +86,34 @@ class Hub(Loop):
         health_check_seconds: float,
         log: Any,
     ) -> None:
-        super().__init__()
-        self._dsn = dsn
         self._on_key_revoked = on_key_revoked
-        self._health_check_seconds = health_check_seconds
         self._log = log
         self._subscriptions: dict[str, set[Subscription]] = {}
-        self.connected = asyncio.Event()
-        self.connections = 0
+        self._listener = Listener(
+            dsn,
+            application_name="backtest-api-listen",
+            channels=dict.fromkeys(
+                (CHANNEL_PROGRESS, CHANNEL_COMPLETED, CHANNEL_KEY_REVOKED), self._notified
+            ),
+            on_connected=self._resync_all,
+            health_check_seconds=health_check_seconds,
+            log=log,
+            log_prefix="api_hub",
+        )
+
+    def start(self) -> None:
+        self._listener.start()
+
+    async def stop(self) -> None:
+        await self._listener.stop()
+
+    @property
+    def connected(self) -> asyncio.Event:
+        return self._listener.connected
+
+    @property
+    def connections(self) -> int:
+        return self._listener.connections
 
     @property
     def subscribers(self) -> int:
@@ -120,11 +131,11 @@ class Hub(Loop):
             if not subs:
                 del self._subscriptions[subscription.run_id]
 
-    def _notified(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
+    def _notified(self, channel: str, payload: str) -> None:
         if channel == CHANNEL_KEY_REVOKED:
             self._on_key_revoked()
             return
-        text = str(payload)
+        text = payload
         try:
             run_id = json.loads(text)["run_id"]
         except (ValueError, KeyError, TypeError):
@@ -142,50 +153,3 @@ class Hub(Loop):
         for subs in self._subscriptions.values():
             for subscription in subs:
                 subscription.resync()
-
-    async def _loop(self) -> None:
-        failures = 0
-        while True:
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(
-                    self._dsn,
-                    server_settings={"application_name": "backtest-api-listen"},
-                    timeout=10,
-                )
-                lost = asyncio.Event()
-                connection.add_termination_listener(_setter(lost))
-                for channel in (CHANNEL_PROGRESS, CHANNEL_COMPLETED, CHANNEL_KEY_REVOKED):
-                    await connection.add_listener(channel, self._notified)
-                self.connections += 1
-                if self.connections > 1:
-                    self._log.info("api_hub_reconnected", after_failures=failures)
-                failures = 0
-                self.connected.set()
-                self._resync_all()
-                await self._watch(connection, lost)
-                self._log.warning("api_hub_connection_lost")
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                failures += 1
-                self._log.warning("api_hub_connect_failed", error=repr(error), failures=failures)
-            finally:
-                self.connected.clear()
-                if connection is not None and not connection.is_closed():
-                    connection.terminate()
-            await asyncio.sleep(
-                backoff_seconds(max(failures, 1), RECONNECT_BASE_SECONDS, RECONNECT_MAX_SECONDS)
-            )
-
-    async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Event) -> None:
-        """Return when the connection is gone: terminated, or silent to a health check."""
-        while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self._health_check_seconds)
-                return
-            try:
-                await connection.execute("SELECT 1", timeout=self._health_check_seconds)
-            except Exception as error:
-                self._log.warning("api_hub_health_check_failed", error=repr(error))
-                return

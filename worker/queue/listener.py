@@ -1,5 +1,7 @@
-"""The dedicated LISTEN connection: `runs_pending` wakes the claimer, `run_cancel` stops a
-running run. Notifications are hints (the safety poll catches anything missed).
+"""A dedicated LISTEN connection on a set of channels, each with its callback: in a worker,
+`runs_pending` wakes the claimer and `run_cancel` stops a running run; in an API process
+(`worker.api.hub`), progress and completions reach the streams. Notifications are hints (the
+worker's safety poll, the hub's re-read after a reconnect catch anything missed).
 
 When the connection drops (Postgres restart, network, `pg_terminate_backend`) it reconnects
 with jittered exponential backoff, LISTENs again and asks for an immediate sweep, since
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -36,28 +38,29 @@ class Listener(Loop):
         dsn: str,
         *,
         application_name: str,
-        on_pending: Callable[[], None],
-        on_cancel: Callable[[str], None],
+        channels: Mapping[str, Callable[[str, str], None]],
         on_connected: Callable[[], None],
         health_check_seconds: float,
         log: Any,
+        log_prefix: str = "listener",
     ) -> None:
+        """`channels`: channel name → `callback(channel, payload)`. Log lines are named
+        `<log_prefix>_reconnected`, `…_connection_lost` and so on."""
         self._dsn = dsn
         self._application_name = application_name
-        self._on_pending = on_pending
-        self._on_cancel = on_cancel
+        self._channels = dict(channels)
         self._on_connected = on_connected
         self._health_check_seconds = health_check_seconds
         self._log = log
+        self._prefix = log_prefix
         super().__init__()
         self.connected = asyncio.Event()
         self.connections = 0  # successful (re)connections, for tests and status
 
     def _notified(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
-        if channel == CHANNEL_PENDING:
-            self._on_pending()
-        elif channel == CHANNEL_CANCEL:
-            self._on_cancel(str(payload))
+        callback = self._channels.get(channel)
+        if callback is not None:
+            callback(channel, str(payload))
 
     async def _loop(self) -> None:
         failures = 0
@@ -71,21 +74,23 @@ class Listener(Loop):
                 )
                 lost = asyncio.Event()
                 connection.add_termination_listener(_setter(lost))
-                await connection.add_listener(CHANNEL_PENDING, self._notified)
-                await connection.add_listener(CHANNEL_CANCEL, self._notified)
+                for channel in self._channels:
+                    await connection.add_listener(channel, self._notified)
                 self.connections += 1
                 if failures or self.connections > 1:
-                    self._log.info("listener_reconnected", after_failures=failures)
+                    self._log.info(f"{self._prefix}_reconnected", after_failures=failures)
                 failures = 0
                 self.connected.set()
                 self._on_connected()  # sweep: whatever was notified while away
                 await self._watch(connection, lost)
-                self._log.warning("listener_connection_lost")
+                self._log.warning(f"{self._prefix}_connection_lost")
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 failures += 1
-                self._log.warning("listener_connect_failed", error=repr(error), failures=failures)
+                self._log.warning(
+                    f"{self._prefix}_connect_failed", error=repr(error), failures=failures
+                )
             finally:
                 self.connected.clear()
                 if connection is not None and not connection.is_closed():
@@ -103,5 +108,5 @@ class Listener(Loop):
             try:
                 await connection.execute("SELECT 1", timeout=self._health_check_seconds)
             except Exception as error:
-                self._log.warning("listener_health_check_failed", error=repr(error))
+                self._log.warning(f"{self._prefix}_health_check_failed", error=repr(error))
                 return

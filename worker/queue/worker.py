@@ -29,7 +29,7 @@ from worker.queue import queries
 from worker.queue.completer import Completer
 from worker.queue.handler import CancelReason, Handler, RunContext, RunJob
 from worker.queue.heartbeat import Heartbeat
-from worker.queue.listener import Listener
+from worker.queue.listener import CHANNEL_CANCEL, CHANNEL_PENDING, Listener
 from worker.queue.producer import Producer
 from worker.queue.reaper import Reaper
 from worker.queue.runs import Runs
@@ -118,8 +118,10 @@ class Worker:
         listener = Listener(
             dsn,
             application_name=application_name(self.worker_id, "listen"),
-            on_pending=producer.wake,
-            on_cancel=runs.on_cancel_notification,
+            channels={
+                CHANNEL_PENDING: lambda _channel, _payload: producer.wake(),
+                CHANNEL_CANCEL: lambda _channel, payload: runs.on_cancel_notification(payload),
+            },
             on_connected=producer.wake,
             health_check_seconds=max(1.0, min(settings.poll_interval_seconds, 15.0)),
             log=self.log,
