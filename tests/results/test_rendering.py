@@ -20,8 +20,8 @@ from worker.results.artifacts import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACT
 from worker.results.chart_data import MAX_CURVE_POINTS, chart_data, script_json
 from worker.results.events import trade_event_frame, trade_events_csv
 from worker.results.report import RunIdentity
-from worker.results.report_view import TRADES_SHOWN_EACH_END
 from worker.results.tearsheet import tearsheet
+from worker.results.trade_table import TRADES_SHOWN_EACH_END
 
 IDENTITY = RunIdentity(
     run_id="00000000-0000-0000-0000-000000000001",

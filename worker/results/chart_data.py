@@ -16,6 +16,7 @@ import polars as pl
 
 from worker import jsonsafe
 from worker.engine.api import BacktestResult
+from worker.results.epoch import epoch_micros
 from worker.results.tearsheet import DrawdownPeriod
 
 F64 = npt.NDArray[np.float64]
@@ -44,7 +45,7 @@ def extreme_rows(equity: F64, drawdown: F64, buckets: int = CURVE_BUCKETS) -> I6
 
 
 def _seconds(timestamps: pl.Series) -> list[int] | list[float]:
-    micros = timestamps.dt.epoch("us").to_numpy()
+    micros = epoch_micros(timestamps)
     if (micros % 1_000_000 == 0).all():
         whole: list[int] = (micros // 1_000_000).tolist()
         return whole
@@ -61,12 +62,12 @@ def _trade_marks(result: BacktestResult) -> dict[str, Any] | None:
     trades = result.trades
     if trades.height == 0 or trades.height > MAX_MARKED_TRADES:
         return None
-    times = result.equity["timestamp"]
+    times = epoch_micros(result.equity["timestamp"])
     equity = result.equity["equity"].to_numpy()
     last = len(equity) - 1
 
     def level(column: str) -> list[float | None]:
-        rows = np.minimum(times.search_sorted(trades[column]).to_numpy(), last)
+        rows = np.minimum(np.searchsorted(times, epoch_micros(trades[column])), last)
         return _rounded(equity[rows], 2)
 
     return {
@@ -121,12 +122,19 @@ def chart_data(
     }
 
 
-_SCRIPT_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
 )
 
 
 def script_json(value: Any) -> str:
     """JSON that is safe inside ``<script>``: no ``</script>``, ``<!--`` or ``&`` survive
     (they are written as ``\\u`` escapes, which JSON.parse reads back unchanged)."""
-    return jsonsafe.dumps(value).translate(_SCRIPT_ESCAPES)
+    text = jsonsafe.dumps(value)
+    for char, escape in _SCRIPT_ESCAPES:
+        text = text.replace(char, escape)
+    return text

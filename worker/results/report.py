@@ -9,7 +9,7 @@ name can never load anything.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
@@ -22,6 +22,7 @@ from worker.results.chart_data import chart_data, script_json
 from worker.results.grid_heatmap import grid_parameters, grid_view
 from worker.results.metric_labels import format_metric, metric_rows
 from worker.results.tearsheet import Tearsheet
+from worker.results.trade_table import trade_table_rows
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("worker.results", "templates"),
@@ -87,15 +88,14 @@ def json_report(identity: RunIdentity, result: BacktestResult, sheet: Tearsheet)
         "metrics": metrics,
         "undefined_metrics": sorted(name for name, value in metrics.items() if value is None),
         "buy_and_hold": sheet.benchmark_metrics,
-        "drawdown_periods": [asdict(p) for p in sheet.drawdowns],
-        "monthly_returns": [asdict(r) for r in sheet.monthly],
-        "yearly_returns": [asdict(r) for r in sheet.yearly],
+        "drawdown_periods": sheet.drawdowns,
+        "monthly_returns": sheet.monthly,
+        "yearly_returns": sheet.yearly,
         "timings_seconds": result.timings,
         "best_params": result.best_params,
         "grid": result.grid_summary,
     }
-    text = json.dumps(jsonsafe.clean(report), indent=2, allow_nan=False, sort_keys=False)
-    return (text + "\n").encode()
+    return jsonsafe.encode_json(report, indent=True) + b"\n"
 
 
 @cache
@@ -117,7 +117,7 @@ def html_report(
     start = equity["timestamp"][0] if equity.height else None
     end = equity["timestamp"][-1] if equity.height else None
     bench_label = benchmark_label(identity.symbols)
-    trades, trades_hidden = view.trade_rows(result.trades, fmt)
+    trades_file = "trades.csv" if "trades.csv" in files_of_run else None
     grid_metric = (result.grid_summary or {}).get("metric", "sharpe_ratio")
     grid = grid_view(result.leaderboard, grid_metric)
     board_columns: list[str] = []
@@ -147,9 +147,7 @@ def html_report(
         board_rows=board_rows,
         grid_total=0 if result.leaderboard is None else result.leaderboard.height,
         trade_count=result.trades.height,
-        trades=trades,
-        trades_hidden=trades_hidden,
-        trades_file="trades.csv" if "trades.csv" in files_of_run else None,
+        trade_table=trade_table_rows(result.trades, fmt, trades_file),
         downsampled=data["points"] < data["bars"],
         points=data["points"],
         trades_marked=data["trades"] is not None,

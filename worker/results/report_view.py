@@ -15,10 +15,10 @@ import polars as pl
 
 from worker.engine.metrics import METRIC_NAMES
 from worker.results.colors import signed_color
+from worker.results.epoch import epoch_micros
 from worker.results.metric_labels import format_metric, label_of, undefined_note
 from worker.results.tearsheet import DrawdownPeriod, PeriodReturn
 
-TRADES_SHOWN_EACH_END = 100
 LEADERBOARD_ROWS = 20
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CARDS = (
@@ -50,7 +50,7 @@ LEADERBOARD_METRICS = ("total_return", "sharpe_ratio", "max_drawdown", "total_tr
 
 def time_format(timestamps: pl.Series) -> str:
     """Dates alone when every bar is at midnight UTC, else date and time."""
-    micros = timestamps.dt.epoch("us").to_numpy()
+    micros = epoch_micros(timestamps)
     return "%Y-%m-%d %H:%M" if np.remainder(micros, 86_400_000_000).any() else "%Y-%m-%d"
 
 
@@ -168,40 +168,6 @@ def yearly_rows(yearly: list[PeriodReturn], benchmark: list[PeriodReturn]) -> li
             }
         )
     return rows
-
-
-def _trade_row(number: int, trade: dict[str, Any], fmt: str) -> dict[str, str]:
-    pnl = trade["pnl"]
-    return {
-        "number": f"{number:,}",
-        "symbol": trade["symbol"],
-        "side": trade["side"],
-        "entry_time": format_time(trade["entry_time"], fmt),
-        "entry_price": f"{trade['entry_price']:,.4f}",
-        "exit_time": format_time(trade["exit_time"], fmt),
-        "exit_price": f"{trade['exit_price']:,.4f}",
-        "units": f"{trade['units']:,.4g}",
-        "fees": f"{trade['fees']:,.2f}",
-        "pnl": f"{pnl:,.2f}",
-        "ret": f"{100 * trade['return']:.2f} %",
-        "bars": f"{trade['bars_held']:,}" if "bars_held" in trade else "",
-        "exit_reason": trade["exit_reason"],
-        "css": "pos" if pnl > 0 else "neg",
-    }
-
-
-def trade_rows(trades: pl.DataFrame, fmt: str) -> tuple[list[dict[str, str]], int]:
-    """The first and last ``TRADES_SHOWN_EACH_END`` trades, and how many lie between."""
-    n = trades.height
-    if n <= 2 * TRADES_SHOWN_EACH_END:
-        return [_trade_row(i + 1, t, fmt) for i, t in enumerate(trades.iter_rows(named=True))], 0
-    head = trades.head(TRADES_SHOWN_EACH_END).iter_rows(named=True)
-    tail = trades.tail(TRADES_SHOWN_EACH_END).iter_rows(named=True)
-    first_tail = n - TRADES_SHOWN_EACH_END + 1
-    rows = [_trade_row(i + 1, t, fmt) for i, t in enumerate(head)]
-    rows.append({})  # the gap
-    rows += [_trade_row(first_tail + i, t, fmt) for i, t in enumerate(tail)]
-    return rows, n - 2 * TRADES_SHOWN_EACH_END
 
 
 def leaderboard_table(

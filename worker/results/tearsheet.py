@@ -15,6 +15,7 @@ import polars as pl
 
 from worker.engine import metrics as mx
 from worker.engine.api import BacktestResult
+from worker.results.epoch import epoch_micros
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -95,7 +96,7 @@ def _calendar_periods(timestamps: pl.Series, unit: str) -> tuple[I64, I64]:
     """(calendar key, row of the last bar) of each month (``unit="M"``, months since
     1970-01) or year (``"Y"``, years since 1970) that has bars; rows are sorted in time.
     Found by binary search on the period starts, so a million bars cost microseconds."""
-    micros = timestamps.dt.epoch("us").to_numpy()
+    micros = epoch_micros(timestamps)
     first_period = np.datetime64(int(micros[0]), "us").astype(f"datetime64[{unit}]")
     last_period = np.datetime64(int(micros[-1]), "us").astype(f"datetime64[{unit}]")
     periods = np.arange(first_period, last_period + 1)
