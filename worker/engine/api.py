@@ -321,6 +321,7 @@ def simulate_run(
     stages.done("load")
 
     strategy = spec.strategy
+    overfitting: dict[str, float | None] = {}
     leaderboard: pl.DataFrame | None = None
     best_params: dict[str, Any] | None = None
     grid_summary: dict[str, Any] | None = None
@@ -338,6 +339,7 @@ def simulate_run(
         )
         leaderboard, best_params = outcome.leaderboard, outcome.best_params
         strategy, grid_summary = outcome.best_strategy, outcome.summary
+        overfitting = outcome.overfitting
         stages.done("grid")
     assert strategy is not None
 
@@ -359,7 +361,7 @@ def simulate_run(
     if grid_summary is not None:
         resolved["grid_summary"] = grid_summary
     return BacktestResult(
-        metrics=sim.metrics,
+        metrics={**sim.metrics, **overfitting},
         equity=equity,
         trades=trades,
         resolved_config=resolved,

@@ -21,10 +21,12 @@ import polars as pl
 from pydantic import ValidationError
 
 from worker.engine.errors import EngineInputError
+from worker.engine.grid_stats import BOARD_METRICS, grid_overfitting, partitions_for
 from worker.engine.market import MarketData
 from worker.engine.metrics import METRIC_NAMES
 from worker.engine.params import RunConfig, format_errors
-from worker.engine.simulate import simulate_metrics
+from worker.engine.period_sums import PeriodSums
+from worker.engine.simulate import simulate_metrics_and_sums
 from worker.engine.strategies import Strategy, strategy_class
 
 CHUNK_PER_THREAD = 4
@@ -38,6 +40,8 @@ class GridOutcome:
     best_params: dict[str, Any]
     best_strategy: Strategy
     summary: dict[str, Any]
+    #: the chosen combination's probabilistic and deflated Sharpe ratios, the grid's PBO
+    overfitting: dict[str, float | None]
 
 
 def _combinations(
@@ -113,14 +117,19 @@ def run_grid(
             detail={"skipped": len(skipped), "examples": skipped[:5]},
         )
 
-    def evaluate(item: tuple[dict[str, Any], Strategy]) -> dict[str, Any]:
+    partitions = partitions_for(md.n_times, cfg.pbo_partitions)
+
+    def evaluate(item: tuple[dict[str, Any], Strategy]) -> tuple[dict[str, Any], PeriodSums]:
         combo, strategy = item
         signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
-        values = simulate_metrics(md, signal, cfg, capital=capital, size=size, ppy=ppy)
-        return {**{k: _cell(v) for k, v in combo.items()}, **values}
+        values, sums = simulate_metrics_and_sums(
+            md, signal, cfg, capital=capital, size=size, ppy=ppy, partitions=max(partitions, 1)
+        )
+        return {**{k: _cell(v) for k, v in combo.items()}, **values}, sums
 
     rows: list[dict[str, Any]] = []
+    sums: list[PeriodSums] = []
     n = len(valid)
     # numpy releases the GIL in its array passes, so combinations run in a few threads;
     # results are collected in combination order, so they do not depend on scheduling
@@ -130,16 +139,33 @@ def run_grid(
         run_chunk = pool.map if workers > 1 else map
         for lo in range(0, n, chunk):
             check()
-            rows.extend(run_chunk(evaluate, valid[lo : lo + chunk]))
+            for row, row_sums in run_chunk(evaluate, valid[lo : lo + chunk]):
+                rows.append(row)
+                sums.append(row_sums)
             stages("grid", min(lo + chunk, n) / n)
     md.cache.clear()
     metric = cfg.grid_metric
-    board = pl.DataFrame(rows, infer_schema_length=None).with_row_index("combination")
+    stats = grid_overfitting(
+        [row["sharpe_ratio"] for row in rows],
+        sums,
+        bars=md.n_times,
+        ppy=ppy,
+    )
+    board = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.Series("probabilistic_sharpe_ratio", stats.psr, dtype=pl.Float64),
+        pl.Series("deflated_sharpe_ratio", stats.dsr, dtype=pl.Float64),
+    )
+    board = board.with_row_index("combination")
     board = board.sort(
         metric, descending=metric not in LOWER_IS_BETTER, nulls_last=True, maintain_order=True
     ).with_columns(rank=pl.int_range(1, pl.len() + 1))
-    board = board.select("rank", *keys, *METRIC_NAMES, "combination")
+    board = board.select("rank", *keys, *METRIC_NAMES, *BOARD_METRICS, "combination")
     best_index = int(board["combination"][0])
+    overfitting = {
+        "probabilistic_sharpe_ratio": stats.psr[best_index],
+        "deflated_sharpe_ratio": stats.dsr[best_index],
+        "pbo": stats.pbo,
+    }
     best_params, best_strategy = valid[best_index]
     summary = {
         "combinations": n + len(skipped),
@@ -147,5 +173,8 @@ def run_grid(
         "skipped": len(skipped),
         "skipped_examples": skipped[:5],
         "metric": metric,
+        "overfitting": stats.summary,
     }
-    return GridOutcome(board.drop("combination"), dict(best_params), best_strategy, summary)
+    return GridOutcome(
+        board.drop("combination"), dict(best_params), best_strategy, summary, overfitting
+    )

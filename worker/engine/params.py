@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     grid: dict[str, list[Any]] | None = None
     grid_metric: str = "sharpe_ratio"
     max_combinations: int = Field(100_000, ge=1)
+    pbo_partitions: int = Field(
+        16, ge=2, le=16, description="CSCV partitions for a grid's PBO (even)"
+    )
 
     @field_validator("start", "end")
     @classmethod
@@ -76,6 +79,13 @@ class RunConfig(BaseModel):
     def _metric(cls, value: str) -> str:
         if value not in METRIC_NAMES:
             raise ValueError(f"unknown metric {value!r}; use one of {', '.join(METRIC_NAMES)}")
+        return value
+
+    @field_validator("pbo_partitions")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("pbo_partitions must be even")
         return value
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from worker.engine import metrics as mx
 from worker.engine.execution import Legs, build_legs
 from worker.engine.market import F64, I8, MarketData
 from worker.engine.params import RunConfig
+from worker.engine.period_sums import PeriodSums, PeriodSumsRecorder
 from worker.engine.portfolio import (
     Curve,
     Fills,
@@ -92,6 +93,25 @@ def simulate_metrics(
     fills = _fills(md, signal, cfg, capital, size)
     stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital)
     return _metrics(md, fills, stats, capital, ppy)[2]
+
+
+def simulate_metrics_and_sums(
+    md: MarketData,
+    signal: I8,
+    cfg: RunConfig,
+    *,
+    capital: float,
+    size: float,
+    ppy: float,
+    partitions: int,
+) -> tuple[dict[str, float | int | None], PeriodSums]:
+    """``simulate_metrics`` plus the returns' per-partition power sums (for the grid's
+    overfitting statistics), gathered in the same pass over the curve."""
+    fills = _fills(md, signal, cfg, capital, size)
+    curve = equity_blocks(md, fills, capital)
+    recorder = PeriodSumsRecorder(curve, md.n_times, capital, partitions)
+    stats = mx.equity_stats(recorder, md.n_times, capital)
+    return _metrics(md, fills, stats, capital, ppy)[2], recorder.sums()
 
 
 def sorted_ok(md: MarketData) -> bool:
