@@ -13,7 +13,7 @@ from worker.engine import overfitting as of
 from worker.engine.api import run_backtest
 from worker.engine.grid_stats import RUN_METRICS, partitions_for
 from worker.engine.market import MarketData
-from worker.engine.metrics import returns_from_equity
+from worker.engine.metrics import equity_stats, returns_from_equity
 from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSumsRecorder
 from worker.engine.portfolio import equity_blocks
@@ -134,24 +134,28 @@ def test_partitions_for_short_curves() -> None:
     assert partitions_for(3, 16) == 0
 
 
-def test_recorded_sums_equal_the_whole_curves_sums() -> None:
-    bars = generate_bars(["X"], 200_000, "1m", seed=2)
+@pytest.mark.parametrize(
+    ("n_bars", "partitions"),
+    [(200_000, 16), (150_000, 2), (1_000_000, 16), (1_000, 4)],  # many, one, no edge per block
+)
+def test_recorded_sums_equal_the_whole_curves_sums(n_bars: int, partitions: int) -> None:
+    bars = generate_bars(["X"], n_bars, "1m", seed=2)
     md = MarketData.from_frame(bars)
     cfg = RunConfig(commission=0.001, units="fractional")
     strategy = parse_strategy({"kind": "sma_crossover", "fast_period": 20, "slow_period": 90}, {})
     fills = _fills(md, strategy.signal(md), cfg, 10_000.0, 1.0)
-    recorder = PeriodSumsRecorder(equity_blocks(md, fills, 10_000.0), md.n_times, 10_000.0, 16)
-    for lo in range(0, md.n_times, 1 << 16):  # a pass as equity_stats makes, then a re-read
-        recorder(lo, min(lo + (1 << 16), md.n_times))
-    recorder(0, 1 << 16)
+    recorder = PeriodSumsRecorder(md.n_times, partitions)
+    equity_stats(equity_blocks(md, fills, 10_000.0), md.n_times, 10_000.0, recorder)
     sums = recorder.sums()
     equity = simulate(md, strategy.signal(md), cfg, capital=10_000.0, size=1.0, ppy=252).curve
     r = returns_from_equity(equity.equity, 10_000.0)
-    edges = of.partition_bounds(md.n_times, 16)
+    edges = of.partition_bounds(md.n_times, partitions)
     assert sums.counts.tolist() == np.diff(edges).tolist()
-    for k in range(4):
+    for k in range(2):
         expected = np.add.reduceat(r ** (k + 1), edges[:-1])
         assert sums.powers[k] == pytest.approx(expected, rel=1e-9, abs=1e-18)
+    assert sums.powers[2, 0] == pytest.approx(float(np.sum(r**3)), rel=1e-9)
+    assert sums.powers[3, 0] == pytest.approx(float(np.sum(r**4)), rel=1e-9)
 
 
 def test_grid_run_reports_overfitting_statistics() -> None:

@@ -231,6 +231,9 @@ STATS_BLOCK = 1 << 16
 
 #: ``block(lo, hi)``: the equity curve's bars ``lo .. hi - 1`` as a float64 array.
 EquityBlock = Callable[[int, int], F64]
+#: ``observe(lo, r, r2, Σr, Σr²)``: a block's per-bar returns, their squares (read-only) and
+#: their sums, block by block in order.
+BlockObserver = Callable[[int, F64, F64, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,9 @@ def _one_pass_ok(bars: int, total: float, squares: float) -> bool:
     return bars * mean * mean < 1e-3 * squares
 
 
-def equity_stats(block: EquityBlock, bars: int, initial: float) -> EquityStats:
+def equity_stats(
+    block: EquityBlock, bars: int, initial: float, observe: BlockObserver | None = None
+) -> EquityStats:
     """Equity statistics in one pass over cache-sized blocks, ``block(lo, hi)`` giving the
     curve's bars ``lo .. hi - 1``; each per-bar value is computed as on the whole array,
     and sums are per-block sums added in block order (so any producer of the same curve,
@@ -269,7 +274,8 @@ def equity_stats(block: EquityBlock, bars: int, initial: float) -> EquityStats:
     The running peak is only scanned in blocks that reach a new high; elsewhere it is the
     constant peak carried in, so such a block's worst ratio is its minimum over that peak
     (correctly rounded division is monotone) and it is under water wherever it is below it.
-    A non-finite curve falls back to whole-array numpy semantics.
+    A non-finite curve falls back to whole-array numpy semantics (and ``observe`` sees
+    only the blocks before it).
     """
     step = STATS_BLOCK
     total = squares = down = 0.0
@@ -286,8 +292,12 @@ def equity_stats(block: EquityBlock, bars: int, initial: float) -> EquityStats:
             return _array_stats(_whole(block, bars), initial)
         r = _block_returns(e, prev, buf[:m])
         sq = ratio_buf[:m]
-        total += float(r.sum())
-        squares += float(np.multiply(r, r, out=sq).sum())
+        block_total = float(r.sum())
+        block_squares = float(np.multiply(r, r, out=sq).sum())
+        total += block_total
+        squares += block_squares
+        if observe is not None:
+            observe(lo, r, sq, block_total, block_squares)
         np.minimum(r, 0.0, out=r)
         down += float(np.multiply(r, r, out=sq).sum())
         prev = float(e[-1])

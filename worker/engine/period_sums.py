@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from worker.engine.metrics import EquityBlock
 from worker.engine.overfitting import partition_bounds
 
 F64 = npt.NDArray[np.float64]
@@ -22,47 +21,54 @@ I64 = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class PeriodSums:
-    """``counts[s]`` bars in partition ``s``; ``powers[k - 1, s]`` = Σ r^k there (k = 1..4)."""
+    """``counts[s]`` bars in partition ``s``; ``powers[k - 1, s]`` = Σ r^k there for k = 1, 2;
+    for k = 3, 4 the whole curve's sum is in ``powers[k - 1, 0]`` (the rest are 0)."""
 
     counts: I64
     powers: F64
 
 
 class PeriodSumsRecorder:
-    """Wraps an equity block producer; the first sequential pass over the curve (the one
-    ``equity_stats`` makes) is summed into ``sums()``, later re-reads are passed through."""
+    """An ``equity_stats`` observer: sums each block's returns into its partitions.
 
-    def __init__(self, block: EquityBlock, bars: int, initial: float, partitions: int) -> None:
-        self._block = block
+    Σr and Σr² are kept per partition, Σr³ and Σr⁴ only for the whole curve (the moments
+    need no more). A curve that was not seen whole (non-finite values make
+    ``equity_stats`` fall back to whole-array statistics) gives NaN sums.
+    """
+
+    def __init__(self, bars: int, partitions: int) -> None:
+        self._bars = bars
         self._edges = partition_bounds(bars, partitions)
         self._powers = np.zeros((4, partitions))
-        self._next = 0
-        self._prev = float(initial)
+        self._seen = 0
 
-    def __call__(self, lo: int, hi: int) -> F64:
-        e = self._block(lo, hi)
-        if lo == self._next and hi > lo:
-            self._add(lo, hi, e)
-            self._next = hi
-        return e
-
-    def _add(self, lo: int, hi: int, e: F64) -> None:
-        r = np.empty(e.shape[0])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(e[:1], self._prev, out=r[:1])
-            np.divide(e[1:], e[:-1], out=r[1:])
-        r -= 1.0
-        self._prev = float(e[-1])
-        first = int(np.searchsorted(self._edges, lo, side="right")) - 1
-        inner = self._edges[(self._edges > lo) & (self._edges < hi)]
-        starts = np.concatenate([[0], inner - lo]).astype(np.intp)
-        parts = slice(first, first + starts.shape[0])
-        r2 = r * r
-        self._powers[0, parts] += np.add.reduceat(r, starts)
-        self._powers[1, parts] += np.add.reduceat(r2, starts)
-        self._powers[3, parts] += np.add.reduceat(r2 * r2, starts)
-        r2 *= r
-        self._powers[2, parts] += np.add.reduceat(r2, starts)
+    def __call__(self, lo: int, r: F64, r2: F64, total: float, squares: float) -> None:
+        hi = lo + r.shape[0]
+        self._seen += r.shape[0]
+        edges = self._edges
+        first = int(np.searchsorted(edges, lo, side="right")) - 1
+        following = edges[first + 1 : first + 3]  # the next two edges, where they exist
+        inner = following[following < hi]
+        if inner.shape[0] == 0:  # the block lies in one partition
+            self._powers[:2, first] += (total, squares)
+        elif inner.shape[0] == 1:  # one edge: sum the shorter side, the other is the rest
+            k = int(inner[0]) - lo
+            part = slice(None, k) if 2 * k <= r.shape[0] else slice(k, None)
+            a, b = float(r[part].sum()), float(r2[part].sum())
+            left = (a, b) if part.stop is not None else (total - a, squares - b)
+            self._powers[:2, first] += left
+            self._powers[:2, first + 1] += (total - left[0], squares - left[1])
+        else:
+            inner = edges[(edges > lo) & (edges < hi)]
+            starts = np.concatenate([[0], inner - lo]).astype(np.intp)
+            parts = slice(first, first + starts.shape[0])
+            self._powers[0, parts] += np.add.reduceat(r, starts)
+            self._powers[1, parts] += np.add.reduceat(r2, starts)
+        self._powers[2, 0] += float(np.einsum("i,i->", r2, r))
+        self._powers[3, 0] += float(np.einsum("i,i->", r2, r2))
 
     def sums(self) -> PeriodSums:
-        return PeriodSums(np.diff(self._edges), self._powers.copy())
+        powers = (
+            self._powers.copy() if self._seen == self._bars else np.full_like(self._powers, np.nan)
+        )
+        return PeriodSums(np.diff(self._edges), powers)

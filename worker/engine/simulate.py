@@ -108,9 +108,8 @@ def simulate_metrics_and_sums(
     """``simulate_metrics`` plus the returns' per-partition power sums (for the grid's
     overfitting statistics), gathered in the same pass over the curve."""
     fills = _fills(md, signal, cfg, capital, size)
-    curve = equity_blocks(md, fills, capital)
-    recorder = PeriodSumsRecorder(curve, md.n_times, capital, partitions)
-    stats = mx.equity_stats(recorder, md.n_times, capital)
+    recorder = PeriodSumsRecorder(md.n_times, partitions)
+    stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, recorder)
     return _metrics(md, fills, stats, capital, ppy)[2], recorder.sums()
 
 
