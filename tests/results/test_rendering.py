@@ -303,3 +303,22 @@ def test_within_a_timestamp_a_trade_is_entered_before_it_is_left() -> None:
     assert order == [
         ("entry", 1), ("exit", 1), ("entry", 2), ("exit", 2), ("entry", 3), ("exit", 3)
     ]  # fmt: skip
+
+
+def test_grid_report_reads_the_overfitting_statistics(
+    result: BacktestResult, single: BacktestResult
+) -> None:
+    from worker.results.metric_labels import READINGS, format_metric
+
+    text = files_of(IDENTITY, result)["report.html"].data.decode()
+    assert "<h3>Overfitting</h3>" in text
+    for name, reading in READINGS.items():
+        assert reading.replace("'", "&#39;") in text
+        assert format_metric(name, result.metrics[name]) in text
+    board_html = text.split('class="compact leaderboard"')[1].split("</table>")[0]
+    assert '<th class="num">Deflated Sharpe ratio</th>' in board_html
+    board = pl.read_csv(files_of(IDENTITY, result)["leaderboard.csv"].data)
+    assert {"probabilistic_sharpe_ratio", "deflated_sharpe_ratio"} <= set(board.columns)
+    report = json.loads(files_of(IDENTITY, result)["report.json"].data)
+    assert report["metrics"]["pbo"] == result.metrics["pbo"]
+    assert "<h3>Overfitting</h3>" not in files_of(IDENTITY, single)["report.html"].data.decode()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from worker.engine.grid import LOWER_IS_BETTER
+from worker.engine.grid_stats import BOARD_METRICS
 from worker.engine.metrics import METRIC_NAMES
 from worker.results.colors import scale_color
 from worker.results.metric_labels import format_metric, label_of
@@ -45,7 +46,11 @@ class GridView:
 
 
 def grid_parameters(leaderboard: pl.DataFrame) -> list[str]:
-    return [c for c in leaderboard.columns if c != "rank" and c not in METRIC_NAMES]
+    return [
+        c
+        for c in leaderboard.columns
+        if c != "rank" and c not in METRIC_NAMES and c not in BOARD_METRICS
+    ]
 
 
 def _value_text(value: object) -> str:

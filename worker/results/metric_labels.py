@@ -37,6 +37,34 @@ LABELS: dict[str, MetricLabel] = {
     "buy_and_hold_return": MetricLabel("Buy-and-hold return", "pct", "no prices in the window"),
     "periods_per_year": MetricLabel("Periods per year", "float"),
     "bars": MetricLabel("Bars", "int"),
+    "probabilistic_sharpe_ratio": MetricLabel(
+        "Probabilistic Sharpe ratio", "pct", "the Sharpe ratio or the moments are undefined"
+    ),
+    "deflated_sharpe_ratio": MetricLabel(
+        "Deflated Sharpe ratio", "pct", "the Sharpe ratio or the moments are undefined"
+    ),
+    "pbo": MetricLabel(
+        "Probability of backtest overfitting", "pct", "fewer than two combinations or four bars"
+    ),
+}
+
+#: How to read each overfitting statistic, one sentence each (the report prints them).
+READINGS: dict[str, str] = {
+    "probabilistic_sharpe_ratio": (
+        "The probability that the chosen combination's true Sharpe ratio is above zero, given "
+        "how many returns it has and how skewed and fat-tailed they are; above 95 % is the "
+        "usual bar."
+    ),
+    "deflated_sharpe_ratio": (
+        "The same probability against the Sharpe ratio that the best of this many unskilled "
+        "combinations would reach by luck: below 50 % the chosen combination did no better "
+        "than the best of random ones, above 95 % it survives the multiple testing."
+    ),
+    "pbo": (
+        "The share of the grid's in-sample/out-of-sample splits in which the in-sample best "
+        "combination ranks in the bottom half out of sample: near 0 % the selection "
+        "generalises, near 50 % or above it is overfit."
+    ),
 }
 
 

@@ -141,6 +141,7 @@ def html_report(
         months=view.MONTHS,
         yearly=view.yearly_rows(sheet.yearly, sheet.benchmark_yearly),
         grid=grid,
+        overfitting=view.overfitting_rows(metrics) if grid is not None else [],
         grid_summary=result.grid_summary or {},
         best_params=", ".join(f"{k} = {v}" for k, v in (result.best_params or {}).items()),
         board_columns=board_columns,

@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from worker.engine.grid_stats import BOARD_METRICS, RUN_METRICS
 from worker.engine.metrics import METRIC_NAMES
 from worker.results.colors import signed_color
 from worker.results.epoch import epoch_micros
-from worker.results.metric_labels import format_metric, label_of, undefined_note
+from worker.results.metric_labels import READINGS, format_metric, label_of, undefined_note
 from worker.results.tearsheet import DrawdownPeriod, PeriodReturn
 
 LEADERBOARD_ROWS = 20
+FORMATTED = frozenset(METRIC_NAMES) | frozenset(BOARD_METRICS)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CARDS = (
     "total_return",
@@ -45,7 +47,14 @@ TRADE_METRICS = frozenset(
         "commissions_paid",
     }
 )
-LEADERBOARD_METRICS = ("total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate")
+LEADERBOARD_METRICS = (
+    "total_return",
+    "sharpe_ratio",
+    "max_drawdown",
+    "total_trades",
+    "win_rate",
+    "deflated_sharpe_ratio",
+)
 
 
 def time_format(timestamps: pl.Series) -> str:
@@ -174,15 +183,30 @@ def leaderboard_table(
     leaderboard: pl.DataFrame, metric: str, parameters: list[str]
 ) -> tuple[list[str], list[list[str]]]:
     """The best ``LEADERBOARD_ROWS`` combinations: rank, parameters, the grid metric first."""
-    metrics = [metric, *(m for m in LEADERBOARD_METRICS if m != metric)]
+    present = (m for m in LEADERBOARD_METRICS if m != metric and m in leaderboard.columns)
+    metrics = [metric, *present]
     columns = ["rank", *parameters, *metrics]
     rows = []
     for row in leaderboard.head(LEADERBOARD_ROWS).select(columns).iter_rows(named=True):
         rows.append(
             [
-                format_metric(c, v) if c in METRIC_NAMES else "" if v is None else str(v)
+                format_metric(c, v) if c in FORMATTED else "" if v is None else str(v)
                 for c, v in row.items()
             ]
         )
     headers = ["rank", *parameters, *(label_of(m) for m in metrics)]
     return headers, rows
+
+
+def overfitting_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """The grid run's overfitting statistics with how to read each (empty for other runs)."""
+    return [
+        {
+            "label": label_of(name),
+            "value": format_metric(name, metrics[name]),
+            "reading": READINGS[name],
+            "note": undefined_note(name) if metrics[name] is None else "",
+        }
+        for name in RUN_METRICS
+        if name in metrics
+    ]
