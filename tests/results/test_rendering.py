@@ -322,3 +322,29 @@ def test_grid_report_reads_the_overfitting_statistics(
     report = json.loads(files_of(IDENTITY, result)["report.json"].data)
     assert report["metrics"]["pbo"] == result.metrics["pbo"]
     assert "<h3>Overfitting</h3>" not in files_of(IDENTITY, single)["report.html"].data.decode()
+
+
+def test_walk_forward_report_shows_out_of_sample_against_in_sample() -> None:
+    bars = generate_bars(symbols=["AAA"], n_bars=900, seed=5)
+    wf = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 5, "slow_period": 20},
+        {
+            "grid": {"fast_period": [3, 5, 8], "slow_period": [20, 40]},
+            "walk_forward": {"train": "1y", "test": "6mo"},
+        },
+        initial_capital=10_000,
+        timeframe="1d",
+    )
+    assert wf.walk_forward is not None
+    data = chart_data(wf, tearsheet(wf).drawdowns, "buy and hold")
+    assert data["strategy_label"] == "Out of sample (walk-forward)"
+    assert len(data["curve"]["in_sample"]) == len(data["curve"]["equity"])
+    files = files_of(IDENTITY, wf)
+    assert "leaderboard.csv" not in files
+    text = files["report.html"].data.decode()
+    assert "Walk-forward: in sample vs out of sample" in text
+    assert text.count("<tr><td>") >= wf.walk_forward.folds.height  # one row per fold
+    assert "Walk-forward efficiency" in text
+    report = json.loads(files["report.json"].data)
+    assert report["walk_forward"]["folds"] == wf.walk_forward.folds.height

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -33,6 +33,9 @@ from worker.engine.params import RunConfig, parse_run_config
 from worker.engine.simulate import Simulation, simulate, sorted_ok
 from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
+
+if TYPE_CHECKING:
+    from worker.engine.walk_forward import WalkForward
 
 #: Bump whenever any number the engine produces could change.
 ENGINE_VERSION = "1.1.0"
@@ -72,6 +75,9 @@ class BacktestResult:
     #: close and held (no costs), at each bar of ``equity``; ends at
     #: ``initial_capital · (1 + metrics["buy_and_hold_return"])``.
     buy_and_hold: pl.Series | None = None
+    #: Walk-forward runs: per-fold table, in-sample curve and degradation summary; the
+    #: equity, trades and metrics above are then the stitched out-of-sample ones.
+    walk_forward: WalkForward | None = None
 
 
 class _Stages:
@@ -319,6 +325,8 @@ def simulate_run(
     md = _market(frame)
     stages.report("load", 1.0)
     stages.done("load")
+    if cfg.walk_forward is not None:
+        return _walk_forward_result(md, spec, stages, ppy=ppy, timeframe=timeframe)
 
     strategy = spec.strategy
     overfitting: dict[str, float | None] = {}
@@ -371,6 +379,39 @@ def simulate_run(
         grid_summary=grid_summary,
         timings=stages.timings,
         buy_and_hold=buy_and_hold,
+    )
+
+
+def _walk_forward_result(
+    md: MarketData, spec: RunSpec, stages: _Stages, *, ppy: float, timeframe: str
+) -> BacktestResult:
+    from worker.engine.walk_forward import run_walk_forward
+
+    cfg, capital = spec.config, spec.initial_capital
+    wf = run_walk_forward(
+        md,
+        spec.strategy_params,
+        cfg,
+        capital=capital,
+        ppy=ppy,
+        stages=stages.report,
+        check=stages.check,
+    )
+    stages.done("walk_forward")
+    stages.total()
+    size = cfg.position_size or wf.strategy.default_position_size(md.n_symbols)
+    resolved = resolve_config(cfg, md, size=size, ppy=ppy, timeframe=timeframe, capital=capital)
+    resolved["walk_forward_summary"] = wf.summary
+    return BacktestResult(
+        metrics=wf.metrics,
+        equity=wf.equity,
+        trades=wf.trades,
+        resolved_config=resolved,
+        strategy=_strategy_dict(wf.strategy),
+        best_params=wf.best_params,
+        timings=stages.timings,
+        buy_and_hold=wf.buy_and_hold,
+        walk_forward=wf,
     )
 
 

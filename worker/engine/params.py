@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,6 +15,51 @@ from worker.engine.metrics import METRIC_NAMES
 #: ``worker.pipeline.inputs.RunOptions``): the engine drops them. Any other unknown key is
 #: rejected.
 WORKER_CONFIG_KEYS = frozenset({"timeout_seconds", "artifacts", "tags", "label", "notes"})
+
+
+#: A walk-forward window as a duration: a count and a unit (minutes, hours, days, weeks,
+#: calendar months, calendar years), e.g. "90d", "6mo".
+DURATION = re.compile(r"^([1-9][0-9]{0,5})(min|h|d|w|mo|y)$")
+WINDOW_HELP = "a bar count (e.g. 500) or a duration such as '90d', '12w', '6mo', '2y', '30min'"
+
+
+class WalkForwardConfig(BaseModel):
+    """Rolling (or anchored) train/test windows; ``step`` defaults to ``test``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: int | str
+    test: int | str
+    step: int | str | None = None
+    anchored: bool = False
+
+    @field_validator("train", "test", "step", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"must be {WINDOW_HELP}")
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"must be a positive bar count, got {value}")
+        if isinstance(value, str) and not DURATION.match(value.strip()):
+            raise ValueError(f"{value!r} is not {WINDOW_HELP}")
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kinds(self) -> WalkForwardConfig:
+        windows = [w for w in (self.train, self.test, self.step) if w is not None]
+        if len({isinstance(w, int) for w in windows}) > 1:
+            raise ValueError("train, test and step must all be bar counts or all durations")
+        if isinstance(self.train, int) and self.train < 2:
+            raise ValueError("train must hold at least 2 bars")
+        if isinstance(self.step, int) and isinstance(self.test, int) and self.step < self.test:
+            raise ValueError("step must be at least test (test windows must not overlap)")
+        return self
+
+    @property
+    def step_window(self) -> int | str:
+        return self.test if self.step is None else self.step
 
 
 class RunConfig(BaseModel):
@@ -41,6 +87,7 @@ class RunConfig(BaseModel):
     grid: dict[str, list[Any]] | None = None
     grid_metric: str = "sharpe_ratio"
     max_combinations: int = Field(100_000, ge=1)
+    walk_forward: WalkForwardConfig | None = None
     pbo_partitions: int = Field(
         16, ge=2, le=16, description="CSCV partitions for a grid's PBO (even)"
     )
@@ -92,6 +139,8 @@ class RunConfig(BaseModel):
     def _window(self) -> RunConfig:
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ValueError("start must not be after end")
+        if self.walk_forward is not None and not self.grid:
+            raise ValueError("walk_forward needs a grid to optimise on each train window")
         return self
 
     @property

@@ -102,12 +102,15 @@ def chart_data(
     }
     if result.buy_and_hold is not None:
         curve["buy_and_hold"] = column(result.buy_and_hold.to_numpy(), 2)
+    if result.walk_forward is not None:
+        curve["in_sample"] = column(result.walk_forward.in_sample.to_numpy(), 2)
     worst = drawdowns[:SHADED_DRAWDOWNS]
     return {
         "bars": bars,
         "points": len(curve["t"]),
         "curve": curve,
         "benchmark_label": benchmark_label,
+        "strategy_label": "Out of sample (walk-forward)" if result.walk_forward else "Strategy",
         "initial_capital": float(result.resolved_config["initial_capital"]),
         "trades": _trade_marks(result),
         "trades_total": result.trades.height,

@@ -23,6 +23,7 @@ from worker.results.grid_heatmap import grid_parameters, grid_view
 from worker.results.metric_labels import format_metric, metric_rows
 from worker.results.tearsheet import Tearsheet
 from worker.results.trade_table import trade_table_rows
+from worker.results.walk_forward_view import walk_forward_view
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("worker.results", "templates"),
@@ -94,6 +95,7 @@ def json_report(identity: RunIdentity, result: BacktestResult, sheet: Tearsheet)
         "timings_seconds": result.timings,
         "best_params": result.best_params,
         "grid": result.grid_summary,
+        "walk_forward": result.resolved_config.get("walk_forward_summary"),
     }
     return jsonsafe.encode_json(report, indent=True) + b"\n"
 
@@ -142,6 +144,7 @@ def html_report(
         yearly=view.yearly_rows(sheet.yearly, sheet.benchmark_yearly),
         grid=grid,
         overfitting=view.overfitting_rows(metrics) if grid is not None else [],
+        walk_forward=walk_forward_view(result.walk_forward),
         grid_summary=result.grid_summary or {},
         best_params=", ".join(f"{k} = {v}" for k, v in (result.best_params or {}).items()),
         board_columns=board_columns,

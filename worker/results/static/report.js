@@ -125,8 +125,12 @@
     return chart;
   }
 
-  var equitySeries = [{ label: "Strategy", stroke: "#1f5496", width: 1.6, value: moneyText }];
+  var equitySeries = [{ label: data.strategy_label || "Strategy", stroke: "#1f5496", width: 1.6, value: moneyText }];
   var equityColumns = [curve.equity];
+  if (curve.in_sample) {
+    equitySeries.push({ label: "In sample (grid optimised on these bars)", stroke: "#c07a14", width: 1.2, value: moneyText });
+    equityColumns.push(curve.in_sample);
+  }
   if (curve.buy_and_hold) {
     equitySeries.push({ label: data.benchmark_label, stroke: "#8a96a3", width: 1.2, dash: [5, 4], value: moneyText });
     equityColumns.push(curve.buy_and_hold);
