@@ -113,25 +113,34 @@ class PboResult:
     pbo: float
     splits: int
     partitions: int
-    logits: F64  # one per split: log(ω / (1 - ω)), ω the OOS relative rank of the IS best
+    logits: F64  # one per split (in no particular order): log(ω / (1 - ω)), ω the OOS
+    # relative rank of the in-sample best
 
 
 def _sharpe(count: F64, s1: F64, s2: F64) -> F64:
-    """Per-period Sharpe (ddof 1) from sums; a flat or degenerate set counts as 0."""
-    mean = s1 / count
-    var = (s2 - count * mean * mean) / (count - 1)
-    sd = np.sqrt(np.maximum(var, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: F64 = np.where(sd > SD_EPSILON, mean / sd, 0.0)
-    return np.where(np.isfinite(out), out, -np.inf)
+    """Per-period Sharpe (ddof 1) of each row's trials from their sums (``count`` per row);
+    a flat or degenerate set counts as 0."""
+    n = count[:, None]
+    mean = s1 / n
+    sd = s1 * mean
+    np.subtract(s2, sd, out=sd)
+    sd /= n - 1
+    np.maximum(sd, 0.0, out=sd)
+    np.sqrt(sd, out=sd)
+    defined = sd > SD_EPSILON
+    np.divide(mean, sd, out=mean, where=defined)
+    mean[~defined] = 0.0
+    return mean
 
 
-def _ranks(values: F64, chosen: npt.NDArray[np.int64]) -> F64:
-    """Rank (1 = worst, ties averaged) of ``values[i, chosen[i]]`` within each row."""
-    pick = values[np.arange(values.shape[0]), chosen][:, None]
-    below = (values < pick).sum(axis=1)
-    ties = (values == pick).sum(axis=1)
-    out: F64 = below + (ties + 1) / 2.0
+def _logits(chosen_by: F64, ranked_in: F64, trials: int) -> F64:
+    """Per row: the trial best in ``chosen_by`` ranked in ``ranked_in`` (1 = worst, ties
+    averaged), as ``log(ω / (1 - ω))`` with ``ω = rank / (trials + 1)``."""
+    best = np.argmax(chosen_by, axis=1)
+    pick = ranked_in[np.arange(ranked_in.shape[0]), best][:, None]
+    rank = (ranked_in < pick).sum(axis=1) + ((ranked_in == pick).sum(axis=1) + 1) / 2.0
+    omega = rank / (trials + 1)
+    out: F64 = np.log(omega / (1.0 - omega))
     return out
 
 
@@ -141,30 +150,33 @@ def pbo_from_sums(counts: F64, s1: F64, s2: F64) -> PboResult | None:
 
     Every split of the S partitions into two halves is one in-sample / out-of-sample
     pair; the in-sample best trial (by Sharpe) is ranked out of sample, and PBO is the share
-    of splits where it falls at or below the median (logit ≤ 0). None for fewer than two
-    trials or partitions.
+    of splits where it falls at or below the median (logit ≤ 0). A split and its mirror
+    (the halves swapped) share their two Sharpe matrices, so each is computed once. None
+    for fewer than two trials or partitions.
     """
     counts = np.asarray(counts, dtype=np.float64)
     trials, parts = s1.shape
     if trials < 2 or parts < 2 or parts % 2 or (counts < 1).any():
         return None
-    masks = np.array(
-        [
-            np.isin(np.arange(parts), half)
-            for half in itertools.combinations(range(parts), parts // 2)
-        ],
-        dtype=np.float64,
+    # the halves holding partition 0; each one's complement is the mirror split
+    halves = np.array(
+        [(0, *rest) for rest in itertools.combinations(range(1, parts), parts // 2 - 1)]
     )
-    logits = np.empty(masks.shape[0])
-    for lo in range(0, masks.shape[0], SPLITS_PER_PASS):
-        ins = masks[lo : lo + SPLITS_PER_PASS]
-        outs = 1.0 - ins
-        is_sr = _sharpe((ins @ counts)[:, None], ins @ s1.T, ins @ s2.T)
-        oos_sr = _sharpe((outs @ counts)[:, None], outs @ s1.T, outs @ s2.T)
-        best = np.argmax(is_sr, axis=1)
-        omega = _ranks(oos_sr, best) / (trials + 1)
-        logits[lo : lo + ins.shape[0]] = np.log(omega / (1.0 - omega))
-    return PboResult(float(np.mean(logits <= 0.0)), int(masks.shape[0]), parts, logits)
+    masks = np.zeros((halves.shape[0], parts))
+    masks[np.arange(halves.shape[0])[:, None], halves] = 1.0
+    t1, t2, total = s1.sum(axis=1), s2.sum(axis=1), float(counts.sum())
+    s1t, s2t = np.ascontiguousarray(s1.T), np.ascontiguousarray(s2.T)
+    logits = np.empty(2 * halves.shape[0])
+    for lo in range(0, halves.shape[0], SPLITS_PER_PASS):
+        half = masks[lo : lo + SPLITS_PER_PASS]
+        n_a = half @ counts
+        a1, a2 = half @ s1t, half @ s2t
+        sr_a = _sharpe(n_a, a1, a2)
+        sr_b = _sharpe(total - n_a, np.subtract(t1, a1, out=a1), np.subtract(t2, a2, out=a2))
+        k = half.shape[0]
+        logits[2 * lo : 2 * lo + k] = _logits(sr_a, sr_b, trials)
+        logits[2 * lo + k : 2 * lo + 2 * k] = _logits(sr_b, sr_a, trials)
+    return PboResult(float(np.mean(logits <= 0.0)), int(logits.shape[0]), parts, logits)
 
 
 def partition_bounds(bars: int, partitions: int) -> npt.NDArray[np.int64]:
