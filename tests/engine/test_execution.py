@@ -241,3 +241,17 @@ def test_entry_bar_stop_never_fills_at_the_entry_open() -> None:
     t = trades(sim(bars, [1, 1, 1], capital=10_000, stop_loss=0.003, slippage_bps=50))
     assert t[0][1:3] == (1, 1)
     assert t[0][4] == pytest.approx(100 * 1.005 * 0.997 * 0.995)
+
+
+def test_fixed_fee_on_a_reversal_is_paid_by_each_leg(bars4: pl.DataFrame) -> None:
+    """A reversal closes one trade and opens another in the same fill; each trade pays its
+    own commission_fixed, so the reversal costs 2 x 5 (docs/engine.md, Costs)."""
+    s = sim(bars4, [1, -1, -1, -1], commission_fixed=5.0)
+    # bar 1 open 11: floor((1000 - 5) / 11) = 90 long, cash 1000 - 990 - 5 = 5
+    # bar 2 open 12: sell 90 -> cash 5 + 1080 - 5 = 1080; short floor((1080 - 5) / 12) = 89
+    #   -> cash 1080 + 1068 - 5 = 2143; bar 3 close 13.5: buy back 89 -> 2143 - 1201.5 - 5
+    assert trades(s) == [(1, 1, 2, 11.0, 12.0, 90.0, 0), (-1, 2, 3, 12.0, 13.5, 89.0, 3)]
+    assert s.fills.fees.tolist() == [10.0, 10.0]
+    assert s.metrics["commissions_paid"] == pytest.approx(20.0)
+    assert s.metrics["final_value"] == pytest.approx(936.5)
+    assert s.pnl.tolist() == pytest.approx([90 * 1.0 - 10, 89 * -1.5 - 10])

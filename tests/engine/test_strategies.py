@@ -95,3 +95,55 @@ def test_ema_and_rsi_definitions() -> None:
     np.testing.assert_allclose(r[15:], want[14:], rtol=1e-9)
     s = ind.sma(md, 7)
     np.testing.assert_allclose(s[6:], np.convolve(close, np.ones(7) / 7, "valid"), rtol=1e-12)
+
+
+def test_momentum_never_wants_more_than_top_n_when_a_held_symbol_misses_a_rebalance() -> None:
+    """BBB is bought at the t=2 rebalance, then has bars only on odd timestamps, so no
+    rebalance row of its own ever comes again; it must be dropped after the t=4 rebalance
+    picks AAA, not carried beside it at 2x exposure."""
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from worker.engine.bars import canonicalize
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = []
+    for t in range(12):
+        rows.append((t, "AAA", 100.0 + 0.1 * t))
+        if t < 4 or t % 2 == 1:
+            rows.append((t, "BBB", 100.0 * 1.1**t))
+    bars = canonicalize(
+        pl.DataFrame(
+            {
+                "timestamp": [t0 + timedelta(days=t) for t, _, _ in rows],
+                "symbol": [s for _, s, _ in rows],
+                "open": [c for _, _, c in rows],
+                "high": [c for _, _, c in rows],
+                "low": [c for _, _, c in rows],
+                "close": [c for _, _, c in rows],
+                "volume": [1.0] * len(rows),
+            }
+        )
+    )
+    strategy = {"kind": "momentum", "lookback": 1, "top_n": 1, "rebalance_every": 2}
+    md = MarketData.from_frame(bars)
+    s = parse_strategy(strategy).signal(md)
+    held = np.zeros((md.n_times, md.n_symbols), dtype=int)
+    held[md.t_idx, md.sym] = s
+    assert held[2].tolist() == [0, 1]  # BBB is the best at t=2
+    assert held[4:, 1].sum() == 0 and held[4:, 0].all()  # t=4 picks AAA; BBB is dropped
+    res = run_backtest(
+        bars,
+        strategy,
+        {"fill": "close", "units": "fractional"},
+        initial_capital=10_000,
+        timeframe="1d",
+    )
+    bbb = res.trades.filter(pl.col("symbol") == "BBB").row(0, named=True)
+    assert bbb["exit_time"] == t0 + timedelta(days=5)  # BBB's first bar after t=4
+    assert bbb["exit_reason"] == "signal"
+    # BBB cannot trade at t=4 (no bar), so both are open at that close only
+    after = res.equity.filter(pl.col("timestamp") >= t0 + timedelta(days=5))
+    assert after["exposure"].max() <= 1.0 + 1e-12
+    assert after["cash"].min() >= 0.0

@@ -13,11 +13,14 @@ from worker.engine.strategies.base import Strategy
 
 
 class Momentum(Strategy):
-    """On rebalance bars (every ``rebalance_every``-th timestamp of the union timeline,
-    starting with the first) rank symbols having a ``lookback``-bar return by that return
-    and target +1 for the ``top_n`` best (ties: by symbol name), 0 for the rest; targets
-    are held between rebalances. Long-only. Positions are sized at 1/top_n of equity when
-    entered; a symbol that stays in the top is not resized."""
+    """On rebalance timestamps (every ``rebalance_every``-th timestamp of the union
+    timeline, starting with the first) rank the symbols that have a bar there and a
+    ``lookback``-bar return by that return; target +1 for the ``top_n`` best (ties: by
+    symbol name) and 0 for every other symbol, including those without a bar at the
+    rebalance. Each row's target is the decision of the latest rebalance at or before it,
+    so no rebalance ever wants more than ``top_n`` positions. Long-only. Positions are
+    sized at 1/top_n of equity when entered; a symbol that stays in the top is not
+    resized."""
 
     kind: Literal["momentum"] = "momentum"
     family: ClassVar[str] = "cross_sectional"
@@ -31,7 +34,7 @@ class Momentum(Strategy):
     def signal(self, md: MarketData) -> I8:
         ret = pl.col("close") / pl.col("close").shift(self.lookback).over("symbol") - 1.0
         frame = md.frame.select(pl.col("symbol"), ret.alias("ret")).with_columns(
-            t=pl.Series(md.t_idx), row=pl.Series(np.arange(md.n))
+            t=pl.Series(md.t_idx), sym=pl.Series(md.sym)
         )
         rebal = frame.filter(
             (pl.col("t") % self.rebalance_every == 0)
@@ -41,13 +44,9 @@ class Momentum(Strategy):
         ranked = rebal.sort(["t", "ret", "symbol"], descending=[False, True, False]).with_columns(
             rank=pl.int_range(pl.len()).over("t")
         )
-        event = np.zeros(md.n, dtype=np.int8)
-        on_rebalance = np.zeros(md.n, dtype=np.bool_)
-        rows = ranked["row"].to_numpy()
-        on_rebalance[rows] = True
-        event[rows] = np.where(ranked["rank"].to_numpy() < self.top_n, 1, 0)
-        # hold each rebalance decision (including "0") until the symbol's next rebalance row
-        marks = on_rebalance | md.block_first()
-        idx = np.maximum.accumulate(np.where(marks, np.arange(md.n), 0))
-        out: I8 = event[idx]
+        chosen = ranked.filter(pl.col("rank") < self.top_n)
+        # wanted[k, s]: symbol s is in the top at the k-th rebalance of the timeline
+        wanted = np.zeros((md.n_times // self.rebalance_every + 1, md.n_symbols), dtype=np.int8)
+        wanted[chosen["t"].to_numpy() // self.rebalance_every, chosen["sym"].to_numpy()] = 1
+        out: I8 = wanted[md.t_idx // self.rebalance_every, md.sym]
         return out
