@@ -147,3 +147,55 @@ def test_momentum_never_wants_more_than_top_n_when_a_held_symbol_misses_a_rebala
     after = res.equity.filter(pl.col("timestamp") >= t0 + timedelta(days=5))
     assert after["exposure"].max() <= 1.0 + 1e-12
     assert after["cash"].min() >= 0.0
+
+
+def test_rules_sma_cross_trades_exactly_like_sma_crossover_on_ties() -> None:
+    """200k one-minute bars repeating a 5-bar pattern around 50,000: SMA(5) and SMA(20) are
+    mathematically equal on every bar, so any difference in rounding between two SMA
+    implementations turns into different crosses. One kernel gives identical trades."""
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from worker.engine import indicators as ind
+    from worker.engine import rule_eval
+    from worker.engine import rules as rules_lang
+    from worker.engine.bars import canonicalize
+
+    n = 200_000
+    pattern = 50_000 + np.random.default_rng(7).normal(0, 30, 5)
+    close = np.tile(pattern, n // 5)
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+    bars = canonicalize(
+        pl.DataFrame(
+            {
+                "timestamp": pl.datetime_range(t0, t0 + timedelta(minutes=n - 1), "1m", eager=True),
+                "symbol": ["X"] * n,
+                "open": close,
+                "high": close + 50,
+                "low": close - 50,
+                "close": close,
+                "volume": np.ones(n),
+            }
+        )
+    )
+    fast, slow = {"op": "sma", "period": 5}, {"op": "sma", "period": 20}
+    rules = {
+        "kind": "rules",
+        "entry_long": {"op": "crosses_above", "args": [fast, slow]},
+        "entry_short": {"op": "crosses_below", "args": [fast, slow]},
+    }
+    builtin = {"kind": "sma_crossover", "fast_period": 5, "slow_period": 20}
+    config = {"fill": "close", "units": "fractional"}
+    a = run_backtest(bars, rules, config, initial_capital=10_000, timeframe="1m")
+    b = run_backtest(bars, builtin, config, initial_capital=10_000, timeframe="1m")
+    assert a.trades.equals(b.trades)
+    assert a.metrics == b.metrics
+    md = MarketData.from_frame(bars)
+    for node, period in ((fast, 5), (slow, 20)):
+        # nested forms take the array kernel, not the cached price-column wrapper
+        nested = {"op": "sma", "period": period, "of": {"op": "mul", "args": ["close", 1]}}
+        want = ind.sma(md, period)
+        for expr in (node, nested):
+            got = rule_eval.number(rules_lang.validate(expr, "number"), md)
+            assert np.array_equal(got, want, equal_nan=True)

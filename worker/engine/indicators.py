@@ -1,9 +1,12 @@
 """Indicator kernels on MarketData rows, computed per symbol block.
 
-Simple moving averages are numpy (windowed sums of prices re-based on each symbol's first
-price, so the running sum stays small); recursive and extremum indicators use polars
-(``.over("symbol")`` when there is more than one symbol). Warm-up rows are NaN. Results are
-cached on the MarketData (bounded by ``CACHE_BYTES``) so grid runs compute each distinct
+Each indicator has one kernel, ``<name>_of(md, x, period)`` on any float array ``x`` in
+row order, used by the built-in strategies (through the cached wrappers on price columns)
+and by the rule language alike, so both get bit-identical values. Simple moving averages
+are numpy (windowed sums re-based on each symbol's first value, so the running sum stays
+small); recursive and extremum indicators use polars (``.over("symbol")`` when there is
+more than one symbol). Warm-up and other missing rows are NaN. The wrappers cache results
+on the MarketData (bounded by ``CACHE_BYTES``) so grid runs compute each distinct
 indicator once.
 """
 
@@ -59,85 +62,134 @@ def shift(md: MarketData, x: F64, n: int = 1) -> F64:
     return out
 
 
-def _rebased_cumsum(md: MarketData, src: str) -> F64:
+def _rebased_cumsum(md: MarketData, x: F64) -> F64:
     """Per block, cumulative sum of ``x - x[first row]`` (small numbers, little drift)."""
+    out = np.empty(md.n)
+    for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+        np.cumsum(x[lo:hi] - x[lo], out=out[lo:hi])
+    return out
 
-    def compute() -> F64:
-        x = source(md, src)
-        out = np.empty(md.n)
-        for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
-            np.cumsum(x[lo:hi] - x[lo], out=out[lo:hi])
-        return out
 
-    return cached(md, ("cumsum", src), compute)
+def sma_of(md: MarketData, x: F64, period: int, csum: F64 | None = None) -> F64:
+    """Simple moving average of ``x`` per symbol: ``base + (S[t] - S[t-p]) / p`` on the
+    re-based running sum ``S``; a window holding a missing (NaN) value is missing."""
+    if np.isnan(x).any():
+        return _sma_with_gaps(md, x, period)
+    csum = _rebased_cumsum(md, x) if csum is None else csum
+    out = np.full(md.n, np.nan)
+    for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+        if hi - lo < period:
+            continue
+        window = out[lo + period - 1 : hi]
+        window[0] = csum[lo + period - 1]
+        np.subtract(csum[lo + period : hi], csum[lo : hi - period], out=window[1:])
+        window /= period
+        window += x[lo]
+    return out
+
+
+def _sma_with_gaps(md: MarketData, x: F64, period: int) -> F64:
+    """``sma_of`` for inputs with missing values (nested rule expressions): missing values
+    count as 0 in the running sum and a window is valid when it counts none of them."""
+    out = np.full(md.n, np.nan)
+    for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+        block = x[lo:hi]
+        missing = np.isnan(block)
+        if hi - lo < period or missing.all():
+            continue
+        base = block[np.argmin(missing)]
+        csum = np.concatenate([[0.0], np.cumsum(np.where(missing, 0.0, block - base))])
+        gaps = np.concatenate([[0], np.cumsum(missing)])
+        total = (csum[period:] - csum[:-period]) / period + base
+        total[gaps[period:] - gaps[:-period] > 0] = np.nan
+        out[lo + period - 1 : hi] = total
+    return out
 
 
 def sma(md: MarketData, period: int, src: str = "close") -> F64:
-    """Simple moving average: ``base + (S[t] - S[t-p]) / p`` on the re-based running sum."""
+    """Simple moving average of a price column (``sma_of``; the running sum is cached)."""
 
     def compute() -> F64:
         x = source(md, src)
-        csum = _rebased_cumsum(md, src)
-        out = np.full(md.n, np.nan)
-        for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
-            if hi - lo < period:
-                continue
-            window = out[lo + period - 1 : hi]
-            window[0] = csum[lo + period - 1]
-            np.subtract(csum[lo + period : hi], csum[lo : hi - period], out=window[1:])
-            window /= period
-            window += x[lo]
-        return out
+        csum = cached(md, ("cumsum", src), lambda: _rebased_cumsum(md, x))
+        return sma_of(md, x, period, csum)
 
     return cached(md, ("sma", period, src), compute)
 
 
-def _polars(md: MarketData, expr: pl.Expr) -> F64:
+def _polars_of(md: MarketData, x: F64, expr: pl.Expr) -> F64:
+    """Evaluate ``expr`` on column ``x`` (NaN read as null) per symbol, NaN where null."""
+    frame = pl.DataFrame({"x": pl.Series(x, nan_to_null=True)})
     if md.n_symbols > 1:
+        frame = frame.with_columns(md.frame["symbol"])
         expr = expr.over("symbol")
-    series = md.frame.select(expr.cast(pl.Float64).fill_null(np.nan)).to_series()
+    series = frame.select(expr.cast(pl.Float64).fill_null(np.nan)).to_series()
     out: F64 = series.to_numpy().astype(np.float64, copy=False)
     return out
 
 
-def ema(md: MarketData, period: int, src: str = "close") -> F64:
+def ema_of(md: MarketData, x: F64, period: int) -> F64:
     """EMA with ``alpha = 2 / (period + 1)`` (span), ``adjust=False`` (recursive, seeded
     with the first value), NaN for the first ``period - 1`` bars."""
-    expr = pl.col(src).ewm_mean(span=period, adjust=False, min_samples=period)
-    return cached(md, ("ema", period, src), lambda: _polars(md, expr))
+    expr = pl.col("x").ewm_mean(span=period, adjust=False, min_samples=period)
+    return _polars_of(md, x, expr)
 
 
-def rsi(md: MarketData, period: int, src: str = "close") -> F64:
+def rsi_of(md: MarketData, x: F64, period: int) -> F64:
     """Wilder's RSI: average gain and loss are EMAs with ``alpha = 1 / period``,
     ``adjust=False``, seeded with the first change; 100 when there was no loss."""
-    delta = pl.col(src).diff()
+    delta = pl.col("x").diff()
     gain = delta.clip(lower_bound=0.0).ewm_mean(alpha=1 / period, adjust=False, min_samples=period)
     loss = (-delta).clip(lower_bound=0.0)
     loss = loss.ewm_mean(alpha=1 / period, adjust=False, min_samples=period)
     value = pl.when(loss == 0).then(pl.when(gain == 0).then(50.0).otherwise(100.0))
     expr = value.otherwise(100.0 - 100.0 / (1.0 + gain / loss))
-    return cached(md, ("rsi", period, src), lambda: _polars(md, expr))
+    return _polars_of(md, x, expr)
+
+
+def rolling_max_of(md: MarketData, x: F64, period: int) -> F64:
+    return _polars_of(md, x, pl.col("x").rolling_max(period, min_samples=period))
+
+
+def rolling_min_of(md: MarketData, x: F64, period: int) -> F64:
+    return _polars_of(md, x, pl.col("x").rolling_min(period, min_samples=period))
+
+
+def rolling_std_of(md: MarketData, x: F64, period: int) -> F64:
+    """Population standard deviation (ddof=0), the Bollinger convention."""
+    return _polars_of(md, x, pl.col("x").rolling_std(period, min_samples=period, ddof=0))
+
+
+def returns_of(md: MarketData, x: F64, period: int) -> F64:
+    """``x / x[period rows earlier] - 1`` per symbol; missing where not finite (x/0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: F64 = x / shift(md, x, period) - 1.0
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def ema(md: MarketData, period: int, src: str = "close") -> F64:
+    return cached(md, ("ema", period, src), lambda: ema_of(md, source(md, src), period))
+
+
+def rsi(md: MarketData, period: int, src: str = "close") -> F64:
+    return cached(md, ("rsi", period, src), lambda: rsi_of(md, source(md, src), period))
 
 
 def rolling_max(md: MarketData, period: int, src: str = "high") -> F64:
-    expr = pl.col(src).rolling_max(period, min_samples=period)
-    return cached(md, ("max", period, src), lambda: _polars(md, expr))
+    return cached(md, ("max", period, src), lambda: rolling_max_of(md, source(md, src), period))
 
 
 def rolling_min(md: MarketData, period: int, src: str = "low") -> F64:
-    expr = pl.col(src).rolling_min(period, min_samples=period)
-    return cached(md, ("min", period, src), lambda: _polars(md, expr))
+    return cached(md, ("min", period, src), lambda: rolling_min_of(md, source(md, src), period))
 
 
 def rolling_std(md: MarketData, period: int, src: str = "close") -> F64:
-    """Population standard deviation (ddof=0), the Bollinger convention."""
-    expr = pl.col(src).rolling_std(period, min_samples=period, ddof=0)
-    return cached(md, ("std", period, src), lambda: _polars(md, expr))
+    return cached(md, ("std", period, src), lambda: rolling_std_of(md, source(md, src), period))
 
 
 def pct_return(md: MarketData, period: int, src: str = "close") -> F64:
-    x = source(md, src)
-    return x / shift(md, x, period) - 1.0
+    return cached(md, ("ret", period, src), lambda: returns_of(md, source(md, src), period))
 
 
 # ---- signal helpers -------------------------------------------------------------------

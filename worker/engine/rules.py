@@ -1,6 +1,6 @@
-"""The declarative rule language: JSON expressions validated, then compiled to polars.
-
-Nothing is evaluated as code. Grammar (see docs/engine.md)::
+"""The declarative rule language: JSON expressions validated and normalised (evaluated by
+worker.engine.rule_eval with the built-ins' indicator kernels). Nothing is evaluated as
+code. Grammar (see docs/engine.md)::
 
     expr := number                                   constant
           | "open" | "high" | "low" | "close" | "volume"    price field
@@ -15,15 +15,13 @@ Nothing is evaluated as code. Grammar (see docs/engine.md)::
           | {"op": "crosses_above" | "crosses_below", "args": [expr, expr]}
           | {"op": "and" | "or", "args": [cond, cond, ...]} | {"op": "not", "args": [cond]}
 
-Indicators and shifts are computed per symbol (``.over("symbol")``). Warm-up values are
-null and every comparison with null is false.
+Indicators and shifts are computed per symbol. Warm-up values are missing and every
+comparison with a missing value is false.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
-
-import polars as pl
 
 Kind = Literal["number", "condition"]
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
@@ -144,65 +142,3 @@ def validate(obj: Any, want: Kind, path: str = "", depth: int = 0) -> dict[str, 
             validate(a, arg_kind, f"{path}.args[{i}]", depth + 1) for i, a in enumerate(args)
         ]
     return out
-
-
-def _w(expr: pl.Expr, grouped: bool) -> pl.Expr:
-    return expr.over("symbol") if grouped else expr
-
-
-def compile_expr(node: dict[str, Any], grouped: bool) -> pl.Expr:
-    """Compile a validated node into a polars expression (per symbol if ``grouped``)."""
-    op = node["op"]
-    if op == "const":
-        return pl.lit(node["value"], dtype=pl.Float64)
-    if op == "price":
-        return pl.col(node["field"])
-    if op in INDICATORS:
-        x = compile_expr(node["of"], grouped)
-        p = int(node["period"])
-        if op == "sma":
-            return _w(x.rolling_mean(p, min_samples=p), grouped)
-        if op == "ema":
-            return _w(x.ewm_mean(span=p, adjust=False, min_samples=p), grouped)
-        if op == "rolling_high":
-            return _w(x.rolling_max(p, min_samples=p), grouped)
-        if op == "rolling_low":
-            return _w(x.rolling_min(p, min_samples=p), grouped)
-        if op == "returns":
-            return (x / _w(x.shift(p), grouped) - 1.0).fill_nan(None)
-        delta = _w(x.diff(), grouped)
-        gain = _w(
-            delta.clip(lower_bound=0.0).ewm_mean(alpha=1 / p, adjust=False, min_samples=p), grouped
-        )
-        loss = _w(
-            (-delta).clip(lower_bound=0.0).ewm_mean(alpha=1 / p, adjust=False, min_samples=p),
-            grouped,
-        )
-        flat = pl.when(gain == 0).then(50.0).otherwise(100.0)
-        return pl.when(loss == 0).then(flat).otherwise(100.0 - 100.0 / (1.0 + gain / loss))
-    args = [compile_expr(a, grouped) for a in node["args"]]
-    if op == "add":
-        return args[0] + args[1]
-    if op == "sub":
-        return args[0] - args[1]
-    if op == "mul":
-        return args[0] * args[1]
-    if op == "div":
-        return (args[0] / args[1]).fill_nan(None)
-    if op == "gt":
-        return args[0] > args[1]
-    if op == "lt":
-        return args[0] < args[1]
-    if op == "ge":
-        return args[0] >= args[1]
-    if op == "le":
-        return args[0] <= args[1]
-    if op in ("crosses_above", "crosses_below"):
-        d = args[0] - args[1]
-        prev = _w(d.shift(1), grouped)
-        return (d > 0) & (prev < 0) if op == "crosses_above" else (d < 0) & (prev > 0)
-    if op == "and":
-        return pl.all_horizontal(args)
-    if op == "or":
-        return pl.any_horizontal(args)
-    return ~args[0]

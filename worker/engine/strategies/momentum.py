@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
+from worker.engine import indicators as ind
 from worker.engine.market import I8, MarketData
 from worker.engine.strategies.base import Strategy
 
@@ -32,9 +33,10 @@ class Momentum(Strategy):
         return 1.0 / max(min(self.top_n, n_symbols), 1)
 
     def signal(self, md: MarketData) -> I8:
-        ret = pl.col("close") / pl.col("close").shift(self.lookback).over("symbol") - 1.0
-        frame = md.frame.select(pl.col("symbol"), ret.alias("ret")).with_columns(
-            t=pl.Series(md.t_idx), sym=pl.Series(md.sym)
+        frame = md.frame.select(pl.col("symbol")).with_columns(
+            ret=pl.Series(ind.pct_return(md, self.lookback)),
+            t=pl.Series(md.t_idx),
+            sym=pl.Series(md.sym),
         )
         rebal = frame.filter(
             (pl.col("t") % self.rebalance_every == 0)

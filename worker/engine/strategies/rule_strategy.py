@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-import polars as pl
 from pydantic import field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from worker.engine import indicators as ind
-from worker.engine import rules
+from worker.engine import rule_eval, rules
 from worker.engine.market import I8, MarketData
 from worker.engine.strategies.base import Strategy
 
@@ -48,15 +47,12 @@ class Rules(Strategy):
         return self
 
     def signal(self, md: MarketData) -> I8:
-        grouped = md.n_symbols > 1
         names = ("entry_long", "exit_long", "entry_short", "exit_short")
-        exprs = [
-            (rules.compile_expr(node, grouped) if node is not None else pl.lit(False))
-            .fill_null(False)
-            .alias(name)
-            for name in names
-            for node in [getattr(self, name)]
+        nodes = [getattr(self, name) for name in names]
+        cols = [
+            rule_eval.condition(node, md).holds()
+            if node is not None
+            else np.zeros(md.n, dtype=np.bool_)
+            for node in nodes
         ]
-        out = md.frame.select(exprs)
-        cols = [out[name].to_numpy().astype(np.bool_, copy=False) for name in names]
         return ind.hold_with_exits(md, cols[0], cols[1], cols[2], cols[3])
