@@ -40,7 +40,8 @@ async def test_import_prints_the_id_last_and_is_idempotent(
     row = await conn.fetchrow("SELECT * FROM datasets WHERE id = $1", dataset_id)
     assert row["symbols"] == ["AAA", "BBB"] and row["row_count"] == 600
     assert row["timeframe"] == "1d" and len(row["hash"]) == 64
-    stored = pl.read_parquet(row["storage_uri"])
+    assert row["storage_uri"] == f"{row['hash']}.parquet"  # relative to DATA_DIR
+    stored = pl.read_parquet(tmp_path / "data" / row["storage_uri"])
     assert stored.height == 600 and stored["symbol"].is_sorted()
     assert await conn.fetchval("SELECT count(*) FROM datasets") == 1
 

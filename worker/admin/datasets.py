@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +18,11 @@ from worker.db import Dataset
 from worker.engine.bars import (
     canonical_hash,
     dataset_summary,
-    read_bars_file,
+    read_bars_source,
     write_canonical_parquet,
 )
 from worker.engine.errors import EngineInputError
+from worker.engine.timeframes import parse_timeframe, timeframe_delta
 from worker.schemas import DatasetCreate
 from worker.storage import FileStore
 
@@ -35,37 +37,66 @@ class ImportedDataset:
     storage_uri: str
     rows: int
     symbols: list[str]
+    name: str = ""  # the row's name: an earlier import's when the content already existed
+    description: str | None = None  # this import's notes (what it assumed or was forced to)
 
 
 def store_canonical(bars: pl.DataFrame, data_dir: str, filename: str) -> str:
-    """Write canonical Parquet under `data_dir` (a directory or an object-store URI)."""
+    """Write canonical Parquet under `data_dir` (a directory or an object-store URI). Under
+    a local directory the location returned is `filename`, relative to DATA_DIR (the
+    worker resolves it there, worker/pipeline/roots.py), so the datasets move with it."""
     if "://" not in data_dir or data_dir.startswith("file://"):
         destination = Path(data_dir.removeprefix("file://")).expanduser().resolve() / filename
         if not destination.exists():
             write_canonical_parquet(bars, destination)
-        return str(destination)
+        return filename
     with tempfile.TemporaryDirectory() as scratch:
         local = write_canonical_parquet(bars, Path(scratch) / filename)
         return FileStore(data_dir).put(filename, local.read_bytes()).uri
 
 
 def prepare_dataset(
-    bars: pl.DataFrame, *, name: str, timeframe: str | None, data_dir: str, step: Step
+    bars: pl.DataFrame,
+    *,
+    name: str,
+    timeframe: str | None,
+    data_dir: str,
+    step: Step,
+    force: bool = False,
+    notes: Sequence[str] = (),
 ) -> DatasetCreate:
-    """Hash canonical bars and write them under `data_dir` as `<hash>.parquet` (pure + file I/O)."""
+    """Hash canonical bars and write them under `data_dir` as `<hash>.parquet` (pure + file I/O).
+
+    A `timeframe` that contradicts the bars' spacing is refused unless `force`, which the
+    dataset's description records together with `notes` (e.g. a missing volume column)."""
     step("hashing")
     content_hash = canonical_hash(bars)
     summary = dataset_summary(bars)
-    chosen = timeframe or summary["timeframe"]
+    inferred = summary["timeframe"]
+    chosen = timeframe or inferred
     if chosen is None:
         raise EngineInputError(
             "cannot infer the timeframe from the bars; pass --timeframe (e.g. 1d or 15m)",
             type="invalid_dataset",
         )
+    said = list(notes)
+    if timeframe and inferred and not same_timeframe(timeframe, inferred):
+        if not force:
+            raise EngineInputError(
+                f"--timeframe {timeframe} contradicts the bars: their median spacing is"
+                f" {inferred}, so every annualised figure would be wrong; pass --timeframe"
+                f" {inferred} (or leave it out), or --force to keep {timeframe}",
+                type="timeframe_mismatch",
+                detail={"timeframe": timeframe, "inferred": inferred},
+            )
+        said.append(
+            f"imported with --force: timeframe {timeframe}, the bars' spacing is {inferred}"
+        )
     step("writing parquet")
     storage_uri = store_canonical(bars, data_dir, f"{content_hash}.parquet")
     return DatasetCreate(
         name=name,
+        description="; ".join(said) or None,
         symbols=summary["symbols"],
         timeframe=chosen,
         start_date=summary["start"],
@@ -76,23 +107,35 @@ def prepare_dataset(
     )
 
 
-async def register_dataset(session: AsyncSession, dataset: DatasetCreate) -> ImportedDataset:
-    """Insert the row; the same content imported again returns the existing row."""
-    inserted = await session.execute(
-        insert(Dataset)
-        .values(**dataset.model_dump())
-        .on_conflict_do_nothing(constraint="uq_datasets_hash")
-        .returning(Dataset.id)
+def same_timeframe(a: str, b: str) -> bool:
+    """Same bar length (``1d`` and ``24h`` agree; months only with months)."""
+    return parse_timeframe(a) == parse_timeframe(b) or (
+        timeframe_delta(a) is not None and timeframe_delta(a) == timeframe_delta(b)
     )
-    new_id = inserted.scalar_one_or_none()
-    created = new_id is not None
-    if new_id is None:
-        new_id = (
-            await session.execute(select(Dataset.id).where(Dataset.hash == dataset.hash))
-        ).scalar_one()
+
+
+async def register_dataset(session: AsyncSession, dataset: DatasetCreate) -> ImportedDataset:
+    """Insert the row. The same content imported again keeps the existing row, its name and
+    description, but takes the new location: re-importing repairs a moved DATA_DIR."""
+    statement = insert(Dataset).values(**dataset.model_dump())
+    row: Any = (
+        await session.execute(
+            statement.on_conflict_do_update(
+                constraint="uq_datasets_hash",
+                set_={"storage_uri": statement.excluded.storage_uri},
+            ).returning(Dataset.id, Dataset.name, literal_column("xmax = 0").label("created"))
+        )
+    ).one()
     await session.commit()
     return ImportedDataset(
-        new_id, created, dataset.hash, dataset.storage_uri, dataset.row_count, dataset.symbols
+        row.id,
+        bool(row.created),
+        dataset.hash,
+        dataset.storage_uri,
+        dataset.row_count,
+        dataset.symbols,
+        row.name,
+        dataset.description,
     )
 
 
@@ -105,12 +148,21 @@ async def import_dataset(
     symbol: str | None,
     data_dir: str,
     step: Step = lambda _: None,
+    force: bool = False,
+    date_format: str | None = None,
 ) -> ImportedDataset:
     step("reading and validating")
-    bars = read_bars_file(path, symbol=symbol)
-    return await register_dataset(
-        session, prepare_dataset(bars, name=name, timeframe=timeframe, data_dir=data_dir, step=step)
+    source = read_bars_source(path, symbol=symbol, date_format=date_format)
+    spec = prepare_dataset(
+        source.bars,
+        name=name,
+        timeframe=timeframe,
+        data_dir=data_dir,
+        step=step,
+        force=force,
+        notes=source.notes,
     )
+    return await register_dataset(session, spec)
 
 
 async def list_datasets(session: AsyncSession) -> list[Dataset]:

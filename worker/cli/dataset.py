@@ -27,11 +27,24 @@ def import_command(
     symbol: str | None = typer.Option(
         None, "--symbol", help="Symbol for a file without a symbol column."
     ),
+    date_format: str | None = typer.Option(
+        None,
+        "--date-format",
+        help="strftime format of the timestamps, e.g. %d/%m/%Y; needed when dates such as"
+        " 02/01/2015 read both day-first and month-first.",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Keep a --timeframe that contradicts the bars' spacing (recorded in the"
+        " dataset's description).",
+    ),
 ) -> None:
     """Validate a bars file, store it as canonical Parquet under DATA_DIR and register it.
 
     The dataset id is printed alone on the last line. Importing the same content again
-    returns the existing dataset.
+    returns the existing dataset (keeping its name) and points it at the new file, which
+    repairs a moved DATA_DIR.
     """
     settings = settings_from(ctx)
     from worker.admin.datasets import import_dataset  # heavy (polars): only when used
@@ -58,12 +71,22 @@ def import_command(
                     symbol=symbol,
                     data_dir=settings.data_dir,
                     step=step,
+                    force=force,
+                    date_format=date_format,
                 )
-        verb = "imported" if imported.created else "already imported as"
-        err_console.print(
-            f"{verb} {imported.rows:,} bars of {', '.join(imported.symbols)}"
-            f" (hash {imported.hash[:12]}…) → {imported.storage_uri}"
-        )
+        where = f"(hash {imported.hash[:12]}…) → {imported.storage_uri}"
+        bars = f"{imported.rows:,} bars of {', '.join(imported.symbols)}"
+        if imported.created:
+            err_console.print(f"imported {bars} {where}", markup=False)
+        else:
+            err_console.print(
+                f"this content already exists as dataset {imported.id} ({imported.name!r});"
+                f" kept that dataset and its name, its file is now {imported.storage_uri}"
+                f" ({bars})",
+                markup=False,
+            )
+        if imported.description:
+            err_console.print(f"note: {imported.description}", markup=False)
         print(imported.id)
 
     asyncio.run(main())

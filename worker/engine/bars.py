@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -103,31 +104,80 @@ _NAIVE_FORMATS = (
     "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y%m%d",
-    "%m/%d/%Y",
-    "%m/%d/%YT%H:%M:%S",
-    "%m/%d/%YT%H:%M",
     "%d.%m.%Y",
 )
+_MONTH_FIRST = ("%m/%d/%Y", "%m/%d/%YT%H:%M:%S", "%m/%d/%YT%H:%M")
+_DAY_FIRST = ("%d/%m/%Y", "%d/%m/%YT%H:%M:%S", "%d/%m/%YT%H:%M")
 
 
-def _parse_text_timestamps(col: pl.Expr) -> pl.Expr:
-    """ISO 8601 with or without offset ('Z' too), date only, compact, US m/d/Y; the first
-    format that parses a value wins. Result is naive UTC."""
-    text = col.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
+def _normal_text(col: pl.Expr) -> pl.Expr:
+    return col.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
+
+
+def _any_of(text: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
+
+
+def _parse_text_timestamps(col: pl.Expr, slash: tuple[str, ...]) -> pl.Expr:
+    """ISO 8601 with or without offset ('Z' too), date only, compact, d.m.Y and the chosen
+    reading of slashed dates; the first format that parses a value wins. Naive UTC."""
+    text = _normal_text(col)
     aware = text.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us")
     candidates = [aware.dt.convert_time_zone("UTC").dt.replace_time_zone(None)]
-    candidates += [
-        text.str.to_datetime(fmt, strict=False, time_unit="us") for fmt in _NAIVE_FORMATS
-    ]
+    candidates += [_any_of(text, _NAIVE_FORMATS), _any_of(text, slash)]
     return pl.coalesce(candidates)
 
 
-def _parse_timestamp(df: pl.DataFrame) -> pl.DataFrame:
-    """Parse ``timestamp`` to Datetime(us, UTC); naive values are taken as UTC."""
+def _slash_reading(df: pl.DataFrame) -> tuple[str, ...]:
+    """Month-first or day-first for slashed dates (``02/01/2015``): the one that reads every
+    slashed value; when both do and they disagree somewhere, the file is ambiguous."""
+    text = _normal_text(pl.col("timestamp"))
+    slashed = df.select(pl.col(ROW), text.alias("t")).filter(
+        pl.col("t").str.contains(r"^\d{1,2}/\d{1,2}/\d{4}")
+    )
+    if slashed.height == 0:
+        return _MONTH_FIRST
+    read = slashed.select(
+        pl.col(ROW),
+        pl.col("t"),
+        m=_any_of(pl.col("t"), _MONTH_FIRST),
+        d=_any_of(pl.col("t"), _DAY_FIRST),
+    )
+    month_ok = read["m"].null_count() == 0
+    day_ok = read["d"].null_count() == 0
+    if month_ok and day_ok:
+        differ = read.filter(pl.col("m") != pl.col("d"))
+        if differ.height:
+            example = differ.row(0, named=True)
+            raise _fail(
+                "ambiguous_dates",
+                f"dates like {example['t']!r} read both month-first and day-first; pass"
+                " --date-format %m/%d/%Y or --date-format %d/%m/%Y",
+                int(example[ROW]),
+                value=example["t"],
+            )
+    return _DAY_FIRST if day_ok and not month_ok else _MONTH_FIRST
+
+
+def _parse_with_format(df: pl.DataFrame, date_format: str) -> pl.DataFrame:
+    parsed = (
+        pl.col("timestamp")
+        .str.strip_chars()
+        .str.to_datetime(date_format, strict=False, time_unit="us")
+    )
+    return df.with_columns(parsed.alias("__ts"))
+
+
+def _parse_timestamp(df: pl.DataFrame, date_format: str | None = None) -> pl.DataFrame:
+    """Parse ``timestamp`` to Datetime(us, UTC); naive values are taken as UTC. Text is
+    read with ``date_format`` (strftime) when given, else by the formats above."""
     dtype = df.schema["timestamp"]
     col = pl.col("timestamp")
     if dtype == pl.String:
-        out = df.with_columns(_parse_text_timestamps(col).alias("__ts"))
+        if date_format:
+            out = _parse_with_format(df, date_format)
+        else:
+            out = df.with_columns(_parse_text_timestamps(col, _slash_reading(df)).alias("__ts"))
         bad = out.select(pl.col(ROW).filter(pl.col("__ts").is_null()).first()).item()
         if bad is not None:
             raw = out.filter(pl.col(ROW) == bad)["timestamp"][0]
@@ -178,13 +228,36 @@ def _parse_numbers(df: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
-def read_bars_file(path: str | Path, symbol: str | None = None) -> pl.DataFrame:
+@dataclass(frozen=True)
+class BarsSource:
+    """Canonical bars read from a file, with what the reader had to assume (``notes``)."""
+
+    bars: pl.DataFrame
+    volume_missing: bool = False
+
+    @property
+    def notes(self) -> list[str]:
+        if self.volume_missing:
+            return ["the file has no volume column: volume is 0 on every bar"]
+        return []
+
+
+def read_bars_file(
+    path: str | Path, symbol: str | None = None, date_format: str | None = None
+) -> pl.DataFrame:
     """Read a CSV or Parquet bars file, normalise column names, parse, validate, canonicalise.
 
     A file without a symbol column takes ``symbol``; a file with one ignores ``symbol`` only
     if they agree (a mismatch is an error). Raises :class:`DatasetValidationError` naming the
     1-based data row and the rule broken.
     """
+    return read_bars_source(path, symbol, date_format).bars
+
+
+def read_bars_source(
+    path: str | Path, symbol: str | None = None, date_format: str | None = None
+) -> BarsSource:
+    """``read_bars_file`` that also says what it assumed (a missing volume column)."""
     p = Path(path)
     if not p.exists():
         raise EngineInputError(f"bars file {str(p)!r} does not exist", type="dataset_not_found")
@@ -201,11 +274,17 @@ def read_bars_file(path: str | Path, symbol: str | None = None) -> pl.DataFrame:
         if isinstance(exc, pl.exceptions.NoDataError):
             raise _fail("empty_file", "the file is empty") from exc
         raise _fail("unreadable_file", f"cannot read {p.name}: {exc}") from exc
-    return parse_bars(raw, symbol=symbol)
+    return parse_bars_source(raw, symbol, date_format)
 
 
 def parse_bars(raw: pl.DataFrame, symbol: str | None = None) -> pl.DataFrame:
     """Turn a raw frame (any common column spelling, string or typed) into canonical bars."""
+    return parse_bars_source(raw, symbol).bars
+
+
+def parse_bars_source(
+    raw: pl.DataFrame, symbol: str | None = None, date_format: str | None = None
+) -> BarsSource:
     if raw.height == 0:
         raise _fail("empty_file", "the file has no data rows")
     df = _normalise_names(raw.with_row_index(ROW, offset=1))
@@ -225,12 +304,13 @@ def parse_bars(raw: pl.DataFrame, symbol: str | None = None) -> pl.DataFrame:
             )
         df = df.with_columns(pl.lit(symbol).alias("symbol"))
     df = df.with_columns(pl.col("symbol").cast(pl.String).str.strip_chars().str.to_uppercase())
-    if "volume" not in df.columns:
+    volume_missing = "volume" not in df.columns
+    if volume_missing:
         df = df.with_columns(pl.lit(0.0).alias("volume"))
-    df = _parse_timestamp(df)
+    df = _parse_timestamp(df, date_format)
     df = _parse_numbers(df)
     validate_bars(df)
-    return canonicalize(df)
+    return BarsSource(canonicalize(df), volume_missing)
 
 
 def validate_bars(df: pl.DataFrame) -> None:

@@ -1,4 +1,10 @@
-"""Seeded synthetic bars: geometric Brownian motion per symbol, vectorised with numpy."""
+"""Seeded synthetic bars: geometric Brownian motion per symbol, vectorised with numpy.
+
+Daily bars (``Nd``) fall on weekdays only (a trading-day calendar without holidays), so
+``252 * years`` bars span about as many calendar years as the annualisation assumes
+(weekdays are about 261 a year: 2,520 bars from 2000-01-03 end on 2009-08-28, 9.7
+calendar years; before, with weekends, they ended after 6.9); other timeframes are evenly spaced.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from worker.engine.bars import canonicalize
-from worker.engine.timeframes import periods_per_year, timeframe_delta
+from worker.engine.timeframes import parse_timeframe, periods_per_year, timeframe_delta
 
 
 def _timestamps(start: datetime, n: int, timeframe: str) -> pl.Series:
@@ -22,9 +28,21 @@ def _timestamps(start: datetime, n: int, timeframe: str) -> pl.Series:
         return pl.DataFrame({"t": base, "o": offsets}).select(
             pl.col("t").dt.offset_by(pl.col("o"))
         )["t"]
-    step_us = int(delta.total_seconds() * 1_000_000)
     first = int(start.timestamp() * 1_000_000)
+    if parse_timeframe(timeframe)[1] == "d":
+        return _weekdays(first, n, parse_timeframe(timeframe)[0])
+    step_us = int(delta.total_seconds() * 1_000_000)
     ticks = first + np.arange(n, dtype=np.int64) * step_us
+    return pl.Series("timestamp", ticks).cast(pl.Datetime("us", "UTC"))
+
+
+def _weekdays(first_us: int, n: int, every: int) -> pl.Series:
+    """``n`` timestamps every ``every`` weekdays from the first weekday at or after the
+    start, keeping the start's time of day."""
+    day_us = 86_400_000_000
+    first_day = np.datetime64(first_us // day_us, "D")
+    days = np.busday_offset(first_day, np.arange(n, dtype=np.int64) * every, roll="forward")
+    ticks = days.astype(np.int64) * day_us + first_us % day_us
     return pl.Series("timestamp", ticks).cast(pl.Datetime("us", "UTC"))
 
 

@@ -7,6 +7,11 @@ must land inside a resolved local root; a remote URI must use a root's scheme (a
 and lie under its prefix, with no `.`/`..` segments, no query or fragment and no fsspec
 chaining (`::`). Anything else is `dataset_forbidden`, decided before the file is touched,
 so that outside the roots a missing and an existing file give the same refusal.
+
+A relative URI (what `dataset import` stores for files under a local DATA_DIR, e.g.
+`<hash>.parquet`) is relative to DATA_DIR, the first root, so moving DATA_DIR moves the
+datasets with it; it is then confined like any other location. Absolute URIs (older rows,
+rows Node inserted, object storage) are read as they are.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class DatasetRoots:
         """Where to read `uri`; PermanentRunError `dataset_forbidden` when it is not allowed."""
         if "\x00" in uri or "::" in uri:
             raise forbidden(uri)
-        scheme, rest = _split(uri)
+        scheme, rest = _split(self._anchored(uri))
         if scheme is None:
             path = Path(rest).expanduser().resolve()
             if any(path.is_relative_to(root) for root in self._local):
@@ -79,6 +84,16 @@ class DatasetRoots:
             if scheme == root_scheme and (not prefix or normal.startswith(prefix + "/")):
                 return Remote(f"{scheme}://{normal}")
         raise forbidden(uri)
+
+    def _anchored(self, uri: str) -> str:
+        """A relative URI joined to DATA_DIR; any other URI unchanged."""
+        if not self.roots or _SCHEME.match(uri) or uri.startswith(("/", "~")) or not uri:
+            return uri
+        data_dir = self.roots[0].strip()
+        scheme, rest = _split(data_dir)
+        if scheme is None:
+            return str(Path(rest).expanduser() / uri)
+        return f"{data_dir.rstrip('/')}/{uri}"
 
 
 def forbidden(uri: str) -> PermanentRunError:

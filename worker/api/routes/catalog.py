@@ -20,7 +20,7 @@ from worker.api.auth import ReadKey, WriteKey
 from worker.api.context import ApiContext, api_context
 from worker.api.models import DatasetOut, Page, StrategyOut, decode_time_cursor, encode_cursor
 from worker.api.problems import PROBLEM_RESPONSES, Problem, describe_validation
-from worker.engine.bars import read_bars_file
+from worker.engine.bars import read_bars_source
 from worker.engine.errors import EngineInputError
 from worker.schemas import StrategyCreate
 
@@ -153,8 +153,15 @@ def _save(upload: UploadFile, destination: Path) -> None:
 def _prepare(
     path: Path, name: str, timeframe: str | None, symbol: str | None, data_dir: str
 ) -> Any:
-    bars = read_bars_file(path, symbol=symbol)
-    return prepare_dataset(bars, name=name, timeframe=timeframe, data_dir=data_dir, step=_quiet)
+    source = read_bars_source(path, symbol=symbol)
+    return prepare_dataset(
+        source.bars,
+        name=name,
+        timeframe=timeframe,
+        data_dir=data_dir,
+        step=_quiet,
+        notes=source.notes,
+    )
 
 
 def _quiet(_stage: str) -> None:
