@@ -10,8 +10,10 @@ so that outside the roots a missing and an existing file give the same refusal.
 
 A relative URI (what `dataset import` stores for files under a local DATA_DIR, e.g.
 `<hash>.parquet`) is relative to DATA_DIR, the first root, so moving DATA_DIR moves the
-datasets with it; it is then confined like any other location. Absolute URIs (older rows,
-rows Node inserted, object storage) are read as they are.
+datasets with it; a relative row written before (relative to the worker's working
+directory, e.g. `data/<hash>.parquet`) is still found there when DATA_DIR has no such file.
+Each candidate is confined like any other location and existence is asked only of allowed
+ones. Absolute URIs (older rows, rows Node inserted, object storage) are read as they are.
 """
 
 from __future__ import annotations
@@ -68,7 +70,24 @@ class DatasetRoots:
         """Where to read `uri`; PermanentRunError `dataset_forbidden` when it is not allowed."""
         if "\x00" in uri or "::" in uri:
             raise forbidden(uri)
-        scheme, rest = _split(self._anchored(uri))
+        anchored = self._anchored(uri)
+        if anchored is None:
+            return self._confine(uri, uri)
+        allowed: list[Location] = []
+        for candidate in (anchored, uri):  # DATA_DIR first, then the working directory
+            try:
+                allowed.append(self._confine(candidate, uri))
+            except PermanentRunError:
+                continue
+        if not allowed:
+            raise forbidden(uri)
+        for location in allowed:  # existence is asked only inside the roots
+            if isinstance(location, Remote) or location.path.exists():
+                return location
+        return allowed[0]
+
+    def _confine(self, candidate: str, uri: str) -> Location:
+        scheme, rest = _split(candidate)
         if scheme is None:
             path = Path(rest).expanduser().resolve()
             if any(path.is_relative_to(root) for root in self._local):
@@ -85,10 +104,10 @@ class DatasetRoots:
                 return Remote(f"{scheme}://{normal}")
         raise forbidden(uri)
 
-    def _anchored(self, uri: str) -> str:
-        """A relative URI joined to DATA_DIR; any other URI unchanged."""
-        if not self.roots or _SCHEME.match(uri) or uri.startswith(("/", "~")) or not uri:
-            return uri
+    def _anchored(self, uri: str) -> str | None:
+        """A relative URI joined to DATA_DIR; None for any other URI."""
+        if not self.roots or not uri or _SCHEME.match(uri) or uri.startswith(("/", "~")):
+            return None
         data_dir = self.roots[0].strip()
         scheme, rest = _split(data_dir)
         if scheme is None:
