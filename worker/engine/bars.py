@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from worker.engine.errors import DatasetValidationError, EngineInputError
+from worker.engine.bar_text import ROW, fail, first_row, parse_numbers, parse_timestamp
+from worker.engine.errors import EngineInputError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
@@ -33,7 +34,6 @@ CANONICAL_SCHEMA: dict[str, pl.DataType] = {
     **{c: pl.Float64() for c in VALUE_COLUMNS},
 }
 HASH_FORMAT = b"aitradepro-bars-v1\n"
-ROW = "_row"  # 1-based data row number in the source file, kept until canonicalisation
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "timestamp": ("timestamp", "date", "datetime", "time", "ts", "date_time", "open_time"),
@@ -86,148 +86,6 @@ def _normalise_names(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(keep).rename(rename)
 
 
-def _fail(rule: str, message: str, row: int | None = None, **extra: Any) -> DatasetValidationError:
-    where = f"row {row}: " if row is not None else ""
-    detail: dict[str, Any] = {"rule": rule, "row": row, **extra}
-    return DatasetValidationError(f"{where}{message}", detail=detail)
-
-
-def _first_row(df: pl.DataFrame, mask: pl.Expr) -> int | None:
-    hit = df.select(pl.col(ROW).filter(mask).first()).item()
-    return None if hit is None else int(hit)
-
-
-_AWARE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%z"
-_NAIVE_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d",
-    "%Y%m%d",
-    "%d.%m.%Y",
-)
-_MONTH_FIRST = ("%m/%d/%Y", "%m/%d/%YT%H:%M:%S", "%m/%d/%YT%H:%M")
-_DAY_FIRST = ("%d/%m/%Y", "%d/%m/%YT%H:%M:%S", "%d/%m/%YT%H:%M")
-
-
-def _normal_text(col: pl.Expr) -> pl.Expr:
-    return col.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
-
-
-def _any_of(text: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
-    return pl.coalesce([text.str.to_datetime(f, strict=False, time_unit="us") for f in formats])
-
-
-def _parse_text_timestamps(col: pl.Expr, slash: tuple[str, ...]) -> pl.Expr:
-    """ISO 8601 with or without offset ('Z' too), date only, compact, d.m.Y and the chosen
-    reading of slashed dates; the first format that parses a value wins. Naive UTC."""
-    text = _normal_text(col)
-    aware = text.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us")
-    candidates = [aware.dt.convert_time_zone("UTC").dt.replace_time_zone(None)]
-    candidates += [_any_of(text, _NAIVE_FORMATS), _any_of(text, slash)]
-    return pl.coalesce(candidates)
-
-
-def _slash_reading(df: pl.DataFrame) -> tuple[str, ...]:
-    """Month-first or day-first for slashed dates (``02/01/2015``): the one that reads every
-    slashed value; when both do and they disagree somewhere, the file is ambiguous."""
-    text = _normal_text(pl.col("timestamp"))
-    slashed = df.select(pl.col(ROW), text.alias("t")).filter(
-        pl.col("t").str.contains(r"^\d{1,2}/\d{1,2}/\d{4}")
-    )
-    if slashed.height == 0:
-        return _MONTH_FIRST
-    read = slashed.select(
-        pl.col(ROW),
-        pl.col("t"),
-        m=_any_of(pl.col("t"), _MONTH_FIRST),
-        d=_any_of(pl.col("t"), _DAY_FIRST),
-    )
-    month_ok = read["m"].null_count() == 0
-    day_ok = read["d"].null_count() == 0
-    if month_ok and day_ok:
-        differ = read.filter(pl.col("m") != pl.col("d"))
-        if differ.height:
-            example = differ.row(0, named=True)
-            raise _fail(
-                "ambiguous_dates",
-                f"dates like {example['t']!r} read both month-first and day-first; pass"
-                " --date-format %m/%d/%Y or --date-format %d/%m/%Y",
-                int(example[ROW]),
-                value=example["t"],
-            )
-    return _DAY_FIRST if day_ok and not month_ok else _MONTH_FIRST
-
-
-def _parse_with_format(df: pl.DataFrame, date_format: str) -> pl.DataFrame:
-    parsed = (
-        pl.col("timestamp")
-        .str.strip_chars()
-        .str.to_datetime(date_format, strict=False, time_unit="us")
-    )
-    return df.with_columns(parsed.alias("__ts"))
-
-
-def _parse_timestamp(df: pl.DataFrame, date_format: str | None = None) -> pl.DataFrame:
-    """Parse ``timestamp`` to Datetime(us, UTC); naive values are taken as UTC. Text is
-    read with ``date_format`` (strftime) when given, else by the formats above."""
-    dtype = df.schema["timestamp"]
-    col = pl.col("timestamp")
-    if dtype == pl.String:
-        if date_format:
-            out = _parse_with_format(df, date_format)
-        else:
-            out = df.with_columns(_parse_text_timestamps(col, _slash_reading(df)).alias("__ts"))
-        bad = out.select(pl.col(ROW).filter(pl.col("__ts").is_null()).first()).item()
-        if bad is not None:
-            raw = out.filter(pl.col(ROW) == bad)["timestamp"][0]
-            raise _fail(
-                "unparseable_timestamp", f"cannot parse timestamp {raw!r}", int(bad), value=raw
-            )
-        df = out.drop("timestamp").rename({"__ts": "timestamp"})
-        dtype = df.schema["timestamp"]
-    elif dtype.is_integer():
-        # epoch numbers: pick the unit from the magnitude of the largest value
-        biggest = df.select(col.abs().max()).item() or 0
-        unit: Literal["s", "ms", "us"] = (
-            "s" if biggest < 10**11 else "ms" if biggest < 10**14 else "us"
-        )
-        df = df.with_columns(pl.from_epoch(col.cast(pl.Int64), time_unit=unit).alias("timestamp"))
-        dtype = df.schema["timestamp"]
-    elif dtype == pl.Date:
-        df = df.with_columns(col.cast(pl.Datetime("us")))
-        dtype = df.schema["timestamp"]
-    if not isinstance(dtype, pl.Datetime):
-        raise _fail("unparseable_timestamp", f"timestamp column has unsupported type {dtype}")
-    if dtype.time_zone is None:
-        df = df.with_columns(col.dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
-    else:
-        df = df.with_columns(col.dt.cast_time_unit("us").dt.convert_time_zone("UTC"))
-    null_row = _first_row(df, pl.col("timestamp").is_null())
-    if null_row is not None:
-        raise _fail("missing_timestamp", "timestamp is empty", null_row)
-    return df
-
-
-def _parse_numbers(df: pl.DataFrame) -> pl.DataFrame:
-    for name in VALUE_COLUMNS:
-        if name not in df.columns:
-            continue
-        if df.schema[name] == pl.String:
-            cleaned = pl.col(name).str.strip_chars().str.replace_all(",", "")
-            parsed = cleaned.cast(pl.Float64, strict=False)
-            bad = _first_row(df, parsed.is_null() & cleaned.ne(""))
-            if bad is not None:
-                raw = df.filter(pl.col(ROW) == bad)[name][0]
-                raise _fail("not_a_number", f"{name} {raw!r} is not a number", bad, column=name)
-            df = df.with_columns(parsed.alias(name))
-        elif df.schema[name].is_numeric() or df.schema[name] == pl.Boolean:
-            df = df.with_columns(pl.col(name).cast(pl.Float64))
-        else:
-            raise _fail("not_a_number", f"column {name} has non-numeric type {df.schema[name]}")
-    return df
-
-
 @dataclass(frozen=True)
 class BarsSource:
     """Canonical bars read from a file, with what the reader had to assume (``notes``)."""
@@ -269,11 +127,11 @@ def read_bars_source(
             sep = "\t" if suffix == ".tsv" else ","
             raw = pl.read_csv(p, infer_schema=False, separator=sep, truncate_ragged_lines=True)
         else:
-            raise _fail("unsupported_format", f"unsupported file type {suffix!r} (csv or parquet)")
+            raise fail("unsupported_format", f"unsupported file type {suffix!r} (csv or parquet)")
     except (pl.exceptions.PolarsError, OSError) as exc:
         if isinstance(exc, pl.exceptions.NoDataError):
-            raise _fail("empty_file", "the file is empty") from exc
-        raise _fail("unreadable_file", f"cannot read {p.name}: {exc}") from exc
+            raise fail("empty_file", "the file is empty") from exc
+        raise fail("unreadable_file", f"cannot read {p.name}: {exc}") from exc
     return parse_bars_source(raw, symbol, date_format)
 
 
@@ -286,12 +144,12 @@ def parse_bars_source(
     raw: pl.DataFrame, symbol: str | None = None, date_format: str | None = None
 ) -> BarsSource:
     if raw.height == 0:
-        raise _fail("empty_file", "the file has no data rows")
+        raise fail("empty_file", "the file has no data rows")
     df = _normalise_names(raw.with_row_index(ROW, offset=1))
     required = ("timestamp", *PRICE_COLUMNS)
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise _fail(
+        raise fail(
             "missing_columns",
             f"missing column(s) {', '.join(missing)}; found {', '.join(raw.columns)}",
             missing=missing,
@@ -299,7 +157,7 @@ def parse_bars_source(
         )
     if "symbol" not in df.columns:
         if not symbol:
-            raise _fail(
+            raise fail(
                 "missing_symbol", "the file has no symbol/ticker column and no symbol was given"
             )
         df = df.with_columns(pl.lit(symbol).alias("symbol"))
@@ -307,8 +165,8 @@ def parse_bars_source(
     volume_missing = "volume" not in df.columns
     if volume_missing:
         df = df.with_columns(pl.lit(0.0).alias("volume"))
-    df = _parse_timestamp(df, date_format)
-    df = _parse_numbers(df)
+    df = parse_timestamp(df, date_format)
+    df = parse_numbers(df, VALUE_COLUMNS)
     validate_bars(df)
     return BarsSource(canonicalize(df), volume_missing)
 
@@ -317,38 +175,38 @@ def validate_bars(df: pl.DataFrame) -> None:
     """Check the bar rules; the first violation raises, naming its row (column ``_row`` if
     present, else the 1-based position) and the rule."""
     if df.height == 0:
-        raise _fail("empty_file", "there are no bars")
+        raise fail("empty_file", "there are no bars")
     missing = [c for c in CANONICAL_COLUMNS if c not in df.columns]
     if missing:
-        raise _fail("missing_columns", f"missing column(s) {', '.join(missing)}", missing=missing)
+        raise fail("missing_columns", f"missing column(s) {', '.join(missing)}", missing=missing)
     if ROW not in df.columns:
         df = df.with_row_index(ROW, offset=1)
-    sym_row = _first_row(df, pl.col("symbol").is_null() | (pl.col("symbol") == ""))
+    sym_row = first_row(df, pl.col("symbol").is_null() | (pl.col("symbol") == ""))
     if sym_row is not None:
-        raise _fail("missing_symbol", "symbol is empty", sym_row)
-    ts_row = _first_row(df, pl.col("timestamp").is_null())
+        raise fail("missing_symbol", "symbol is empty", sym_row)
+    ts_row = first_row(df, pl.col("timestamp").is_null())
     if ts_row is not None:
-        raise _fail("missing_timestamp", "timestamp is empty", ts_row)
+        raise fail("missing_timestamp", "timestamp is empty", ts_row)
     for name in PRICE_COLUMNS:
         c = pl.col(name)
-        row = _first_row(df, c.is_null() | c.is_nan())
+        row = first_row(df, c.is_null() | c.is_nan())
         if row is not None:
-            raise _fail("missing_price", f"{name} is missing or NaN", row, column=name)
-        row = _first_row(df, c.is_infinite() | (c <= 0))
+            raise fail("missing_price", f"{name} is missing or NaN", row, column=name)
+        row = first_row(df, c.is_infinite() | (c <= 0))
         if row is not None:
             value = df.filter(pl.col(ROW) == row)[name][0]
-            raise _fail("non_positive_price", f"{name} must be a positive number, got {value}", row)
+            raise fail("non_positive_price", f"{name} must be a positive number, got {value}", row)
     vol = pl.col("volume")
-    row = _first_row(df, vol.is_null() | vol.is_nan() | vol.is_infinite() | (vol < 0))
+    row = first_row(df, vol.is_null() | vol.is_nan() | vol.is_infinite() | (vol < 0))
     if row is not None:
-        raise _fail("invalid_volume", "volume must be a finite number >= 0", row)
+        raise fail("invalid_volume", "volume must be a finite number >= 0", row)
     o, h, low, c = (pl.col(n) for n in PRICE_COLUMNS)
-    row = _first_row(df, (h < o) | (h < c) | (h < low))
+    row = first_row(df, (h < o) | (h < c) | (h < low))
     if row is not None:
-        raise _fail("high_below_open_close", "high is below open, close or low", row)
-    row = _first_row(df, (low > o) | (low > c))
+        raise fail("high_below_open_close", "high is below open, close or low", row)
+    row = first_row(df, (low > o) | (low > c))
     if row is not None:
-        raise _fail("low_above_open_close", "low is above open or close", row)
+        raise fail("low_above_open_close", "low is above open or close", row)
     dup = df.select(pl.col(ROW).filter(pl.struct("symbol", "timestamp").is_duplicated()))[ROW]
     if dup.len():
         # name the later of the first duplicated pair: that is the row to delete
@@ -358,7 +216,7 @@ def validate_bars(df: pl.DataFrame) -> None:
             (pl.col("symbol") == key["symbol"]) & (pl.col("timestamp") == key["timestamp"])
         )
         rows = twin[ROW].to_list()
-        raise _fail(
+        raise fail(
             "duplicate_timestamp",
             f"duplicate timestamp {key['timestamp'].isoformat()} for {key['symbol']} "
             f"(also row {rows[0]})",
