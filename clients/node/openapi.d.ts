@@ -18,8 +18,9 @@ export interface paths {
          * Upload Dataset
          * @description Multipart upload through the import of `backtest-worker dataset import`: validated,
          *     canonicalised, hashed, stored under DATA_DIR. A bad file is a `422` naming the row and the
-         *     rule; the same content again is `200` with the existing dataset. At most
-         *     `API_MAX_UPLOAD_BYTES`.
+         *     rule (`timeframe-mismatch` and `ambiguous_dates` as the CLI refuses them; `force` and
+         *     `date_format` are its `--force` and `--date-format`); the same content again is `200` with
+         *     the existing dataset, which takes the new location. At most `API_MAX_UPLOAD_BYTES`.
          */
         post: operations["upload_dataset_api_v1_datasets_post"];
         delete?: never;
@@ -311,10 +312,21 @@ export interface components {
         /** Body_upload_dataset_api_v1_datasets_post */
         Body_upload_dataset_api_v1_datasets_post: {
             /**
+             * Date Format
+             * @description strftime format, e.g. %d/%m/%Y
+             */
+            date_format?: string | null;
+            /**
              * File
              * @description CSV or Parquet bars (like `dataset import`)
              */
             file: string;
+            /**
+             * Force
+             * @description keep a timeframe that contradicts the bars' spacing
+             * @default false
+             */
+            force: boolean;
             /** Name */
             name: string;
             /** Symbol */

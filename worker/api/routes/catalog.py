@@ -112,11 +112,18 @@ async def upload_dataset(
     _key: WriteKey,
     timeframe: Annotated[str | None, Form(max_length=8)] = None,
     symbol: Annotated[str | None, Form(max_length=32)] = None,
+    date_format: Annotated[
+        str | None, Form(max_length=64, description="strftime format, e.g. %d/%m/%Y")
+    ] = None,
+    force: Annotated[
+        bool, Form(description="keep a timeframe that contradicts the bars' spacing")
+    ] = False,
 ) -> Any:
     """Multipart upload through the import of `backtest-worker dataset import`: validated,
     canonicalised, hashed, stored under DATA_DIR. A bad file is a `422` naming the row and the
-    rule; the same content again is `200` with the existing dataset. At most
-    `API_MAX_UPLOAD_BYTES`."""
+    rule (`timeframe-mismatch` and `ambiguous_dates` as the CLI refuses them; `force` and
+    `date_format` are its `--force` and `--date-format`); the same content again is `200` with
+    the existing dataset, which takes the new location. At most `API_MAX_UPLOAD_BYTES`."""
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in BARS_SUFFIXES:
         raise Problem(
@@ -130,7 +137,14 @@ async def upload_dataset(
         await asyncio.to_thread(_save, file, local)
         try:
             spec = await asyncio.to_thread(
-                _prepare, local, name, timeframe, symbol, context.settings.data_dir
+                _prepare,
+                local,
+                name,
+                timeframe,
+                symbol,
+                context.settings.data_dir,
+                date_format,
+                force,
             )
         except EngineInputError as error:
             raise _input_problem(error) from None
@@ -151,15 +165,22 @@ def _save(upload: UploadFile, destination: Path) -> None:
 
 
 def _prepare(
-    path: Path, name: str, timeframe: str | None, symbol: str | None, data_dir: str
+    path: Path,
+    name: str,
+    timeframe: str | None,
+    symbol: str | None,
+    data_dir: str,
+    date_format: str | None,
+    force: bool,
 ) -> Any:
-    source = read_bars_source(path, symbol=symbol)
+    source = read_bars_source(path, symbol=symbol, date_format=date_format)
     return prepare_dataset(
         source.bars,
         name=name,
         timeframe=timeframe,
         data_dir=data_dir,
         step=_quiet,
+        force=force,
         notes=source.notes,
     )
 
