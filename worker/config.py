@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     )
 
     database_url: SecretStr | None = None
+    database_listen_url: SecretStr | None = None
+    database_statement_cache: Annotated[int, Field(ge=0)] = 100
     env: Environment = Environment.DEVELOPMENT
     debug: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -127,7 +129,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
         return tuple(origin.rstrip("/") for origin in value)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_listen_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -175,6 +177,26 @@ class Settings(BaseSettings):
     def asyncpg_dsn(self) -> str:
         """The DSN for asyncpg.connect: libpq syntax, `sslmode` understood as is."""
         return self.require_database_url().render_as_string(hide_password=False)
+
+    @property
+    def listen_dsn(self) -> str:
+        """Where the one LISTEN connection of a process goes: DATABASE_LISTEN_URL (a direct,
+        session-mode address when DATABASE_URL is a transaction-mode pooler), else DATABASE_URL."""
+        if self.database_listen_url is None:
+            return self.asyncpg_dsn
+        url = parse_database_url(self.database_listen_url.get_secret_value())
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def transaction_pooled(self) -> bool:
+        """DATABASE_STATEMENT_CACHE=0: DATABASE_URL is a transaction-mode pooler (PgBouncer), so
+        no statement may outlive its transaction and no session setting can be relied on."""
+        return self.database_statement_cache == 0
+
+    @property
+    def asyncpg_options(self) -> dict[str, Any]:
+        """Options of every asyncpg connection or pool on DATABASE_URL (not the LISTEN one)."""
+        return {"statement_cache_size": self.database_statement_cache}
 
     @property
     def sqlalchemy_url(self) -> URL:

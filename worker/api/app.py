@@ -9,8 +9,6 @@ from contextlib import asynccontextmanager
 import structlog
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 from starlette.middleware.cors import CORSMiddleware
 
 from worker import __version__
@@ -24,7 +22,7 @@ from worker.api.ratelimit import RateLimit
 from worker.api.routes import catalog, health, live, results, runs
 from worker.config import Settings, load_settings
 from worker.db.migrate import alembic_config
-from worker.db.session import create_session_factory
+from worker.db.session import create_engine, create_session_factory
 from worker.logs import configure_logging
 from worker.storage import FileStore
 
@@ -47,12 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await queries.create_pool(settings.asyncpg_dsn, settings.api_db_pool_size)
+        pool = await queries.create_pool(
+            settings.asyncpg_dsn, settings.api_db_pool_size, **settings.asyncpg_options
+        )
         # catalog writes are rare: a connection each, so the pool bounds the API's connections
-        engine = create_async_engine(settings.sqlalchemy_url, poolclass=NullPool)
+        engine = create_engine(settings, pooled=False)
         keys = KeyCache()
         hub = Hub(
-            settings.asyncpg_dsn,
+            settings.listen_dsn,
             on_key_revoked=keys.clear,
             health_check_seconds=HUB_HEALTH_CHECK_SECONDS,
             log=log,

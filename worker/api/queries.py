@@ -32,13 +32,15 @@ async def setup_connection(connection: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
+async def create_pool(dsn: str, size: int, **options: Any) -> asyncpg.Pool:
+    """`options`: asyncpg's, such as `statement_cache_size` (Settings.asyncpg_options)."""
     return await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=size,
         init=setup_connection,
         server_settings={"application_name": "backtest-api"},
+        **options,
     )
 
 

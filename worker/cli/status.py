@@ -57,7 +57,9 @@ def _age(value: timedelta | None) -> str:
 
 async def fetch_status(settings: Settings) -> QueueStatus:
     connection = await asyncpg.connect(
-        settings.asyncpg_dsn, server_settings={"application_name": "backtest-worker/status"}
+        settings.asyncpg_dsn,
+        server_settings={"application_name": "backtest-worker/status"},
+        **settings.asyncpg_options,
     )
     try:
         return QueueStatus(

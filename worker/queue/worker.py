@@ -26,6 +26,7 @@ import structlog
 
 from worker.config import Settings
 from worker.queue import queries
+from worker.queue.claim_connection import PLANNER_SETTINGS, TransactionScopedClaimConnection
 from worker.queue.completer import Completer
 from worker.queue.handler import CancelReason, Handler, RunContext, RunJob
 from worker.queue.heartbeat import Heartbeat
@@ -90,6 +91,7 @@ class Worker:
             max_size=self.pool_size(),
             init=queries.setup_connection,
             server_settings={"application_name": application_name(self.worker_id, "pool")},
+            **settings.asyncpg_options,
         )
         completer = Completer(
             pool, self.worker_id, retry_for_seconds=settings.lease_seconds, log=self.log
@@ -116,7 +118,7 @@ class Worker:
             log=self.log,
         )
         listener = Listener(
-            dsn,
+            settings.listen_dsn,
             application_name=application_name(self.worker_id, "listen"),
             channels={
                 CHANNEL_PENDING: lambda _channel, _payload: producer.wake(),
@@ -155,13 +157,19 @@ class Worker:
             self.log.info("worker_stopped")
 
     async def _connect_claimer(self) -> asyncpg.Connection:
+        settings = self.settings
+        server_settings = {"application_name": application_name(self.worker_id, "claim")}
+        if settings.transaction_pooled:
+            connection_class: type[asyncpg.Connection] = TransactionScopedClaimConnection
+        else:
+            connection_class = asyncpg.Connection
+            server_settings |= PLANNER_SETTINGS
         connection = await asyncpg.connect(
-            self.settings.asyncpg_dsn,
+            settings.asyncpg_dsn,
             timeout=10,
-            server_settings={
-                "application_name": application_name(self.worker_id, "claim"),
-                "enable_bitmapscan": "off",
-            },
+            server_settings=server_settings,
+            connection_class=connection_class,
+            **settings.asyncpg_options,
         )
         await queries.setup_connection(connection)
         return connection
