@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-12-02
 
 `runs` is updated several times per run (claim, progress, heartbeats, the final state). With
-room left on each page (fillfactor 70) an update whose columns are in no index — a progress
+room left on each page (fillfactor 90) an update whose columns are in no index — a progress
 write — can be a HOT update, without new index entries. Claims and final states change
 `status`, which `ix_runs_status` indexes and the partial indexes `ix_runs_pending` and
 `ix_runs_running_lease` name in their predicates, and heartbeats change `lease_expires_at`
@@ -30,7 +30,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute(
-        "ALTER TABLE runs SET (fillfactor = 70,"
+        "ALTER TABLE runs SET (fillfactor = 90,"
         " autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 200,"
         " autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 200)"
     )

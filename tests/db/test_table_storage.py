@@ -12,7 +12,7 @@ async def _options(conn: asyncpg.Connection, table: str) -> dict[str, str]:
 
 async def test_runs_leave_room_for_hot_updates_and_vacuum_early(conn: asyncpg.Connection) -> None:
     assert await _options(conn, "runs") == {
-        "fillfactor": "70",
+        "fillfactor": "90",
         "autovacuum_vacuum_scale_factor": "0.02",
         "autovacuum_vacuum_threshold": "200",
         "autovacuum_analyze_scale_factor": "0.02",
