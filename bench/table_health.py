@@ -46,7 +46,8 @@ FROM pg_stat_user_tables WHERE relname IN ('runs', 'events')
 class Side:
     label: str
     url: str
-    conn: asyncpg.Connection
+    conn: asyncpg.Connection  # the samples'
+    feeder: asyncpg.Connection  # the feeder's: one connection runs one statement at a time
     dataset_id: Any
     strategy_id: Any
     peak_dead: int = 0
@@ -61,9 +62,9 @@ def revision_before(revision: str) -> str:
 
 async def feed(side: Side, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        pending = await side.conn.fetchval("SELECT count(*) FROM runs WHERE status = 'pending'")
+        pending = await side.feeder.fetchval("SELECT count(*) FROM runs WHERE status = 'pending'")
         if pending < PENDING:
-            await insert_runs(side.conn, side.dataset_id, side.strategy_id, PENDING)
+            await insert_runs(side.feeder, side.dataset_id, side.strategy_id, PENDING)
         await asyncio.sleep(0.5)
 
 
@@ -105,7 +106,8 @@ async def bench(args: argparse.Namespace) -> None:
         for label, url in ((f"{before}", url_before), (f"{head}", url_after)):
             conn = await asyncpg.connect(url)
             dataset_id, strategy_id = await add_dataset_and_strategy(conn, work / "data")
-            sides.append(Side(label, url, conn, dataset_id, strategy_id))
+            feeder = await asyncpg.connect(url)
+            sides.append(Side(label, url, conn, feeder, dataset_id, strategy_id))
         print(f"before: migrated to {before}; after: migrated to {head} (fillfactor, autovacuum)")
         workers = [
             start_worker(side.url, work, worker_concurrency=args.concurrency) for side in sides
@@ -119,10 +121,15 @@ async def bench(args: argparse.Namespace) -> None:
                 await asyncio.sleep(min(args.sample_seconds, args.minutes * 60 - elapsed))
                 for side in sides:
                     finals[side.label] = await sample(side)
-                    print(line(side.label, time.monotonic() - started, finals[side.label]))
+                    print(
+                        line(side.label, time.monotonic() - started, finals[side.label]),
+                        flush=True,
+                    )
         finally:
             stop.set()
-            await asyncio.gather(*feeders, return_exceptions=True)
+            for failed in await asyncio.gather(*feeders, return_exceptions=True):
+                if isinstance(failed, BaseException):
+                    print(f"a feeder failed: {failed!r}")
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
             for worker in workers:
@@ -138,6 +145,7 @@ async def bench(args: argparse.Namespace) -> None:
                 f" {final['autovacuums']} autovacuums, runs heap {final['heap_mib']:.2f} MiB"
             )
             await side.conn.close()
+            await side.feeder.close()
 
 
 def main() -> None:

@@ -11,7 +11,15 @@ SECRET = "s3cr3t-pw"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for name in ("DATABASE_URL", "ENV", "WORKER_CONCURRENCY", "LOG_LEVEL", "DB_POOL_SIZE"):
+    for name in (
+        "DATABASE_URL",
+        "DATABASE_LISTEN_URL",
+        "DATABASE_STATEMENT_CACHE",
+        "ENV",
+        "WORKER_CONCURRENCY",
+        "LOG_LEVEL",
+        "DB_POOL_SIZE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKER_ENV_FILE", "/nonexistent/.env")
 
@@ -47,6 +55,8 @@ def test_postgres_scheme_and_socket_host_accepted() -> None:
         ("WORKER_CONCURRENCY", "0", "WORKER_CONCURRENCY: Input should be greater than 0"),
         ("ENV", "prod", "ENV: Input should be 'development', 'staging' or 'production'"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL: Input should be"),
+        ("DATABASE_LISTEN_URL", f"http://u:{SECRET}@h/db", "DATABASE_LISTEN_URL: must start"),
+        ("DATABASE_STATEMENT_CACHE", "-1", "DATABASE_STATEMENT_CACHE: Input should be greater"),
     ],
 )
 def test_bad_values_name_the_variable_and_hide_secrets(
@@ -103,3 +113,22 @@ def test_env_example_lists_every_setting() -> None:
         if "=" in line and not line.lstrip().startswith("#")
     }
     assert set(Settings.model_fields) <= listed, set(Settings.model_fields) - listed
+
+
+def test_listen_connection_defaults_to_database_url_and_the_cache_is_on() -> None:
+    settings = load_settings(database_url="postgresql://app@db:5432/trading")
+    assert settings.listen_dsn == settings.asyncpg_dsn
+    assert settings.asyncpg_options == {"statement_cache_size": 100}
+    assert not settings.transaction_pooled
+
+
+def test_behind_a_transaction_pooler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:{SECRET}@pgbouncer:6432/trading")
+    monkeypatch.setenv("DATABASE_LISTEN_URL", f"postgresql://app:{SECRET}@db:5432/trading")
+    monkeypatch.setenv("DATABASE_STATEMENT_CACHE", "0")
+    settings = load_settings()
+    assert settings.listen_dsn == f"postgresql://app:{SECRET}@db:5432/trading"
+    assert settings.asyncpg_dsn == f"postgresql://app:{SECRET}@pgbouncer:6432/trading"
+    assert settings.asyncpg_options == {"statement_cache_size": 0}
+    assert settings.transaction_pooled
+    assert SECRET not in repr(settings)
