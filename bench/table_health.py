@@ -3,6 +3,9 @@ migration 0007 (fillfactor and autovacuum settings), side by side under the same
 
     .venv/bin/python -m bench.table_health [--minutes 10] [--database-url postgresql://…]
 
+By default on a PostgreSQL cluster of its own (initdb on a free port, the server's default
+settings, autovacuum on; see tests/private_pg.py), since a shared server may run with
+autovacuum off; --database-url uses that server instead (its autovacuum setting is printed).
 Two databases on the server: one migrated to the revision before 0007, one to head. Each gets
 a real `backtest-worker run` (the production handler, small real backtests, no artifact
 files) and a feeder that keeps PENDING runs waiting. Every --sample-seconds it prints, per
@@ -15,9 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import glob
+import os
+import pwd
+import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +41,7 @@ from bench.queue_db import (
     insert_runs,
     start_worker,
 )
+from tests.private_pg import PrivateCluster
 from worker.db.migrate import alembic_config
 
 PENDING = 40
@@ -94,13 +104,39 @@ def line(label: str, elapsed: float, s: dict[str, Any]) -> str:
     )
 
 
+@contextlib.contextmanager
+def private_server() -> Iterator[str]:
+    """A cluster of the bench's own, as the `postgres` OS user when run as root."""
+    pg_ctl = shutil.which("pg_ctl") or max(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    root = Path(tempfile.mkdtemp(prefix="bt-table-health-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(root, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    cluster = PrivateCluster(Path(pg_ctl).parent, root, as_user)
+    try:
+        yield cluster.url()
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
 async def bench(args: argparse.Namespace) -> None:
+    if args.database_url:
+        await measure(args, args.database_url)
+    else:
+        with private_server() as server_url:
+            await measure(args, server_url)
+
+
+async def measure(args: argparse.Namespace, server_url: str) -> None:
     head = "0007"
     before = revision_before(head)
     work = Path(tempfile.mkdtemp(prefix="bt-table-health-"))
     async with (
-        bench_database(args.database_url, "bench_th_before", before) as url_before,
-        bench_database(args.database_url, "bench_th_after", head) as url_after,
+        bench_database(server_url, "bench_th_before", before) as url_before,
+        bench_database(server_url, "bench_th_after", head) as url_after,
     ):
         sides = []
         for label, url in ((f"{before}", url_before), (f"{head}", url_after)):
@@ -108,7 +144,11 @@ async def bench(args: argparse.Namespace) -> None:
             dataset_id, strategy_id = await add_dataset_and_strategy(conn, work / "data")
             feeder = await asyncpg.connect(url)
             sides.append(Side(label, url, conn, feeder, dataset_id, strategy_id))
-        print(f"before: migrated to {before}; after: migrated to {head} (fillfactor, autovacuum)")
+        autovacuum = await sides[0].conn.fetchval("SHOW autovacuum")
+        print(
+            f"before: migrated to {before}; after: migrated to {head} (fillfactor, autovacuum);"
+            f" the server's autovacuum is {autovacuum}"
+        )
         workers = [
             start_worker(side.url, work, worker_concurrency=args.concurrency) for side in sides
         ]
@@ -150,7 +190,9 @@ async def bench(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_SERVER)
+    parser.add_argument(
+        "--database-url", help=f"a server to use, e.g. {DEFAULT_SERVER} (default: a private one)"
+    )
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--sample-seconds", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=2)

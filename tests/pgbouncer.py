@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
 SBIN = "/usr/sbin/pgbouncer"
@@ -114,3 +115,13 @@ def running_pgbouncer(server_url: str, *, pool_size: int = 4) -> Iterator[PgBoun
             bouncer.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pgbouncer(database_url: str) -> Iterator[PgBouncer]:
+    """A pgbouncer in front of the test's database; the test is skipped without the binary."""
+    try:
+        with running_pgbouncer(database_url) as bouncer:
+            yield bouncer
+    except LookupError as error:
+        pytest.skip(str(error))

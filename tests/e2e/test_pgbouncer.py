@@ -4,15 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.test_backtest_runs import HANDLER, SMA, add_dataset, add_run, add_strategy
-from tests.pgbouncer import PgBouncer, running_pgbouncer
+from tests.pgbouncer import PgBouncer, pgbouncer  # noqa: F401
 from tests.queue.helpers import WorkerProcess, wait_for
 
 RUNS = 12
@@ -23,22 +21,13 @@ LISTEN_BACKENDS = (
 )
 
 
-@pytest.fixture
-def pgbouncer(database_url: str) -> Iterator[PgBouncer]:
-    try:
-        with running_pgbouncer(database_url) as bouncer:
-            yield bouncer
-    except LookupError as error:
-        pytest.skip(str(error))
-
-
 def pooled_worker(
-    pgbouncer: PgBouncer, database_url: str, tmp_path: Path, *args: str, **settings: object
+    bouncer: PgBouncer, database_url: str, tmp_path: Path, *args: str, **settings: object
 ) -> WorkerProcess:
     database = make_url(database_url).database
     assert database is not None
     return WorkerProcess(
-        pgbouncer.url(database),
+        bouncer.url(database),
         tmp_path / "logs",
         *args,
         handler=HANDLER,
@@ -51,13 +40,16 @@ def pooled_worker(
     )
 
 
-def no_statement_errors(worker: WorkerProcess, pgbouncer: PgBouncer) -> None:
-    for text in (worker.log_text(), pgbouncer.log_text()):
+def no_statement_errors(worker: WorkerProcess, bouncer: PgBouncer) -> None:
+    for text in (worker.log_text(), bouncer.log_text()):
         assert "prepared statement" not in text, text[-3000:]
 
 
 async def test_a_burst_drains_real_runs_through_pgbouncer(
-    pgbouncer: PgBouncer, database_url: str, conn: asyncpg.Connection, tmp_path: Path
+    pgbouncer: PgBouncer,  # noqa: F811
+    database_url: str,
+    conn: asyncpg.Connection,
+    tmp_path: Path,
 ) -> None:
     dataset_id = await add_dataset(conn, tmp_path / "data")
     strategy_id = await add_strategy(conn, SMA)
@@ -86,7 +78,10 @@ async def test_a_burst_drains_real_runs_through_pgbouncer(
 
 
 async def test_an_idle_worker_behind_pgbouncer_is_woken_by_notify(
-    pgbouncer: PgBouncer, database_url: str, conn: asyncpg.Connection, tmp_path: Path
+    pgbouncer: PgBouncer,  # noqa: F811
+    database_url: str,
+    conn: asyncpg.Connection,
+    tmp_path: Path,
 ) -> None:
     """The poll is two minutes: a run picked up within a minute was woken by NOTIFY, which
     reaches the worker only on its direct LISTEN connection."""
