@@ -25,6 +25,8 @@ class Cfg:
     units: str = "integer"
     stop_loss: float | None = None
     take_profit: float | None = None
+    margin_initial: float = 1.0
+    margin_maintenance: float | None = None
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Result:
     equity: list[float] = field(default_factory=list)
     in_market: list[bool] = field(default_factory=list)  # a position open during the bar
     trades: list[dict[str, Any]] = field(default_factory=list)
+    ruin_t: int | None = None  # index of the timestamp whose close ruined the run
+    margin_calls: int = 0
 
 
 def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: float) -> Result:
@@ -138,25 +142,54 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
     def enter(entries: list[tuple[SymState, int, int, float]], marks: dict[str, float]) -> None:
         nonlocal cash
         equity = cash
+        used = 0.0  # gross value of the open positions
         for name in names:
             p = states[name].pos
             if p is not None:
                 equity += p.side * p.units * marks[name]
+                used += p.units * marks[name]
+        free = equity - cfg.margin_initial * used
         for st, side, row, raw in entries:
             price = raw * (1 + side * slip)
-            u = (size * equity - cfg.commission_fixed) / (price * (1 + cfg.commission))
+            if free <= 1e-9 * abs(equity):  # margin used up (to rounding)
+                free = 0.0
+            u = min(
+                (size * equity - cfg.commission_fixed) / (price * (1 + cfg.commission)),
+                (free - cfg.commission_fixed) / (price * (cfg.margin_initial + cfg.commission)),
+            )
             if cfg.units == "integer" and math.isfinite(u):
                 u = float(math.floor(u))
             if not (u > 0 and math.isfinite(u)):
                 continue
             fee = u * price * cfg.commission + cfg.commission_fixed
+            free -= cfg.margin_initial * u * price + fee
             if side > 0:
                 cash -= u * price + fee
             else:
                 cash += u * price - fee
             st.pos = Pos(side, u, price, row, ts[row], fee)
 
-    for t in grid:
+    def mark_to_close() -> tuple[float, float]:
+        """(equity, gross position value) at the last closes."""
+        equity, gross = cash, 0.0
+        for name in names:
+            p = states[name].pos
+            if p is not None:
+                equity += p.side * p.units * states[name].last_close
+                gross += p.units * states[name].last_close
+        return equity, gross
+
+    def liquidate(reason: str) -> None:
+        for name in names:
+            st = states[name]
+            if st.pos is not None:
+                close_pos(st, st.last_close, st.rows[st.cursor - 1], reason)
+
+    for k, t in enumerate(grid):
+        if out.ruin_t is not None:
+            out.equity.append(cash)
+            out.in_market.append(False)
+            continue
         open_at_start = any(states[n].pos is not None for n in names)
         entries_before = sum(1 for _ in out.trades) + sum(
             1 for n in names if states[n].pos is not None
@@ -219,11 +252,17 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 enter(entries, marks)
         for name in here:
             states[name].cursor += 1
-        equity = cash
-        for name in names:
-            p = states[name].pos
-            if p is not None:
-                equity += p.side * p.units * states[name].last_close
+        # after every fill of t: ruin (equity <= 0), else a margin call
+        equity, gross = mark_to_close()
+        maintenance = cfg.margin_maintenance
+        if equity > 0 and maintenance is not None and equity < maintenance * gross:
+            liquidate("margin_call")
+            out.margin_calls += 1
+            equity, gross = mark_to_close()
+        if equity <= 0:
+            liquidate("ruin")
+            out.ruin_t = k
+            equity, gross = mark_to_close()
         out.equity.append(equity)
         entries_after = len(out.trades) + sum(1 for n in names if states[n].pos is not None)
         out.in_market.append(open_at_start or entries_after > entries_before)

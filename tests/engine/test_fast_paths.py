@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.engine.test_property import configs, random_bars, random_signal
+from tests.engine.test_property import configs, random_bars, random_signal, with_margin
 from worker.engine import metrics as mx
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
@@ -38,7 +38,7 @@ def test_simulate_metrics_equal_simulate(
     bars = random_bars(seed, n_symbols, n)
     signal = random_signal(seed, bars.height)
     md = MarketData.from_frame(bars)
-    cfg = RunConfig.model_validate(config)
+    cfg = RunConfig.model_validate(with_margin(config, size))
     old = mx.STATS_BLOCK
     mx.STATS_BLOCK = block
     try:

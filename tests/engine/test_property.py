@@ -18,10 +18,12 @@ from worker.engine.params import RunConfig
 from worker.engine.simulate import simulate
 from worker.engine.strategies import parse_strategy
 
-REASONS = ("signal", "stop_loss", "take_profit", "end_of_data")
+REASONS = ("signal", "stop_loss", "take_profit", "end_of_data", "margin_call", "ruin")
 
 
-def random_bars(seed: int, n_symbols: int, n: int) -> pl.DataFrame:
+def random_bars(seed: int, n_symbols: int, n: int, vol: float = 0.03) -> pl.DataFrame:
+    """Random OHLC bars; ``vol`` is the daily log-return deviation (0.15+ makes leveraged
+    runs hit margin calls and ruin)."""
     rng = np.random.default_rng(seed)
     frames = []
     for k in range(n_symbols):
@@ -29,7 +31,7 @@ def random_bars(seed: int, n_symbols: int, n: int) -> pl.DataFrame:
             rng.choice(n, size=max(1, n - int(rng.integers(0, n // 3 + 1))), replace=False)
         )
         m = keep.shape[0]
-        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, m)))
+        close = 100 * np.exp(np.cumsum(rng.normal(0, vol, m)))
         prev = np.concatenate([[100.0], close[:-1]])
         open_ = prev * np.exp(rng.normal(0, 0.02, m))
         high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.02, m)))
@@ -71,12 +73,25 @@ configs = st.fixed_dictionaries(
         "units": st.sampled_from(["integer", "fractional"]),
         "stop_loss": st.sampled_from([None, 0.003, 0.01, 0.03, 0.1]),
         "take_profit": st.sampled_from([None, 0.02, 0.05]),
+        "margin_initial": st.sampled_from([1.0, 1.0, 0.5, 0.25]),
+        "margin_maintenance": st.sampled_from([None, None, 0.1, 0.25, 0.5]),
     }
 )
 
 
+def with_margin(config: dict[str, Any], size: float) -> dict[str, Any]:
+    """``config`` with ``margin_initial`` lowered to what ``size`` needs (leverage), and
+    ``margin_maintenance`` no higher than that."""
+    initial = min(config.get("margin_initial", 1.0), 1.0 / size)
+    maintenance = config.get("margin_maintenance")
+    if maintenance is not None:
+        maintenance = min(maintenance, initial)
+    return {**config, "margin_initial": initial, "margin_maintenance": maintenance}
+
+
 def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size: float) -> None:
     capital = 10_000.0
+    config = with_margin(config, size)
     md = MarketData.from_frame(bars)
     got = simulate(
         md, signal, RunConfig.model_validate(config), capital=capital, size=size, ppy=252.0
@@ -117,6 +132,9 @@ def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size
             np.array([m[4:] for m in mine]), np.array([r[4:] for r in ref]), rtol=1e-9, atol=1e-6
         )
     assert got.metrics["total_trades"] == len(ref)
+    assert got.metrics["ruined"] == (want.ruin_t is not None)
+    assert got.metrics["ruin_bar"] == (None if want.ruin_t is None else want.ruin_t + 1)
+    assert got.metrics["margin_calls"] == want.margin_calls
     assert got.metrics["exposure"] == sum(want.in_market) / len(want.in_market)
 
 
@@ -127,11 +145,12 @@ def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size
     n=st.integers(1, 40),
     config=configs,
     size=st.sampled_from([None, 0.3, 1.0, 1.5]),
+    vol=st.sampled_from([0.03, 0.03, 0.2, 0.4]),
 )
 def test_engine_matches_reference(
-    seed: int, n_symbols: int, n: int, config: dict[str, Any], size: float | None
+    seed: int, n_symbols: int, n: int, config: dict[str, Any], size: float | None, vol: float
 ) -> None:
-    bars = random_bars(seed, n_symbols, n)
+    bars = random_bars(seed, n_symbols, n, vol)
     signal = random_signal(seed, bars.height)
     compare(bars, signal, config, size if size is not None else 1.0 / n_symbols)
 

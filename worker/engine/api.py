@@ -29,6 +29,7 @@ from worker.engine.bars import (
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
 from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
+from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig, parse_run_config
 from worker.engine.simulate import Simulation, simulate, sorted_ok
 from worker.engine.strategies import Strategy, parse_strategy, strategy_class
@@ -61,7 +62,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BacktestResult:
-    metrics: dict[str, float | int | None]
+    metrics: dict[str, Metric]
     equity: pl.DataFrame
     trades: pl.DataFrame
     resolved_config: dict[str, Any]
@@ -226,7 +227,7 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             ),
             "entry_time": _ts(md.ts[entry_row]),
             "entry_price": legs.entry_price[done],
-            "exit_time": _ts(md.ts[exit_row]),
+            "exit_time": _ts(md.grid_ts[legs.exit_t[done]]),
             "exit_price": legs.exit_price[done],
             "units": fills.units[done],
             "fees": fills.fees[done],

@@ -19,11 +19,12 @@ import numpy as np
 from worker.engine.market import F64, I8, I64, MarketData
 from worker.engine.params import RunConfig
 
-SIGNAL, STOP_LOSS, TAKE_PROFIT, END_OF_DATA = 0, 1, 2, 3
-EXIT_REASONS = ("signal", "stop_loss", "take_profit", "end_of_data")
+SIGNAL, STOP_LOSS, TAKE_PROFIT, END_OF_DATA, MARGIN_CALL, RUIN = 0, 1, 2, 3, 4, 5
+EXIT_REASONS = ("signal", "stop_loss", "take_profit", "end_of_data", "margin_call", "ruin")
 # Order of fills inside one timestamp: exits at the open, entries at the open, intrabar
-# stops, exits at the close, entries at the close.
-OPEN_EXIT, OPEN_ENTRY, INTRABAR, CLOSE_EXIT, CLOSE_ENTRY = 0, 1, 2, 3, 4
+# stops, exits at the close, entries at the close, liquidation (margin call or ruin, after
+# the bar-close equity is known: liquidation.py).
+OPEN_EXIT, OPEN_ENTRY, INTRABAR, CLOSE_EXIT, CLOSE_ENTRY, LIQUIDATION = 0, 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +35,7 @@ class Legs:
     side: I8
     entry_row: I64
     exit_row: I64
+    exit_t: I64  # timeline index of the exit (a liquidation can fall between a symbol's bars)
     entry_price: F64  # after slippage
     exit_price: F64  # after slippage
     reason: I8
@@ -104,6 +106,7 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
         side=side,
         entry_row=a,
         exit_row=exit_row,
+        exit_t=exit_row if md.n_symbols == 1 else md.t_idx[exit_row],
         entry_price=entry_price,
         exit_price=exit_price,
         reason=reason,

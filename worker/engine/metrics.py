@@ -17,6 +17,8 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 Number = float | int | None
+#: A metric's value: numbers, ``ruined`` (bool) and ``ruin_time`` (ISO text).
+Metric = float | int | str | None
 #: A per-bar return standard deviation at or below this is rounding noise of a flat curve.
 SD_EPSILON = 1e-12
 
@@ -44,6 +46,10 @@ METRIC_NAMES = (
     "buy_and_hold_return",
     "periods_per_year",
     "bars",
+    "ruined",
+    "ruin_bar",
+    "ruin_time",
+    "margin_calls",
 )
 
 
@@ -213,12 +219,12 @@ def buy_and_hold_return(first_close: F64, last_close: F64) -> float | None:
     return finite(float(np.mean(last_close / first_close - 1.0)))
 
 
-def sanitize(values: Mapping[str, Any]) -> dict[str, float | int | None]:
-    """JSON-safe copy: ints stay ints, floats must be finite else None."""
-    out: dict[str, float | int | None] = {}
+def sanitize(values: Mapping[str, Any]) -> dict[str, Metric]:
+    """JSON-safe copy: ints, bools and text stay, floats must be finite else None."""
+    out: dict[str, Metric] = {}
     for key, value in values.items():
-        if value is None or isinstance(value, bool):
-            out[key] = None if value is None else int(value)
+        if value is None or isinstance(value, bool | str):
+            out[key] = value
         elif isinstance(value, int | np.integer):
             out[key] = int(value)
         else:
@@ -246,6 +252,7 @@ class EquityStats:
     squares: float  # Σ r²
     down: float  # Σ min(r, 0)²
     min_ratio: float  # min over bars of equity / running peak (initial counts as a peak)
+    min_equity: float  # lowest bar-close equity (inf without bars)
     underwater: int  # longest run of bars with equity below the running peak
     dev: float | None = None  # Σ (r - mean)², only when the one-pass variance is unsafe
 
@@ -279,6 +286,7 @@ def equity_stats(
     """
     step = STATS_BLOCK
     total = squares = down = 0.0
+    lowest = math.inf
     peak = prev = float(initial)
     min_ratio = math.inf
     best = run = 0
@@ -290,6 +298,7 @@ def equity_stats(
         top, bottom = float(e.max()), float(e.min())
         if not (math.isfinite(top) and math.isfinite(bottom)):
             return _array_stats(_whole(block, bars), initial)
+        lowest = min(lowest, bottom)
         r = _block_returns(e, prev, buf[:m])
         sq = ratio_buf[:m]
         block_total = float(r.sum())
@@ -332,7 +341,7 @@ def equity_stats(
             dev += float(np.multiply(r, r, out=r).sum())
             prev = float(e[-1])
     final = prev if bars else float(initial)
-    return EquityStats(bars, final, total, squares, down, min_ratio, best, dev)
+    return EquityStats(bars, final, total, squares, down, min_ratio, lowest, best, dev)
 
 
 def _whole(block: EquityBlock, bars: int) -> F64:
@@ -361,6 +370,7 @@ def _array_stats(equity: F64, initial: float) -> EquityStats:
         squares,
         float(neg @ neg),
         float(ratio.min()) if bars else math.inf,
+        float(equity.min()) if bars else math.inf,
         _longest_run(ratio < 1.0),
         dev,
     )
@@ -387,7 +397,7 @@ def compute_all(
     exposure: float | None,
     first_close: F64,
     last_close: F64,
-) -> dict[str, float | int | None]:
+) -> dict[str, Metric]:
     """Every metric in ``METRIC_NAMES`` from the equity curve (``equity`` or its
     ``equity_stats``) and the closed trades.
 

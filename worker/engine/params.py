@@ -75,6 +75,12 @@ class RunConfig(BaseModel):
     position_size: float | None = Field(
         None, gt=0, le=100, description="fraction of equity per position; default 1/n_symbols"
     )
+    margin_initial: float = Field(
+        1.0, gt=0, le=1, description="fraction of an entry's value that free equity must cover"
+    )
+    margin_maintenance: float | None = Field(
+        None, gt=0, le=1, description="margin call when equity < this x gross position value"
+    )
     units: Literal["integer", "fractional"] = "integer"
     stop_loss: float | None = Field(None, gt=0, lt=1)
     take_profit: float | None = Field(None, gt=0)
@@ -141,6 +147,15 @@ class RunConfig(BaseModel):
             raise ValueError("start must not be after end")
         if self.walk_forward is not None and not self.grid:
             raise ValueError("walk_forward needs a grid to optimise on each train window")
+        if self.position_size is not None and self.position_size * self.margin_initial > 1 + 1e-12:
+            raise ValueError(
+                f"position_size {self.position_size:g} needs leverage: at margin_initial "
+                f"{self.margin_initial:g} a position can be at most "
+                f"{1 / self.margin_initial:g} x equity; set margin_initial to "
+                f"{1 / self.position_size:.4g} or less (e.g. 0.5 for 2:1)"
+            )
+        if self.margin_maintenance is not None and self.margin_maintenance > self.margin_initial:
+            raise ValueError("margin_maintenance must not exceed margin_initial")
         return self
 
     @property

@@ -4,13 +4,17 @@ Sizing is the only sequential part: a position's units depend on equity when it 
 which depends on every earlier fill. The loop therefore runs over *fills* (two per trade),
 never over bars; everything per bar is vectorised afterwards.
 
-Sizing rule: at an entry, ``units = (position_size * equity - commission_fixed) /
-(price * (1 + commission))`` (rounded down for integer units), where ``equity = cash +
-Σ units_j * mark_j`` over the other open positions, marked at the fill's price field
-(open for open fills, close for close fills; last close if a symbol has no bar then).
-All entries of one timestamp and phase are sized from the same equity. A leg that gets
-no unit (equity too small) is skipped. No margin checks: cash may go negative
-(position_size > 1 is leverage). Short sales credit the proceeds to cash.
+Sizing rule: at an entry, ``units = min((position_size * equity - commission_fixed) /
+(price * (1 + commission)), (free - commission_fixed) / (price * (margin_initial +
+commission)))`` (rounded down for integer units), where ``equity = cash + Σ units_j *
+mark_j`` and ``free = equity - margin_initial * Σ |units_j| * mark_j`` over the other
+open positions, marked at the fill's price field (open for open fills, close for close
+fills; last close if a symbol has no bar then). All entries of one timestamp and phase
+are sized from the same equity; each one takes ``margin_initial * units * price + fee``
+from ``free`` for the next (in symbol order); ``free <= 1e-9 * |equity|`` counts as 0.
+A leg that gets no unit is skipped. With
+``margin_initial = 1`` (the default) a long never borrows: cash stays >= 0. Short sales
+credit the proceeds to cash.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.metrics import EquityBlock, array_block
 from worker.engine.params import RunConfig
+
+#: Free margin at or below this fraction of equity is rounding noise of used-up margin: 0.
+FREE_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,16 +55,30 @@ class Curve:
         return out
 
 
-def _size(value: float, price: float, commission: float, fixed: float, integer: bool) -> float:
-    units = (value - fixed) / (price * (1.0 + commission))
+def _size(
+    value: float,
+    free: float,
+    price: float,
+    commission: float,
+    margin: float,
+    fixed: float,
+    integer: bool,
+) -> float:
+    """Units for ``value`` of equity, capped at what ``free`` margin buys after costs."""
+    units = min(
+        (value - fixed) / (price * (1.0 + commission)),
+        (free - fixed) / (price * (margin + commission)),
+    )
     if integer:
         units = math.floor(units) if math.isfinite(units) else 0.0
     return units if units > 0 and math.isfinite(units) else 0.0
 
 
 def size_single(legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
-    """One symbol: legs never overlap, so equity at an entry is the cash."""
-    c, fixed = cfg.commission, cfg.commission_fixed
+    """One symbol: legs never overlap, so equity (and free margin) at an entry is the cash.
+    Without leverage and with ``position_size <= 1`` the margin cap cannot bind."""
+    c, fixed, margin = cfg.commission, cfg.commission_fixed, cfg.margin_initial
+    capped = not (margin == 1.0 and size <= 1.0)
     pe, px = legs.entry_price, legs.exit_price
     long = legs.side > 0
     # cash per unit at entry and exit, commission included
@@ -67,6 +88,9 @@ def size_single(legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fill
     m = legs.count
     if cfg.units == "fractional" and fixed == 0.0 and m:
         # cash grows by a factor per trade that does not depend on cash: a cumulative product
+        # (the margin cap is then a constant fraction: min(size, (1 + c) / (margin + c)))
+        if capped:
+            size = min(size, (1.0 + c) / (margin + c))
         f_in = 1.0 + size * cin / denom
         growth = f_in + size * cout / denom
         before = capital * np.concatenate([[1.0], np.cumprod(growth[:-1])])
@@ -77,19 +101,29 @@ def size_single(legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fill
             ev_cash[1::2] = before * growth
             fees = units * (pe + px) * c
             return Fills(legs, units, fees, _interleave(legs), ev_cash)
-    return _size_single_loop(legs, cfg, capital, size, cin, cout, denom)
+    cap = pe * (margin + c) if capped else None
+    return _size_single_loop(legs, cfg, capital, size, cin, cout, denom, cap)
 
 
 def _interleave(legs: Legs) -> I64:
     ev_rows = np.empty(2 * legs.count, dtype=np.int64)
     ev_rows[0::2] = legs.entry_row
-    ev_rows[1::2] = legs.exit_row
+    ev_rows[1::2] = legs.exit_t
     return ev_rows
 
 
 def _size_single_loop(
-    legs: Legs, cfg: RunConfig, capital: float, size: float, cin: F64, cout: F64, denom: F64
+    legs: Legs,
+    cfg: RunConfig,
+    capital: float,
+    size: float,
+    cin: F64,
+    cout: F64,
+    denom: F64,
+    cap: F64 | None,
 ) -> Fills:
+    """``cap``: per leg ``price * (margin_initial + commission)`` when the margin cap can
+    bind, else None."""
     fixed, integer = cfg.commission_fixed, cfg.units == "integer"
     cash_in: list[float] = []
     cash_out: list[float] = []
@@ -98,8 +132,9 @@ def _size_single_loop(
     floor = math.floor
     legs_in = zip(denom.tolist(), cin.tolist(), cout.tolist(), strict=True)
     add_in, add_out, add_u = cash_in.append, cash_out.append, units.append
+    caps = iter(cap.tolist()) if cap is not None else None
     try:
-        if integer and fixed == 0.0:  # the default: the same arithmetic without the zeros
+        if integer and fixed == 0.0 and caps is None:  # the default, without the zeros
             for d, ci, co in legs_in:
                 u = floor(size * cash / d)  # raises on inf/NaN: handled below
                 if u > 0:
@@ -112,6 +147,8 @@ def _size_single_loop(
                 add_u(u)
         for d, ci, co in legs_in:
             u = (size * cash - fixed) / d
+            if caps is not None:
+                u = min(u, (cash - fixed) / next(caps))
             if integer:
                 u = floor(u)  # raises on inf/NaN: handled below
             if u > 0:
@@ -141,10 +178,11 @@ def _size_single_loop(
 def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
     """Several symbols sharing one cash balance: fills in time order (see module doc)."""
     c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
+    margin = cfg.margin_initial
     m = legs.count
     close_w, open_mark = md.marks
     t_entry = md.t_idx[legs.entry_row]
-    t_exit = md.t_idx[legs.exit_row]
+    t_exit = legs.exit_t
     ev_t = np.concatenate([t_entry, t_exit])
     ev_phase = np.concatenate([legs.entry_phase, legs.exit_phase])
     ev_sym = np.concatenate([legs.sym, legs.sym])
@@ -161,7 +199,7 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
     ev_cash = [0.0] * (2 * m)
     cash = capital
     group: tuple[int, int] | None = None
-    equity = capital
+    equity = free = capital
     for e in range(2 * m):
         k = ev_leg[e]
         u_k = units[k]
@@ -171,10 +209,13 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
                 group = key
                 row = close_w[key[0]] if key[1] == CLOSE_ENTRY else open_mark[key[0]]
                 equity = cash + float(held @ row)
+                free = equity - margin * float(np.abs(held) @ row)
             pe = pe_l[k]
-            u = _size(size * equity, pe, c, fixed, integer)
+            spare = free if free > FREE_EPSILON * abs(equity) else 0.0
+            u = _size(size * equity, spare, pe, c, margin, fixed, integer)
             if u > 0.0:
                 fee = u * pe * c + fixed
+                free -= margin * u * pe + fee
                 cash = cash - sd_l[k] * u * pe - fee
                 held[sym_l[k]] = sd_l[k] * u
                 units[k] = u
@@ -250,7 +291,7 @@ def exposure(md: MarketData, fills: Fills) -> float | None:
     if not done.any():
         return 0.0
     t_in = md.t_idx[fills.legs.entry_row[done]]
-    t_end = md.t_idx[fills.legs.exit_row[done]] + 1
+    t_end = fills.legs.exit_t[done] + 1
     order = np.argsort(t_in, kind="stable")
     t_in, t_end = t_in[order], t_end[order]
     reach = np.maximum.accumulate(t_end)
@@ -265,7 +306,7 @@ def _positions_wide(md: MarketData, fills: Fills) -> F64:
     t_n, s_n = md.grid_ts.shape[0], md.n_symbols
     done = fills.units > 0
     t_in = md.t_idx[legs.entry_row[done]]
-    t_out = md.t_idx[legs.exit_row[done]]
+    t_out = legs.exit_t[done]
     signed = (legs.side[done] * fills.units[done]).astype(np.float64)
     sym = legs.sym[done]
     # set value at entry t, 0 at exit t, in per-symbol event order (legs are sorted by

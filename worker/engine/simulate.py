@@ -1,4 +1,5 @@
-"""One simulation: target positions -> legs -> sized fills -> equity curve -> metrics.
+"""One simulation: target positions -> legs -> sized fills -> equity curve -> margin calls
+and ruin (liquidation.py) -> metrics.
 
 Shared by single runs and grid runs so a grid's leaderboard numbers are exactly those of
 the corresponding single run.
@@ -6,12 +7,15 @@ the corresponding single run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 from worker.engine import metrics as mx
 from worker.engine.execution import Legs, build_legs
+from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
 from worker.engine.market import F64, I8, MarketData
+from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSums, PeriodSumsRecorder
 from worker.engine.portfolio import (
@@ -32,7 +36,7 @@ class Simulation:
     curve: Curve
     pnl: F64  # executed trades only
     trade_returns: F64
-    metrics: dict[str, float | int | None]
+    metrics: dict[str, Metric]
     capital: float
 
     @cached_property
@@ -42,16 +46,15 @@ class Simulation:
         return mx.peak_ratio(self.curve.equity, self.capital)
 
 
-def _fills(md: MarketData, signal: I8, cfg: RunConfig, capital: float, size: float) -> Fills:
-    legs = build_legs(md, signal, cfg)
+def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer:
     if md.n_symbols == 1:
-        return size_single(legs, cfg, capital, size)
-    return size_multi(md, legs, cfg, capital, size)
+        return lambda legs: size_single(legs, cfg, capital, size)
+    return lambda legs: size_multi(md, legs, cfg, capital, size)
 
 
 def _metrics(
     md: MarketData, fills: Fills, stats: mx.EquityStats, capital: float, ppy: float
-) -> tuple[F64, F64, dict[str, float | int | None]]:
+) -> tuple[F64, F64, dict[str, Metric]]:
     legs = fills.legs
     done = fills.units > 0
     u = fills.units[done]
@@ -76,23 +79,37 @@ def _metrics(
 def simulate(
     md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
 ) -> Simulation:
-    fills = _fills(md, signal, cfg, capital, size)
+    sizer = _sizer(md, cfg, capital, size)
+    fills = sizer(build_legs(md, signal, cfg))
     curve = equity_curve(md, fills, capital)
+    ruin_t, calls = None, 0
+    if can_breach(float(curve.equity.min()) if curve.equity.shape[0] else math.inf, cfg):
+        done = liquidate(md, fills, curve, cfg, capital, sizer)
+        fills, curve, ruin_t, calls = done.fills, done.curve, done.ruin_t, done.margin_calls
     equity = curve.equity
-    stats = mx.equity_stats(mx.array_block(equity), int(equity.shape[0]), capital)
+    if ruin_t is None:
+        stats = mx.equity_stats(mx.array_block(equity), int(equity.shape[0]), capital)
+    else:
+        stats = mx.equity_stats(mx.array_block(wiped_path(equity, ruin_t)), ruin_t + 1, capital)
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
+    values.update(account_metrics(md, equity, capital, ruin_t, calls))
     return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital)
 
 
 def simulate_metrics(
     md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
-) -> dict[str, float | int | None]:
+) -> dict[str, Metric]:
     """``simulate(...).metrics`` without the frames: the equity curve is produced and
-    consumed block by block (see ``metrics.equity_stats``), never whole. The numbers are
-    exactly those of ``simulate``."""
-    fills = _fills(md, signal, cfg, capital, size)
+    consumed block by block (see ``metrics.equity_stats``), never whole. A run that may
+    need a liquidation (its equity reached 0, or margin_maintenance is set) takes the exact
+    path of ``simulate``. The numbers are exactly those of ``simulate``."""
+    fills = _sizer(md, cfg, capital, size)(build_legs(md, signal, cfg))
     stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital)
-    return _metrics(md, fills, stats, capital, ppy)[2]
+    if can_breach(stats.min_equity, cfg):
+        return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
+    values = _metrics(md, fills, stats, capital, ppy)[2]
+    values.update(account_metrics(md, None, capital, None, 0))
+    return values
 
 
 def simulate_metrics_and_sums(

@@ -128,7 +128,7 @@ def period_returns(
     return out
 
 
-def curve_metrics(curve: F64, initial: float, ppy: float) -> dict[str, float | int | None]:
+def curve_metrics(curve: F64, initial: float, ppy: float) -> dict[str, mx.Metric]:
     """``CURVE_METRICS`` of any equity curve, by the engine's ``compute_all``."""
     empty = np.empty(0)
     values = mx.compute_all(
@@ -152,7 +152,7 @@ class Tearsheet:
     monthly: list[PeriodReturn]
     yearly: list[PeriodReturn]
     benchmark_yearly: list[PeriodReturn]
-    benchmark_metrics: dict[str, float | int | None] | None
+    benchmark_metrics: dict[str, mx.Metric] | None
 
 
 def tearsheet(result: BacktestResult) -> Tearsheet:
