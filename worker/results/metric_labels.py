@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class MetricLabel:
     label: str
-    kind: str  # "pct", "ratio", "money", "int", "float"
+    kind: str  # "pct", "ratio", "money", "int", "float", "bool", "text"
     undefined_because: str = ""
 
 
@@ -46,6 +46,10 @@ LABELS: dict[str, MetricLabel] = {
     "pbo": MetricLabel(
         "Probability of backtest overfitting", "pct", "fewer than two combinations or four bars"
     ),
+    "ruined": MetricLabel("Ruined (equity reached 0)", "bool"),
+    "ruin_bar": MetricLabel("Ruin bar", "int", "the run was not ruined"),
+    "ruin_time": MetricLabel("Ruin time", "text", "the run was not ruined"),
+    "margin_calls": MetricLabel("Margin calls", "int"),
 }
 
 #: How to read each overfitting statistic, one sentence each (the report prints them).
@@ -74,6 +78,10 @@ def format_metric(name: str, value: Any) -> str:
     if value is None:
         return "undefined"
     kind = label.kind if label else "float"
+    if kind == "bool" or isinstance(value, bool):
+        return "yes" if value else "no"
+    if kind == "text" or isinstance(value, str):
+        return str(value)
     if kind == "pct":
         return f"{100 * float(value):,.2f} %"
     if kind == "money":
