@@ -65,10 +65,10 @@ def _size(
     integer: bool,
 ) -> float:
     """Units for ``value`` of equity, capped at what ``free`` margin buys after costs."""
-    units = min(
-        (value - fixed) / (price * (1.0 + commission)),
-        (free - fixed) / (price * (margin + commission)),
-    )
+    units = (value - fixed) / (price * (1.0 + commission))
+    cap = (free - fixed) / (price * (margin + commission))
+    if cap < units:
+        units = cap
     if integer:
         units = math.floor(units) if math.isfinite(units) else 0.0
     return units if units > 0 and math.isfinite(units) else 0.0
@@ -193,13 +193,15 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
     t_l, ph_l = ev_t_sorted.tolist(), ev_phase[order].tolist()
     sym_l, sd_l = legs.sym.tolist(), legs.side.tolist()
     pe_l, px_l = legs.entry_price.tolist(), legs.exit_price.tolist()
-    held = np.zeros(md.n_symbols)
+    book = np.zeros((2, md.n_symbols))  # per symbol: signed units held, and |units|
+    held, gross = book[0], book[1]
     units = [0.0] * m
     fees = [0.0] * m
     ev_cash = [0.0] * (2 * m)
     cash = capital
     group: tuple[int, int] | None = None
     equity = free = capital
+    noise = FREE_EPSILON * capital
     for e in range(2 * m):
         k = ev_leg[e]
         u_k = units[k]
@@ -208,16 +210,19 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
             if key != group:
                 group = key
                 row = close_w[key[0]] if key[1] == CLOSE_ENTRY else open_mark[key[0]]
-                equity = cash + float(held @ row)
-                free = equity - margin * float(np.abs(held) @ row)
+                value, used = (book @ row).tolist()
+                equity = cash + value
+                free = equity - margin * used
+                noise = FREE_EPSILON * abs(equity)
             pe = pe_l[k]
-            spare = free if free > FREE_EPSILON * abs(equity) else 0.0
+            spare = free if free > noise else 0.0
             u = _size(size * equity, spare, pe, c, margin, fixed, integer)
             if u > 0.0:
                 fee = u * pe * c + fixed
                 free -= margin * u * pe + fee
                 cash = cash - sd_l[k] * u * pe - fee
                 held[sym_l[k]] = sd_l[k] * u
+                gross[sym_l[k]] = u
                 units[k] = u
                 fees[k] = fee
         elif u_k > 0.0:
@@ -225,6 +230,7 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
             fee = u_k * px * c + fixed
             cash = cash + sd_l[k] * u_k * px - fee
             held[sym_l[k]] = 0.0
+            gross[sym_l[k]] = 0.0
             fees[k] += fee
         ev_cash[e] = cash
     return Fills(legs, np.array(units), np.array(fees), ev_t_sorted, np.array(ev_cash))
