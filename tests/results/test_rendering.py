@@ -348,3 +348,32 @@ def test_walk_forward_report_shows_out_of_sample_against_in_sample() -> None:
     assert "Walk-forward efficiency" in text
     report = json.loads(files["report.json"].data)
     assert report["walk_forward"]["folds"] == wf.walk_forward.folds.height
+
+
+def test_a_ruined_run_renders_every_file_and_says_so() -> None:
+    # short 100 @ 10 in a market that jumps to 25: equity -500 at the second close
+    bars = pl.DataFrame(
+        {
+            "timestamp": [datetime(2024, 1, d, tzinfo=UTC) for d in range(1, 6)],
+            "symbol": ["AAA"] * 5,
+            "open": [10.0, 25, 5, 5, 6],
+            "high": [10.0, 25, 5, 5, 6],
+            "low": [10.0, 25, 5, 5, 6],
+            "close": [10.0, 25, 5, 5, 6],
+            "volume": [1.0] * 5,
+        }
+    )
+    ruined = run_backtest(
+        bars,
+        {"kind": "rules", "entry_short": {"op": "gt", "args": ["close", 0]}},
+        {"fill": "close", "units": "fractional"},
+        initial_capital=1000,
+        timeframe="1d",
+    )
+    files = files_of(IDENTITY, ruined, ARTIFACT_NAMES)
+    report = json.loads(files["report.json"].data)
+    assert report["metrics"]["ruined"] is True
+    assert report["metrics"]["ruin_time"] == "2024-01-02T00:00:00+00:00"
+    assert report["metrics"]["final_value"] == -500.0
+    assert b"Ruined (equity reached 0)" in files["report.html"].data
+    assert ruined.trades["exit_reason"].to_list() == ["ruin"]
