@@ -48,8 +48,8 @@ def liquidate(
 ) -> Liquidated:
     """Apply every margin call and the ruin, if any, to sized ``fills`` and their
     ``curve`` (module doc)."""
-    calls, after = 0, 0
-    while True:
+    after = 0
+    for calls in range(fills.legs.count + 1):  # each margin call closes at least one leg
         hit = _first_breach(curve, cfg.margin_maintenance, after)
         if hit is None:
             return Liquidated(fills, curve, None, calls)
@@ -58,8 +58,8 @@ def liquidate(
         curve = equity_curve(md, fills, capital)
         if ruin:
             return Liquidated(fills, curve, t, calls)
-        calls += 1
         after = t  # the liquidation's costs may still leave equity <= 0 at t
+    raise AssertionError("margin calls did not settle")  # pragma: no cover
 
 
 def _first_breach(curve: Curve, maintenance: float | None, after: int) -> tuple[int, bool] | None:
