@@ -52,6 +52,11 @@ def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer
     return lambda legs: size_multi(md, legs, cfg, capital, size)
 
 
+def _fills(md: MarketData, signal: I8, cfg: RunConfig, capital: float, size: float) -> Fills:
+    """Sized fills before any liquidation."""
+    return _sizer(md, cfg, capital, size)(build_legs(md, signal, cfg))
+
+
 def _metrics(
     md: MarketData, fills: Fills, stats: mx.EquityStats, capital: float, ppy: float
 ) -> tuple[F64, F64, dict[str, Metric]]:
@@ -103,7 +108,7 @@ def simulate_metrics(
     consumed block by block (see ``metrics.equity_stats``), never whole. A run that may
     need a liquidation (its equity reached 0, or margin_maintenance is set) takes the exact
     path of ``simulate``. The numbers are exactly those of ``simulate``."""
-    fills = _sizer(md, cfg, capital, size)(build_legs(md, signal, cfg))
+    fills = _fills(md, signal, cfg, capital, size)
     stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital)
     if can_breach(stats.min_equity, cfg):
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
@@ -121,13 +126,21 @@ def simulate_metrics_and_sums(
     size: float,
     ppy: float,
     partitions: int,
-) -> tuple[dict[str, float | int | None], PeriodSums]:
+) -> tuple[dict[str, Metric], PeriodSums]:
     """``simulate_metrics`` plus the returns' per-partition power sums (for the grid's
-    overfitting statistics), gathered in the same pass over the curve."""
+    overfitting statistics), gathered in the same pass over the curve. A run that may need
+    a liquidation takes the exact path; its sums are those of the liquidated curve."""
     fills = _fills(md, signal, cfg, capital, size)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
     stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, recorder)
-    return _metrics(md, fills, stats, capital, ppy)[2], recorder.sums()
+    if can_breach(stats.min_equity, cfg):
+        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+        recorder = PeriodSumsRecorder(md.n_times, partitions)
+        mx.equity_stats(mx.array_block(sim.curve.equity), md.n_times, capital, recorder)
+        return sim.metrics, recorder.sums()
+    values = _metrics(md, fills, stats, capital, ppy)[2]
+    values.update(account_metrics(md, None, capital, None, 0))
+    return values, recorder.sums()
 
 
 def sorted_ok(md: MarketData) -> bool:

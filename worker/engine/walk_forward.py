@@ -24,6 +24,7 @@ from worker.engine.api import buy_and_hold_curve, equity_frame, trades_frame
 from worker.engine.errors import EngineInputError
 from worker.engine.grid import run_grid
 from worker.engine.market import I64, MarketData
+from worker.engine.metrics import Metric
 from worker.engine.params import DURATION, RunConfig, WalkForwardConfig
 from worker.engine.simulate import Simulation, simulate
 from worker.engine.strategies import Strategy
@@ -44,7 +45,7 @@ class WalkForward:
     folds: pl.DataFrame  # one row per fold: windows, best parameters, in/out-of-sample metric
     equity: pl.DataFrame  # stitched out-of-sample equity (as a single run's equity frame)
     trades: pl.DataFrame
-    metrics: dict[str, float | int | None]  # of the stitched out-of-sample curve
+    metrics: dict[str, Metric]  # of the stitched out-of-sample curve
     in_sample: pl.Series  # equity of the grid optimised on the out-of-sample span itself
     buy_and_hold: pl.Series  # on the out-of-sample bars
     best_params: dict[str, Any]  # the last fold's: what to trade next
@@ -185,7 +186,7 @@ def run_walk_forward(
         equities.append(equity_frame(md_test, sim))
         trades.append(trades_frame(md_test, sim))
         test_frames.append(md_test.frame)
-        exposure_bars += (sim.metrics["exposure"] or 0.0) * md_test.n_times
+        exposure_bars += float(sim.metrics["exposure"] or 0.0) * md_test.n_times
         rows.append(
             {
                 "fold": k + 1,
@@ -269,7 +270,7 @@ def _quiet(stage: str, pct: float) -> None:
 def _summary(
     folds: pl.DataFrame,
     metric: str,
-    oos: dict[str, float | int | None],
+    oos: dict[str, Metric],
     optimum: dict[str, Any],
     wf: WalkForwardConfig,
 ) -> dict[str, Any]:
