@@ -11,20 +11,43 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from worker.admin.run_filter import RunFilter
 from worker.db import TERMINAL_STATUSES, Dataset, Run, RunStatus, Strategy
+from worker.pipeline.inputs import validate_request
 from worker.schemas import RunCreate
 from worker.storage import FileStore
 
 
 class NotFound(LookupError):
-    """No row with that id."""
+    """No row with that id; `listing` is the command that lists the ids there are."""
+
+    def __init__(self, message: str, listing: str = "runs list") -> None:
+        super().__init__(message)
+        self.listing = listing
 
 
 async def enqueue_run(session: AsyncSession, spec: RunCreate) -> uuid.UUID:
-    if await session.get(Dataset, spec.dataset_id) is None:
-        raise NotFound(f"no dataset with id {spec.dataset_id}")
-    if await session.get(Strategy, spec.strategy_id) is None:
-        raise NotFound(f"no strategy with id {spec.strategy_id}")
+    """Insert a run after the checks a worker would make (`validate_request`): a bad config
+    or parameter raises `PermanentRunError` naming it, and nothing is inserted."""
+    dataset = await session.get(Dataset, spec.dataset_id)
+    if dataset is None:
+        raise NotFound(f"no dataset with id {spec.dataset_id}", "dataset list")
+    strategy = await session.get(Strategy, spec.strategy_id)
+    if strategy is None:
+        raise NotFound(f"no strategy with id {spec.strategy_id}", "strategy list")
+    validate_request(
+        spec,
+        {
+            "dataset_name": dataset.name,
+            "dataset_hash": dataset.hash,
+            "storage_uri": dataset.storage_uri,
+            "timeframe": dataset.timeframe,
+            "symbols": dataset.symbols,
+            "strategy_name": strategy.name,
+            "strategy_version": strategy.version,
+            "strategy_params": strategy.params,
+        },
+    )
     values = spec.model_dump(exclude_none=True)
     run = Run(**values)
     session.add(run)
@@ -57,12 +80,14 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> Run:
     return run
 
 
-async def list_runs(
-    session: AsyncSession, status: RunStatus | None = None, limit: int = 50
-) -> list[Run]:
-    query = select(Run).options(selectinload(Run.strategy)).order_by(Run.created_at.desc())
-    if status is not None:
-        query = query.where(Run.status == status)
+async def list_runs(session: AsyncSession, where: RunFilter, limit: int = 50) -> list[Run]:
+    """The newest runs that match, with their strategy and dataset loaded."""
+    query = (
+        select(Run)
+        .options(selectinload(Run.strategy), selectinload(Run.dataset))
+        .order_by(Run.created_at.desc(), Run.id.desc())
+    )
+    query = where.apply(query)
     return list((await session.execute(query.limit(limit))).scalars())
 
 

@@ -6,14 +6,13 @@ same rows; the SQL path is unchanged (there the worker fails the run with the sa
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 import asyncpg
 
 from worker.api import queries
 from worker.api.problems import Problem
-from worker.pipeline.inputs import validate_inputs
-from worker.queue.handler import PermanentRunError, RunJob
+from worker.pipeline.inputs import validate_request
+from worker.queue.handler import PermanentRunError
 from worker.schemas import RunCreate
 
 
@@ -32,19 +31,8 @@ async def check_run(pool: asyncpg.Pool, spec: RunCreate) -> None:
         raise _missing("dataset_id", spec.dataset_id)
     if not row["strategy_found"]:
         raise _missing("strategy_id", spec.strategy_id)
-    job = RunJob(
-        id=uuid.uuid4(),
-        dataset_id=spec.dataset_id,
-        strategy_id=spec.strategy_id,
-        mode=spec.mode.value,
-        initial_capital=Decimal(str(spec.initial_capital)),
-        config=spec.config,
-        attempt=0,
-        max_attempts=spec.max_attempts,
-        worker_id="api",
-    )
     try:
-        validate_inputs(job, row)
+        validate_request(spec, dict(row))
     except PermanentRunError as error:
         raise Problem(
             422, error.message, slug=error.type.replace("_", "-"), **error.detail

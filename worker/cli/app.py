@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
+from worker.cli.tables import cli_console
 from worker.config import ConfigError, Settings, load_settings
 from worker.redact import redact
 
@@ -25,8 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True, soft_wrap=True)
-console = Console(soft_wrap=True)
+err_console = cli_console(stderr=True)
+console = cli_console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -9,11 +9,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from worker.admin.run_ids import AmbiguousRunId, BadRunId
 from worker.admin.runs import NotFound
 from worker.cli.app import UserError, describe_validation
 from worker.config import Settings
 from worker.db.session import create_engine, create_session_factory
 from worker.engine.errors import EngineError
+from worker.queue.handler import PermanentRunError
 
 
 @asynccontextmanager
@@ -23,7 +25,19 @@ async def cli_session(settings: Settings) -> AsyncIterator[AsyncSession]:
         async with create_session_factory(engine)() as session:
             yield session
     except NotFound as error:
-        raise UserError(str(error), hint="list ids with `backtest-worker runs list`") from None
+        raise UserError(
+            str(error), hint=f"list ids with `backtest-worker {error.listing}`"
+        ) from None
+    except BadRunId as error:
+        raise UserError(str(error), exit_code=2) from None
+    except AmbiguousRunId as error:
+        raise UserError(str(error), hint="give more of the id", exit_code=2) from None
+    except PermanentRunError as error:
+        raise UserError(
+            f"{error.type}: {error.message}",
+            hint="nothing was enqueued; a worker would fail this run at once",
+            exit_code=2,
+        ) from None
     except EngineError as error:
         raise UserError(error.message) from None
     except ValidationError as error:

@@ -8,7 +8,9 @@ parameters and the symbols the config asks for, so a bad run fails before it cos
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
@@ -28,6 +30,7 @@ from worker.engine.params import WORKER_CONFIG_KEYS, format_errors
 from worker.pipeline.sql import load
 from worker.queue.handler import PermanentRunError, RunJob
 from worker.results.catalogue import ARTIFACT_NAMES, DEFAULT_ARTIFACTS
+from worker.schemas import RunCreate
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -115,6 +118,23 @@ def validate_inputs(job: RunJob, row: dict[str, Any]) -> RunInputs:
         strategy_name=row["strategy_name"],
         strategy_version=row["strategy_version"],
     )
+
+
+def validate_request(spec: RunCreate, row: dict[str, Any]) -> RunInputs:
+    """`validate_inputs` for a run not yet inserted (`POST /runs`, `backtest-worker enqueue`),
+    with its dataset's and strategy's rows: what a worker would refuse is refused before."""
+    job = RunJob(
+        id=uuid.uuid4(),
+        dataset_id=spec.dataset_id,
+        strategy_id=spec.strategy_id,
+        mode=spec.mode.value,
+        initial_capital=Decimal(str(spec.initial_capital)),
+        config=spec.config,
+        attempt=0,
+        max_attempts=spec.max_attempts,
+        worker_id="enqueue",
+    )
+    return validate_inputs(job, row)
 
 
 def _options(config: dict[str, Any]) -> RunOptions:
