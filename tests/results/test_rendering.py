@@ -377,3 +377,22 @@ def test_a_ruined_run_renders_every_file_and_says_so() -> None:
     assert report["metrics"]["final_value"] == -500.0
     assert b"Ruined (equity reached 0)" in files["report.html"].data
     assert ruined.trades["exit_reason"].to_list() == ["ruin"]
+
+
+def test_the_report_title_says_what_the_run_used(result: BacktestResult) -> None:
+    """A grid's page names its best combination (not the strategy's registered 5/20), its
+    label and tags, so two reports of one strategy differ in the browser's tabs."""
+    best = result.best_params
+    assert best is not None
+    named = replace(IDENTITY, label="q4 review", tags=("daily", "costs"))
+    text = files_of(named, result)["report.html"].data.decode()
+    heading = re.search(r"<title>(.*?)</title>", text)
+    assert heading is not None
+    expected = f"fast_period={best['fast_period']} slow_period={best['slow_period']}"
+    assert heading.group(1) == (
+        f"q4 review · {expected} · #daily #costs · backtest {IDENTITY.run_id}"
+    )
+    params = re.search(r'<p class="sub" id="run-params">(.*?)</p>', text, re.S)
+    assert params is not None
+    assert f"best of the grid <b>{expected}</b>" in params.group(1)
+    assert "commission=0.001" in params.group(1) and "→" in params.group(1)

@@ -10,29 +10,14 @@ overrides on top, as the engine merges them (`parse_strategy`).
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from worker.db import Run
+from worker.results.params_text import KEY_CONFIG
 
-#: The settings shown beside the parameters: window, costs, sizing and execution.
-KEY_CONFIG = (
-    "start",
-    "end",
-    "symbols",
-    "commission",
-    "commission_fixed",
-    "slippage_bps",
-    "position_size",
-    "units",
-    "direction",
-    "fill",
-    "stop_loss",
-    "take_profit",
-)
 HEADLINE_METRICS = (
     "total_return",
     "cagr",
@@ -145,42 +130,3 @@ def _number(value: Any) -> Any:
     if value is None or isinstance(value, int | float):
         return value
     return float(value)
-
-
-def compact(values: dict[str, Any], *, skip: tuple[str, ...] = ("kind",)) -> str:
-    """`fast_period=10 slow_period=200`: scalars as they are, nested values as `{…}`/`[…]`."""
-    parts = []
-    for key, value in values.items():
-        if key in skip:
-            continue
-        if isinstance(value, dict):
-            shown = "{…}"
-        elif isinstance(value, list):
-            shown = (
-                ",".join(_scalar(v) for v in value)
-                if len(value) <= 8 and not any(isinstance(v, dict | list) for v in value)
-                else "[…]"
-            )
-        else:
-            shown = _scalar(value)
-        parts.append(f"{key}={shown}")
-    return " ".join(parts)
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-def config_text(config: dict[str, Any]) -> str:
-    """Key settings in one line: the window as dates, then costs and sizing."""
-    shown = dict(config)
-    start, end = shown.pop("start", None), shown.pop("end", None)
-    window = f"{_day(start)}→{_day(end)}" if start or end else ""
-    rest = compact(shown, skip=())
-    return " ".join(part for part in (window, rest) if part)
-
-
-def _day(value: Any) -> str:
-    return "" if value is None else str(value)[:10]

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from worker.admin.run_summary import KEY_CONFIG, RunSummary, compact, config_text
+from worker.admin.run_summary import RunSummary
 from worker.cli.tables import Col
 from worker.results.metric_labels import format_metric, label_of
+from worker.results.params_text import KEY_CONFIG, compact, config_text
 
 STATUS_STYLE = {
     "pending": "yellow",

@@ -93,7 +93,7 @@ def _equity_png(run: _Run) -> bytes:
     # matplotlib takes ~0.5 s to import and ~1 s to draw: loaded only when a run asks
     from worker.results.plots import equity_png
 
-    return equity_png(run.result.equity, run.result.trades, title(run.identity))
+    return equity_png(run.result.equity, run.result.trades, title(run.identity, run.result))
 
 
 def _report_html(run: _Run) -> bytes:

@@ -21,6 +21,7 @@ from worker.results import report_view as view
 from worker.results.chart_data import chart_data, script_json
 from worker.results.grid_heatmap import grid_parameters, grid_view
 from worker.results.metric_labels import format_metric, metric_rows
+from worker.results.params_text import compact, config_text
 from worker.results.tearsheet import Tearsheet
 from worker.results.trade_table import trade_table_rows
 from worker.results.walk_forward_view import walk_forward_view
@@ -52,10 +53,21 @@ class RunIdentity:
     tags: tuple[str, ...] = ()
 
 
-def title(identity: RunIdentity) -> str:
+def title(identity: RunIdentity, result: BacktestResult) -> str:
+    """The plot's title: the strategy with the parameters it ran with, and the data."""
     shown = ", ".join(identity.symbols[:6]) + ("…" if len(identity.symbols) > 6 else "")
     name = f"{identity.strategy_name} v{identity.strategy_version}"
-    return f"{name} on {identity.dataset_name} ({shown})"
+    params = compact(result.strategy)
+    return f"{name}{f' ({params})' if params else ''} on {identity.dataset_name} ({shown})"
+
+
+def page_title(identity: RunIdentity, result: BacktestResult) -> str:
+    """The browser tab's title, which tells runs of one strategy apart: the label (or the
+    strategy), the parameters the run used (a grid's best) and its tags."""
+    parts = [identity.label or identity.strategy_name, compact(result.strategy)]
+    if identity.tags:
+        parts.append(" ".join(f"#{tag}" for tag in identity.tags))
+    return " · ".join(part for part in parts if part)
 
 
 def benchmark_label(symbols: list[str]) -> str:
@@ -132,6 +144,9 @@ def html_report(
     page = _templates.get_template("report.html.j2").render(
         identity=identity,
         title=identity.label or identity.strategy_name,
+        page_title=page_title(identity, result),
+        params_line=compact(result.strategy),
+        config_line=config_text(result.resolved_config),
         window=f"{view.format_time(start, fmt)} → {view.format_time(end, fmt)}",
         bars=equity.height,
         cards=view.cards(metrics, sheet.benchmark_metrics),
