@@ -107,28 +107,21 @@ async def prepare(settings: Settings, workdir: Path, step: Callable[[str], None]
             labels: list[str] = []
             for name, params in STRATEGIES:
                 strategy, _ = await create_strategy(session, f"demo {name}", params)
-                specs.append(
-                    RunCreate(dataset_id=dataset.id, strategy_id=strategy.id, config=COSTS)
-                )
-                labels.append(name)
+                runs: list[tuple[str, dict[str, Any]]] = [(name, COSTS)]
                 if params is SMA:
                     grid_size = len(GRID["fast_period"]) * len(GRID["slow_period"])
+                    runs.append((f"sma grid ({grid_size} combinations)", {**COSTS, "grid": GRID}))
+                    bad = {"params": {"fast_period": 200, "slow_period": 50}}
+                    runs.append(("sma, bad override (fails)", bad))
+                for label, config in runs:  # the label titles the report and `runs list`
                     specs.append(
                         RunCreate(
                             dataset_id=dataset.id,
                             strategy_id=strategy.id,
-                            config={**COSTS, "grid": GRID},
+                            config={**config, "label": label, "tags": ["demo"]},
                         )
                     )
-                    labels.append(f"sma grid ({grid_size} combinations)")
-                    specs.append(
-                        RunCreate(
-                            dataset_id=dataset.id,
-                            strategy_id=strategy.id,
-                            config={"params": {"fast_period": 200, "slow_period": 50}},
-                        )
-                    )
-                    labels.append("sma, bad override (fails)")
+                    labels.append(label)
             step("enqueueing runs")
             ids = await enqueue_many(session, specs)
     finally:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from worker.cli.tables import cli_console
 from worker.config import ConfigError, Settings, load_settings
@@ -43,24 +43,46 @@ class UserError(Exception):
 @dataclass(frozen=True)
 class State:
     debug: bool
+    embedded: bool = False
 
 
 @app.callback()
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    embedded: bool = typer.Option(
+        False,
+        "--embedded",
+        help="Use the demo's embedded PostgreSQL (EMBEDDED_PGDATA) instead of DATABASE_URL,"
+        " started for this command.",
+    ),
 ) -> None:
-    ctx.obj = State(debug=debug)
+    ctx.obj = State(debug=debug, embedded=embedded)
 
 
 def settings_from(ctx: typer.Context, **overrides: Any) -> Settings:
     """Load settings for a command; a bad value becomes a one-line UserError."""
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as error:
         raise UserError(
             str(error), hint="see .env.example for every variable", exit_code=2
         ) from None
+    state = ctx.find_object(State)
+    return _on_embedded(ctx, settings) if state is not None and state.embedded else settings
+
+
+def _on_embedded(ctx: typer.Context, settings: Settings) -> Settings:
+    """Settings pointing at the embedded PostgreSQL, running until the command ends (so the
+    demo's runs can be read after the demo: `backtest-worker --embedded runs list`)."""
+    from worker.db.embedded import EmbeddedPostgresUnavailable, start_embedded_postgres
+
+    try:
+        server, url = start_embedded_postgres(settings.embedded_pgdata)
+    except EmbeddedPostgresUnavailable as error:
+        raise UserError(str(error), exit_code=2) from None
+    ctx.call_on_close(server.cleanup)
+    return settings.model_copy(update={"database_url": SecretStr(url)})
 
 
 def describe_validation(error: ValidationError) -> str:

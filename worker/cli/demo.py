@@ -11,10 +11,11 @@ from typing import Any
 
 import typer
 from pydantic import SecretStr
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from worker.cli.app import UserError, app, console, err_console, settings_from
+from worker.cli.tables import Col, print_table
 from worker.config import Settings
 
 
@@ -41,9 +42,19 @@ def _pct(value: Decimal | None) -> str:
     return "" if value is None else f"{100 * float(value):.2f} %"
 
 
-def _results_table(views: list[Any]) -> Table:
-    table = Table("strategy", "status", "return", "Sharpe", "max DD", "trades", "note")
-    table.columns[0].no_wrap = True
+RESULT_COLUMNS = (
+    Col("strategy", wrap=True),
+    Col("status"),
+    Col("return", numeric=True),
+    Col("Sharpe", numeric=True, drop=1),
+    Col("max DD", numeric=True, drop=2),
+    Col("trades", numeric=True, drop=3),
+    Col("note", wrap=True),
+)
+
+
+def _result_rows(views: list[Any]) -> list[list[str]]:
+    rows = []
     for view in views:
         row = view.row
         status = row.get("status", view.status)
@@ -56,16 +67,43 @@ def _results_table(views: list[Any]) -> Table:
             best = json.loads(row["best_params"])
             note = "best " + ", ".join(f"{key}={value}" for key, value in best.items())
         sharpe = row.get("sharpe_ratio")
-        table.add_row(
-            view.label,
-            f"[{style}]{status}[/]",
-            _pct(row.get("total_return")),
-            "" if sharpe is None else f"{float(sharpe):.2f}",
-            _pct(row.get("max_drawdown")),
-            "" if row.get("total_trades") is None else str(row["total_trades"]),
-            note,
+        rows.append(
+            [
+                view.label,
+                f"[{style}]{status}[/]",
+                _pct(row.get("total_return")),
+                "" if sharpe is None else f"{float(sharpe):.2f}",
+                _pct(row.get("max_drawdown")),
+                "" if row.get("total_trades") is None else str(row["total_trades"]),
+                escape(note),
+            ]
         )
-    return table
+    return rows
+
+
+def _afterwards(settings: Settings, embedded: bool, workdir: Path) -> None:
+    """Where the demo left its logs and how to look at its database once it has ended."""
+    console.print(f"\nworker logs (JSON lines): {workdir / 'logs'}/worker-*.log", highlight=False)
+    if embedded:
+        pgdata = settings.embedded_pgdata
+        prefix = "" if pgdata == Path(".demo/pgdata") else f"EMBEDDED_PGDATA={pgdata} "
+        console.print(
+            f"the embedded PostgreSQL is stopped; its data is kept in {pgdata}. To look at"
+            f" the runs again (it starts for the command):\n"
+            f"  {prefix}backtest-worker --embedded runs list\n"
+            f"  {prefix}backtest-worker --embedded runs show RUN_ID",
+            highlight=False,
+        )
+    else:
+        url = settings.redacted_database_url
+        assert settings.database_url is not None
+        masked = url != settings.database_url.get_secret_value()
+        console.print(
+            f"to look at the runs again{' (with your password in the URL)' if masked else ''}:\n"
+            f"  DATABASE_URL='{url}' backtest-worker runs list\n"
+            f"  DATABASE_URL='{url}' backtest-worker runs show RUN_ID",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -135,9 +173,11 @@ def demo(
     finally:
         if server is not None:
             server.cleanup()
-    console.print(_results_table(views))
-    reports = [view.row["report"] for view in views if view.row.get("report")]
+    print_table(console, RESULT_COLUMNS, _result_rows(views))
+    reports = [(view.label, view.row["report"]) for view in views if view.row.get("report")]
     console.print("\nHTML reports (open in a browser):")
-    for path in reports:
-        console.print(f"  {path}", soft_wrap=True)
+    width = max((len(label) for label, _ in reports), default=0)
+    for label, path in reports:
+        console.print(f"  {label:<{width}}  {path}", highlight=False)
+    _afterwards(settings, server is not None, workdir)
     err_console.print(f"\ndemo finished in {time.monotonic() - started:.1f} s")

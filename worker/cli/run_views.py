@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from rich.markup import escape
+
 from worker.admin.run_summary import RunSummary
 from worker.cli.tables import Col
 from worker.results.metric_labels import format_metric, label_of
@@ -57,13 +59,14 @@ def _metric(summary: RunSummary, name: str) -> str:
     return format_metric(name, summary.metrics[name])
 
 
+#: The strategy and the parameters share a column, so that at 80 columns they fold into the
+#: same lines rather than each needing the width of its longest word.
 LIST_COLUMNS = (
     Col("id"),
-    Col("strategy", wrap=True),
-    Col("label", wrap=True, drop=3),
-    Col("params", wrap=True, drop=2),
+    Col("strategy · params", wrap=True),
+    Col("label", wrap=True, drop=2),
     Col("status"),
-    Col("error", drop=4),
+    Col("error", drop=1),
     Col("return", numeric=True),
     Col("sharpe", numeric=True, drop=5),
     Col("max dd", numeric=True, drop=6),
@@ -80,16 +83,15 @@ def list_table(
     rows = [
         [
             short.get(s.id, str(s.id)),
-            s.strategy,
-            s.label or "",
-            params_cell(s),
+            f"{escape(s.strategy)} · {escape(params_cell(s))}",
+            escape(s.label or ""),
             styled_status(s.status),
             s.error_type or "",
             _metric(s, "total_return"),
             _metric(s, "sharpe_ratio"),
             _metric(s, "max_drawdown"),
             "" if "total_trades" not in s.metrics else str(s.metrics["total_trades"]),
-            s.dataset,
+            escape(s.dataset),
             s.created_at.strftime("%Y-%m-%d %H:%M"),
         ]
         for s in summaries

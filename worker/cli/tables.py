@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 NATURAL = 10_000  # wider than any table: the width at which nothing wraps
+WRAP_MIN = 20  # a text column narrower than this reads as a column of syllables
 
 
 def cli_console(*, stderr: bool = False) -> Console:
@@ -58,17 +59,17 @@ def build(
 ) -> Table:
     table = Table(title=title, title_justify="left")
     for index, col in enumerate(columns):
-        cells = [row[index] for row in rows]
-        longest = max(
-            [Text.from_markup(col.header).cell_len]
-            + [(c if isinstance(c, Text) else Text.from_markup(c)).cell_len for c in cells]
-        )
+        texts = [Text.from_markup(col.header)] + [
+            c if isinstance(c, Text) else Text.from_markup(c) for c in (row[index] for row in rows)
+        ]
+        longest = max(text.cell_len for text in texts)
+        word = max((len(w) for text in texts for w in text.plain.split()), default=1)
         table.add_column(
             col.header,
             justify="right" if col.numeric else "left",
             no_wrap=not col.wrap,
             overflow="fold" if col.wrap else "ellipsis",
-            min_width=None if col.wrap else longest,
+            min_width=max(word, min(longest, WRAP_MIN)) if col.wrap else longest,
         )
     for row in rows:
         table.add_row(*row)
