@@ -177,7 +177,9 @@ async def test_enqueue_show_cancel_and_prune_from_the_command_line(
 
     missing = cli(database_url, tmp_path, "runs", "show", str(uuid.uuid4()))
     assert missing.returncode == 1 and "no run with id" in missing.stderr
-    not_uuid = cli(database_url, tmp_path, "cancel", "12")
+    too_short = cli(database_url, tmp_path, "cancel", "12")
+    assert too_short.returncode == 2 and "is too short" in too_short.stderr
+    not_uuid = cli(database_url, tmp_path, "cancel", "run-12")
     assert not_uuid.returncode == 2 and "is not a UUID" in not_uuid.stderr
     bad_dataset = cli(
         database_url, tmp_path, "enqueue", "--dataset", str(uuid.uuid4()), "--strategy", strategy

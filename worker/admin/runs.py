@@ -13,7 +13,6 @@ from sqlalchemy.orm import selectinload
 
 from worker.admin.run_filter import RunFilter
 from worker.db import TERMINAL_STATUSES, Dataset, Run, RunStatus, Strategy
-from worker.pipeline.inputs import validate_request
 from worker.schemas import RunCreate
 from worker.storage import FileStore
 
@@ -29,6 +28,8 @@ class NotFound(LookupError):
 async def enqueue_run(session: AsyncSession, spec: RunCreate) -> uuid.UUID:
     """Insert a run after the checks a worker would make (`validate_request`): a bad config
     or parameter raises `PermanentRunError` naming it, and nothing is inserted."""
+    from worker.pipeline.inputs import validate_request  # the engine: only when enqueueing
+
     dataset = await session.get(Dataset, spec.dataset_id)
     if dataset is None:
         raise NotFound(f"no dataset with id {spec.dataset_id}", "dataset list")
