@@ -6,11 +6,12 @@ import asyncio
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from worker.cli.app import UserError, app, console, err_console, settings_from
 from worker.cli.db import cli_session
+from worker.cli.tables import Col, print_table
 
 dataset_app = typer.Typer(help="Import and list datasets (OHLCV bars).", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -123,20 +124,29 @@ def list_command(ctx: typer.Context) -> None:
     async def main() -> None:
         async with cli_session(settings) as session:
             datasets = await list_datasets(session)
-        table = Table("id", "name", "timeframe", "symbols", "from", "to", "rows", "hash")
-        table.columns[0].no_wrap = True  # ids are for copying: never cut them
-        table.columns[0].min_width = 36
-        for d in datasets:
-            table.add_row(
+        columns = [
+            Col("id"),  # whole: ids are for copying into --dataset
+            Col("name", wrap=True),
+            Col("timeframe", drop=3),
+            Col("symbols", wrap=True, drop=4),
+            Col("from", drop=2),
+            Col("to", drop=2),
+            Col("rows", numeric=True, drop=1),
+            Col("hash", drop=5),
+        ]
+        rows = [
+            [
                 str(d.id),
-                d.name,
+                escape(d.name),
                 d.timeframe,
                 ", ".join(d.symbols[:8]) + (" …" if len(d.symbols) > 8 else ""),
                 d.start_date.date().isoformat(),
                 d.end_date.date().isoformat(),
                 f"{d.row_count:,}",
                 d.hash[:12],
-            )
-        console.print(table)
+            ]
+            for d in datasets
+        ]
+        print_table(console, columns, rows)
 
     asyncio.run(main())

@@ -7,10 +7,11 @@ import json
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
+from rich.markup import escape
 
 from worker.cli.app import UserError, app, console, err_console, settings_from
 from worker.cli.db import cli_session
+from worker.cli.tables import Col, print_table
 
 strategy_app = typer.Typer(help="Register and list strategies.", no_args_is_help=True)
 app.add_typer(strategy_app, name="strategy")
@@ -65,11 +66,15 @@ def list_command(ctx: typer.Context) -> None:
     async def main() -> None:
         async with cli_session(settings) as session:
             strategies = await list_strategies(session)
-        table = Table("id", "name", "version", "params")
-        table.columns[0].no_wrap = True  # ids are for copying: never cut them
-        table.columns[0].min_width = 36
-        for s in strategies:
-            table.add_row(str(s.id), s.name, s.version, json.dumps(s.params))
-        console.print(table)
+        columns = [
+            Col("id"),  # whole: ids are for copying into --strategy
+            Col("name", wrap=True),
+            Col("version", drop=1),
+            Col("params", wrap=True),
+        ]
+        rows = [
+            [str(s.id), escape(s.name), s.version, escape(json.dumps(s.params))] for s in strategies
+        ]
+        print_table(console, columns, rows)
 
     asyncio.run(main())
