@@ -116,7 +116,7 @@ def show_lines(summary: RunSummary, registered: dict[str, Any]) -> list[str]:
     lines.append(f"params   {compact(summary.params) or '-'}  [dim]({used})[/]")
     if summary.overrides:
         lines.append(f"         overrides {compact(summary.overrides, skip=())}")
-    if summary.params != registered:
+    if (summary.overrides or summary.best_params) and summary.params != registered:
         lines.append(f"         registered {compact(registered) or '-'}")
     if summary.grid is not None:
         lines.append(f"grid     {grid_text(summary)}")

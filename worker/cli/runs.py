@@ -198,7 +198,9 @@ def compare_command(
             short = await short_ids(session, keys)
         summaries = [summarize(run) for run in runs]
         if as_json:
-            print(json.dumps([{**s.as_json(), "short_id": short[s.id]} for s in summaries]))
+            print(
+                json.dumps([{**s.as_json(), "short_id": short[s.id]} for s in summaries], indent=2)
+            )
             return
         columns, rows = compare_table(summaries, short)
         print_table(console, columns, rows)
