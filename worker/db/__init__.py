@@ -2,6 +2,7 @@
 
 from worker.db.base import Base
 from worker.db.enums import TERMINAL_STATUSES, ArtifactKind, RunMode, RunStatus
+from worker.db.fleet_models import QueueState, WorkerRow
 from worker.db.models import ApiKey, Artifact, Dataset, Event, Run, Strategy
 
 __all__ = [
@@ -12,8 +13,10 @@ __all__ = [
     "Base",
     "Dataset",
     "Event",
+    "QueueState",
     "Run",
     "RunMode",
     "RunStatus",
     "Strategy",
+    "WorkerRow",
 ]
