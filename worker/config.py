@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 30.0
     retry_base_seconds: PositiveFloat = 2.0
     retry_max_seconds: PositiveFloat = 300.0
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    metrics_host: str = "0.0.0.0"
+    retention_days: PositiveFloat | None = None
+    retention_interval_seconds: PositiveFloat = 3600.0
 
     data_dir: str = "data"
     dataset_roots: str = ""

@@ -32,6 +32,7 @@ def run(
     ),
 ) -> None:
     """Claim and execute pending runs until SIGTERM/SIGINT (or, with --burst, until drained)."""
+    from worker.queue.fleet import SchemaNotReady
     from worker.queue.handler import load_handler
     from worker.queue.worker import run_worker
 
@@ -48,6 +49,11 @@ def run(
         ) from None
     try:
         asyncio.run(run_worker(settings, run_handler, burst=burst))
+    except SchemaNotReady as error:
+        raise UserError(
+            f"cannot work on {settings.redacted_database_url}: {error}",
+            hint="run `backtest-worker migrate` (the release step) first",
+        ) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise database_error(
             settings,

@@ -39,9 +39,7 @@ class QueueState(Base):
     __tablename__ = "queue_state"
     __table_args__ = (CheckConstraint("singleton", name="one_row"),)
 
-    singleton: Mapped[bool] = mapped_column(
-        Boolean, primary_key=True, server_default=text("true")
-    )
+    singleton: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
     paused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     changed_at: Mapped[datetime] = mapped_column(server_default=_now)
     changed_by: Mapped[str | None] = mapped_column(String(255))

@@ -23,3 +23,25 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def known_revisions() -> tuple[str, list[str]]:
+    """The newest revision of this code's migrations, and every revision it knows."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused/db"))
+    head = script.get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head, [revision.revision for revision in script.walk_revisions()]
+
+
+def schema_problem(revision: str | None) -> str | None:
+    """Why a worker of this code cannot run on a database at `revision` (None: it can). A
+    revision this code does not know is a newer schema, which older workers keep serving
+    during a rolling deploy."""
+    head, known = known_revisions()
+    if revision is None:
+        return "the database has no schema (it was never migrated)"
+    if revision != head and revision in known:
+        return f"the schema is at revision {revision}, behind this worker's {head}"
+    return None

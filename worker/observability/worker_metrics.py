@@ -8,6 +8,7 @@ query is added to any path. In-flight runs and free slots are read when scraped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -108,3 +109,27 @@ class WorkerMetrics:
     def finished(self, status: str, error_type: str, seconds: float) -> None:
         self.runs_finished.labels(status, error_type).inc()
         self.run_duration.labels(status).observe(seconds)
+
+
+def final_label(final: Any, written: Any) -> tuple[str, str]:
+    """(status, error_type) of a settled final state, as `runs_finished` counts it."""
+    from worker.queue.completer import AckLost
+    from worker.queue.outcome import Abandon, Cancel, Fail, HandBack, Retry, Succeed
+
+    if isinstance(written, BaseException):
+        return "write_failed", ""
+    if isinstance(final, Abandon):
+        return "abandoned", ""
+    if not written and not isinstance(written, AckLost):
+        return "fenced_off", ""
+    if isinstance(final, Succeed):
+        return "succeeded", ""
+    if isinstance(final, Fail):
+        return "failed", str(final.error.get("type", ""))
+    if isinstance(final, Retry):
+        return "retried", str(final.error.get("type", ""))
+    if isinstance(final, Cancel):
+        return "cancelled", ""
+    if isinstance(final, HandBack):
+        return "handed_back", ""
+    return type(final).__name__.lower(), ""

@@ -58,6 +58,8 @@ class RunJob:
     worker_id: str
     # Set when the row could not be decoded: the run fails with it, its handler never called.
     input_error: PermanentRunError | None = None
+    # created_at → claim, database clock (the queue-wait metric).
+    queue_wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

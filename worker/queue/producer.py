@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ class Producer(Loop):
         busy: Callable[[], bool],
         max_claim: int | None = None,
         start: Callable[[Sequence[RunJob]], None],
+        on_claimed: Callable[[float, Sequence[RunJob]], None] | None = None,
         log: Any,
     ) -> None:
         super().__init__()
@@ -64,6 +66,7 @@ class Producer(Loop):
         self._max_claim = max_claim
         self._busy = busy
         self._start = start
+        self._on_claimed = on_claimed
         self._log = log
         self._wake = asyncio.Event()
         self._stopping = False
@@ -108,8 +111,11 @@ class Producer(Loop):
             if free > 0:
                 try:
                     db = await self._db()
+                    began = time.perf_counter()
                     jobs = await queries.claim(db, self._worker_id, free, self._lease_seconds)
                     failures = 0
+                    if self._on_claimed is not None:
+                        self._on_claimed(time.perf_counter() - began, jobs)
                 except Exception as error:
                     failures += 1
                     delay = backoff_seconds(failures, 0.1, self._poll_interval)

@@ -69,6 +69,7 @@ async def claim(db: Executor, worker_id: str, limit: int, lease_seconds: float) 
                 max_attempts=row["max_attempts"],
                 worker_id=worker_id,
                 input_error=input_error,
+                queue_wait_seconds=row["waited"],
             )
         )
     return jobs
@@ -198,16 +199,37 @@ async def hand_back(
     return {row["id"] for row in rows}
 
 
+@dataclass(frozen=True)
+class WorkerBeat:
+    """What a worker's `workers` row says of it, written with every heartbeat."""
+
+    hostname: str
+    pid: int
+    version: str
+    concurrency: int
+    state: str = "running"
+
+
 async def heartbeat(
-    db: Executor, worker_id: str, held: Sequence[tuple[uuid.UUID, int]], lease_seconds: float
+    db: Executor,
+    worker_id: str,
+    held: Sequence[tuple[uuid.UUID, int]],
+    lease_seconds: float,
+    beat: WorkerBeat | None = None,
 ) -> dict[uuid.UUID, bool]:
-    """Extend leases; returns {run id: cancel_requested} for the runs still held."""
+    """Extend leases (and, given `beat`, upsert the worker's row in the same statement);
+    returns {run id: cancel_requested} for the runs still held."""
     rows = await db.fetch(
         load("heartbeat"),
         worker_id,
         [run_id for run_id, _ in held],
         [attempt for _, attempt in held],
         lease_seconds,
+        *(
+            (None, None, None, None, None)
+            if beat is None
+            else (beat.hostname, beat.pid, beat.version, beat.concurrency, beat.state)
+        ),
     )
     return {row["id"]: row["cancel_requested"] for row in rows}
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from worker.config import Settings
+from worker.observability.worker_metrics import WorkerMetrics, final_label
 from worker.queue.completer import AckLost, Completer, Written
 from worker.queue.errors import Kind, classify
 from worker.queue.handler import CancelReason, Handler, PermanentRunError, RunContext, RunJob
@@ -90,6 +91,7 @@ class Runs:
         context: Callable[[RunJob, float], RunContext],
         on_slot_free: Callable[[], None],
         log: Any,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._handler = handler
@@ -97,6 +99,7 @@ class Runs:
         self._context = context
         self._on_slot_free = on_slot_free
         self._log = log
+        self._metrics = metrics
         self._policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
         self.active: dict[uuid.UUID, ActiveRun] = {}
         self.executing = 0  # runs whose handler has not returned yet
@@ -169,6 +172,8 @@ class Runs:
                 continue
             if run_id not in alive:
                 active.ctx.log.warning("run_lease_lost")
+                if self._metrics is not None:
+                    self._metrics.leases_lost.inc()
                 self.stop(active, CancelReason.LEASE_LOST, grace=0.0)
             elif alive[run_id]:
                 self.stop(active, CancelReason.CANCEL_REQUESTED, grace=STOP_GRACE_SECONDS)
@@ -250,6 +255,9 @@ class Runs:
     def _ended(self, active: ActiveRun, final: Final, written: Written) -> None:
         """The final write is settled: the run is no longer ours to heartbeat."""
         self._log_end(active, final, written)
+        if self._metrics is not None:
+            status, error_type = final_label(final, written)
+            self._metrics.finished(status, error_type, time.monotonic() - active.started)
         self.active.pop(active.job.id, None)
         if not self.active:
             self._settled.set()

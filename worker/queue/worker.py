@@ -19,13 +19,19 @@ import contextlib
 import gc
 import os
 import signal
+import socket
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 import structlog
 
+from worker import __version__
 from worker.config import Settings
-from worker.queue import queries
+from worker.db.migrate import schema_problem
+from worker.observability.probe_server import ProbeServer
+from worker.observability.worker_metrics import WorkerMetrics
+from worker.queue import fleet, queries
 from worker.queue.claim_connection import PLANNER_SETTINGS, TransactionScopedClaimConnection
 from worker.queue.completer import Completer
 from worker.queue.handler import CancelReason, Handler, RunContext, RunJob
@@ -40,6 +46,9 @@ from worker.queue.worker_id import application_name, new_worker_id
 # allocates a few dozen short-lived containers (task, futures, context, records), and at the
 # default threshold the collector ran so often that it cost as much as the rest of a no-op run.
 GC_THRESHOLD = 20_000
+# A `workers` row silent for this many leases is deleted (stopped, or died unannounced).
+WORKER_EXPIRY_LEASES = 10
+READY_TIMEOUT_SECONDS = 2.0
 
 
 class Worker:
@@ -63,6 +72,9 @@ class Worker:
         self._pool: asyncpg.Pool | None = None
         self._producer: Producer | None = None
         self._runs: Runs | None = None
+        self._listener: Listener | None = None
+        self.metrics = WorkerMetrics()
+        self.probe_server: ProbeServer | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -93,6 +105,12 @@ class Worker:
             server_settings={"application_name": application_name(self.worker_id, "pool")},
             **settings.asyncpg_options,
         )
+        problem = schema_problem(await fleet.schema_revision(pool))
+        if problem is not None:
+            await pool.close()
+            raise fleet.SchemaNotReady(problem)
+        metrics = self.metrics
+        metrics.concurrency.set(self.concurrency)
         completer = Completer(
             pool, self.worker_id, retry_for_seconds=settings.lease_seconds, log=self.log
         )
@@ -103,6 +121,11 @@ class Worker:
             context=self._context,
             on_slot_free=self._wake_producer,
             log=self.log,
+            metrics=metrics,
+        )
+        metrics.read_slots(
+            lambda: len(runs.active),
+            lambda: 0 if self._stopping else self.concurrency - runs.executing,
         )
         producer = self._producer = Producer(
             self._connect_claimer,
@@ -115,6 +138,7 @@ class Worker:
             busy=lambda: bool(runs.active),
             max_claim=max(1, (self.concurrency + 1) // 2),
             start=runs.start,
+            on_claimed=self._claimed,
             log=self.log,
         )
         listener = Listener(
@@ -124,23 +148,38 @@ class Worker:
                 CHANNEL_PENDING: lambda _channel, _payload: producer.wake(),
                 CHANNEL_CANCEL: lambda _channel, payload: runs.on_cancel_notification(payload),
             },
-            on_connected=producer.wake,
+            on_connected=self._listen_connected,
             health_check_seconds=max(1.0, min(settings.poll_interval_seconds, 15.0)),
             log=self.log,
         )
+        self._listener = listener
         heartbeat = Heartbeat(
             pool,
             self.worker_id,
             interval=settings.effective_heartbeat_seconds,
             lease_seconds=settings.lease_seconds,
             held=runs.held,
-            on_result=runs.on_heartbeat,
+            on_result=self._heartbeat_answered,
+            beat=self._beat,
             log=self.log,
         )
         reaper = Reaper(
-            pool, interval=min(settings.poll_interval_seconds, settings.lease_seconds), log=self.log
+            pool,
+            interval=min(settings.poll_interval_seconds, settings.lease_seconds),
+            log=self.log,
+            worker_expiry=WORKER_EXPIRY_LEASES * settings.lease_seconds,
+            on_reaped=lambda status: metrics.leases_reaped.labels(status).inc(),
         )
-        background = [completer, listener, heartbeat, reaper]
+        background: list[Any] = [completer, listener, heartbeat, reaper]
+        if settings.metrics_port is not None:
+            self.probe_server = ProbeServer(
+                settings.metrics_host,
+                settings.metrics_port,
+                registry=metrics.registry,
+                readiness=self._readiness,
+                log=self.log,
+            )
+            background.append(self.probe_server)
         for loop in [*background, producer]:
             loop.start()
         stop = asyncio.create_task(self._stop_requested.wait())
@@ -153,6 +192,10 @@ class Worker:
             await producer.stop()
             for loop in background:  # the completer first: it writes what is left
                 await loop.stop()
+            try:
+                await asyncio.wait_for(fleet.worker_stopped(pool, self.worker_id), 5)
+            except Exception as error:  # the row expires by itself
+                self.log.warning("worker_deregister_failed", error=repr(error))
             await pool.close()
             self.log.info("worker_stopped")
 
@@ -187,6 +230,45 @@ class Worker:
 
     async def _write_progress(self, job: RunJob, payload: dict[str, Any]) -> None:
         await queries.write_progress(self.pool, job.id, self.worker_id, job.attempt, payload)
+
+    def _claimed(self, seconds: float, jobs: Sequence[RunJob]) -> None:
+        self.metrics.claimed(seconds, [job.queue_wait_seconds for job in jobs])
+
+    def _listen_connected(self) -> None:
+        if self._listener is not None and self._listener.connections > 1:
+            self.metrics.listen_reconnects.inc()
+        self._wake_producer()
+
+    def _heartbeat_answered(self, held: Any, alive: dict[Any, bool]) -> None:
+        self.metrics.lease_renewals.inc(len(alive))
+        if self._runs is not None:
+            self._runs.on_heartbeat(held, alive)
+
+    def _beat(self) -> queries.WorkerBeat:
+        return queries.WorkerBeat(
+            hostname=socket.gethostname()[:255],
+            pid=os.getpid(),
+            version=__version__,
+            concurrency=self.concurrency,
+            state="stopping" if self._stopping else "running",
+        )
+
+    async def _readiness(self) -> dict[str, Any]:
+        """Ready: the pool answers, the LISTEN connection is up, and not shutting down."""
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await self.pool.fetchval("SELECT 1")
+            database = True
+        except Exception:
+            database = False
+        listening = self._listener is not None and self._listener.connected.is_set()
+        return {
+            "ready": database and listening and not self._stopping,
+            "database": database,
+            "listening": listening,
+            "stopping": self._stopping,
+            "worker_id": self.worker_id,
+        }
 
     def _wake_producer(self) -> None:
         if self._producer is not None:

@@ -3,13 +3,16 @@
 -- attempt counts at claim time, so a run whose worker dies still uses up an attempt.
 -- `config` comes back as text, decoded per run by the worker, and only when it is at most $4
 -- bytes (else NULL, with its size): a row the worker cannot decode fails alone, after the
--- claim, instead of failing the statement and losing the batch.
+-- claim, instead of failing the statement and losing the batch. While the fleet is paused
+-- (queue_state.paused) nothing is claimed: one row read once per statement (an InitPlan).
+-- `waited` is how long each run waited since its creation, for the queue-wait histogram.
 WITH candidates AS (
     SELECT id
     FROM runs
     WHERE status = 'pending'
       AND run_after <= now()
       AND NOT cancel_requested
+      AND NOT EXISTS (SELECT 1 FROM queue_state WHERE paused)
     ORDER BY priority DESC, run_after, created_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -26,7 +29,8 @@ claimed AS (
     -- are stale (a burst of inserts into an empty queue), instead of a scan of all runs.
     WHERE r.id = ANY (ARRAY(SELECT id FROM candidates))
     RETURNING r.id, r.dataset_id, r.strategy_id, r.mode::text AS mode, r.initial_capital,
-              r.config::text AS config_text, r.attempts, r.max_attempts, r.priority
+              r.config::text AS config_text, r.attempts, r.max_attempts, r.priority,
+              extract(epoch FROM now() - r.created_at)::float8 AS waited
 ),
 logged AS (
     INSERT INTO events (run_id, event_type, payload)
@@ -35,6 +39,6 @@ logged AS (
 )
 SELECT id, dataset_id, strategy_id, mode, initial_capital, attempts, max_attempts,
        CASE WHEN octet_length(config_text) <= $4 THEN config_text END AS config,
-       octet_length(config_text) AS config_bytes
+       octet_length(config_text) AS config_bytes, waited
 FROM claimed
 ORDER BY priority DESC;

@@ -1,6 +1,7 @@
--- Extend the lease of every run this worker ($1) holds by $4 seconds, in one statement.
--- Returns the runs still held, with their cancel flag; a run missing from the result has
--- been taken from this worker (its lease expired and it was reaped).
+-- One beat of worker $1: its `workers` row (upserted, so a row expired while the process was
+-- suspended comes back) and the lease of every run it holds, extended by $4 seconds, in one
+-- statement. Returns the runs still held, with their cancel flag; a run missing from the
+-- result has been taken from this worker (its lease expired and it was reaped).
 --
 -- Rows are locked first, one primary-key lookup each, in id order: a completion batch of
 -- the same worker locks overlapping rows in the same order, so neither can hold a row the
@@ -9,7 +10,13 @@
 -- on its newest version; the rows stay locked until commit, so the UPDATE needs only their
 -- ids (no status test there, which would tempt the planner into the partial index of
 -- running runs).
-WITH held AS MATERIALIZED (
+WITH beat AS (
+    INSERT INTO workers (id, hostname, pid, version, concurrency, state)
+    SELECT $1, $5::text, $6::int, $7::text, $8::int, $9::text
+    WHERE $5::text IS NOT NULL  -- NULL: lease renewal only (tests, tools)
+    ON CONFLICT (id) DO UPDATE SET last_beat = now(), state = EXCLUDED.state
+),
+held AS MATERIALIZED (
     SELECT * FROM unnest($2::uuid[], $3::int[]) AS t(id, attempt)
 ),
 locked AS MATERIALIZED (
