@@ -3,6 +3,7 @@
 from worker.cli import apikey as _apikey  # noqa: F401  (registers commands)
 from worker.cli import dataset as _dataset  # noqa: F401
 from worker.cli import demo as _demo  # noqa: F401
+from worker.cli import fleet as _fleet  # noqa: F401
 from worker.cli import migrate as _migrate  # noqa: F401
 from worker.cli import run as _run  # noqa: F401
 from worker.cli import runs as _runs  # noqa: F401

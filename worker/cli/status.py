@@ -13,14 +13,17 @@ import typer
 from rich.table import Table
 
 from worker.cli.app import UserError, app, console, settings_from
+from worker.cli.fleet import worker_json
 from worker.config import Settings
-from worker.queue import queries
+from worker.queue import fleet, queries
 
 
 @dataclass(frozen=True)
 class QueueStatus:
     counts: list[queries.StatusCount]
     workers: list[queries.LeaseHolder]
+    pause: fleet.PauseState
+    registered: list[fleet.RegisteredWorker]
 
     def as_json(self) -> dict[str, Any]:
         pending = next((c for c in self.counts if c.status == "pending"), None)
@@ -39,6 +42,10 @@ class QueueStatus:
                 }
                 for w in self.workers
             ],
+            "paused": self.pause.paused,
+            "paused_since": _iso(self.pause.changed_at) if self.pause.paused else None,
+            "paused_by": self.pause.changed_by if self.pause.paused else None,
+            "registered_workers": [worker_json(w) for w in self.registered],
         }
 
 
@@ -65,6 +72,8 @@ async def fetch_status(settings: Settings) -> QueueStatus:
         return QueueStatus(
             counts=await queries.status_counts(connection),
             workers=await queries.lease_holders(connection),
+            pause=await fleet.queue_state(connection),
+            registered=await fleet.list_workers(connection, settings.lease_seconds),
         )
     finally:
         await connection.close()
@@ -115,3 +124,11 @@ def status(
     if not result.workers:
         workers.add_row("(none)", "", "", "")
     console.print(workers)
+    alive = [w for w in result.registered if w.alive]
+    idle = sum(1 for w in alive if not w.running_runs)
+    console.print(f"{len(alive)} workers alive ({idle} idle); `backtest-worker workers` lists them")
+    if result.pause.paused:
+        since = _iso(result.pause.changed_at)
+        console.print(
+            f"[bold yellow]claiming is PAUSED[/] since {since} by {result.pause.changed_by}"
+        )
