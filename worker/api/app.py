@@ -19,7 +19,7 @@ from worker.api.context import ApiContext
 from worker.api.hub import Hub
 from worker.api.models import PREFIX
 from worker.api.ratelimit import RateLimit
-from worker.api.routes import catalog, health, live, results, runs
+from worker.api.routes import catalog, fleet, health, live, results, runs
 from worker.config import Settings, load_settings
 from worker.db.migrate import alembic_config
 from worker.db.session import create_engine, create_session_factory
@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.include_router(health.router)
-    for module in (runs, results, live, catalog):
+    app.include_router(fleet.metrics_router)
+    for module in (runs, results, live, catalog, fleet):
         app.include_router(module.router, prefix=PREFIX)
     app.add_middleware(
         BodyLimit, max_body=settings.api_max_body_bytes, max_upload=settings.api_max_upload_bytes

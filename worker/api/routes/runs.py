@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from pydantic import BaseModel, Field
 
 from worker.api import queries
 from worker.api.auth import ReadKey, WriteKey
@@ -24,6 +25,7 @@ from worker.api.models import (
 from worker.api.problems import PROBLEM_RESPONSES, Problem
 from worker.api.validation import check_run, missing_reference
 from worker.db.enums import RunMode, RunStatus
+from worker.queue import fleet
 from worker.schemas import RunCreate
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=PROBLEM_RESPONSES)
@@ -135,3 +137,29 @@ async def cancel_run(
     if row["status"] == RunStatus.RUNNING:
         response.status_code = 202
     return run_out(row)
+
+
+class RetryIn(BaseModel):
+    attempts: int = Field(3, ge=1, le=100, description="attempts the retried run may make")
+
+
+@router.post("/{run_id}/retry", response_model=RunOut)
+async def retry_run(
+    run_id: uuid.UUID,
+    context: Context,
+    _key: WriteKey,
+    body: Annotated[RetryIn | None, Body()] = None,
+) -> Response:
+    """Run a failed or cancelled run again: pending, with `attempts` more attempts
+    (`max_attempts` becomes `attempts` so far + this). Its events and artifacts stay; its
+    error moves into a `retried` event. Another status is a `409`."""
+    retried = await fleet.retry_run(context.pool, run_id, (body or RetryIn()).attempts)
+    if retried is None:
+        current = await _run_or_404(context, run_id)
+        raise Problem(
+            409,
+            f"run {run_id} is {current.status.value}: "
+            "only a failed or cancelled run can be retried",
+            slug="not-retryable",
+        )
+    return json_response(await _run_or_404(context, run_id))

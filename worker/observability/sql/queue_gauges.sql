@@ -1,0 +1,26 @@
+-- Everything the queue-wide gauges show, in one statement, read once per scrape of the API's
+-- /metrics. Depth counts only pending and running runs (the partial indexes serve them);
+-- finished runs are counted by the workers' runs_finished_total, not by scanning history.
+-- $1: a worker is alive when it beat within this many seconds.
+SELECT
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('status', status, 'priority', priority,
+                                                  'runs', runs)), '[]'::jsonb)
+     FROM (SELECT status::text AS status, priority, count(*) AS runs
+           FROM runs WHERE status IN ('pending', 'running')
+           GROUP BY 1, 2) AS depth) AS depth,
+    (SELECT extract(epoch FROM now() - min(run_after))::float8
+     FROM runs
+     WHERE status = 'pending' AND run_after <= now() AND NOT cancel_requested)
+        AS oldest_runnable_seconds,
+    (SELECT coalesce(jsonb_object_agg(relname,
+                     n_dead_tup::float8 / nullif(n_live_tup + n_dead_tup, 0)), '{}'::jsonb)
+     FROM pg_stat_user_tables
+     WHERE schemaname = current_schema() AND relname IN ('runs', 'events')) AS dead_tuple_ratio,
+    pg_notification_queue_usage() AS notification_queue_usage,
+    coalesce((SELECT paused FROM queue_state), false) AS paused,
+    (SELECT coalesce(jsonb_object_agg(state, workers), '{}'::jsonb)
+     FROM (SELECT CASE WHEN state <> 'stopped'
+                        AND last_beat < now() - make_interval(secs => $1)
+                       THEN 'silent' ELSE state END AS state,
+                  count(*) AS workers
+           FROM workers GROUP BY 1) AS w) AS workers;
