@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -79,9 +80,41 @@ class FileStore:
         if self._fs.exists(path):
             self._fs.rm(path, recursive=True)
 
+    def remove_empty_dirs(self, older_than_seconds: float) -> int:
+        """Remove directories under the root that hold no file (at any depth) and have not
+        changed for `older_than_seconds` (a run that has just made its folder is about to
+        write into it). Object stores have no directories: nothing to do there. Returns how
+        many were removed."""
+        if not self.is_local:
+            return 0
+        root = Path(self._root_path)
+        if not root.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        folders = [p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()]
+        # mtimes before anything is removed: removing a child touches its parent
+        quiet = {folder for folder in folders if _mtime(folder) < cutoff}
+        removed = 0
+        # deepest first, so a folder emptied of its empty subfolders goes too
+        for folder in sorted(quiet, key=lambda p: len(p.parts), reverse=True):
+            try:
+                if not any(folder.iterdir()):
+                    folder.rmdir()
+                    removed += 1
+            except OSError:
+                continue  # written to meanwhile, or gone: leave it
+        return removed
+
     def _path_of(self, uri: str) -> str:
         return (
             uri.split("://", 1)[1]
             if "://" in uri and not self.is_local
             else uri.removeprefix("file://")
         )
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")

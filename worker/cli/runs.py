@@ -236,17 +236,40 @@ def cancel(
 @app.command()
 def prune(
     ctx: typer.Context,
-    before: datetime = typer.Option(..., "--before", help="Delete finished runs created before."),
+    before: datetime | None = typer.Option(
+        None, "--before", help="Delete finished runs created before this date."
+    ),
+    older_than: str | None = typer.Option(
+        None, "--older-than", help="Delete finished runs older than this: 30d, 12h, 2w, 90m."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run"),
 ) -> None:
-    """Delete finished runs older than a date, with their events and artifact files."""
+    """Delete finished runs older than a date or a duration, with their events and artifact
+    files; then empty artifact folders (untouched for an hour)."""
+    from worker.durations import parse_duration
+    from worker.queue.retention import EMPTY_FOLDER_AGE_SECONDS
+
+    if (before is None) == (older_than is None):
+        raise UserError("give one of --before DATE or --older-than DURATION", exit_code=2)
+    if older_than is not None:
+        try:
+            cutoff = datetime.now(UTC) - parse_duration(older_than)
+        except ValueError as error:
+            raise UserError(f"--older-than: {error}", exit_code=2) from None
+    else:
+        assert before is not None
+        cutoff = before if before.tzinfo else before.replace(tzinfo=UTC)
     settings = settings_from(ctx)
-    cutoff = before if before.tzinfo else before.replace(tzinfo=UTC)
+    store = FileStore(settings.artifact_dir)
 
     async def main() -> None:
         async with cli_session(settings) as session:
-            result = await prune_runs(session, cutoff, FileStore(settings.artifact_dir), dry_run)
+            result = await prune_runs(session, cutoff, store, dry_run)
         verb = "would delete" if dry_run else "deleted"
-        console.print(f"{verb} {result.runs} runs and {result.files} artifact files")
+        folders = 0 if dry_run else store.remove_empty_dirs(EMPTY_FOLDER_AGE_SECONDS)
+        console.print(
+            f"{verb} {result.runs} runs and {result.files} artifact files"
+            + (f" ({folders} empty folders removed)" if folders else "")
+        )
 
     asyncio.run(main())

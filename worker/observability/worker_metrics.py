@@ -90,6 +90,12 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.retention_deleted = Counter(
+            "retention_runs_deleted",
+            "Finished runs this process deleted under RETENTION_DAYS.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.concurrency = Gauge(
             "concurrency", "WORKER_CONCURRENCY of this process.", namespace=NAMESPACE, registry=r
         )

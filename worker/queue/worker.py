@@ -39,8 +39,10 @@ from worker.queue.heartbeat import Heartbeat
 from worker.queue.listener import CHANNEL_CANCEL, CHANNEL_PENDING, Listener
 from worker.queue.producer import Producer
 from worker.queue.reaper import Reaper
+from worker.queue.retention import Retention
 from worker.queue.runs import Runs
 from worker.queue.worker_id import application_name, new_worker_id
+from worker.storage import FileStore
 
 # Young-generation collections every this many allocations, instead of Python's 700: each run
 # allocates a few dozen short-lived containers (task, futures, context, records), and at the
@@ -171,6 +173,17 @@ class Worker:
             on_reaped=lambda status: metrics.leases_reaped.labels(status).inc(),
         )
         background: list[Any] = [completer, listener, heartbeat, reaper]
+        if settings.retention_days is not None:
+            background.append(
+                Retention(
+                    pool,
+                    FileStore(settings.artifact_dir),
+                    older_than_seconds=settings.retention_days * 86400,
+                    interval=settings.retention_interval_seconds,
+                    log=self.log,
+                    on_deleted=metrics.retention_deleted.inc,
+                )
+            )
         if settings.metrics_port is not None:
             self.probe_server = ProbeServer(
                 settings.metrics_host,
