@@ -107,7 +107,14 @@ class Worker:
             server_settings={"application_name": application_name(self.worker_id, "pool")},
             **settings.asyncpg_options,
         )
-        problem = schema_problem(await fleet.schema_revision(pool))
+        try:
+            problem = schema_problem(await fleet.schema_revision(pool))
+        except asyncpg.InsufficientPrivilegeError:  # the table exists: migrate has run
+            self.log.warning(
+                "schema_revision_unreadable",
+                hint="GRANT SELECT ON alembic_version to the worker's role (README, Roles)",
+            )
+            problem = None
         if problem is not None:
             await pool.close()
             raise fleet.SchemaNotReady(problem)
