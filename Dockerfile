@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    ENV=production DATA_DIR=/data ARTIFACT_DIR=/artifacts
+    ENV=production DATA_DIR=/data ARTIFACT_DIR=/artifacts METRICS_PORT=9100
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md alembic.ini ./
@@ -12,7 +12,11 @@ RUN pip install -c constraints.txt -e . && useradd --create-home --uid 10001 wor
     && mkdir -p /data /artifacts && chown worker /data /artifacts
 USER worker
 
-EXPOSE 8000
+# 8000: the API (`serve`); 9100: a worker's /metrics, /healthz and /readyz (METRICS_PORT).
+EXPOSE 8000 9100
+# A worker's liveness (its event loop answers); the API's service overrides it (compose).
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('METRICS_PORT', '9100'), timeout=2)"]
 # SIGTERM stops claiming, lets in-flight runs finish within SHUTDOWN_GRACE_SECONDS, exits 0.
 STOPSIGNAL SIGTERM
 CMD ["backtest-worker", "run"]
