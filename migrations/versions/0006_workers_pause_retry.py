@@ -14,7 +14,7 @@ running finish). Resuming sends `NOTIFY runs_pending`, so idle workers claim at 
 `attempts` more attempts (`max_attempts := attempts + $2`, so attempt numbers, and the fence
 on them, never repeat). The transition guard lets a finished run become pending only inside
 this function (a transaction-local setting names the run), so no stray UPDATE, worker or
-Node, can revive a finished run. The row's error moves into a `retried` event; events stay.
+Node, can revive a finished run. The row's error moves into a `retry_requested` event; events stay.
 """
 
 from collections.abc import Sequence
@@ -93,7 +93,7 @@ BEGIN
     RETURNING *;
     PERFORM set_config('backtest.retrying_run', '', true);
     INSERT INTO events (run_id, event_type, payload)
-    VALUES (p_run_id, 'retried', jsonb_strip_nulls(jsonb_build_object(
+    VALUES (p_run_id, 'retry_requested', jsonb_strip_nulls(jsonb_build_object(
         'previous_status', old.status,
         'previous_error', old.error,
         'attempts', old.attempts,

@@ -83,7 +83,7 @@ async def test_queue_metrics_workers_pause_resume_and_retry(
             conn, "SELECT attempts = 2 AND status = 'failed' FROM runs WHERE id = $1", doomed
         )
         events = (await client.get(f"/api/v1/runs/{doomed}/events")).json()["items"]
-        assert "retried" in [e["event_type"] for e in events]
+        assert "retry_requested" in [e["event_type"] for e in events]
         missing = await client.post("/api/v1/runs/00000000-0000-0000-0000-000000000000/retry")
         assert missing.status_code == 404
     finally:

@@ -191,7 +191,7 @@ async def test_retry_a_cancelled_and_a_failed_run(
     row = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", failed)
     assert row["status"] == "pending" and row["error"] is None
     [event] = await conn.fetch(
-        "SELECT payload FROM events WHERE run_id = $1 AND event_type = 'retried'", failed
+        "SELECT payload FROM events WHERE run_id = $1 AND event_type = 'retry_requested'", failed
     )
     payload = event["payload"]
     assert payload["previous_status"] == "failed"

@@ -76,7 +76,7 @@ def retry(
     ),
 ) -> None:
     """Run a failed or cancelled run again: back to pending with a new attempt budget; its
-    events and artifacts stay, its error moves into a `retried` event."""
+    events and artifacts stay, its error moves into a `retry_requested` event."""
     try:
         run = uuid.UUID(run_id)
     except ValueError:

@@ -152,7 +152,7 @@ async def retry_run(
 ) -> Response:
     """Run a failed or cancelled run again: pending, with `attempts` more attempts
     (`max_attempts` becomes `attempts` so far + this). Its events and artifacts stay; its
-    error moves into a `retried` event. Another status is a `409`."""
+    error moves into a `retry_requested` event. Another status is a `409`."""
     retried = await fleet.retry_run(context.pool, run_id, (body or RetryIn()).attempts)
     if retried is None:
         current = await _run_or_404(context, run_id)
