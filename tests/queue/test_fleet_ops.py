@@ -240,3 +240,40 @@ def test_run_on_an_unmigrated_database_exits_at_once_with_the_hint(
     assert result.returncode == 1
     assert "never migrated" in result.stderr and "backtest-worker migrate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_readyz_says_not_ready_while_shutting_down(
+    conn: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    [run_id] = await insert_runs(conn, 1, config={"sleep": 3})
+    port = free_port()
+    worker = WorkerProcess(database_url, tmp_path, metrics_port=port, shutdown_grace_seconds=30)
+    await wait_for(conn, "SELECT status = 'running' FROM runs WHERE id = $1", run_id)
+    assert (await wait_http(port, "/readyz")).status_code == 200
+    worker.signal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 30
+    while (ready := await get(port, "/readyz")).status_code == 200:
+        assert loop.time() < give_up
+        await asyncio.sleep(0.05)
+    assert ready.status_code == 503 and ready.json()["stopping"] is True
+    assert (await get(port, "/healthz")).status_code == 200  # alive while it drains
+    assert await conn.fetchval("SELECT state FROM workers") in ("running", "stopping")
+    assert await worker.wait() == 0
+    assert await conn.fetchval("SELECT status::text FROM runs WHERE id = $1", run_id) == "succeeded"
+
+
+async def test_a_taken_metrics_port_is_logged_and_the_worker_serves(
+    conn: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    await insert_runs(conn, 2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = WorkerProcess(
+            database_url, tmp_path, "--burst", metrics_port=port, metrics_host="127.0.0.1"
+        )
+        assert await worker.wait() == 0, worker.log_text()[-2000:]
+    assert worker.events("probe_server_failed")
+    assert await conn.fetchval("SELECT count(*) FROM runs WHERE status = 'succeeded'") == 2

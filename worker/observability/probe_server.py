@@ -45,7 +45,13 @@ class ProbeServer(Loop):
         self.port: int | None = None
 
     async def _loop(self) -> None:
-        server = await asyncio.start_server(self._serve, self._host, self._port)
+        try:
+            server = await asyncio.start_server(self._serve, self._host, self._port)
+        except OSError as error:  # port taken, bad host: the worker works on, unprobed
+            self._log.error(
+                "probe_server_failed", host=self._host, port=self._port, error=repr(error)
+            )
+            return
         self.port = server.sockets[0].getsockname()[1]
         self._log.info("probe_server_listening", host=self._host, port=self.port)
         self.listening.set()

@@ -51,6 +51,8 @@ GC_THRESHOLD = 20_000
 # A `workers` row silent for this many leases is deleted (stopped, or died unannounced).
 WORKER_EXPIRY_LEASES = 10
 READY_TIMEOUT_SECONDS = 2.0
+# Marking the row stopped must not hold up an exit when the database is gone (it expires).
+DEREGISTER_TIMEOUT_SECONDS = 2.0
 
 
 class Worker:
@@ -213,7 +215,9 @@ class Worker:
             for loop in background:  # the completer first: it writes what is left
                 await loop.stop()
             try:
-                await asyncio.wait_for(fleet.worker_stopped(pool, self.worker_id), 5)
+                await asyncio.wait_for(
+                    fleet.worker_stopped(pool, self.worker_id), DEREGISTER_TIMEOUT_SECONDS
+                )
             except Exception as error:  # the row expires by itself
                 self.log.warning("worker_deregister_failed", error=repr(error))
             await pool.close()
