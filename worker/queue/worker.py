@@ -92,7 +92,6 @@ class Worker:
         """Work until stopped (signal, `request_stop`) or, with `burst`, until drained."""
         settings = self.settings
         dsn = settings.asyncpg_dsn
-        tune_gc()
         self.log.info(
             "worker_starting",
             database=settings.redacted_database_url,
@@ -120,6 +119,7 @@ class Worker:
         if problem is not None:
             await pool.close()
             raise fleet.SchemaNotReady(problem)
+        tune_gc()  # after the schema check: the migration scripts it loaded stay for good
         metrics = self.metrics
         metrics.concurrency.set(self.concurrency)
         completer = Completer(
