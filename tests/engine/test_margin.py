@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from tests.engine.conftest import make_bars, sim
-from worker.engine.api import run_backtest, trades_frame
+from worker.engine.api import run_backtest
 from worker.engine.bars import canonicalize
 from worker.engine.errors import EngineInputError
+from worker.engine.frames import trades_frame
 from worker.engine.market import MarketData
 
 FRACTIONAL_CLOSE = {"fill": "close", "units": "fractional"}

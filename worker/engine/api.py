@@ -27,11 +27,11 @@ from worker.engine.bars import (
     load_bars,
 )
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
-from worker.engine.execution import EXIT_REASONS
+from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame, utc_timestamps
 from worker.engine.market import MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig, parse_run_config
-from worker.engine.simulate import Simulation, simulate, sorted_ok
+from worker.engine.simulate import simulate, sorted_ok
 from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
@@ -174,76 +174,8 @@ def _market(frame: pl.DataFrame) -> MarketData:
     return md
 
 
-def _ts(values: np.ndarray) -> pl.Series:
-    return pl.Series(values.astype(np.int64)).cast(pl.Datetime("us", "UTC"))
-
-
-def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
-    curve = sim.curve
-    gross = pl.col("position_value").abs() if curve.gross is None else pl.lit(curve.gross)
-    return pl.DataFrame(
-        {
-            "timestamp": _ts(md.grid_ts),
-            "equity": curve.equity,
-            "cash": curve.cash,
-            "position_value": curve.position_value,
-            "peak_ratio": sim.peak_ratio,
-        }
-    ).select(
-        "timestamp",
-        "equity",
-        "cash",
-        "position_value",
-        pl.when(pl.col("equity") > 0).then(gross / pl.col("equity")).alias("exposure"),
-        (pl.col("peak_ratio") - 1.0).alias("drawdown"),
-    )
-
-
-def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
-    """Equal-weight buy-and-hold on the run's timeline: ``capital / k`` in each of the k
-    symbols at its first close; before a symbol's first bar its share waits in cash."""
-    if md.n_symbols == 1:
-        values = capital * (md.close / md.close[0])
-    else:
-        close_w = md.marks[0]
-        first = md.close[md.starts]
-        growth = np.divide(close_w, first, out=np.ones_like(close_w), where=close_w > 0)
-        values = capital * growth.mean(axis=1)
-    return pl.Series("buy_and_hold", values, dtype=pl.Float64)
-
-
-def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
-    legs, fills = sim.legs, sim.fills
-    done = fills.units > 0
-    entry_row, exit_row = legs.entry_row[done], legs.exit_row[done]
-    side = legs.side[done]
-    symbols = pl.Series(md.symbols, dtype=pl.String)
-    reasons = pl.Series(EXIT_REASONS, dtype=pl.String)
-    frame = pl.DataFrame(
-        {
-            "symbol": symbols.gather(legs.sym[done]),
-            "side": pl.Series(["short", "long"], dtype=pl.String).gather(
-                (side > 0).astype(np.int64)
-            ),
-            "entry_time": _ts(md.ts[entry_row]),
-            "entry_price": legs.entry_price[done],
-            "exit_time": _ts(md.grid_ts[legs.exit_t[done]]),
-            "exit_price": legs.exit_price[done],
-            "units": fills.units[done],
-            "fees": fills.fees[done],
-            "pnl": sim.pnl,
-            "return": sim.trade_returns,
-            "exit_reason": reasons.gather(legs.reason[done].astype(np.int64)),
-            "bars_held": (exit_row - entry_row).astype(np.int64),
-        }
-    )
-    if md.n_symbols > 1:  # chronological across symbols
-        frame = frame.sort("entry_time", "symbol", maintain_order=True)
-    return frame
-
-
 def _iso(ts_us: int) -> str:
-    return _ts(np.array([ts_us]))[0].isoformat()  # type: ignore[no-any-return]
+    return utc_timestamps(np.array([ts_us]))[0].isoformat()  # type: ignore[no-any-return]
 
 
 def resolve_config(

@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 
 from worker.engine import metrics as mx
-from worker.engine.api import buy_and_hold_curve, equity_frame, trades_frame
 from worker.engine.errors import EngineInputError
+from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame
 from worker.engine.grid import run_grid
 from worker.engine.market import I64, MarketData
 from worker.engine.metrics import Metric
