@@ -152,8 +152,33 @@ async def import_dataset(
     date_format: str | None = None,
 ) -> ImportedDataset:
     step("reading and validating")
+    spec = prepare_dataset_file(
+        path,
+        name=name,
+        timeframe=timeframe,
+        symbol=symbol,
+        data_dir=data_dir,
+        step=step,
+        force=force,
+        date_format=date_format,
+    )
+    return await register_dataset(session, spec)
+
+
+def prepare_dataset_file(
+    path: Path,
+    *,
+    name: str,
+    timeframe: str | None,
+    symbol: str | None,
+    data_dir: str,
+    step: Step = lambda _: None,
+    force: bool = False,
+    date_format: str | None = None,
+) -> DatasetCreate:
+    """`prepare_dataset` of a CSV or Parquet file, with what reading it noticed (blocking)."""
     source = read_bars_source(path, symbol=symbol, date_format=date_format)
-    spec = prepare_dataset(
+    return prepare_dataset(
         source.bars,
         name=name,
         timeframe=timeframe,
@@ -162,7 +187,6 @@ async def import_dataset(
         force=force,
         notes=source.notes,
     )
-    return await register_dataset(session, spec)
 
 
 async def list_datasets(session: AsyncSession) -> list[Dataset]:

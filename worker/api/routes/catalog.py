@@ -7,20 +7,20 @@ import asyncio
 import shutil
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, ValidationError
 
-from worker.admin.datasets import prepare_dataset, register_dataset
+from worker.admin.datasets import prepare_dataset_file, register_dataset
 from worker.admin.strategies import create_strategy
 from worker.api import queries
 from worker.api.auth import ReadKey, WriteKey
 from worker.api.context import ApiContext, api_context
 from worker.api.models import DatasetOut, Page, StrategyOut, decode_time_cursor, encode_cursor
 from worker.api.problems import PROBLEM_RESPONSES, Problem, describe_validation
-from worker.engine.bars import read_bars_source
 from worker.engine.errors import EngineInputError
 from worker.schemas import StrategyCreate
 
@@ -137,14 +137,16 @@ async def upload_dataset(
         await asyncio.to_thread(_save, file, local)
         try:
             spec = await asyncio.to_thread(
-                _prepare,
-                local,
-                name,
-                timeframe,
-                symbol,
-                context.settings.data_dir,
-                date_format,
-                force,
+                partial(
+                    prepare_dataset_file,
+                    local,
+                    name=name,
+                    timeframe=timeframe,
+                    symbol=symbol,
+                    data_dir=context.settings.data_dir,
+                    force=force,
+                    date_format=date_format,
+                )
             )
         except EngineInputError as error:
             raise _input_problem(error) from None
@@ -162,28 +164,3 @@ def _save(upload: UploadFile, destination: Path) -> None:
     upload.file.seek(0)
     with destination.open("wb") as out:
         shutil.copyfileobj(upload.file, out, 1024 * 1024)
-
-
-def _prepare(
-    path: Path,
-    name: str,
-    timeframe: str | None,
-    symbol: str | None,
-    data_dir: str,
-    date_format: str | None,
-    force: bool,
-) -> Any:
-    source = read_bars_source(path, symbol=symbol, date_format=date_format)
-    return prepare_dataset(
-        source.bars,
-        name=name,
-        timeframe=timeframe,
-        data_dir=data_dir,
-        step=_quiet,
-        force=force,
-        notes=source.notes,
-    )
-
-
-def _quiet(_stage: str) -> None:
-    return None
