@@ -22,7 +22,8 @@ import polars as pl
 from sqlalchemy.engine import make_url
 
 from worker.db.migrate import upgrade
-from worker.queue.queries import copy_events_csv, setup_connection
+from worker.db.pools import setup_connection
+from worker.queue.queries import copy_events_csv
 from worker.results.events import trade_event_frame, trade_events_csv
 
 

@@ -8,6 +8,9 @@ processes (jobs inserted in one statement while the workers wait; timed from tha
 an empty queue), and the wake-up latency p50/p99 from an INSERT's commit to the handler
 starting, with one idle worker. Our figures include the whole lifecycle: fenced claim with a
 `claimed` event, fenced completion with a `completed` event and the run_completed NOTIFY.
+Beside each rate, the CPU time per 1,000 jobs of the worker processes and of their
+PostgreSQL backends (from /proc): unlike the rate, it holds on a machine shared with other
+work, and it says which side is the limit.
 
 Each run creates its own databases on the server and drops them afterwards. Not a test.
 """
@@ -103,6 +106,29 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def backend_pids(connection: asyncpg.Connection) -> list[int]:
+    """The server processes of every other session on this database (the workers')."""
+    rows = await connection.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()"
+    )
+    return [int(row["pid"]) for row in rows]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc); a process
+    that is gone counts 0, so take both snapshots while they live."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def env_for(database_url: str, **extra: str) -> dict[str, str]:
@@ -297,13 +323,18 @@ async def pgqueuer_worker(url: str, batch_size: int, entrypoint: str) -> None:
 # --- measurements -------------------------------------------------------------------------
 
 
-async def throughput(system: Any, url: str, workers: int, jobs: int) -> tuple[float, str]:
+async def throughput(
+    system: Any, url: str, workers: int, jobs: int
+) -> tuple[float, str, tuple[float, float]]:
+    """Jobs per second, the system's note, and CPU ms per 1,000 jobs (workers, server)."""
     connection = await asyncpg.connect(url)
     processes = system.worker_for_throughput(workers)
     try:
         await wait_until(lambda: system.ready(connection, workers), 0.05, 60)
         await system.clear(connection)
         await asyncio.sleep(0.5)
+        backends = await backend_pids(connection)
+        before = cpu_seconds([p.pid for p in processes]), cpu_seconds(backends)
         async with connection.transaction():
             await system.enqueue(connection, jobs)
         started = time.perf_counter()
@@ -313,8 +344,10 @@ async def throughput(system: Any, url: str, workers: int, jobs: int) -> tuple[fl
 
         await wait_until(drained, 0.01, 600)
         elapsed = time.perf_counter() - started
+        after = cpu_seconds([p.pid for p in processes]), cpu_seconds(backends)
+        per_thousand = tuple(1e6 * (a - b) / jobs for a, b in zip(after, before, strict=True))
         note = await system.check(connection, jobs)
-        return jobs / elapsed, note
+        return jobs / elapsed, note, (per_thousand[0], per_thousand[1])
     finally:
         stop(processes)
         await system.clear(connection)
@@ -379,8 +412,11 @@ async def bench(
         print(f"backtest-worker concurrency per process: {concurrency}")
         for system, url in systems:
             for count in workers:
-                rate, note = await throughput(system, url, count, jobs)
-                print(f"{system.name:<32} {count} worker(s): {rate:9,.0f} jobs/s  ({note})")
+                rate, note, (worker_ms, server_ms) = await throughput(system, url, count, jobs)
+                print(
+                    f"{system.name:<32} {count} worker(s): {rate:9,.0f} jobs/s  ({note}); "
+                    f"CPU ms per 1k jobs: workers {worker_ms:,.0f}, PostgreSQL {server_ms:,.0f}"
+                )
             p50, p99 = await wakeup_latency(system, url, samples)
             print(f"{system.name:<32} wake-up latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     finally:

@@ -15,6 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.queue.helpers import BIN, ROOT, WorkerProcess, insert_runs, wait_for, worker_env
+from worker.db import pools
 from worker.queue import fleet
 
 
@@ -221,9 +222,8 @@ async def test_retry_a_cancelled_and_a_failed_run(
 
 
 async def queries_setup(conn: asyncpg.Connection) -> None:
-    from worker.queue import queries
 
-    await queries.setup_connection(conn)
+    await pools.setup_connection(conn)
 
 
 def test_run_on_an_unmigrated_database_exits_at_once_with_the_hint(

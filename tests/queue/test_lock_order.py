@@ -20,6 +20,7 @@ import structlog
 
 from tests.queue import handlers
 from tests.queue.helpers import insert_runs
+from worker.db import pools
 from worker.queue import queries
 from worker.queue.completer import Completer
 from worker.queue.handler import RunJob
@@ -65,7 +66,7 @@ async def test_a_statement_waiting_for_the_lowest_id_holds_no_other_row(
     holder = await asyncpg.connect(database_url)
     worker = await asyncpg.connect(database_url)
     try:
-        await queries.setup_connection(worker)
+        await pools.setup_connection(worker)
         await insert_runs(worker, RUNS)
         jobs = await queries.claim(worker, A, RUNS, 60)
         assert len(jobs) == RUNS
@@ -100,7 +101,7 @@ async def test_a_statement_waiting_for_the_lowest_id_holds_no_other_row(
 
 async def test_completions_written_by_several_flushers_all_land(database_url: str) -> None:
     pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=4, init=queries.setup_connection
+        database_url, min_size=1, max_size=4, init=pools.setup_connection
     )
     assert pool is not None
     try:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.queue import handlers
 from tests.queue.helpers import event_types, insert_runs, run_row
+from worker.db import pools
 from worker.queue import queries
 from worker.queue.handler import PermanentRunError, RunJob, RunOutcome
 from worker.queue.outcome import SuccessRow, succeed
@@ -20,7 +21,7 @@ B = "host-b:2:bbbbbb"
 
 @pytest.fixture
 async def db(conn: asyncpg.Connection) -> asyncpg.Connection:
-    await queries.setup_connection(conn)
+    await pools.setup_connection(conn)
     return conn
 
 

@@ -9,6 +9,7 @@ import subprocess
 import asyncpg
 
 from tests.queue.helpers import BIN, ROOT, insert_runs, worker_env
+from worker.db import pools
 from worker.queue import queries
 
 
@@ -28,7 +29,7 @@ async def test_status_reports_counts_age_and_lease_holders(
 ) -> None:
     await insert_runs(conn, 3)
     await conn.execute("UPDATE runs SET created_at = now() - interval '90 seconds'")
-    await queries.setup_connection(conn)
+    await pools.setup_connection(conn)
     await queries.claim(conn, "host-a:1:abcdef", 1, 30)
 
     result = await asyncio.to_thread(status, database_url, "--json")

@@ -28,7 +28,9 @@ class ApiContext:
     head_revision: str
 
 
-def api_context(connection: HTTPConnection) -> ApiContext:
-    """The dependency that hands routes the process's context (HTTP and WebSocket)."""
+async def api_context(connection: HTTPConnection) -> ApiContext:
+    """The dependency that hands routes the process's context (HTTP and WebSocket). `async`
+    so FastAPI calls it on the event loop: a plain `def` dependency runs in the thread pool,
+    a thread hop on every request."""
     context: ApiContext = connection.app.state.api
     return context

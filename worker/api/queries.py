@@ -16,32 +16,15 @@ import asyncpg
 
 from worker import jsonsafe
 from worker.api.sql import load
+from worker.db import pools
 from worker.schemas import RunCreate
 
 Record = dict[str, Any]
 
 
-async def setup_connection(connection: asyncpg.Connection) -> None:
-    """JSON(B) as Python values, never NaN/Infinity on the way in."""
-    for name, encode, decode in (
-        ("jsonb", jsonsafe.encode_jsonb, jsonsafe.decode_jsonb),
-        ("json", jsonsafe.encode_json, jsonsafe.decode_json),
-    ):
-        await connection.set_type_codec(
-            name, encoder=encode, decoder=decode, schema="pg_catalog", format="binary"
-        )
-
-
 async def create_pool(dsn: str, size: int, **options: Any) -> asyncpg.Pool:
     """`options`: asyncpg's, such as `statement_cache_size` (Settings.asyncpg_options)."""
-    return await asyncpg.create_pool(
-        dsn,
-        min_size=1,
-        max_size=size,
-        init=setup_connection,
-        server_settings={"application_name": "backtest-api"},
-        **options,
-    )
+    return await pools.create_pool(dsn, size=size, application_name="backtest-api", **options)
 
 
 @dataclass(frozen=True)

@@ -28,28 +28,6 @@ Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy
 EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
 
 
-async def setup_connection(connection: asyncpg.Connection) -> None:
-    """JSON codecs that never send NaN/Infinity (JSONB rejects them).
-
-    They use the binary wire format, so that binary COPY (`copy_records_to_table`) can write
-    JSON and JSONB columns too.
-    """
-    await connection.set_type_codec(
-        "jsonb",
-        encoder=jsonsafe.encode_jsonb,
-        decoder=jsonsafe.decode_jsonb,
-        schema="pg_catalog",
-        format="binary",
-    )
-    await connection.set_type_codec(
-        "json",
-        encoder=jsonsafe.encode_json,
-        decoder=jsonsafe.decode_json,
-        schema="pg_catalog",
-        format="binary",
-    )
-
-
 async def claim(db: Executor, worker_id: str, limit: int, lease_seconds: float) -> list[RunJob]:
     """Claim runs; a run whose config cannot be decoded is returned with `input_error` set
     (its handler is never called: it fails through the completer like any bad input)."""

@@ -28,6 +28,7 @@ import structlog
 
 from worker import __version__
 from worker.config import Settings
+from worker.db import pools
 from worker.db.migrate import schema_problem
 from worker.observability.probe_server import ProbeServer
 from worker.observability.worker_metrics import WorkerMetrics
@@ -100,12 +101,10 @@ class Worker:
             lease_seconds=settings.lease_seconds,
             poll_interval_seconds=settings.poll_interval_seconds,
         )
-        pool = self._pool = await asyncpg.create_pool(
+        pool = self._pool = await pools.create_pool(
             dsn,
-            min_size=1,
-            max_size=self.pool_size(),
-            init=queries.setup_connection,
-            server_settings={"application_name": application_name(self.worker_id, "pool")},
+            size=self.pool_size(),
+            application_name=application_name(self.worker_id, "pool"),
             **settings.asyncpg_options,
         )
         try:
@@ -238,7 +237,7 @@ class Worker:
             connection_class=connection_class,
             **settings.asyncpg_options,
         )
-        await queries.setup_connection(connection)
+        await pools.setup_connection(connection)
         return connection
 
     def _context(self, job: RunJob, timeout: float) -> RunContext:
