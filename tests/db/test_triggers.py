@@ -77,7 +77,7 @@ async def test_one_notification_per_statement_not_per_row(
     assert await listener.nothing_within(0.3)
 
 
-async def test_trigger_is_statement_level(conn: asyncpg.Connection) -> None:
+async def test_trigger_levels(conn: asyncpg.Connection) -> None:
     rows = await conn.fetch(
         """
         SELECT tgname, (tgtype & 1) = 1 AS per_row FROM pg_trigger
@@ -88,7 +88,7 @@ async def test_trigger_is_statement_level(conn: asyncpg.Connection) -> None:
         "runs_guard_transition": True,
         "runs_notify_completed": True,
         "runs_notify_pending_insert": False,
-        "runs_notify_pending_update": False,
+        "runs_notify_pending_update": True,
     }
 
 
@@ -100,6 +100,34 @@ async def test_requeue_to_pending_notifies(conn: asyncpg.Connection, listener: L
     assert await listener.next() == ""
     row = await conn.fetchrow("SELECT lease_expires_at FROM runs WHERE id = $1", run_id)
     assert row["lease_expires_at"] is None
+
+
+async def test_requeue_of_many_runs_notifies_once(
+    conn: asyncpg.Connection, listener: Listener
+) -> None:
+    ids = [await insert_run(conn) for _ in range(20)]
+    for run_id in ids:
+        await conn.execute(CLAIM, run_id)
+    await listener.listen("runs_pending")
+    await conn.execute(
+        "UPDATE runs SET status = 'pending', locked_by = NULL WHERE id = ANY($1::uuid[])", ids
+    )
+    assert await listener.next() == ""
+    assert await listener.nothing_within(0.3)
+
+
+async def test_updates_that_requeue_nothing_do_not_notify(
+    conn: asyncpg.Connection, listener: Listener
+) -> None:
+    pending, running = await insert_run(conn), await insert_run(conn)
+    await conn.execute(CLAIM, running)
+    await listener.listen("runs_pending")
+    await conn.execute("UPDATE runs SET priority = 5 WHERE id = $1", pending)
+    await conn.execute("UPDATE runs SET status = 'pending' WHERE id = $1", pending)
+    await conn.execute(
+        "UPDATE runs SET lease_expires_at = now() + interval '1 minute' WHERE id = $1", running
+    )
+    assert await listener.nothing_within(0.3)
 
 
 async def test_terminal_status_notifies_run_completed(
