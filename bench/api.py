@@ -37,6 +37,8 @@ import aiohttp
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from bench.cpu import backend_pids, cpu_seconds, with_children
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BIN = Path(sys.executable).parent / "backtest-worker"
@@ -155,6 +157,30 @@ async def subscribers(
     return connections, [(t - committed) * 1000 for t in received]
 
 
+class CpuMeter:
+    """CPU time of the API process(es), of their PostgreSQL backends and of this load
+    generator, between `start()` and `per()`."""
+
+    def __init__(self, api_pid: int, url: str) -> None:
+        self.api_pid, self.url = api_pid, url
+
+    async def _pids(self) -> dict[str, list[int]]:
+        connection = await asyncpg.connect(self.url)
+        try:
+            backends = await backend_pids(connection)
+        finally:
+            await connection.close()
+        return {"api": with_children(self.api_pid), "postgres": backends, "client": [os.getpid()]}
+
+    async def start(self) -> None:
+        self.pids = await self._pids()
+        self.before = {side: cpu_seconds(pids) for side, pids in self.pids.items()}
+
+    def per(self, requests: int) -> str:
+        used = {side: cpu_seconds(pids) - self.before[side] for side, pids in self.pids.items()}
+        return ", ".join(f"{side} {1000 * s / requests:.2f}" for side, s in used.items())
+
+
 def start_api(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen(
@@ -211,11 +237,15 @@ async def bench(server: str, seconds: float, clients: int, count: int, workers: 
                     return str((await response.json())["id"])
 
             await load(session, clients, 1.0, post)  # warm-up: pool, prepared statements
+            cpu = CpuMeter(proc.pid, url)
+            await cpu.start()
             rate, latencies, ids = await load(session, clients, seconds, post)
             print(
                 f"POST /runs      {rate:7.0f} req/s  p50 {statistics.median(latencies):6.1f} ms"
                 f"  p99 {pct(latencies, 0.99):6.1f} ms  ({len(latencies)} requests, {clients} clients)"
             )
+            print(f"  CPU ms per request: {cpu.per(len(latencies))}")
+            await cpu.start()
 
             async def get(s: aiohttp.ClientSession, i: int) -> None:
                 async with s.get(f"/api/v1/runs/{ids[i % len(ids)]}") as response:
@@ -227,6 +257,7 @@ async def bench(server: str, seconds: float, clients: int, count: int, workers: 
                 f"GET /runs/{{id}}  {rate:7.0f} req/s  p50 {statistics.median(latencies):6.1f} ms"
                 f"  p99 {pct(latencies, 0.99):6.1f} ms  ({len(latencies)} requests, {clients} clients)"
             )
+            print(f"  CPU ms per request: {cpu.per(len(latencies))}")
 
         pool = await asyncpg.create_pool(url, min_size=10, max_size=10)
         try:

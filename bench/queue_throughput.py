@@ -32,6 +32,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from bench.cpu import backend_pids, cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BIN = Path(sys.executable).parent / "backtest-worker"
@@ -106,29 +108,6 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-async def backend_pids(connection: asyncpg.Connection) -> list[int]:
-    """The server processes of every other session on this database (the workers')."""
-    rows = await connection.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        " AND pid <> pg_backend_pid()"
-    )
-    return [int(row["pid"]) for row in rows]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by these processes (Linux /proc); a process
-    that is gone counts 0, so take both snapshots while they live."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def env_for(database_url: str, **extra: str) -> dict[str, str]:
