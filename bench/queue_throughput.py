@@ -181,11 +181,10 @@ class Ours:
         )
         return [str(row["id"]) for row in rows]
 
-    async def remaining(self, connection: asyncpg.Connection) -> int:
-        value = await connection.fetchval(
-            "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')"
+    async def drained(self, connection: asyncpg.Connection) -> bool:
+        return not await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE status IN ('pending', 'running'))"
         )
-        return int(value)
 
     async def check(self, connection: asyncpg.Connection, count: int) -> str:
         succeeded = await connection.fetchval(
@@ -263,8 +262,8 @@ class PGQueuer:
         )
         return [str(i) for i in ids]
 
-    async def remaining(self, connection: asyncpg.Connection) -> int:
-        return int(await connection.fetchval("SELECT count(*) FROM pgqueuer"))
+    async def drained(self, connection: asyncpg.Connection) -> bool:
+        return not await connection.fetchval("SELECT EXISTS (SELECT 1 FROM pgqueuer)")
 
     async def check(self, connection: asyncpg.Connection, count: int) -> str:
         return "queue empty"
@@ -319,7 +318,7 @@ async def throughput(
         started = time.perf_counter()
 
         async def drained() -> bool:
-            return bool(await system.remaining(connection) == 0)
+            return bool(await system.drained(connection))
 
         await wait_until(drained, 0.01, 600)
         elapsed = time.perf_counter() - started

@@ -1,0 +1,176 @@
+-- The state machine of the shared tables, as a database at the newest migration holds it:
+-- enums, the check constraints of `runs`, every function and trigger. Generated from the
+-- catalog by `python -m worker.db.state_machine DATABASE_URL > docs/state_machine.sql`;
+-- do not edit (the migrations in migrations/versions are the source).
+-- Deparsed by PostgreSQL 15.
+
+-- Enums
+CREATE TYPE artifact_kind AS ENUM ('plot', 'report', 'csv', 'pickle', 'json', 'parquet');
+CREATE TYPE run_mode AS ENUM ('backtest', 'paper', 'live');
+CREATE TYPE run_status AS ENUM ('pending', 'running', 'succeeded', 'failed', 'cancelled');
+
+-- Check constraints of runs
+ALTER TABLE runs ADD CONSTRAINT ck_runs_attempts_nonnegative CHECK ((attempts >= 0));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_config_object CHECK ((jsonb_typeof(config) = 'object'::text));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_error_object CHECK (((error IS NULL) OR (jsonb_typeof(error) = 'object'::text)));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_initial_capital_positive CHECK ((initial_capital > (0)::numeric));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_max_attempts_positive CHECK ((max_attempts >= 1));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_max_drawdown_nonpositive CHECK ((max_drawdown <= (0)::numeric));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_running_has_lease CHECK (((status <> 'running'::run_status) OR ((locked_by IS NOT NULL) AND (lease_expires_at IS NOT NULL))));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_succeeded_has_metrics CHECK (((status <> 'succeeded'::run_status) OR ((final_value IS NOT NULL) AND (total_return IS NOT NULL) AND (max_drawdown IS NOT NULL) AND (total_trades IS NOT NULL) AND (winning_trades IS NOT NULL) AND (losing_trades IS NOT NULL) AND (metrics IS NOT NULL) AND (finished_at IS NOT NULL))));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_trades_sum CHECK ((total_trades = (winning_trades + losing_trades)));
+ALTER TABLE runs ADD CONSTRAINT ck_runs_win_rate_range CHECK (((win_rate >= (0)::numeric) AND (win_rate <= (1)::numeric)));
+
+-- Functions
+
+CREATE OR REPLACE FUNCTION public.api_keys_notify_revoked()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+        BEGIN
+            PERFORM pg_notify('api_key_revoked', OLD.id::text);
+            RETURN NULL;
+        END $function$;
+
+CREATE OR REPLACE FUNCTION public.queue_state_notify_resumed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM pg_notify('runs_pending', '');
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.retry_run(p_run_id uuid, p_attempts integer DEFAULT 3)
+ RETURNS SETOF runs
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    old runs;
+BEGIN
+    IF p_attempts IS NULL OR p_attempts < 1 OR p_attempts > 100 THEN
+        RAISE EXCEPTION 'attempts must be between 1 and 100, not %', p_attempts
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO old FROM runs WHERE id = p_run_id FOR UPDATE;
+    IF NOT FOUND OR old.status NOT IN ('failed', 'cancelled') THEN
+        RETURN;  -- no such run, or not finished unsuccessfully: nothing to retry
+    END IF;
+    PERFORM set_config('backtest.retrying_run', p_run_id::text, true);
+    RETURN QUERY
+    UPDATE runs
+    SET status = 'pending',
+        max_attempts = old.attempts + p_attempts,
+        run_after = now(),
+        cancel_requested = false,
+        error = NULL,
+        progress = NULL,
+        locked_by = NULL,
+        started_at = NULL,
+        finished_at = NULL
+    WHERE id = p_run_id
+    RETURNING *;
+    PERFORM set_config('backtest.retrying_run', '', true);
+    INSERT INTO events (run_id, event_type, payload)
+    VALUES (p_run_id, 'retry_requested', jsonb_strip_nulls(jsonb_build_object(
+        'previous_status', old.status,
+        'previous_error', old.error,
+        'attempts', old.attempts,
+        'max_attempts', old.attempts + p_attempts)));
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.run_completed_payload(r runs)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'run_id', r.id,
+        'status', r.status,
+        'finished_at', r.finished_at,
+        'total_return', r.total_return,
+        'sharpe_ratio', r.sharpe_ratio,
+        'max_drawdown', r.max_drawdown,
+        'total_trades', r.total_trades,
+        'error_type', r.error ->> 'type',
+        'error_message', left(r.error ->> 'message', 500)
+    ))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.runs_guard_transition()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF NEW.cancel_requested AND NOT OLD.cancel_requested THEN
+        IF NEW.status = 'pending' THEN
+            NEW.status := 'cancelled';
+        ELSIF NEW.status = 'running' THEN
+            PERFORM pg_notify('run_cancel', NEW.id::text);
+        END IF;
+    END IF;
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF OLD.status IN ('succeeded', 'failed', 'cancelled') AND NOT (
+            OLD.status IN ('failed', 'cancelled') AND NEW.status = 'pending'
+            AND coalesce(current_setting('backtest.retrying_run', true), '') = OLD.id::text
+        ) THEN
+            RAISE EXCEPTION 'run % is already %: a finished run cannot become %',
+                OLD.id, OLD.status, NEW.status
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NEW.status = 'succeeded' AND OLD.status <> 'running' THEN
+            RAISE EXCEPTION 'run % is %: only a running run can succeed', OLD.id, OLD.status
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NEW.status IN ('succeeded', 'failed', 'cancelled') THEN
+            NEW.finished_at := coalesce(NEW.finished_at, now());
+            NEW.lease_expires_at := NULL;
+        ELSIF NEW.status = 'pending' THEN
+            NEW.lease_expires_at := NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.runs_notify_completed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM pg_notify('run_completed', run_completed_payload(NEW)::text);
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.runs_notify_pending_inserted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM new_runs WHERE status = 'pending') THEN
+            PERFORM pg_notify('runs_pending', '');
+        END IF;
+        RETURN NULL;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION public.runs_notify_pending_requeued()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM pg_notify('runs_pending', '');
+    RETURN NULL;
+END $function$;
+
+-- Triggers
+
+CREATE TRIGGER api_keys_notify_revoked AFTER DELETE OR UPDATE OF revoked_at, scope, key_hash ON api_keys FOR EACH ROW EXECUTE FUNCTION api_keys_notify_revoked();
+
+CREATE TRIGGER queue_state_notify_resumed AFTER UPDATE OF paused ON queue_state FOR EACH ROW WHEN (old.paused AND NOT new.paused) EXECUTE FUNCTION queue_state_notify_resumed();
+
+CREATE TRIGGER runs_guard_transition BEFORE UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (new.cancel_requested AND NOT old.cancel_requested OR new.status IS DISTINCT FROM old.status AND ((old.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) OR new.status = 'succeeded'::run_status AND old.status <> 'running'::run_status OR (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND (new.finished_at IS NULL OR new.lease_expires_at IS NOT NULL) OR new.status = 'pending'::run_status AND new.lease_expires_at IS NOT NULL)) EXECUTE FUNCTION runs_guard_transition();
+
+CREATE TRIGGER runs_notify_completed AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status AND (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status]))) EXECUTE FUNCTION runs_notify_completed();
+
+CREATE TRIGGER runs_notify_pending_insert AFTER INSERT ON runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION runs_notify_pending_inserted();
+
+CREATE TRIGGER runs_notify_pending_update AFTER UPDATE OF status ON runs FOR EACH ROW WHEN (new.status = 'pending'::run_status AND old.status <> 'pending'::run_status) EXECUTE FUNCTION runs_notify_pending_requeued();
