@@ -23,9 +23,9 @@ from worker.bounds import (
 from worker.queue.handler import ArtifactRecord, PermanentRunError, RunJob
 from worker.queue.outcome import SuccessRow
 from worker.queue.sql import load
+from worker.schemas.event import COPY_COLUMNS
 
 Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy
-EVENT_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
 
 
 async def claim(db: Executor, worker_id: str, limit: int, lease_seconds: float) -> list[RunJob]:
@@ -164,7 +164,7 @@ async def copy_events_csv(
     """Append events given as CSV rows (run_id, event_type, timestamp, payload), one COPY."""
     if data:
         await connection.copy_to_table(
-            "events", source=io.BytesIO(data), columns=list(EVENT_COLUMNS), format="csv"
+            "events", source=io.BytesIO(data), columns=list(COPY_COLUMNS), format="csv"
         )
 
 

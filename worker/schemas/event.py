@@ -10,6 +10,9 @@ from pydantic import Field
 from worker.schemas.base import CreateModel, ReadModel
 from worker.schemas.types import UtcDatetime
 
+COPY_COLUMNS = ("run_id", "event_type", "timestamp", "payload")
+"""The columns, in order, of the CSV rows a run's outcome carries for `COPY events`."""
+
 
 class EventCreate(CreateModel):
     run_id: uuid.UUID
