@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.engine.test_property import configs, random_bars, random_signal, with_margin
-from worker.engine import metrics as mx
+from worker.engine import equity_stats as es
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
 from worker.engine.simulate import simulate, simulate_metrics
@@ -39,22 +39,22 @@ def test_simulate_metrics_equal_simulate(
     signal = random_signal(seed, bars.height)
     md = MarketData.from_frame(bars)
     cfg = RunConfig.model_validate(with_margin(config, size))
-    old = mx.STATS_BLOCK
-    mx.STATS_BLOCK = block
+    old = es.STATS_BLOCK
+    es.STATS_BLOCK = block
     try:
         full = simulate(md, signal, cfg, capital=10_000.0, size=size, ppy=252.0)
         fast = simulate_metrics(md, signal, cfg, capital=10_000.0, size=size, ppy=252.0)
     finally:
-        mx.STATS_BLOCK = old
+        es.STATS_BLOCK = old
     same(full.metrics, fast)
     # and the blockwise statistics agree with whole-array numpy
     equity = full.curve.equity
-    whole = mx._array_stats(equity, 10_000.0)
-    mx.STATS_BLOCK = block
+    whole = es._array_stats(equity, 10_000.0, 0.0)
+    es.STATS_BLOCK = block
     try:
-        blocks = mx.equity_stats(mx.array_block(equity), equity.shape[0], 10_000.0)
+        blocks = es.equity_stats(es.array_block(equity), equity.shape[0], 10_000.0)
     finally:
-        mx.STATS_BLOCK = old
+        es.STATS_BLOCK = old
     assert blocks.underwater == whole.underwater
     assert blocks.min_ratio == whole.min_ratio
     assert blocks.final == whole.final
@@ -65,8 +65,8 @@ def test_simulate_metrics_equal_simulate(
 
 @pytest.mark.parametrize("block", [1, 3, 5, 1000])
 def test_equity_stats_edge_curves(block: int) -> None:
-    old = mx.STATS_BLOCK
-    mx.STATS_BLOCK = block
+    old = es.STATS_BLOCK
+    es.STATS_BLOCK = block
     try:
         curves = [
             np.array([100.0]),
@@ -78,8 +78,8 @@ def test_equity_stats_edge_curves(block: int) -> None:
             np.array([100.0, np.nan, 100.0, 90.0]),
         ]
         for curve in curves:
-            got = mx.equity_stats(mx.array_block(curve), curve.shape[0], 100.0)
-            want = mx._array_stats(curve, 100.0)
+            got = es.equity_stats(es.array_block(curve), curve.shape[0], 100.0)
+            want = es._array_stats(curve, 100.0, 0.0)
             assert got.underwater == want.underwater
             assert got.final == want.final
             assert got.min_ratio == want.min_ratio or (
@@ -89,4 +89,4 @@ def test_equity_stats_edge_curves(block: int) -> None:
                 a, b = getattr(got, name), getattr(want, name)
                 assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12)
     finally:
-        mx.STATS_BLOCK = old
+        es.STATS_BLOCK = old

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from tests.engine.conftest import flat_bars
+from worker.engine import drawdowns as dd_mod
 from worker.engine import metrics as mx
+from worker.engine import return_metrics as rm
+from worker.engine import trade_metrics as tm
 from worker.engine.api import run_backtest
 
 # empyrical's "mixed_returns" fixture and its expected values (daily, 252 periods/year)
@@ -15,12 +18,12 @@ MIXED = np.array([np.nan, 1.0, 10.0, -4.0, 2.0, 3.0, 2.0, 1.0, -10.0]) / 100
 
 
 def test_empyrical_golden_values() -> None:
-    assert mx.sharpe_ratio(MIXED, 252) == pytest.approx(1.72386, abs=5e-6)
-    assert mx.sortino_ratio(MIXED, 252) == pytest.approx(2.60553, abs=5e-6)
-    assert mx.annual_return(MIXED, 252) == pytest.approx(1.91359, abs=5e-6)
-    assert mx.annual_volatility(MIXED, 252) == pytest.approx(0.913647, abs=5e-6)
-    assert mx.max_drawdown(MIXED) == pytest.approx(-0.10, abs=5e-6)
-    assert mx.calmar_ratio(MIXED, 252) == pytest.approx(19.1359, abs=5e-5)
+    assert rm.sharpe_ratio(MIXED, 252) == pytest.approx(1.72386, abs=5e-6)
+    assert rm.sortino_ratio(MIXED, 252) == pytest.approx(2.60553, abs=5e-6)
+    assert rm.annual_return(MIXED, 252) == pytest.approx(1.91359, abs=5e-6)
+    assert rm.annual_volatility(MIXED, 252) == pytest.approx(0.913647, abs=5e-6)
+    assert rm.max_drawdown(MIXED) == pytest.approx(-0.10, abs=5e-6)
+    assert rm.calmar_ratio(MIXED, 252) == pytest.approx(19.1359, abs=5e-5)
 
 
 def test_compute_all_agrees_with_single_functions() -> None:
@@ -38,12 +41,12 @@ def test_compute_all_agrees_with_single_functions() -> None:
         first_close=np.array([1.0]),
         last_close=np.array([2.0]),
     )
-    assert out["sharpe_ratio"] == pytest.approx(mx.sharpe_ratio(r, 252), rel=1e-9)
-    assert out["sortino_ratio"] == pytest.approx(mx.sortino_ratio(r, 252), rel=1e-9)
-    assert out["volatility"] == pytest.approx(mx.annual_volatility(r, 252), rel=1e-9)
-    assert out["cagr"] == pytest.approx(mx.annual_return(r, 252), rel=1e-9)
-    assert out["max_drawdown"] == pytest.approx(mx.max_drawdown(r), rel=1e-9)
-    assert out["calmar_ratio"] == pytest.approx(mx.calmar_ratio(r, 252), rel=1e-9)
+    assert out["sharpe_ratio"] == pytest.approx(rm.sharpe_ratio(r, 252), rel=1e-9)
+    assert out["sortino_ratio"] == pytest.approx(rm.sortino_ratio(r, 252), rel=1e-9)
+    assert out["volatility"] == pytest.approx(rm.annual_volatility(r, 252), rel=1e-9)
+    assert out["cagr"] == pytest.approx(rm.annual_return(r, 252), rel=1e-9)
+    assert out["max_drawdown"] == pytest.approx(rm.max_drawdown(r), rel=1e-9)
+    assert out["calmar_ratio"] == pytest.approx(rm.calmar_ratio(r, 252), rel=1e-9)
     assert out["buy_and_hold_return"] == 1.0
     assert set(out) == set(mx.METRIC_NAMES)
 
@@ -51,7 +54,7 @@ def test_compute_all_agrees_with_single_functions() -> None:
 def test_trade_stats_hand_computed() -> None:
     pnl = np.array([10.0, -5.0, 0.0, 20.0])
     rets = np.array([0.1, -0.05, 0.0, 0.2])
-    s = mx.trade_stats(pnl, rets)
+    s = tm.trade_stats(pnl, rets)
     assert s["total_trades"] == 4
     assert s["winning_trades"] == 2
     assert s["losing_trades"] == 2  # a zero-pnl trade is not a win
@@ -64,16 +67,16 @@ def test_trade_stats_hand_computed() -> None:
 
 
 def test_undefined_metrics_are_none() -> None:
-    s = mx.trade_stats(np.array([]), np.array([]))
+    s = tm.trade_stats(np.array([]), np.array([]))
     assert s["win_rate"] is None and s["profit_factor"] is None and s["expectancy"] is None
-    assert mx.trade_stats(np.array([3.0]), np.array([0.1]))["profit_factor"] is None
+    assert tm.trade_stats(np.array([3.0]), np.array([0.1]))["profit_factor"] is None
     flat = np.zeros(10)
-    assert mx.sharpe_ratio(flat, 252) is None
-    assert mx.sortino_ratio(flat, 252) is None
-    assert mx.calmar_ratio(flat, 252) is None
-    assert mx.max_drawdown(flat) == 0.0
-    assert mx.sharpe_ratio(np.array([0.01]), 252) is None
-    assert mx.finite(float("nan")) is None and mx.finite(float("inf")) is None
+    assert rm.sharpe_ratio(flat, 252) is None
+    assert rm.sortino_ratio(flat, 252) is None
+    assert rm.calmar_ratio(flat, 252) is None
+    assert rm.max_drawdown(flat) == 0.0
+    assert rm.sharpe_ratio(np.array([0.01]), 252) is None
+    assert rm.finite(float("nan")) is None and rm.finite(float("inf")) is None
 
 
 def test_flat_run_has_json_safe_metrics() -> None:
@@ -97,7 +100,7 @@ def test_flat_run_has_json_safe_metrics() -> None:
 
 def test_drawdown_duration_and_exposure() -> None:
     dd = np.array([0, -0.1, -0.2, 0, -0.1, 0, -0.05, -0.05, -0.05])
-    assert mx.max_drawdown_duration(dd) == 3
+    assert dd_mod.max_drawdown_duration(dd) == 3
     bars = flat_bars([10, 10, 10, 10, 10], [10, 10, 10, 10, 10])
     res = run_backtest(bars, {"kind": "buy_and_hold"}, {}, initial_capital=1000, timeframe="1d")
     assert res.metrics["exposure"] == pytest.approx(4 / 5)  # in the market from bar 1 on

@@ -11,12 +11,13 @@ import pytest
 
 from worker.engine import overfitting as of
 from worker.engine.api import run_backtest
+from worker.engine.equity_stats import equity_stats
 from worker.engine.grid_stats import RUN_METRICS, partitions_for
 from worker.engine.market import MarketData
-from worker.engine.metrics import equity_stats, returns_from_equity
 from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSumsRecorder
 from worker.engine.portfolio import equity_blocks
+from worker.engine.return_metrics import returns_from_equity
 from worker.engine.simulate import _fills, simulate
 from worker.engine.strategies import parse_strategy
 from worker.engine.synthetic import generate_bars

@@ -24,7 +24,7 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from worker.engine.metrics import SD_EPSILON, finite
+from worker.engine.return_metrics import SD_EPSILON, finite
 
 F64 = npt.NDArray[np.float64]
 EULER_GAMMA = 0.5772156649015329

@@ -1,0 +1,157 @@
+"""Drawdowns: the under-water curve, its longest run, and its periods in time.
+
+Pure numpy. A period starts at the first bar below the running peak and recovers at the
+first bar back at it (docs/metrics.md, Drawdowns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROS_PER_DAY = 86_400_000_000
+#: How many of the deepest periods a run reports with their dates.
+WORST_DRAWDOWNS = 10
+
+
+def drawdown(wealth: F64) -> F64:
+    """``wealth / running_max(wealth) - 1`` (0 at new highs, negative below)."""
+    peak = np.maximum.accumulate(wealth)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: F64 = np.where(peak > 0, wealth / peak - 1.0, -1.0)
+    return out
+
+
+def peak_ratio(equity: F64, initial: float) -> F64:
+    """Per bar ``equity / max(initial, running max of equity)``; drawdown is this minus 1."""
+    peak = np.maximum.accumulate(equity)
+    peak[: int(np.searchsorted(peak, initial))] = initial  # peak is non-decreasing
+    np.divide(equity, peak, out=peak)
+    return peak
+
+
+def drawdown_curve(equity: F64, initial: float) -> F64:
+    """Per bar ``equity / max(initial, running max of equity) - 1`` (<= 0)."""
+    out = peak_ratio(equity, initial)
+    out -= 1.0
+    return out
+
+
+def longest_run(mask: npt.NDArray[np.bool_]) -> int:
+    """Length of the longest run of consecutive True values."""
+    padded = np.zeros(mask.shape[0] + 2, dtype=np.bool_)
+    padded[1:-1] = mask
+    edges = np.flatnonzero(padded[1:] != padded[:-1])  # alternating starts and ends
+    if edges.shape[0] == 0:
+        return 0
+    return int((edges[1::2] - edges[0::2]).max())
+
+
+def max_drawdown_duration(dd: F64) -> int:
+    """Longest run of consecutive bars below the previous peak (dd < 0)."""
+    return longest_run(dd < 0)
+
+
+@dataclass(frozen=True)
+class DrawdownTable:
+    """Every period under water, in time order, as rows of the curve: ``start`` the first
+    bar below the peak, ``trough`` the deepest bar, ``end`` the first bar back at the peak
+    (``len(curve)`` when never recovered); ``depth`` the trough's drawdown (< 0) and
+    ``duration_us`` from start to recovery (or to the last bar), in microseconds."""
+
+    start: I64
+    trough: I64
+    end: I64
+    depth: F64
+    duration_us: I64
+    bars: int
+
+    @property
+    def count(self) -> int:
+        return int(self.start.shape[0])
+
+    @property
+    def recovered(self) -> npt.NDArray[np.bool_]:
+        out: npt.NDArray[np.bool_] = self.end < self.bars
+        return out
+
+
+def drawdown_table(micros: I64, dd: F64) -> DrawdownTable:
+    """The periods of the drawdown curve ``dd`` on bar times ``micros`` (UTC microseconds)."""
+    dd = np.asarray(dd, dtype=np.float64)
+    n = int(dd.shape[0])
+    under = dd < 0
+    edges = np.diff(under.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1).astype(np.int64)
+    ends = np.flatnonzero(edges == -1).astype(np.int64)
+    if starts.shape[0] == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return DrawdownTable(empty, empty, empty, np.empty(0), empty, n)
+    depths = np.minimum.reduceat(dd, starts)
+    # the trough: the first bar of each period at its minimum
+    rows = np.flatnonzero(under)
+    period = np.searchsorted(starts, rows, side="right") - 1
+    hit = dd[rows] == depths[period]
+    hit_rows, hit_period = rows[hit], period[hit]
+    troughs = hit_rows[np.searchsorted(hit_period, np.arange(starts.shape[0]))]
+    stop = np.minimum(ends, n - 1)
+    duration = micros[stop] - micros[starts]
+    return DrawdownTable(starts, troughs.astype(np.int64), ends, depths, duration, n)
+
+
+@dataclass(frozen=True)
+class DrawdownPeriod:
+    """One stretch under water. ``start`` is the first bar below the previous peak,
+    ``recovery`` the first bar back at it (None: still under water at the last bar);
+    ``bars`` counts the bars under water, as ``max_drawdown_duration_bars`` does."""
+
+    start: datetime
+    trough: datetime
+    recovery: datetime | None
+    depth: float
+    bars: int
+    duration: timedelta
+
+
+def _time(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def worst_periods(
+    table: DrawdownTable, micros: I64, limit: int = WORST_DRAWDOWNS
+) -> list[DrawdownPeriod]:
+    """The ``limit`` deepest periods, deepest first (ties: earliest first)."""
+    chosen = np.argsort(table.depth, kind="stable")[:limit]
+    out = []
+    for i in chosen.tolist():
+        end = int(table.end[i])
+        out.append(
+            DrawdownPeriod(
+                start=_time(int(micros[table.start[i]])),
+                trough=_time(int(micros[table.trough[i]])),
+                recovery=_time(int(micros[end])) if end < table.bars else None,
+                depth=float(table.depth[i]),
+                bars=end - int(table.start[i]),
+                duration=timedelta(microseconds=int(table.duration_us[i])),
+            )
+        )
+    return out
+
+
+def average_drawdown(table: DrawdownTable) -> float | None:
+    """Mean depth of the periods (a negative fraction); None without any."""
+    return float(table.depth.mean()) if table.count else None
+
+
+def duration_days(table: DrawdownTable) -> tuple[float | None, float | None]:
+    """(longest, mean) period duration in days; None without any period."""
+    if not table.count:
+        return None, None
+    days = table.duration_us / MICROS_PER_DAY
+    return float(days.max()), float(days.mean())

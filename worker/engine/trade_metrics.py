@@ -1,0 +1,84 @@
+"""Metrics of the closed trades, one pure function each.
+
+``pnl`` is each trade's profit after costs, ``trade_returns`` its pnl over its entry value
+(docs/metrics.md, Trade metrics). A win is ``pnl > 0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from worker.engine.return_metrics import SD_EPSILON, finite
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Number = float | int | None
+MICROS_PER_DAY = 86_400_000_000
+
+
+def trade_stats(pnl: F64, trade_returns: F64) -> dict[str, Number]:
+    """Counts and averages over closed trades; a win is ``pnl > 0`` after costs."""
+    n = int(pnl.shape[0])
+    wins = int((pnl > 0).sum())
+    gross_win = float(pnl[pnl > 0].sum())
+    gross_loss = float(-pnl[pnl < 0].sum())
+    return {
+        "total_trades": n,
+        "winning_trades": wins,
+        "losing_trades": n - wins,
+        "win_rate": wins / n if n else None,
+        "profit_factor": finite(gross_win / gross_loss) if gross_loss > 0 else None,
+        "expectancy": finite(pnl.mean()) if n else None,
+        "avg_trade_return": finite(trade_returns.mean()) if n else None,
+        "best_trade_return": finite(trade_returns.max()) if n else None,
+        "worst_trade_return": finite(trade_returns.min()) if n else None,
+    }
+
+
+def sqn(pnl: F64) -> float | None:
+    """Van Tharp's system quality number ``√n · mean(pnl) / std(pnl, ddof=1)`` (as
+    backtesting.py); None with fewer than 2 trades or equal pnl."""
+    n = int(pnl.shape[0])
+    if n < 2:
+        return None
+    sd = float(np.std(pnl, ddof=1))
+    if not sd > SD_EPSILON * max(1.0, float(np.abs(pnl).max())):
+        return None
+    return finite(math.sqrt(n) * float(pnl.mean()) / sd)
+
+
+def kelly_criterion(pnl: F64) -> float | None:
+    """``W - (1 - W) / R``: ``W`` the win rate, ``R`` the mean winning pnl over the mean
+    losing pnl's size (backtesting.py's formula); None without a win or without a loss."""
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    if wins.shape[0] == 0 or losses.shape[0] == 0:
+        return None
+    win_rate = wins.shape[0] / pnl.shape[0]
+    payoff = float(wins.mean()) / float(-losses.mean())
+    return finite(win_rate - (1.0 - win_rate) / payoff)
+
+
+def trade_durations(entry_us: I64, exit_us: I64, bars_held: I64) -> dict[str, Number]:
+    """Holding times: mean, median, shortest and longest in days (exit time − entry time),
+    and the mean in bars; None without trades."""
+    if entry_us.shape[0] == 0:
+        return dict.fromkeys(
+            (
+                "avg_trade_duration_days",
+                "median_trade_duration_days",
+                "min_trade_duration_days",
+                "max_trade_duration_days",
+                "avg_bars_held",
+            )
+        )
+    days = (exit_us - entry_us) / MICROS_PER_DAY
+    return {
+        "avg_trade_duration_days": finite(days.mean()),
+        "median_trade_duration_days": finite(np.median(days)),
+        "min_trade_duration_days": finite(days.min()),
+        "max_trade_duration_days": finite(days.max()),
+        "avg_bars_held": finite(bars_held.mean()),
+    }
