@@ -18,20 +18,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from worker.engine.analysis import Analysis, analyse
 from worker.engine.bars import (
-    CANONICAL_COLUMNS,
     canonical_hash,
-    canonicalize,
     file_sha256,
-    is_canonical,
     load_bars,
 )
+from worker.engine.benchmark import BenchmarkBars, symbol_curve
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
 from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame, utc_timestamps
 from worker.engine.market import MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig, parse_run_config
-from worker.engine.simulate import simulate, sorted_ok
+from worker.engine.run_bars import market_data, prepare_bars
+from worker.engine.simulate import simulate
 from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
@@ -79,6 +79,11 @@ class BacktestResult:
     #: Walk-forward runs: per-fold table, in-sample curve and degradation summary; the
     #: equity, trades and metrics above are then the stitched out-of-sample ones.
     walk_forward: WalkForward | None = None
+    #: The value of the run's benchmark at each bar of ``equity``: ``buy_and_hold``, or the
+    #: ``config.benchmark`` symbol bought with the initial capital at its first close.
+    benchmark: pl.Series | None = None
+    #: Drawdown periods, monthly and yearly returns (of the run and of its benchmark).
+    analysis: Analysis | None = None
 
 
 class _Stages:
@@ -105,73 +110,6 @@ class _Stages:
 
     def total(self) -> None:
         self.timings["total"] = time.perf_counter() - self._t0
-
-
-def _prepare_bars(bars: pl.DataFrame, cfg: RunConfig, *, windowed: bool) -> pl.DataFrame:
-    if not isinstance(bars, pl.DataFrame):
-        raise EngineInputError(
-            f"bars must be a polars DataFrame, got {type(bars).__name__}", type="invalid_bars"
-        )
-    missing = [c for c in CANONICAL_COLUMNS if c not in bars.columns]
-    if missing:
-        raise EngineInputError(
-            f"bars are missing column(s) {', '.join(missing)}",
-            type="invalid_bars",
-            detail={"missing": missing},
-        )
-    frame = bars.select(CANONICAL_COLUMNS)
-    if not is_canonical(frame):
-        try:
-            frame = canonicalize(frame)
-        except pl.exceptions.PolarsError as exc:
-            raise EngineInputError(f"bars cannot be read: {exc}", type="invalid_bars") from None
-    if windowed:
-        return _non_empty(frame, cfg)
-    if cfg.symbols is not None:
-        present = set(frame["symbol"].unique().to_list())
-        unknown = [s for s in cfg.symbols if s not in present]
-        if unknown:
-            raise EngineInputError(
-                f"unknown symbol(s) {', '.join(unknown)}; the dataset has "
-                f"{', '.join(sorted(present)[:20])}",
-                type="unknown_symbol",
-                detail={"unknown": unknown, "available": sorted(present)},
-            )
-    preds: list[pl.Expr] = []
-    if cfg.symbols is not None:
-        preds.append(pl.col("symbol").is_in(cfg.symbols))
-    if cfg.start is not None:
-        preds.append(pl.col("timestamp") >= cfg.start)
-    if cfg.end is not None:
-        preds.append(pl.col("timestamp") <= cfg.end)
-    if preds:
-        frame = frame.filter(pl.all_horizontal(preds))
-    return _non_empty(frame, cfg)
-
-
-def _non_empty(frame: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
-    if frame.height == 0:
-        raise EngineInputError(
-            "no bars in the requested window (check start, end and symbols)",
-            type="empty_window",
-            detail={
-                "start": cfg.start.isoformat() if cfg.start else None,
-                "end": cfg.end.isoformat() if cfg.end else None,
-                "symbols": cfg.symbols,
-            },
-        )
-    return frame
-
-
-def _market(frame: pl.DataFrame) -> MarketData:
-    md = MarketData.from_frame(frame)
-    if not sorted_ok(md):
-        md = MarketData.from_frame(frame.sort("symbol", "timestamp"))
-        if not sorted_ok(md):
-            raise EngineInputError(
-                "bars have duplicate timestamps for a symbol", type="invalid_bars"
-            )
-    return md
 
 
 def _iso(ts_us: int) -> str:
@@ -254,12 +192,12 @@ def simulate_run(
     stages.check()
     cfg, capital = spec.config, spec.initial_capital
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
-    frame = _prepare_bars(bars, cfg, windowed=windowed)
-    md = _market(frame)
+    frame, bench = prepare_bars(bars, cfg, windowed=windowed)
+    md = market_data(frame)
     stages.report("load", 1.0)
     stages.done("load")
     if cfg.walk_forward is not None:
-        return _walk_forward_result(md, spec, stages, ppy=ppy, timeframe=timeframe)
+        return _walk_forward_result(md, bench, spec, stages, ppy=ppy, timeframe=timeframe)
 
     strategy = spec.strategy
     overfitting: dict[str, float | None] = {}
@@ -296,13 +234,24 @@ def simulate_run(
     trades = trades_frame(md, sim)
     buy_and_hold = buy_and_hold_curve(md, capital)
     stages.done("frames")
+    benchmark = _benchmark(bench, md.grid_ts, buy_and_hold, capital)
+    extra, analysis = analyse(
+        equity,
+        trades,
+        benchmark.to_numpy(),
+        initial=capital,
+        ppy=ppy,
+        risk_free_rate=cfg.risk_free_rate,
+        ruin_bar=_ruin_bar(sim.metrics),
+    )
+    stages.done("analysis")
     stages.report("metrics", 1.0)
     stages.total()
     resolved = resolve_config(cfg, md, size=size, ppy=ppy, timeframe=timeframe, capital=capital)
     if grid_summary is not None:
         resolved["grid_summary"] = grid_summary
     return BacktestResult(
-        metrics={**sim.metrics, **overfitting},
+        metrics={**sim.metrics, **overfitting, **extra},
         equity=equity,
         trades=trades,
         resolved_config=resolved,
@@ -312,11 +261,32 @@ def simulate_run(
         grid_summary=grid_summary,
         timings=stages.timings,
         buy_and_hold=buy_and_hold,
+        benchmark=benchmark,
+        analysis=analysis,
     )
 
 
+def _benchmark(
+    bench: BenchmarkBars | None, grid_ts: np.ndarray, buy_and_hold: pl.Series, capital: float
+) -> pl.Series:
+    if bench is None:
+        return buy_and_hold.rename("benchmark")
+    return pl.Series("benchmark", symbol_curve(grid_ts, bench, capital), dtype=pl.Float64)
+
+
+def _ruin_bar(metrics: dict[str, Metric]) -> int | None:
+    value = metrics.get("ruin_bar")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _walk_forward_result(
-    md: MarketData, spec: RunSpec, stages: _Stages, *, ppy: float, timeframe: str
+    md: MarketData,
+    bench: BenchmarkBars | None,
+    spec: RunSpec,
+    stages: _Stages,
+    *,
+    ppy: float,
+    timeframe: str,
 ) -> BacktestResult:
     from worker.engine.walk_forward import run_walk_forward
 
@@ -331,12 +301,22 @@ def _walk_forward_result(
         check=stages.check,
     )
     stages.done("walk_forward")
+    grid_ts = wf.equity["timestamp"].cast(pl.Datetime("us", "UTC")).to_physical().to_numpy()
+    benchmark = _benchmark(bench, grid_ts, wf.buy_and_hold, capital)
+    extra, analysis = analyse(
+        wf.equity,
+        wf.trades,
+        benchmark.to_numpy(),
+        initial=capital,
+        ppy=ppy,
+        risk_free_rate=cfg.risk_free_rate,
+    )
     stages.total()
     size = cfg.position_size or wf.strategy.default_position_size(md.n_symbols)
     resolved = resolve_config(cfg, md, size=size, ppy=ppy, timeframe=timeframe, capital=capital)
     resolved["walk_forward_summary"] = wf.summary
     return BacktestResult(
-        metrics=wf.metrics,
+        metrics={**wf.metrics, **extra},
         equity=wf.equity,
         trades=wf.trades,
         resolved_config=resolved,
@@ -345,6 +325,8 @@ def _walk_forward_result(
         timings=stages.timings,
         buy_and_hold=wf.buy_and_hold,
         walk_forward=wf,
+        benchmark=benchmark,
+        analysis=analysis,
     )
 
 

@@ -89,6 +89,12 @@ class RunConfig(BaseModel):
     symbols: list[str] | None = Field(None, min_length=1)
     periods_per_year: float | None = Field(None, gt=0)
     calendar: Literal["equity", "crypto"] = "equity"
+    risk_free_rate: float = Field(
+        0.0, gt=-1, lt=1, description="annual rate the Sharpe and Sortino ratios are net of"
+    )
+    benchmark: str | None = Field(
+        None, min_length=1, description="a dataset symbol to measure against; default buy-and-hold"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] | None = None
     grid_metric: str = "sharpe_ratio"
@@ -114,6 +120,16 @@ class RunConfig(BaseModel):
         if any(not s for s in out):
             raise ValueError("symbols must be non-empty strings")
         return sorted(set(out))
+
+    @field_validator("benchmark")
+    @classmethod
+    def _benchmark(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        out = value.strip().upper()
+        if not out:
+            raise ValueError("benchmark must be a non-empty symbol")
+        return out
 
     @field_validator("grid")
     @classmethod

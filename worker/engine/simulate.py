@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from worker.engine import metrics as mx
+from worker.engine.annualisation import per_period_rate
 from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
 from worker.engine.market import F64, I8, MarketData
@@ -91,11 +92,12 @@ def simulate(
     if can_breach(float(curve.equity.min()) if curve.equity.shape[0] else math.inf, cfg):
         done = liquidate(md, fills, curve, cfg, capital, sizer)
         fills, curve, ruin_t, calls = done.fills, done.curve, done.ruin_t, done.margin_calls
-    equity = curve.equity
+    equity, rf = curve.equity, per_period_rate(cfg.risk_free_rate, ppy)
     if ruin_t is None:
-        stats = mx.equity_stats(mx.array_block(equity), int(equity.shape[0]), capital)
+        stats = mx.equity_stats(mx.array_block(equity), int(equity.shape[0]), capital, threshold=rf)
     else:
-        stats = mx.equity_stats(mx.array_block(wiped_path(equity, ruin_t)), ruin_t + 1, capital)
+        wiped = mx.array_block(wiped_path(equity, ruin_t))
+        stats = mx.equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
     return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital)
@@ -109,7 +111,8 @@ def simulate_metrics(
     need a liquidation (its equity reached 0, or margin_maintenance is set) takes the exact
     path of ``simulate``. The numbers are exactly those of ``simulate``."""
     fills = _fills(md, signal, cfg, capital, size)
-    stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital)
+    rf = per_period_rate(cfg.risk_free_rate, ppy)
+    stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, threshold=rf)
     if can_breach(stats.min_equity, cfg):
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
     values = _metrics(md, fills, stats, capital, ppy)[2]
@@ -132,7 +135,9 @@ def simulate_metrics_and_sums(
     a liquidation takes the exact path; its sums are those of the liquidated curve."""
     fills = _fills(md, signal, cfg, capital, size)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
-    stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, recorder)
+    rf = per_period_rate(cfg.risk_free_rate, ppy)
+    blocks = equity_blocks(md, fills, capital)
+    stats = mx.equity_stats(blocks, md.n_times, capital, recorder, threshold=rf)
     if can_breach(stats.min_equity, cfg):
         sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
         recorder = PeriodSumsRecorder(md.n_times, partitions)

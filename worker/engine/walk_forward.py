@@ -219,6 +219,7 @@ def run_walk_forward(
         exposure=exposure_bars / curve.shape[0],
         first_close=md_oos.close[md_oos.starts],
         last_close=md_oos.close[md_oos.ends - 1],
+        risk_free_rate=cfg.risk_free_rate,
     )
     in_sample, optimum = _in_sample_optimum(
         md_oos, base_params, inner, capital=capital, ppy=ppy, check=check

@@ -26,6 +26,7 @@ import polars as pl
 
 from worker.bounds import clip
 from worker.engine.bars import canonical_hash, load_bars
+from worker.engine.benchmark import wanted_symbols
 from worker.engine.errors import EngineError
 from worker.pipeline.inputs import RunInputs
 from worker.pipeline.roots import DatasetRoots, Local
@@ -70,7 +71,7 @@ class DatasetLoader:
         return self.load(
             inputs.storage_uri,
             inputs.dataset_hash,
-            symbols=list(cfg.symbols) if cfg.symbols else None,
+            symbols=wanted_symbols(list(cfg.symbols) if cfg.symbols else None, cfg.benchmark),
             start=cfg.start,
             end=cfg.end,
         )

@@ -1,0 +1,177 @@
+"""The whole-run analysis: metrics that need the finished run's timeline — against a
+benchmark, drawdown periods in time, trade durations, SQN and Kelly — and the calendar
+returns and worst drawdowns the reports show.
+
+Computed once for the run's final simulation (a single run, a grid's best combination, a
+walk-forward's stitched out-of-sample run), not for every grid combination: these keys are
+in ``runs.metrics`` but not in the leaderboard, and cannot be a ``grid_metric``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from worker.engine import benchmark_metrics as bm
+from worker.engine import drawdowns as dd
+from worker.engine import trade_metrics as tm
+from worker.engine.calendar_returns import PeriodReturn, period_returns
+from worker.engine.metrics import Metric, sanitize
+from worker.engine.return_metrics import finite, returns_from_equity
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+ANALYSIS_METRIC_NAMES = (
+    "benchmark_return",
+    "alpha",
+    "beta",
+    "correlation",
+    "tracking_error",
+    "information_ratio",
+    "avg_drawdown",
+    "drawdown_periods",
+    "max_drawdown_duration_days",
+    "avg_drawdown_duration_days",
+    "max_drawdown_start",
+    "max_drawdown_trough",
+    "max_drawdown_recovery",
+    "sqn",
+    "kelly_criterion",
+    "avg_trade_duration_days",
+    "median_trade_duration_days",
+    "min_trade_duration_days",
+    "max_trade_duration_days",
+    "avg_bars_held",
+    "best_month_return",
+    "worst_month_return",
+    "positive_months",
+)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the reports show beyond the scalar metrics, computed by the engine."""
+
+    drawdowns: list[dd.DrawdownPeriod]  # the deepest first, at most WORST_DRAWDOWNS
+    monthly: list[PeriodReturn]
+    yearly: list[PeriodReturn]
+    benchmark_monthly: list[PeriodReturn]
+    benchmark_yearly: list[PeriodReturn]
+
+
+def micros(timestamps: pl.Series) -> I64:
+    """UTC microseconds since the epoch of a Datetime series."""
+    out: I64 = timestamps.cast(pl.Datetime("us", "UTC")).to_physical().to_numpy()
+    return out.astype(np.int64, copy=False)
+
+
+def _return_paths(
+    equity: F64, benchmark: F64 | None, initial: float, ruin_bar: int | None
+) -> tuple[F64, F64 | None]:
+    """Per-bar returns of the run and the benchmark; a ruined run's stop at the ruin bar,
+    whose equity counts as 0 (as the return metrics do, docs/metrics.md)."""
+    if ruin_bar is not None:
+        equity = equity[:ruin_bar].copy()
+        equity[-1] = 0.0
+        benchmark = None if benchmark is None else benchmark[:ruin_bar]
+    r = returns_from_equity(equity, initial)
+    b = None if benchmark is None else returns_from_equity(benchmark, initial)
+    return r, b
+
+
+def benchmark_values(
+    returns: F64, bench: F64 | None, ppy: float, risk_free_rate: float
+) -> dict[str, Metric]:
+    if bench is None or returns.shape[0] == 0:
+        return dict.fromkeys(
+            ("alpha", "beta", "correlation", "tracking_error", "information_ratio")
+        )
+    return {
+        "alpha": bm.alpha(returns, bench, ppy, risk_free_rate),
+        "beta": bm.beta(returns, bench),
+        "correlation": bm.correlation(returns, bench),
+        "tracking_error": bm.tracking_error(returns, bench, ppy),
+        "information_ratio": bm.information_ratio(returns, bench, ppy),
+    }
+
+
+def drawdown_values(table: dd.DrawdownTable, worst: list[dd.DrawdownPeriod]) -> dict[str, Metric]:
+    longest, mean = dd.duration_days(table)
+    deepest = worst[0] if worst else None
+    return {
+        "avg_drawdown": dd.average_drawdown(table),
+        "drawdown_periods": table.count,
+        "max_drawdown_duration_days": longest,
+        "avg_drawdown_duration_days": mean,
+        "max_drawdown_start": deepest.start.isoformat() if deepest else None,
+        "max_drawdown_trough": deepest.trough.isoformat() if deepest else None,
+        "max_drawdown_recovery": (
+            deepest.recovery.isoformat() if deepest and deepest.recovery else None
+        ),
+    }
+
+
+def monthly_values(monthly: list[PeriodReturn]) -> dict[str, Metric]:
+    known = [m.value for m in monthly if m.value is not None]
+    return {
+        "best_month_return": max(known) if known else None,
+        "worst_month_return": min(known) if known else None,
+        "positive_months": finite(sum(v > 0 for v in known) / len(known)) if known else None,
+    }
+
+
+def trade_values(trades: pl.DataFrame) -> dict[str, Metric]:
+    pnl = trades["pnl"].to_numpy().astype(np.float64, copy=False)
+    out: dict[str, Metric] = {"sqn": tm.sqn(pnl), "kelly_criterion": tm.kelly_criterion(pnl)}
+    out.update(
+        tm.trade_durations(
+            micros(trades["entry_time"]),
+            micros(trades["exit_time"]),
+            trades["bars_held"].to_numpy().astype(np.int64, copy=False),
+        )
+    )
+    return out
+
+
+def analyse(
+    equity_frame: pl.DataFrame,
+    trades: pl.DataFrame,
+    benchmark: F64 | None,
+    *,
+    initial: float,
+    ppy: float,
+    risk_free_rate: float = 0.0,
+    ruin_bar: int | None = None,
+) -> tuple[dict[str, Metric], Analysis]:
+    """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
+    (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
+    (None: no benchmark)."""
+    times = micros(equity_frame["timestamp"])
+    equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
+    r, b = _return_paths(equity, benchmark, initial, ruin_bar)
+    table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
+    worst = dd.worst_periods(table, times)
+    monthly = period_returns(times, equity, initial, "M")
+    values: dict[str, Metric] = {
+        "benchmark_return": (
+            None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
+        )
+    }
+    values.update(benchmark_values(r, b, ppy, risk_free_rate))
+    values.update(drawdown_values(table, worst))
+    values.update(trade_values(trades))
+    values.update(monthly_values(monthly))
+    analysis = Analysis(
+        drawdowns=worst,
+        monthly=monthly,
+        yearly=period_returns(times, equity, initial, "Y"),
+        benchmark_monthly=[] if benchmark is None else period_returns(times, benchmark, initial),
+        benchmark_yearly=(
+            [] if benchmark is None else period_returns(times, benchmark, initial, "Y")
+        ),
+    )
+    return sanitize(values), analysis
