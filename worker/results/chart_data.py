@@ -16,8 +16,8 @@ import polars as pl
 
 from worker import jsonsafe
 from worker.engine.api import BacktestResult
+from worker.engine.drawdowns import DrawdownPeriod
 from worker.results.epoch import epoch_micros
-from worker.results.tearsheet import DrawdownPeriod
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

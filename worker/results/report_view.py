@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from worker.engine.calendar_returns import PeriodReturn
+from worker.engine.drawdowns import DrawdownPeriod
 from worker.engine.grid_stats import BOARD_METRICS, RUN_METRICS
 from worker.engine.metrics import METRIC_NAMES
 from worker.results.colors import signed_color
 from worker.results.epoch import epoch_micros
 from worker.results.metric_labels import READINGS, format_metric, label_of, undefined_note
-from worker.results.tearsheet import DrawdownPeriod, PeriodReturn
 
 LEADERBOARD_ROWS = 20
 FORMATTED = frozenset(METRIC_NAMES) | frozenset(BOARD_METRICS)
