@@ -94,3 +94,18 @@ def test_grid_heatmaps_by_number_of_parameters() -> None:
         "sharpe_ratio"
     ].max()
     assert pair.rows[0][1][0].title.endswith(format_metric("sharpe_ratio", best_at_70_20))
+
+
+def test_every_analysis_metric_has_a_label_and_a_format(run: BacktestResult) -> None:
+    from worker.engine.analysis import ANALYSIS_METRIC_NAMES
+    from worker.results.metric_labels import LABELS, metric_rows
+
+    assert set(ANALYSIS_METRIC_NAMES) <= set(LABELS)
+    rows = {r["name"]: r for r in metric_rows(run.metrics)}
+    assert rows["beta"]["label"] == "Beta"
+    assert rows["avg_trade_duration_days"]["value"].endswith(" d")
+    assert format_metric("max_drawdown_start", "2024-01-06T00:00:00+00:00") == "2024-01-06"
+    assert format_metric("max_drawdown_start", "2024-01-06T09:30:00+00:00") == "2024-01-06 09:30"
+    assert format_metric("avg_trade_duration_days", 1 / 16) == "1 h 30 min"
+    assert format_metric("min_trade_duration_days", 5 / 1440) == "5 min"
+    assert format_metric("max_drawdown_recovery", None) == "undefined"

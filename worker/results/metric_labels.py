@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class MetricLabel:
     label: str
-    kind: str  # "pct", "ratio", "money", "int", "float", "bool", "text"
+    kind: str  # "pct", "ratio", "money", "int", "float", "bool", "text", "days", "time"
     undefined_because: str = ""
 
 
@@ -50,6 +50,37 @@ LABELS: dict[str, MetricLabel] = {
     "ruin_bar": MetricLabel("Ruin bar", "int", "the run was not ruined"),
     "ruin_time": MetricLabel("Ruin time", "text", "the run was not ruined"),
     "margin_calls": MetricLabel("Margin calls", "int"),
+    "benchmark_return": MetricLabel("Benchmark return", "pct", "no benchmark prices"),
+    "alpha": MetricLabel("Alpha (annual)", "pct", "the benchmark did not move"),
+    "beta": MetricLabel("Beta", "ratio", "the benchmark did not move"),
+    "correlation": MetricLabel("Correlation with benchmark", "ratio", "a flat curve"),
+    "tracking_error": MetricLabel("Tracking error", "pct", "fewer than two returns"),
+    "information_ratio": MetricLabel(
+        "Information ratio", "ratio", "no difference from the benchmark"
+    ),
+    "avg_drawdown": MetricLabel("Average drawdown", "pct", "never under water"),
+    "drawdown_periods": MetricLabel("Drawdown periods", "int"),
+    "max_drawdown_duration_days": MetricLabel(
+        "Longest drawdown (time)", "days", "never under water"
+    ),
+    "avg_drawdown_duration_days": MetricLabel(
+        "Average drawdown duration", "days", "never under water"
+    ),
+    "max_drawdown_start": MetricLabel("Max drawdown start", "time", "never under water"),
+    "max_drawdown_trough": MetricLabel("Max drawdown trough", "time", "never under water"),
+    "max_drawdown_recovery": MetricLabel(
+        "Max drawdown recovery", "time", "not recovered by the last bar (or no drawdown)"
+    ),
+    "sqn": MetricLabel("SQN", "ratio", "fewer than two trades, or all of equal pnl"),
+    "kelly_criterion": MetricLabel("Kelly criterion", "pct", "no winning or no losing trade"),
+    "avg_trade_duration_days": MetricLabel("Average trade duration", "days", "no trades"),
+    "median_trade_duration_days": MetricLabel("Median trade duration", "days", "no trades"),
+    "min_trade_duration_days": MetricLabel("Shortest trade", "days", "no trades"),
+    "max_trade_duration_days": MetricLabel("Longest trade", "days", "no trades"),
+    "avg_bars_held": MetricLabel("Average bars held", "float", "no trades"),
+    "best_month_return": MetricLabel("Best month", "pct", "no month with a defined return"),
+    "worst_month_return": MetricLabel("Worst month", "pct", "no month with a defined return"),
+    "positive_months": MetricLabel("Positive months", "pct", "no month with a defined return"),
 }
 
 #: How to read each overfitting statistic, one sentence each (the report prints them).
@@ -80,6 +111,9 @@ def format_metric(name: str, value: Any) -> str:
     kind = label.kind if label else "float"
     if kind == "bool" or isinstance(value, bool):
         return "yes" if value else "no"
+    if kind == "time":  # ISO 8601 UTC: the date, and the time when it is not midnight
+        date, _, clock = str(value).removesuffix("+00:00").partition("T")
+        return date if clock in ("", "00:00:00") else f"{date} {clock.removesuffix(':00')}"
     if kind == "text" or isinstance(value, str):
         return str(value)
     if kind == "pct":
@@ -88,9 +122,19 @@ def format_metric(name: str, value: Any) -> str:
         return f"{float(value):,.2f}"
     if kind == "int":
         return f"{int(value):,}"
+    if kind == "days":
+        return format_days(float(value))
     if kind == "ratio":
         return f"{float(value):.3f}"
     return f"{float(value):,.4g}"
+
+
+def format_days(days: float) -> str:
+    """A duration given in days: ``12.5 d`` from a day up, else hours and minutes."""
+    if days >= 1:
+        return f"{days:,.1f} d"
+    minutes = round(days * 1440)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def label_of(name: str) -> str:

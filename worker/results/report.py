@@ -70,7 +70,10 @@ def page_title(identity: RunIdentity, result: BacktestResult) -> str:
     return " · ".join(part for part in parts if part)
 
 
-def benchmark_label(symbols: list[str]) -> str:
+def benchmark_label(symbols: list[str], benchmark: str | None = None) -> str:
+    """What the report compares the run with: ``config.benchmark``, else its own symbols."""
+    if benchmark is not None:
+        return f"Buy & hold {benchmark} (benchmark)"
     if len(symbols) == 1:
         return f"Buy & hold {symbols[0]}"
     return f"Buy & hold, equal weight ({len(symbols)} symbols)"
@@ -130,7 +133,7 @@ def html_report(
     fmt = view.time_format(equity["timestamp"]) if equity.height else "%Y-%m-%d"
     start = equity["timestamp"][0] if equity.height else None
     end = equity["timestamp"][-1] if equity.height else None
-    bench_label = benchmark_label(identity.symbols)
+    bench_label = benchmark_label(identity.symbols, result.resolved_config.get("benchmark"))
     trades_file = "trades.csv" if "trades.csv" in files_of_run else None
     grid_metric = (result.grid_summary or {}).get("metric", "sharpe_ratio")
     grid = grid_view(result.leaderboard, grid_metric)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from worker.engine.analysis import ANALYSIS_METRIC_NAMES
 from worker.engine.calendar_returns import PeriodReturn
 from worker.engine.drawdowns import DrawdownPeriod
 from worker.engine.grid_stats import BOARD_METRICS, RUN_METRICS
@@ -22,7 +23,7 @@ from worker.results.epoch import epoch_micros
 from worker.results.metric_labels import READINGS, format_metric, label_of, undefined_note
 
 LEADERBOARD_ROWS = 20
-FORMATTED = frozenset(METRIC_NAMES) | frozenset(BOARD_METRICS)
+FORMATTED = frozenset(METRIC_NAMES) | frozenset(BOARD_METRICS) | frozenset(ANALYSIS_METRIC_NAMES)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CARDS = (
     "total_return",
@@ -46,6 +47,13 @@ TRADE_METRICS = frozenset(
         "best_trade_return",
         "worst_trade_return",
         "commissions_paid",
+        "sqn",
+        "kelly_criterion",
+        "avg_trade_duration_days",
+        "median_trade_duration_days",
+        "min_trade_duration_days",
+        "max_trade_duration_days",
+        "avg_bars_held",
     }
 )
 LEADERBOARD_METRICS = (
