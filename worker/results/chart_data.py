@@ -100,8 +100,9 @@ def chart_data(
         "equity": column(equity, 2),
         "drawdown": column(drawdown, 6),
     }
-    if result.buy_and_hold is not None:
-        curve["buy_and_hold"] = column(result.buy_and_hold.to_numpy(), 2)
+    bench = result.benchmark if result.benchmark is not None else result.buy_and_hold
+    if bench is not None:
+        curve["buy_and_hold"] = column(bench.to_numpy(), 2)
     if result.walk_forward is not None:
         curve["in_sample"] = column(result.walk_forward.in_sample.to_numpy(), 2)
     worst = drawdowns[:SHADED_DRAWDOWNS]

@@ -156,6 +156,7 @@ def html_report(
         benchmark_label=bench_label,
         metric_tables=view.split_metric_rows(metric_rows(metrics, sheet.benchmark_metrics)),
         periods_per_year=format_metric("periods_per_year", metrics.get("periods_per_year")),
+        risk_free_rate=f"{100 * float(result.resolved_config.get('risk_free_rate') or 0):g} %",
         drawdowns=view.drawdown_rows(sheet.drawdowns, fmt),
         monthly=view.monthly_table(sheet.monthly, sheet.yearly),
         months=view.MONTHS,

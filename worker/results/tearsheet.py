@@ -34,7 +34,9 @@ CURVE_METRICS = (
 )
 
 
-def curve_metrics(curve: F64, initial: float, ppy: float) -> dict[str, mx.Metric]:
+def curve_metrics(
+    curve: F64, initial: float, ppy: float, risk_free_rate: float = 0.0
+) -> dict[str, mx.Metric]:
     """``CURVE_METRICS`` of any equity curve, by the engine's ``compute_all``."""
     empty = np.empty(0)
     values = mx.compute_all(
@@ -47,6 +49,7 @@ def curve_metrics(curve: F64, initial: float, ppy: float) -> dict[str, mx.Metric
         exposure=None,
         first_close=empty,
         last_close=empty,
+        risk_free_rate=risk_free_rate,
     )
     return {name: values[name] for name in CURVE_METRICS}
 
@@ -65,6 +68,7 @@ def tearsheet(result: BacktestResult) -> Tearsheet:
     """Everything the reports show beyond the engine's metrics."""
     initial = float(result.resolved_config["initial_capital"])
     ppy = float(result.resolved_config["periods_per_year"])
+    rf = float(result.resolved_config.get("risk_free_rate") or 0.0)
     bench_series = result.benchmark if result.benchmark is not None else result.buy_and_hold
     bench = None if bench_series is None else bench_series.to_numpy()
     analysis = result.analysis
@@ -74,5 +78,5 @@ def tearsheet(result: BacktestResult) -> Tearsheet:
         monthly=analysis.monthly if analysis else [],
         yearly=analysis.yearly if analysis else [],
         benchmark_yearly=analysis.benchmark_yearly if analysis else [],
-        benchmark_metrics=None if bench is None else curve_metrics(bench, initial, ppy),
+        benchmark_metrics=None if bench is None else curve_metrics(bench, initial, ppy, rf),
     )
