@@ -294,3 +294,20 @@ def test_analysis_of_a_hand_curve() -> None:
     )  # 0.5 - 0.5 / (10 / 5)
     assert values["best_month_return"] == pytest.approx(-0.05)  # one month: 95 / 100 - 1
     assert len(analysis.monthly) == 1 and analysis.benchmark_yearly == []
+
+
+@pytest.mark.parametrize("rf", [0.0, 0.03])
+def test_benchmark_stats_equal_the_single_functions(rf: float) -> None:
+    rng = np.random.default_rng(3)
+    b = rng.normal(0.0004, 0.01, 2_000)
+    r = 0.7 * b + rng.normal(0.0001, 0.004, 2_000)
+    r[17] = np.nan  # left out of both
+    got = bm.benchmark_stats(r, b, 252, rf)
+    assert got["alpha"] == pytest.approx(bm.alpha(r, b, 252, rf), rel=1e-9)
+    assert got["beta"] == pytest.approx(bm.beta(r, b), rel=1e-12)
+    assert got["correlation"] == pytest.approx(bm.correlation(r, b), rel=1e-12)
+    assert got["tracking_error"] == pytest.approx(bm.tracking_error(r, b, 252), rel=1e-9)
+    assert got["information_ratio"] == pytest.approx(bm.information_ratio(r, b, 252), rel=1e-9)
+    flat = bm.benchmark_stats(r, np.zeros_like(b), 252)
+    assert flat["beta"] is None and flat["alpha"] is None and flat["correlation"] is None
+    assert set(bm.benchmark_stats(r[:1], b[:1], 252).values()) == {None}

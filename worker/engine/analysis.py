@@ -87,16 +87,8 @@ def benchmark_values(
     returns: F64, bench: F64 | None, ppy: float, risk_free_rate: float
 ) -> dict[str, Metric]:
     if bench is None or returns.shape[0] == 0:
-        return dict.fromkeys(
-            ("alpha", "beta", "correlation", "tracking_error", "information_ratio")
-        )
-    return {
-        "alpha": bm.alpha(returns, bench, ppy, risk_free_rate),
-        "beta": bm.beta(returns, bench),
-        "correlation": bm.correlation(returns, bench),
-        "tracking_error": bm.tracking_error(returns, bench, ppy),
-        "information_ratio": bm.information_ratio(returns, bench, ppy),
-    }
+        return dict.fromkeys(bm.BENCHMARK_METRICS)
+    return dict(bm.benchmark_stats(returns, bench, ppy, risk_free_rate))
 
 
 def drawdown_values(table: dd.DrawdownTable, worst: list[dd.DrawdownPeriod]) -> dict[str, Metric]:

@@ -60,17 +60,22 @@ def max_drawdown_duration(dd: F64) -> int:
 
 @dataclass(frozen=True)
 class DrawdownTable:
-    """Every period under water, in time order, as rows of the curve: ``start`` the first
-    bar below the peak, ``trough`` the deepest bar, ``end`` the first bar back at the peak
-    (``len(curve)`` when never recovered); ``depth`` the trough's drawdown (< 0) and
-    ``duration_us`` from start to recovery (or to the last bar), in microseconds."""
+    """Every period under water, in time order, as rows of the curve ``dd``: ``start`` the
+    first bar below the peak, ``end`` the first bar back at the peak (``len(dd)`` when never
+    recovered); ``depth`` the period's deepest drawdown (< 0) and ``duration_us`` from start
+    to recovery (or to the last bar), in microseconds."""
 
     start: I64
-    trough: I64
     end: I64
     depth: F64
     duration_us: I64
+    dd: F64
     bars: int
+
+    def trough(self, i: int) -> int:
+        """Row of period ``i``'s deepest bar (the first, on a tie)."""
+        lo = int(self.start[i])
+        return lo + int(np.argmin(self.dd[lo : int(self.end[i])]))
 
     @property
     def count(self) -> int:
@@ -92,17 +97,11 @@ def drawdown_table(micros: I64, dd: F64) -> DrawdownTable:
     ends = np.flatnonzero(edges == -1).astype(np.int64)
     if starts.shape[0] == 0:
         empty = np.empty(0, dtype=np.int64)
-        return DrawdownTable(empty, empty, empty, np.empty(0), empty, n)
+        return DrawdownTable(empty, empty, np.empty(0), empty, dd, n)
     depths = np.minimum.reduceat(dd, starts)
-    # the trough: the first bar of each period at its minimum
-    rows = np.flatnonzero(under)
-    period = np.searchsorted(starts, rows, side="right") - 1
-    hit = dd[rows] == depths[period]
-    hit_rows, hit_period = rows[hit], period[hit]
-    troughs = hit_rows[np.searchsorted(hit_period, np.arange(starts.shape[0]))]
     stop = np.minimum(ends, n - 1)
     duration = micros[stop] - micros[starts]
-    return DrawdownTable(starts, troughs.astype(np.int64), ends, depths, duration, n)
+    return DrawdownTable(starts, ends, depths, duration, dd, n)
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def worst_periods(
         out.append(
             DrawdownPeriod(
                 start=_time(int(micros[table.start[i]])),
-                trough=_time(int(micros[table.trough[i]])),
+                trough=_time(int(micros[table.trough(i)])),
                 recovery=_time(int(micros[end])) if end < table.bars else None,
                 depth=float(table.depth[i]),
                 bars=end - int(table.start[i]),
