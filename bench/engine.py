@@ -85,7 +85,7 @@ def _load(path: str) -> Any:
 
 
 def work_engine_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
-    from worker.engine.api import run_backtest
+    from worker.engine import run_backtest
 
     bars = _load(path)
     params = {"kind": "sma_crossover", "fast_period": 10, "slow_period": 30}
@@ -119,7 +119,7 @@ def work_engine_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
 
 
 def work_engine_grid(path: str, _: argparse.Namespace) -> dict[str, Any]:
-    from worker.engine.api import run_backtest
+    from worker.engine import run_backtest
 
     bars = _load(path)
     base = _rss_mb()
@@ -328,8 +328,7 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker](args.data, args)))
         return
 
-    from worker.engine.bars import write_canonical_parquet
-    from worker.engine.synthetic import generate_bars
+    from worker.engine import generate_bars, write_canonical_parquet
 
     with tempfile.TemporaryDirectory() as tmp:
         path = str(
