@@ -6,13 +6,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from worker.engine.bar_files import file_sha256, load_bars, read_bars_file
 from worker.engine.bars import (
     CANONICAL_SCHEMA,
     canonical_hash,
     dataset_summary,
-    file_sha256,
-    load_bars,
-    read_bars_file,
     validate_bars,
     write_canonical_parquet,
 )

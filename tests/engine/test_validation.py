@@ -8,7 +8,7 @@ import pytest
 
 from tests.engine.conftest import flat_bars
 from worker.engine.api import run_backtest
-from worker.engine.bars import read_bars_file
+from worker.engine.bar_files import read_bars_file
 from worker.engine.errors import DatasetValidationError, EngineError, EngineInputError
 
 BARS = flat_bars([10, 11, 12, 13], [10.5, 11.5, 12.5, 13.5])

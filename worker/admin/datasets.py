@@ -15,12 +15,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from worker.db import Dataset
-from worker.engine.bars import (
-    canonical_hash,
-    dataset_summary,
-    read_bars_source,
-    write_canonical_parquet,
-)
+from worker.engine.bar_files import read_bars_source
+from worker.engine.bars import canonical_hash, dataset_summary, write_canonical_parquet
 from worker.engine.errors import EngineInputError
 from worker.engine.timeframes import parse_timeframe, timeframe_delta
 from worker.schemas import DatasetCreate

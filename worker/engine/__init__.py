@@ -13,14 +13,8 @@ from worker.engine.api import (
     run_backtest,
     simulate_run,
 )
-from worker.engine.bars import (
-    canonical_hash,
-    dataset_summary,
-    file_sha256,
-    load_bars,
-    read_bars_file,
-    write_canonical_parquet,
-)
+from worker.engine.bar_files import file_sha256, load_bars, read_bars_file
+from worker.engine.bars import canonical_hash, dataset_summary, write_canonical_parquet
 from worker.engine.errors import (
     DatasetValidationError,
     EngineError,

@@ -19,11 +19,6 @@ import numpy as np
 import polars as pl
 
 from worker.engine.analysis import Analysis, analyse
-from worker.engine.bars import (
-    canonical_hash,
-    file_sha256,
-    load_bars,
-)
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
 from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame, utc_timestamps
@@ -51,9 +46,6 @@ __all__ = [
     "EngineInputError",
     "RunCancelled",
     "RunSpec",
-    "canonical_hash",
-    "file_sha256",
-    "load_bars",
     "parse_run",
     "run_backtest",
     "simulate_run",

@@ -25,7 +25,8 @@ import fsspec
 import polars as pl
 
 from worker.bounds import clip
-from worker.engine.bars import canonical_hash, load_bars
+from worker.engine.bar_files import load_bars
+from worker.engine.bars import canonical_hash
 from worker.engine.benchmark import wanted_symbols
 from worker.engine.errors import EngineError
 from worker.pipeline.inputs import RunInputs
