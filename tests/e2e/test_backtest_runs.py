@@ -147,6 +147,38 @@ async def test_a_grid_run_reports_a_leaderboard(
     assert len(Path(leaderboard["storage_path"]).read_text().splitlines()) == 1 + 6
 
 
+async def test_a_benchmark_symbol_is_loaded_held_and_reported(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    dataset_id = await add_dataset(conn, tmp_path / "data")
+    strategy_id = await add_strategy(conn, SMA)
+    config = {"symbols": ["AAA"], "benchmark": "BBB", "risk_free_rate": 0.02}
+    run_id = await add_run(conn, dataset_id, strategy_id, config)
+    unknown_id = await add_run(conn, dataset_id, strategy_id, {"benchmark": "ZZZ"})
+    await drain(database_url, tmp_path)
+
+    run = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
+    assert run["status"] == "succeeded", run["error"]
+    metrics = json.loads(run["metrics"])
+    bars = generate_bars(symbols=["AAA", "BBB"], n_bars=400, seed=1)
+    close = bars.filter(bars["symbol"] == "BBB")["close"].to_list()
+    assert metrics["benchmark_return"] == pytest.approx(close[-1] / close[0] - 1)
+    assert metrics["beta"] is not None and metrics["sqn"] is not None
+    resolved = json.loads(run["metadata"])["resolved_config"]
+    assert resolved["symbols"] == ["AAA"] and resolved["benchmark"] == "BBB"
+    report = next(
+        a
+        for a in await conn.fetch("SELECT * FROM artifacts WHERE run_id = $1", run_id)
+        if a["filename"] == "report.json"
+    )
+    assert json.loads(Path(report["storage_path"]).read_text())["metrics"] == metrics
+
+    failed = await conn.fetchrow("SELECT status, error FROM runs WHERE id = $1", unknown_id)
+    assert failed["status"] == "failed"
+    error = json.loads(failed["error"])
+    assert error["type"] == "unknown_symbol" and "ZZZ" in error["message"]
+
+
 async def test_a_run_writes_the_artifacts_it_asks_for_and_its_label(
     database_url: str, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
