@@ -2,7 +2,7 @@
 // (ENUMs, channel names, schema limits). Do not edit: regenerate.
 
 export const CHANNELS = Object.freeze({"RUNS_PENDING": "runs_pending", "RUN_COMPLETED": "run_completed", "RUN_PROGRESS": "run_progress", "RUN_CANCEL": "run_cancel", "API_KEY_REVOKED": "api_key_revoked"});
-export const RUN_STATUS = Object.freeze({"PENDING": "pending", "RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELLED": "cancelled"});
+export const RUN_STATUS = Object.freeze({"PENDING": "pending", "RUNNING": "running", "WAITING": "waiting", "SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELLED": "cancelled"});
 export const TERMINAL_STATUSES = Object.freeze(["succeeded", "failed", "cancelled"]);
 export const RUN_MODES = Object.freeze(["backtest", "paper", "live"]);
 export const ARTIFACT_KINDS = Object.freeze(["plot", "report", "csv", "pickle", "json", "parquet"]);

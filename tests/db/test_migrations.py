@@ -35,7 +35,7 @@ async def _objects(url: str) -> dict[str, int]:
 
 async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_database_url)
-    assert await _objects(empty_database_url) == {"tables": 8, "types": 3, "functions": 4}
+    assert await _objects(empty_database_url) == {"tables": 9, "types": 3, "functions": 6}
     await asyncio.to_thread(downgrade, empty_database_url, "0001")
     connection = await asyncpg.connect(empty_database_url)
     try:
@@ -46,7 +46,7 @@ async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(downgrade, empty_database_url, "base")
     assert await _objects(empty_database_url) == {"tables": 0, "types": 0, "functions": 0}
     await asyncio.to_thread(upgrade, empty_database_url)
-    assert await _objects(empty_database_url) == {"tables": 8, "types": 3, "functions": 4}
+    assert await _objects(empty_database_url) == {"tables": 9, "types": 3, "functions": 6}
 
 
 def _diff(connection: Connection) -> list[object]:

@@ -2,7 +2,7 @@
 
 from worker.db.base import Base
 from worker.db.enums import TERMINAL_STATUSES, ArtifactKind, RunMode, RunStatus
-from worker.db.fleet_models import QueueState, WorkerRow
+from worker.db.fleet_models import QueueState, SweepChunkRow, WorkerRow
 from worker.db.models import ApiKey, Artifact, Dataset, Event, Run, Strategy
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "RunMode",
     "RunStatus",
     "Strategy",
+    "SweepChunkRow",
     "WorkerRow",
 ]

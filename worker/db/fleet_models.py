@@ -1,11 +1,22 @@
-"""The fleet's own tables (not shared data): the workers that are up, and the queue's pause
-flag. Both are written by the worker and the CLI/API; Node only reads them, if at all."""
+"""The fleet's own tables (not shared data): the workers that are up, the queue's pause
+flag, and the chunks a sweep's children evaluated. Written by the worker and the CLI/API;
+Node only reads them, if at all."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from worker.db.base import Base
@@ -43,3 +54,29 @@ class QueueState(Base):
     paused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     changed_at: Mapped[datetime] = mapped_column(server_default=_now)
     changed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class SweepChunkRow(Base):
+    """What one child of a sweep evaluated: its combinations' leaderboard rows (JSON) and
+    period sums (float64 arrays), read back by the parent's fan-in."""
+
+    __tablename__ = "sweep_chunks"
+    __table_args__ = (
+        CheckConstraint("combinations > 0", name="combinations_positive"),
+        Index("ix_sweep_chunks_parent_id_chunk_index", "parent_id", "chunk_index"),
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE", name="fk_sweep_chunks_run_id_runs"),
+        primary_key=True,
+    )
+    parent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE", name="fk_sweep_chunks_parent_id_runs")
+    )
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    combinations: Mapped[int] = mapped_column(Integer)
+    partitions: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[bytes] = mapped_column(LargeBinary)
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
+    powers: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now)

@@ -148,6 +148,7 @@ class Run(Base):
         Index("ix_runs_dataset_id", "dataset_id"),
         Index("ix_runs_strategy_id", "strategy_id"),
         Index("ix_runs_created_at_id", "created_at", "id"),
+        Index("ix_runs_parent_id", "parent_id", postgresql_where=text("parent_id IS NOT NULL")),
         UniqueConstraint("idempotency_key", name="uq_runs_idempotency_key"),
     )
 
@@ -189,6 +190,10 @@ class Run(Base):
     losing_trades: Mapped[int | None] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # A sweep's child points at its parent (docs/contract.md, Sweeps).
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE", name="fk_runs_parent_id_runs")
+    )
 
     dataset: Mapped[Dataset] = relationship(back_populates="runs")
     strategy: Mapped[Strategy] = relationship(back_populates="runs")

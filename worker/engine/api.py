@@ -31,6 +31,7 @@ from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
 if TYPE_CHECKING:
+    from worker.engine.grid import Evaluation
     from worker.engine.walk_forward import WalkForward
 
 #: Bump whenever any number the engine produces could change.
@@ -177,9 +178,12 @@ def simulate_run(
     windowed: bool = False,
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
+    evaluation: Evaluation | None = None,
 ) -> BacktestResult:
     """Run a validated backtest. ``windowed``: the bars are already restricted to the
-    config's symbols and window (``load_bars`` did it), so they are not filtered again."""
+    config's symbols and window (``load_bars`` did it), so they are not filtered again.
+    ``evaluation``: a grid's combinations already evaluated (a sweep's chunks, joined in
+    order): they are ranked as the grid would rank its own, and only the best is run."""
     stages = _Stages(progress, should_cancel)
     stages.check()
     cfg, capital = spec.config, spec.initial_capital
@@ -197,17 +201,21 @@ def simulate_run(
     best_params: dict[str, Any] | None = None
     grid_summary: dict[str, Any] | None = None
     if cfg.grid:
-        from worker.engine.grid import run_grid
+        from worker.engine.grid import grid_combinations, rank, run_grid
 
-        outcome = run_grid(
-            md,
-            spec.strategy_params,
-            cfg,
-            capital=capital,
-            ppy=ppy,
-            stages=stages.report,
-            check=stages.check,
-        )
+        if evaluation is not None:
+            combinations = grid_combinations(spec.strategy_params, cfg)
+            outcome = rank(combinations, evaluation, cfg, bars=md.n_times, ppy=ppy)
+        else:
+            outcome = run_grid(
+                md,
+                spec.strategy_params,
+                cfg,
+                capital=capital,
+                ppy=ppy,
+                stages=stages.report,
+                check=stages.check,
+            )
         leaderboard, best_params = outcome.leaderboard, outcome.best_params
         strategy, grid_summary = outcome.best_strategy, outcome.summary
         overfitting = outcome.overfitting

@@ -35,6 +35,25 @@ LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_duration_bars", "commis
 
 
 @dataclass(frozen=True)
+class Combinations:
+    """A grid's parameter names (sorted), its valid combinations in evaluation order (each
+    with its validated strategy), and the skipped ones with the reason."""
+
+    keys: list[str]
+    valid: list[tuple[dict[str, Any], Strategy]]
+    skipped: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Leaderboard rows (parameters and metrics) and period sums, one per combination, in
+    the order evaluated: what a grid, or one chunk of a sweep, computes."""
+
+    rows: list[dict[str, Any]]
+    sums: list[PeriodSums]
+
+
+@dataclass(frozen=True)
 class GridOutcome:
     leaderboard: pl.DataFrame
     best_params: dict[str, Any]
@@ -42,6 +61,39 @@ class GridOutcome:
     summary: dict[str, Any]
     #: the chosen combination's probabilistic and deflated Sharpe ratios, the grid's PBO
     overfitting: dict[str, float | None]
+
+
+def grid_combinations(base: dict[str, Any], cfg: RunConfig) -> Combinations:
+    """Every combination of ``cfg.grid``, validated; EngineInputError when none is valid."""
+    strategy_class(base, cfg.params)  # unknown or missing kind fails first
+    keys, valid, skipped = _combinations(base, cfg)
+    if not valid:
+        example = skipped[0]["reason"] if skipped else "no combinations"
+        raise EngineInputError(
+            f"no valid parameter combination in the grid ({len(skipped)} skipped: {example})",
+            type="invalid_grid",
+            detail={"skipped": len(skipped), "examples": skipped[:5]},
+        )
+    return Combinations(keys, valid, skipped)
+
+
+def chunk_strategies(
+    base: dict[str, Any], cfg: RunConfig, combos: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], Strategy]]:
+    """The listed combinations of a sweep's chunk, validated (the parent validated them)."""
+    cls = strategy_class(base, cfg.params)
+    out = []
+    for combo in combos:
+        try:
+            out.append((combo, cls.model_validate({**base, **cfg.params, **combo})))
+        except ValidationError as exc:
+            text, _ = format_errors(exc)
+            raise EngineInputError(
+                f"invalid combination in the sweep chunk: {text}",
+                type="invalid_grid",
+                detail={"params": combo},
+            ) from None
+    return out
 
 
 def _combinations(
@@ -107,19 +159,35 @@ def run_grid(
     check: Callable[[], None],
     threads: int = DEFAULT_THREADS,
 ) -> GridOutcome:
-    strategy_class(base_params, cfg.params)  # unknown or missing kind fails first
-    keys, valid, skipped = _combinations(base_params, cfg)
-    if not valid:
-        example = skipped[0]["reason"] if skipped else "no combinations"
-        raise EngineInputError(
-            f"no valid parameter combination in the grid ({len(skipped)} skipped: {example})",
-            type="invalid_grid",
-            detail={"skipped": len(skipped), "examples": skipped[:5]},
-        )
+    combinations = grid_combinations(base_params, cfg)
+    evaluation = evaluate(
+        md,
+        combinations.valid,
+        cfg,
+        capital=capital,
+        ppy=ppy,
+        stages=stages,
+        check=check,
+        threads=threads,
+    )
+    return rank(combinations, evaluation, cfg, bars=md.n_times, ppy=ppy)
 
+
+def evaluate(
+    md: MarketData,
+    valid: list[tuple[dict[str, Any], Strategy]],
+    cfg: RunConfig,
+    *,
+    capital: float,
+    ppy: float,
+    stages: Callable[[str, float], None],
+    check: Callable[[], None],
+    threads: int = DEFAULT_THREADS,
+) -> Evaluation:
+    """Each combination's metrics and period sums, in the order given."""
     partitions = partitions_for(md.n_times, cfg.pbo_partitions)
 
-    def evaluate(item: tuple[dict[str, Any], Strategy]) -> tuple[dict[str, Any], PeriodSums]:
+    def one(item: tuple[dict[str, Any], Strategy]) -> tuple[dict[str, Any], PeriodSums]:
         combo, strategy = item
         signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
@@ -139,16 +207,33 @@ def run_grid(
         run_chunk = pool.map if workers > 1 else map
         for lo in range(0, n, chunk):
             check()
-            for row, row_sums in run_chunk(evaluate, valid[lo : lo + chunk]):
+            for row, row_sums in run_chunk(one, valid[lo : lo + chunk]):
                 rows.append(row)
                 sums.append(row_sums)
             stages("grid", min(lo + chunk, n) / n)
     md.cache.clear()
+    return Evaluation(rows, sums)
+
+
+def rank(
+    combinations: Combinations, evaluation: Evaluation, cfg: RunConfig, *, bars: int, ppy: float
+) -> GridOutcome:
+    """The leaderboard of every evaluated combination, its overfitting statistics and the
+    best combination (a sweep's fan-in calls this on its chunks' evaluations, joined)."""
+    keys, valid, skipped = combinations.keys, combinations.valid, combinations.skipped
+    rows, sums = evaluation.rows, evaluation.sums
+    if len(rows) != len(valid):
+        raise EngineInputError(
+            f"{len(rows)} evaluated combinations for a grid of {len(valid)}",
+            type="invalid_grid",
+            detail={"evaluated": len(rows), "combinations": len(valid)},
+        )
+    n = len(valid)
     metric = cfg.grid_metric
     stats = grid_overfitting(
         [row["sharpe_ratio"] for row in rows],
         sums,
-        bars=md.n_times,
+        bars=bars,
         ppy=ppy,
     )
     board = pl.DataFrame(rows, infer_schema_length=None).with_columns(

@@ -62,6 +62,28 @@ class WalkForwardConfig(BaseModel):
         return self.test if self.step is None else self.step
 
 
+#: Most combinations one child of a sweep may hold (its config carries them as a list).
+MAX_CHUNK_SIZE = 2_000
+
+
+class SweepConfig(BaseModel):
+    """``sweep``: the grid is fanned out to child runs of about ``chunk_size`` combinations."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunk_size: int = Field(..., ge=1, le=MAX_CHUNK_SIZE)
+
+
+class SweepChunk(BaseModel):
+    """``sweep_chunk``: set by the worker on a sweep's child, never by a user: the child
+    evaluates these combinations of the grid (chunk ``index``, in the grid's order)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int = Field(..., ge=0)
+    combinations: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_CHUNK_SIZE)
+
+
 class RunConfig(BaseModel):
     """Execution settings; every field optional with the default shown in docs/engine.md."""
 
@@ -103,6 +125,8 @@ class RunConfig(BaseModel):
     pbo_partitions: int = Field(
         16, ge=2, le=16, description="CSCV partitions for a grid's PBO (even)"
     )
+    sweep: SweepConfig | None = None
+    sweep_chunk: SweepChunk | None = None
 
     @field_validator("start", "end")
     @classmethod
@@ -164,6 +188,12 @@ class RunConfig(BaseModel):
             raise ValueError("start must not be after end")
         if self.walk_forward is not None and not self.grid:
             raise ValueError("walk_forward needs a grid to optimise on each train window")
+        if (self.sweep is not None or self.sweep_chunk is not None) and not self.grid:
+            raise ValueError("sweep needs a grid to fan out")
+        if self.sweep is not None and self.walk_forward is not None:
+            raise ValueError("a sweep cannot walk forward yet: drop sweep or walk_forward")
+        if self.sweep is not None and self.sweep_chunk is not None:
+            raise ValueError("sweep_chunk is set by the worker on a sweep's children only")
         if self.position_size is not None and self.position_size * self.margin_initial > 1 + 1e-12:
             raise ValueError(
                 f"position_size {self.position_size:g} needs leverage: at margin_initial "

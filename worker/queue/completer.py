@@ -40,6 +40,7 @@ from worker.queue.outcome import (
     Fail,
     Final,
     HandBack,
+    Park,
     Retry,
     Succeed,
     after_write_error,
@@ -198,12 +199,7 @@ class Completer(Loop):
         the reaper also makes a run pending."""
         async with self._pool.acquire() as connection:
             states = await queries.final_states(connection, [i.job.id for i in fenced])
-        return {
-            item.job.id
-            for item in fenced
-            if item.final.status in ("succeeded", "failed", "cancelled")
-            and states.get(item.job.id) == (item.final.status, item.job.attempt)
-        }
+        return {item.job.id for item in fenced if states.get(item.job.id) == _confirmed_state(item)}
 
     async def _write(self, batch: Sequence[_Item]) -> set[uuid.UUID]:
         """One transaction (none when one statement does it all); the ids written."""
@@ -245,7 +241,22 @@ class Completer(Loop):
         handed = [(i.job.id, i.job.attempt) for i in batch if isinstance(i.final, HandBack)]
         if handed:
             written |= await queries.hand_back(db, worker, handed)
+        parked = [(i.job.id, i.job.attempt, i.final) for i in batch if isinstance(i.final, Park)]
+        if parked:
+            written |= await queries.fan_out(
+                db, worker, [(run_id, attempt, final.children) for run_id, attempt, final in parked]
+            )
         return written
+
+
+def _confirmed_state(item: _Item) -> tuple[str, int] | None:
+    """The (status, attempts) a committed write of `item` leaves (a park gives the attempt
+    back); None when that state is no proof (pending: the reaper also makes a run pending)."""
+    if isinstance(item.final, Park):
+        return ("waiting", item.job.attempt - 1)
+    if item.final.status in ("succeeded", "failed", "cancelled"):
+        return (item.final.status, item.job.attempt)
+    return None
 
 
 def _statements(batch: Sequence[_Item]) -> int:

@@ -93,6 +93,26 @@ class RunOutcome:
     events_csv: bytes = b""
 
 
+@dataclass(frozen=True)
+class ChildRun:
+    """One child a fanning-out run asks for: its `runs.config` (JSON text), its place among
+    the children and the number of combinations it holds (what the parent's progress
+    counts)."""
+
+    config_json: str
+    index: int
+    combinations: int
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What a handler returns for a run that splits into children (a sweep): the queue
+    inserts them and parks the run `waiting`, in one fenced statement, and gives the
+    attempt back; the run is pending again once its last child has finished."""
+
+    children: tuple[ChildRun, ...]
+
+
 class PermanentRunError(Exception):
     """Bad input: the run fails at once, with `error` = {type, message, detail}, no retry."""
 
@@ -114,7 +134,7 @@ class CancelReason(StrEnum):
     SHUTDOWN = "shutdown"
 
 
-Handler = Callable[[RunJob, "RunContext"], Awaitable[RunOutcome]]
+Handler = Callable[[RunJob, "RunContext"], Awaitable[RunOutcome | FanOut]]
 # Writes a run's progress payload (the queue's fenced `progress` statement).
 ProgressWriter = Callable[[RunJob, dict[str, Any]], Awaitable[None]]
 

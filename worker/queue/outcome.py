@@ -22,6 +22,8 @@ from worker.queue.errors import Kind, classify, is_transient
 from worker.queue.handler import (
     ArtifactRecord,
     CancelReason,
+    ChildRun,
+    FanOut,
     PermanentRunError,
     RunCancelled,
     RunJob,
@@ -93,6 +95,14 @@ class HandBack:
 
 
 @dataclass(frozen=True)
+class Park:
+    """The run fans out: its children are inserted and it waits for them (no lease)."""
+
+    children: tuple[ChildRun, ...]
+    status = "waiting"
+
+
+@dataclass(frozen=True)
 class Abandon:
     """The lease is gone (another worker owns the run, or it ended): nothing to write."""
 
@@ -100,7 +110,7 @@ class Abandon:
     status = "abandoned"
 
 
-Final = Succeed | Fail | Retry | Cancel | HandBack | Abandon
+Final = Succeed | Fail | Retry | Cancel | HandBack | Abandon | Park
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ class RetryPolicy:
 def decide(
     job: RunJob,
     *,
-    outcome: RunOutcome | None,
+    outcome: RunOutcome | FanOut | None,
     error: BaseException | None,
     reason: CancelReason | None,
     timeout_seconds: float,
@@ -130,6 +140,10 @@ def decide(
     too late to matter wastes nothing; the write's fence still refuses a lost lease). A
     handler that did not finish ends as the stop request says, else as its error says.
     """
+    if isinstance(outcome, FanOut):
+        if error is None:
+            return _park(outcome, reason)
+        outcome = None
     if error is None and outcome is not None:
         try:
             return succeed(outcome)
@@ -153,6 +167,17 @@ def decide(
     if error is None:
         error = TypeError("the handler returned None, not a RunOutcome")
     return _failure(job, error, policy)
+
+
+def _park(outcome: FanOut, reason: CancelReason | None) -> Final:
+    """A fan-out is written unless the run was cancelled or lost meanwhile."""
+    if reason is CancelReason.CANCEL_REQUESTED:
+        return Cancel()
+    if reason is CancelReason.LEASE_LOST:
+        return Abandon("lease_lost")
+    if not outcome.children:
+        return Fail({"type": "invalid_grid", "message": "the sweep has no combinations"})
+    return Park(tuple(outcome.children))
 
 
 def after_write_error(final: Final, error: BaseException) -> Final | None:

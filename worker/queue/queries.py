@@ -20,7 +20,7 @@ from worker.bounds import (
     InputTooLarge,
     loads_input,
 )
-from worker.queue.handler import ArtifactRecord, PermanentRunError, RunJob
+from worker.queue.handler import ArtifactRecord, ChildRun, PermanentRunError, RunJob
 from worker.queue.outcome import SuccessRow
 from worker.queue.sql import load
 from worker.schemas.event import COPY_COLUMNS
@@ -173,6 +173,27 @@ async def hand_back(
 ) -> set[uuid.UUID]:
     rows = await db.fetch(
         load("hand_back"), worker_id, [run_id for run_id, _ in held], [a for _, a in held]
+    )
+    return {row["id"] for row in rows}
+
+
+async def fan_out(
+    db: Executor,
+    worker_id: str,
+    parents: Sequence[tuple[uuid.UUID, int, Sequence[ChildRun]]],
+) -> set[uuid.UUID]:
+    """Insert each parent's children and park it `waiting` (or end it `cancelled` when a
+    cancel came meanwhile), fenced per parent; returns the parent ids written."""
+    children = [(run_id, child) for run_id, _, kids in parents for child in kids]
+    rows = await db.fetch(
+        load("fan_out"),
+        worker_id,
+        [run_id for run_id, _, _ in parents],
+        [attempt for _, attempt, _ in parents],
+        [run_id for run_id, _ in children],
+        [child.index for _, child in children],
+        [child.combinations for _, child in children],
+        [child.config_json for _, child in children],
     )
     return {row["id"] for row in rows}
 

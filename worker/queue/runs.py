@@ -33,6 +33,7 @@ from worker.queue.outcome import (
     Fail,
     Final,
     HandBack,
+    Park,
     Retry,
     RetryPolicy,
     Succeed,
@@ -295,6 +296,8 @@ class Runs:
             )
         elif isinstance(final, Cancel):
             log.info("run_cancelled", duration_seconds=elapsed)
+        elif isinstance(final, Park):
+            log.info("run_fanned_out", children=len(final.children), duration_seconds=elapsed)
 
 
 def _enabled(log: Any, level: int) -> bool:
