@@ -2,7 +2,9 @@
 
 The hash is checked the first time a process uses a dataset file (a full read), then cached
 for the life of the process, keyed by URI, hash and the file's size and modification time, so
-a file replaced in place is checked again.
+a file replaced in place is checked again. The bars of the last few (file, symbols, window)
+read are kept too (polars frames are immutable, so runs share them): a sweep's children on
+one process read their dataset once, not once per child.
 
 A dataset stored in object storage (`s3://…`, anything fsspec opens) is downloaded once into
 the worker's local cache (`DATASET_CACHE_DIR`, named by content hash) and read from there, so
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +36,9 @@ from worker.pipeline.inputs import RunInputs
 from worker.pipeline.roots import DatasetRoots, Local
 from worker.queue.handler import PermanentRunError
 
+# Frames kept per process (the most recently used): each costs its bars' memory once.
+FRAMES_KEPT = 2
+
 
 class DatasetLoader:
     """Verifies and loads dataset files; safe to share between the worker's threads."""
@@ -41,6 +47,7 @@ class DatasetLoader:
         self, cache_dir: str | Path = ".cache/datasets", roots: DatasetRoots | None = None
     ) -> None:
         self._verified: set[tuple[str, str, int, int]] = set()
+        self._frames: OrderedDict[tuple[object, ...], pl.DataFrame] = OrderedDict()
         self._lock = threading.Lock()
         self._cache_dir = Path(cache_dir)
         self._roots = roots or DatasetRoots(("data",))
@@ -92,8 +99,13 @@ class DatasetLoader:
         except OSError:
             raise _missing(uri) from None
         key = (uri, expected_hash, stat.st_size, stat.st_mtime_ns)
+        frame_key = (*key, tuple(symbols) if symbols else None, start, end)
         with self._lock:
             verified = key in self._verified
+            frame = self._frames.get(frame_key)
+            if frame is not None:
+                self._frames.move_to_end(frame_key)
+                return frame
         try:
             if not verified:
                 actual = canonical_hash(load_bars(path))
@@ -110,7 +122,12 @@ class DatasetLoader:
                     )
                 with self._lock:
                     self._verified.add(key)
-            return load_bars(path, symbols=symbols, start=start, end=end)
+            frame = load_bars(path, symbols=symbols, start=start, end=end)
+            with self._lock:
+                self._frames[frame_key] = frame
+                while len(self._frames) > FRAMES_KEPT:
+                    self._frames.popitem(last=False)
+            return frame
         except PermanentRunError:
             if cached:
                 path.unlink(missing_ok=True)

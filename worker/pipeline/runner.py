@@ -11,17 +11,20 @@ and have landed before the handler returns, so they precede the run's final writ
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from worker import jsonsafe
 from worker.config import Settings
+from worker.engine.grid import Evaluation
+from worker.pipeline import chunks, sweep
 from worker.pipeline.inputs import RunInputs, read_inputs
 from worker.pipeline.load import DatasetLoader
 from worker.pipeline.roots import DatasetRoots
-from worker.pipeline.simulate import simulate
+from worker.pipeline.simulate import evaluate_chunk, simulate
 from worker.pipeline.sql import load
 from worker.pipeline.store import outcome_of
-from worker.queue.handler import RunCancelled, RunContext, RunJob, RunOutcome
+from worker.queue.handler import FanOut, RunCancelled, RunContext, RunJob, RunOutcome
 from worker.storage import FileStore
 
 
@@ -43,20 +46,48 @@ class BacktestRunner:
             self._stores[root] = FileStore(root)
         return self._stores[root]
 
-    async def __call__(self, job: RunJob, ctx: RunContext) -> RunOutcome:
+    async def __call__(self, job: RunJob, ctx: RunContext) -> RunOutcome | FanOut:
         inputs = await read_inputs(ctx.pool, job)
+        cfg = inputs.spec.config
+        evaluation = None
+        if cfg.sweep is not None:  # a sweep's parent: split it, or fan its children in
+            evaluation = await chunks.children_evaluation(ctx.pool, job.id)
+            if evaluation is None:
+                return await ctx.run_cpu(sweep.fan_out, inputs)
+        elif cfg.sweep_chunk is not None:
+            return await self._chunk(inputs, ctx)
         ctx.report_progress("loading", 0.0)
         started = _StartedEvents(ctx, inputs)
         try:
-            outcome = await ctx.run_cpu(self._execute, inputs, ctx, started.loaded)
+            outcome = await ctx.run_cpu(self._execute, inputs, ctx, started.loaded, evaluation)
         except BaseException:
             await started.settle(propagate=False)
             raise
         await started.settle(propagate=True)
         return outcome
 
+    async def _chunk(self, inputs: RunInputs, ctx: RunContext) -> RunOutcome:
+        """A sweep's child: evaluate its combinations, store them, report its best. It
+        sends no progress (its parent's progress counts the finished children)."""
+        started = time.perf_counter()
+        evaluation = await ctx.run_cpu(self._evaluate_chunk, inputs, ctx)
+        seconds = time.perf_counter() - started
+        chunk = inputs.spec.config.sweep_chunk
+        assert chunk is not None
+        await chunks.store(ctx.pool, inputs.job, chunks.encode(evaluation), chunk.index)
+        return sweep.chunk_outcome(inputs, evaluation, seconds)
+
+    def _evaluate_chunk(self, inputs: RunInputs, ctx: RunContext) -> Evaluation:
+        bars = self.datasets(ctx.settings).load_run_bars(inputs)
+        _check(ctx)
+        return evaluate_chunk(inputs, bars, should_cancel=ctx.is_cancelled)
+
     def _execute(
-        self, inputs: RunInputs, ctx: RunContext, loaded: Callable[[int], None]
+        self,
+        inputs: RunInputs,
+        ctx: RunContext,
+        loaded: Callable[[int], None],
+        evaluation: Evaluation | None = None,
     ) -> RunOutcome:
         """load → simulate → store, in the run's thread."""
         bars = self.datasets(ctx.settings).load_run_bars(inputs)
@@ -67,6 +98,7 @@ class BacktestRunner:
             bars,
             progress=lambda stage, fraction: ctx.report_progress(stage, 5 + 90 * fraction),
             should_cancel=ctx.is_cancelled,
+            evaluation=evaluation,
         )
         ctx.report_progress("artifacts", 95.0)
         outcome = outcome_of(inputs, result, self.store(ctx.settings.artifact_dir))

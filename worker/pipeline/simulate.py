@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import polars as pl
 
 from worker.engine.api import BacktestResult, simulate_run
 from worker.engine.errors import EngineInputError
 from worker.engine.errors import RunCancelled as EngineCancelled
+from worker.engine.grid import Evaluation
+from worker.engine.sweep import evaluate_chunk as engine_evaluate_chunk
 from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import PermanentRunError, RunCancelled
 
@@ -19,9 +22,11 @@ def simulate(
     *,
     progress: Callable[[str, float], None],
     should_cancel: Callable[[], bool],
+    evaluation: Evaluation | None = None,
 ) -> BacktestResult:
-    """Run the validated backtest on bars already cut to its symbols and window (blocking)."""
-    try:
+    """Run the validated backtest on bars already cut to its symbols and window (blocking);
+    `evaluation`: a sweep's joined chunks, ranked instead of running the grid."""
+    with _engine_errors():
         return simulate_run(
             bars,
             inputs.spec,
@@ -29,7 +34,28 @@ def simulate(
             windowed=True,
             progress=progress,
             should_cancel=should_cancel,
+            evaluation=evaluation,
         )
+
+
+def evaluate_chunk(
+    inputs: RunInputs, bars: pl.DataFrame, *, should_cancel: Callable[[], bool]
+) -> Evaluation:
+    """A sweep child's combinations on its bars (blocking)."""
+    with _engine_errors():
+        return engine_evaluate_chunk(
+            bars,
+            inputs.spec,
+            timeframe=inputs.timeframe,
+            windowed=True,
+            should_cancel=should_cancel,
+        )
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    try:
+        yield
     except EngineCancelled:
         raise RunCancelled() from None
     except EngineInputError as error:

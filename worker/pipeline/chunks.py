@@ -1,0 +1,104 @@
+"""A sweep chunk's evaluation as stored in `sweep_chunks`, and back.
+
+Rows (parameters and metrics per combination) are JSON; the period sums are float64 and
+int64 arrays, little-endian. Both round-trip exactly (JSON writes a float's shortest repr),
+so the parent ranks the very numbers its children computed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from worker import jsonsafe
+from worker.engine.grid import Evaluation
+from worker.engine.period_sums import PeriodSums
+from worker.pipeline.sql import load
+from worker.queue.handler import PermanentRunError, RunCancelled, RunJob
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    combinations: int
+    partitions: int
+    rows: bytes
+    counts: bytes
+    powers: bytes
+
+
+def encode(evaluation: Evaluation) -> EncodedChunk:
+    sums = evaluation.sums
+    counts = sums[0].counts.astype("<i8")
+    powers = np.stack([s.powers for s in sums]).astype("<f8")
+    return EncodedChunk(
+        combinations=len(evaluation.rows),
+        partitions=int(counts.shape[0]),
+        rows=jsonsafe.dumps(evaluation.rows).encode(),
+        counts=counts.tobytes(),
+        powers=powers.tobytes(),
+    )
+
+
+def decode(
+    combinations: int, partitions: int, rows: bytes, counts: bytes, powers: bytes
+) -> Evaluation:
+    decoded: list[dict[str, Any]] = json.loads(rows)
+    count_array = np.frombuffer(counts, dtype="<i8").astype(np.int64)
+    power_array = np.frombuffer(powers, dtype="<f8").astype(np.float64)
+    power_array = power_array.reshape(combinations, 4, partitions)
+    if len(decoded) != combinations or count_array.shape[0] != partitions:
+        raise ValueError("a sweep chunk's rows and sums do not match its counts")
+    sums = [PeriodSums(count_array.copy(), power_array[i].copy()) for i in range(combinations)]
+    return Evaluation(decoded, sums)
+
+
+async def store(pool: asyncpg.Pool, job: RunJob, chunk: EncodedChunk, index: int) -> None:
+    """Write the chunk, fenced on the attempt (a retried child overwrites its own row)."""
+    row = await pool.fetchrow(
+        load("write_chunk"),
+        job.id,
+        job.worker_id,
+        job.attempt,
+        index,
+        chunk.combinations,
+        chunk.partitions,
+        chunk.rows,
+        chunk.counts,
+        chunk.powers,
+    )
+    if row is None or not row["held"]:
+        raise RunCancelled()  # the lease is gone: the completion is fenced off too
+    if not row["has_parent"]:
+        raise PermanentRunError(
+            "invalid_config",
+            "sweep_chunk is set by the worker on a sweep's children only; "
+            "use sweep: {chunk_size: N} on the run itself",
+        )
+
+
+async def children_evaluation(pool: asyncpg.Pool, parent_id: uuid.UUID) -> Evaluation | None:
+    """The parent's chunks joined in order, or None when it has no children yet (it has
+    not fanned out). A child that did not succeed is a clear, permanent error."""
+    rows = await pool.fetch(load("sweep_children"), parent_id)
+    if not rows:
+        return None
+    unfinished = [r for r in rows if r["status"] != "succeeded" or r["rows"] is None]
+    if unfinished:
+        first = unfinished[0]
+        raise PermanentRunError(
+            "sweep_incomplete",
+            f"{len(unfinished)} of the sweep's {len(rows)} children did not succeed "
+            f"(run {first['id']} is {first['status']}); insert the sweep again",
+            {"children": len(rows), "unfinished": len(unfinished), "example": str(first["id"])},
+        )
+    joined = Evaluation([], [])
+    for r in rows:
+        part = decode(r["combinations"], r["partitions"], r["rows"], r["counts"], r["powers"])
+        joined.rows.extend(part.rows)
+        joined.sums.extend(part.sums)
+    return joined
