@@ -1,7 +1,10 @@
 -- One beat of worker $1: its `workers` row (upserted, so a row expired while the process was
 -- suspended comes back) and the lease of every run it holds, extended by $4 seconds, in one
 -- statement. Returns the runs still held, with their cancel flag; a run missing from the
--- result has been taken from this worker (its lease expired and it was reaped).
+-- result has been taken from this worker (its lease expired and it was reaped). A sweep's
+-- child whose parent has ended (cancelled, or failed by another child) counts as cancelled:
+-- the parent's cascade skips children locked at that moment (migration 0009), and this is
+-- where those stop.
 --
 -- Rows are locked first, one primary-key lookup each, in id order: a completion batch of
 -- the same worker locks overlapping rows in the same order, so neither can hold a row the
@@ -36,4 +39,10 @@ UPDATE runs AS r
 SET lease_expires_at = now() + make_interval(secs => $4)
 WHERE r.id = ANY (ARRAY(SELECT id FROM locked))
   AND r.locked_by = $1
-RETURNING r.id, r.cancel_requested;
+RETURNING r.id,
+          r.cancel_requested OR (
+              r.parent_id IS NOT NULL
+              AND EXISTS (
+                  SELECT 1 FROM runs AS p
+                  WHERE p.id = r.parent_id AND p.status IN ('failed', 'cancelled'))
+          ) AS cancel_requested;
