@@ -151,7 +151,7 @@ async def test_enum_values_are_the_lowercase_contract(conn: asyncpg.Connection) 
     assert {row["typname"]: row["labels"] for row in rows} == {
         "artifact_kind": ["plot", "report", "csv", "pickle", "json", "parquet"],
         "run_mode": ["backtest", "paper", "live"],
-        "run_status": ["pending", "running", "succeeded", "failed", "cancelled"],
+        "run_status": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"],
     }
     run_id = await insert_run(conn)
     with pytest.raises(asyncpg.InvalidTextRepresentationError):

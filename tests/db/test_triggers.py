@@ -89,6 +89,8 @@ async def test_trigger_levels(conn: asyncpg.Connection) -> None:
         "runs_notify_completed": True,
         "runs_notify_pending_insert": False,
         "runs_notify_pending_update": True,
+        "runs_sweep_cancel_children": True,
+        "runs_sweep_children_finished": True,
     }
 
 
