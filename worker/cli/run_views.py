@@ -16,6 +16,7 @@ from worker.results.params_text import KEY_CONFIG, compact, config_text
 STATUS_STYLE = {
     "pending": "yellow",
     "running": "cyan",
+    "waiting": "blue",
     "succeeded": "green",
     "failed": "red",
     "cancelled": "magenta",
