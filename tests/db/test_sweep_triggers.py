@@ -15,6 +15,7 @@ import pytest
 
 from tests.db.rows import insert_run
 from tests.db.test_triggers import CLAIM, Listener
+from worker.db import pools
 from worker.queue import queries
 from worker.queue.handler import ChildRun, RunOutcome
 from worker.queue.outcome import succeed
@@ -34,7 +35,7 @@ METRICS = {
 
 async def _worker_connection(database_url: str) -> asyncpg.Connection:
     connection = await asyncpg.connect(database_url)
-    await queries.setup_connection(connection)
+    await pools.setup_connection(connection)
     return connection
 
 

@@ -12,7 +12,7 @@ class RunMode(StrEnum):
 class RunStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
-    WAITING = "waiting"  # a sweep, parked until its children finish (0009)
+    WAITING = "waiting"  # a sweep, parked until its children finish (0010)
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"

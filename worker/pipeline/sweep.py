@@ -6,7 +6,7 @@ grid's valid combinations into chunks and returns the children for the queue to 
 evaluates its combinations, stores them (`chunks.store`) and succeeds with its best
 combination's metrics. The fan-in is the runner's normal path with the joined chunks
 (`chunks.children_evaluation`): the database makes the parent pending again once its last
-child has finished (migration 0009).
+child has finished (migration 0010).
 """
 
 from __future__ import annotations

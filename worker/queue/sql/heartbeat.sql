@@ -3,7 +3,7 @@
 -- statement. Returns the runs still held, with their cancel flag; a run missing from the
 -- result has been taken from this worker (its lease expired and it was reaped). A sweep's
 -- child whose parent has ended (cancelled, or failed by another child) counts as cancelled:
--- the parent's cascade skips children locked at that moment (migration 0009), and this is
+-- the parent's cascade skips children locked at that moment (migration 0010), and this is
 -- where those stop.
 --
 -- Rows are locked first, one primary-key lookup each, in id order: a completion batch of

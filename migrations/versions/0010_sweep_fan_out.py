@@ -1,7 +1,7 @@
 """sweeps: runs.parent_id, the `waiting` status, sweep_chunks, and the fan-in triggers
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 
 A run whose config has `grid` and `sweep` is a parent: the worker that claims it inserts
@@ -10,10 +10,14 @@ the claim takes pending runs, the reaper running ones). Each child stores its ch
 evaluation in `sweep_chunks`. The fan-in is in the database, so that whoever finishes the
 last child, on any machine, it happens once:
 
-* `runs_sweep_children_finished` (after any UPDATE of runs, once per statement) takes, for
-  each parent of a child that just finished, the parent's row lock, then counts its
-  children: the completions of one sweep serialize on that lock, and each sees the others
-  once it holds it (READ COMMITTED gives every statement a new snapshot). The parent's
+* `runs_sweep_children_finished` (a row trigger whose WHEN clause passes only a child
+  entering a final status, so no other UPDATE calls a function, as in 0009) takes the
+  parent's row lock, then counts its children: the completions of one sweep serialize on
+  that lock, and each sees the others once it holds it (READ COMMITTED gives every
+  statement a new snapshot; an AFTER row trigger runs once its statement is done, so it
+  sees the statement's other children too). Two batches finishing children of the same two
+  sweeps in opposite orders can deadlock on the parents: PostgreSQL aborts one, and the
+  completer retries it (a deadlock is a transient error). The parent's
   progress becomes the share of finished combinations (NOTIFY run_progress); when none is
   left open the parent goes back to `pending` (NOTIFY runs_pending) and any worker ranks the
   chunks and completes it, fenced on its lease like any run. A failed child fails the sweep
@@ -37,8 +41,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -151,20 +155,8 @@ END $$
 CHILDREN_FINISHED = """
 CREATE FUNCTION runs_sweep_children_finished() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    parent uuid;
 BEGIN
-    FOR parent IN
-        SELECT DISTINCT n.parent_id
-        FROM new_runs AS n
-        JOIN old_runs AS o ON o.id = n.id
-        WHERE n.parent_id IS NOT NULL
-          AND n.status IN ('succeeded', 'failed', 'cancelled')
-          AND o.status NOT IN ('succeeded', 'failed', 'cancelled')
-        ORDER BY 1  -- parents locked in id order: two batches cannot deadlock on them
-    LOOP
-        PERFORM sweep_child_finished(parent);
-    END LOOP;
+    PERFORM sweep_child_finished(NEW.parent_id);
     RETURN NULL;
 END $$
 """
@@ -241,8 +233,12 @@ def upgrade() -> None:
     op.execute(
         """
         CREATE TRIGGER runs_sweep_children_finished
-        AFTER UPDATE ON runs REFERENCING OLD TABLE AS old_runs NEW TABLE AS new_runs
-        FOR EACH STATEMENT EXECUTE FUNCTION runs_sweep_children_finished()
+        AFTER UPDATE OF status, cancel_requested ON runs
+        FOR EACH ROW
+        WHEN (NEW.parent_id IS NOT NULL
+              AND NEW.status IN ('succeeded', 'failed', 'cancelled')
+              AND OLD.status NOT IN ('succeeded', 'failed', 'cancelled'))
+        EXECUTE FUNCTION runs_sweep_children_finished()
         """
     )
     op.execute(CANCEL_CHILDREN)
