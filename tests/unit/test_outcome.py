@@ -12,12 +12,21 @@ import asyncpg
 import pytest
 
 from tests.queue import handlers
-from worker.queue.handler import CancelReason, PermanentRunError, RunCancelled, RunJob, RunOutcome
+from worker.queue.handler import (
+    CancelReason,
+    ChildRun,
+    FanOut,
+    PermanentRunError,
+    RunCancelled,
+    RunJob,
+    RunOutcome,
+)
 from worker.queue.outcome import (
     Abandon,
     Cancel,
     Fail,
     HandBack,
+    Park,
     Retry,
     RetryPolicy,
     Succeed,
@@ -127,3 +136,23 @@ def test_a_success_the_database_refuses_for_good_becomes_a_failure() -> None:
     assert after_write_error(success, ConnectionResetError()) is None
     # A failure refused for good has nothing better to become.
     assert after_write_error(Fail({"type": "x", "message": "y"}), overflow) is None
+
+
+FAN_OUT = FanOut((ChildRun('{"sweep_chunk": {"index": 0}}', 0, 3),))
+
+
+def test_a_fan_out_parks_the_run_unless_it_was_cancelled_or_lost() -> None:
+    parked = end(job(), outcome=FAN_OUT)
+    assert isinstance(parked, Park) and parked.children == FAN_OUT.children
+    assert isinstance(end(job(), outcome=FAN_OUT, reason=CancelReason.SHUTDOWN), Park)
+    assert isinstance(end(job(), outcome=FAN_OUT, reason=CancelReason.CANCEL_REQUESTED), Cancel)
+    assert isinstance(end(job(), outcome=FAN_OUT, reason=CancelReason.LEASE_LOST), Abandon)
+    empty = end(job(), outcome=FanOut(()))
+    assert isinstance(empty, Fail) and empty.error["type"] == "invalid_grid"
+
+
+def test_a_fan_out_the_database_refuses_for_good_fails_the_run() -> None:
+    refused = asyncpg.CheckViolationError("new row violates check constraint")
+    instead = after_write_error(Park(FAN_OUT.children), refused)
+    assert isinstance(instead, Fail)
+    assert after_write_error(Park(FAN_OUT.children), ConnectionResetError()) is None

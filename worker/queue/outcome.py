@@ -181,9 +181,10 @@ def _park(outcome: FanOut, reason: CancelReason | None) -> Final:
 
 
 def after_write_error(final: Final, error: BaseException) -> Final | None:
-    """What to write instead of `final` after the database refused it for good; None when
-    there is nothing better to write (the error is transient, or `final` is a failure)."""
-    if is_transient(error) or not isinstance(final, Succeed):
+    """What to write instead of `final` after the database refused it for good (a success
+    or a fan-out becomes a failure); None when there is nothing better to write (the error
+    is transient, or `final` is a failure)."""
+    if is_transient(error) or not isinstance(final, Succeed | Park):
         return None
     failure = classify(error)
     return Fail(failure.as_error())
