@@ -108,13 +108,12 @@ async def test_a_sweep_drained_by_two_workers_equals_the_one_run_grid(
     assert (
         await conn.fetchval("SELECT count(*) FROM sweep_chunks WHERE parent_id = $1", sweep_id) == 6
     )
-    assert {w.proc.pid for w in fleet}  # both workers ran
-    ran = await conn.fetch(
-        "SELECT DISTINCT payload->>'worker_id' AS w FROM events e JOIN runs r ON r.id = e.run_id"
+    claims = await conn.fetchval(
+        "SELECT count(*) FROM events e JOIN runs r ON r.id = e.run_id"
         " WHERE r.parent_id = $1 AND e.event_type = 'claimed'",
         sweep_id,
     )
-    assert len(ran) >= 1
+    assert claims == 6  # each child claimed once, by whichever worker was free
 
     # Node: one run_completed per top-level run, none for the children.
     assert sorted(str(n["run_id"]) for n in heard.completed) == sorted(
@@ -122,7 +121,9 @@ async def test_a_sweep_drained_by_two_workers_equals_the_one_run_grid(
     )
     sweep_progress = [p for p in heard.progress if p["run_id"] == str(sweep_id)]
     stages = [p for p in sweep_progress if p.get("stage") == "sweep"]
-    assert len(stages) == 6  # one per finished child
+    # one per finished child, but children finished in one transaction (a completer's batch)
+    # at the same share send one: PostgreSQL folds a transaction's identical notifications
+    assert 1 <= len(stages) <= 6
     shares = [p["pct"] for p in stages]
     assert shares == sorted(shares) and shares[-1] == 100
     assert stages[-1]["combinations"] == stages[-1]["finished_combinations"] == 23

@@ -38,6 +38,7 @@ async def test_status_reports_counts_age_and_lease_holders(
     assert data["runs"] == {
         "pending": 2,
         "running": 1,
+        "waiting": 0,
         "succeeded": 0,
         "failed": 0,
         "cancelled": 0,
