@@ -7,7 +7,7 @@
 -- Enums
 CREATE TYPE artifact_kind AS ENUM ('plot', 'report', 'csv', 'pickle', 'json', 'parquet');
 CREATE TYPE run_mode AS ENUM ('backtest', 'paper', 'live');
-CREATE TYPE run_status AS ENUM ('pending', 'running', 'succeeded', 'failed', 'cancelled');
+CREATE TYPE run_status AS ENUM ('pending', 'running', 'waiting', 'succeeded', 'failed', 'cancelled');
 
 -- Check constraints of runs
 ALTER TABLE runs ADD CONSTRAINT ck_runs_attempts_nonnegative CHECK ((attempts >= 0));
@@ -103,7 +103,7 @@ CREATE OR REPLACE FUNCTION public.runs_guard_transition()
 AS $function$
 BEGIN
     IF NEW.cancel_requested AND NOT OLD.cancel_requested THEN
-        IF NEW.status = 'pending' THEN
+        IF NEW.status IN ('pending', 'waiting') THEN
             NEW.status := 'cancelled';
         ELSIF NEW.status = 'running' THEN
             PERFORM pg_notify('run_cancel', NEW.id::text);
@@ -161,6 +161,94 @@ BEGIN
     RETURN NULL;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.runs_sweep_cancel_children()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    UPDATE runs SET cancel_requested = true
+    WHERE id IN (
+        SELECT id FROM runs
+        WHERE parent_id = NEW.id
+          AND status IN ('pending', 'running')
+          AND NOT cancel_requested
+        ORDER BY id
+        FOR UPDATE SKIP LOCKED
+    );
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.runs_sweep_children_finished()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM sweep_child_finished(NEW.parent_id);
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.sweep_child_finished(p_parent uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    parent runs;
+    failed runs;
+    open_children bigint;
+    total bigint;
+    finished bigint;
+    v_progress jsonb;
+BEGIN
+    -- The serialization point of a sweep's fan-in (see the migration's docstring).
+    SELECT * INTO parent FROM runs WHERE id = p_parent FOR UPDATE;
+    IF NOT FOUND OR parent.status <> 'waiting' THEN
+        RETURN;  -- already ended (cancelled, failed) or fanned in: nothing more to do
+    END IF;
+    SELECT * INTO failed FROM runs
+    WHERE parent_id = p_parent AND status = 'failed'
+    ORDER BY finished_at, id LIMIT 1;
+    IF FOUND THEN
+        UPDATE runs
+        SET status = 'failed',
+            error = jsonb_build_object(
+                'type', coalesce(failed.error ->> 'type', 'sweep_child_failed'),
+                'message', format('chunk %s of the sweep (run %s) failed: %s',
+                                  failed.metadata #>> '{sweep,index}', failed.id,
+                                  coalesce(failed.error ->> 'message', 'no message')),
+                'detail', jsonb_build_object(
+                    'child_run_id', failed.id, 'child_error', failed.error)),
+            progress = jsonb_build_object(
+                'run_id', p_parent, 'stage', 'failed', 'pct', parent.progress -> 'pct')
+        WHERE id = p_parent;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM runs WHERE parent_id = p_parent AND status = 'cancelled') THEN
+        UPDATE runs SET cancel_requested = true WHERE id = p_parent;  -- the guard ends it
+        RETURN;
+    END IF;
+    SELECT count(*) FILTER (WHERE status IN ('pending', 'running')),
+           coalesce(sum((metadata #>> '{sweep,combinations}')::bigint), 0),
+           coalesce(sum((metadata #>> '{sweep,combinations}')::bigint)
+                    FILTER (WHERE status = 'succeeded'), 0)
+    INTO open_children, total, finished
+    FROM runs WHERE parent_id = p_parent;
+    v_progress := jsonb_build_object(
+        'run_id', p_parent, 'stage', 'sweep',
+        'pct', round(100.0 * finished / greatest(total, 1), 2),
+        'combinations', total, 'finished_combinations', finished);
+    IF open_children = 0 THEN
+        UPDATE runs SET status = 'pending', run_after = now(), progress = v_progress
+        WHERE id = p_parent;
+        INSERT INTO events (run_id, event_type, payload)
+        VALUES (p_parent, 'children_finished', jsonb_build_object(
+            'combinations', total,
+            'children', (SELECT count(*) FROM runs WHERE parent_id = p_parent)));
+    ELSE
+        UPDATE runs SET progress = v_progress WHERE id = p_parent;
+    END IF;
+    PERFORM pg_notify('run_progress', v_progress::text);
+END $function$;
+
 -- Triggers
 
 CREATE TRIGGER api_keys_notify_revoked AFTER DELETE OR UPDATE OF revoked_at, scope, key_hash ON api_keys FOR EACH ROW EXECUTE FUNCTION api_keys_notify_revoked();
@@ -169,8 +257,12 @@ CREATE TRIGGER queue_state_notify_resumed AFTER UPDATE OF paused ON queue_state 
 
 CREATE TRIGGER runs_guard_transition BEFORE UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (new.cancel_requested AND NOT old.cancel_requested OR new.status IS DISTINCT FROM old.status AND ((old.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) OR new.status = 'succeeded'::run_status AND old.status <> 'running'::run_status OR (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND (new.finished_at IS NULL OR new.lease_expires_at IS NOT NULL) OR new.status = 'pending'::run_status AND new.lease_expires_at IS NOT NULL)) EXECUTE FUNCTION runs_guard_transition();
 
-CREATE TRIGGER runs_notify_completed AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status AND (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status]))) EXECUTE FUNCTION runs_notify_completed();
+CREATE TRIGGER runs_notify_completed AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status AND (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND new.parent_id IS NULL) EXECUTE FUNCTION runs_notify_completed();
 
 CREATE TRIGGER runs_notify_pending_insert AFTER INSERT ON runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION runs_notify_pending_inserted();
 
 CREATE TRIGGER runs_notify_pending_update AFTER UPDATE OF status ON runs FOR EACH ROW WHEN (new.status = 'pending'::run_status AND old.status <> 'pending'::run_status) EXECUTE FUNCTION runs_notify_pending_requeued();
+
+CREATE TRIGGER runs_sweep_cancel_children AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status = 'waiting'::run_status AND (new.status = ANY (ARRAY['failed'::run_status, 'cancelled'::run_status]))) EXECUTE FUNCTION runs_sweep_cancel_children();
+
+CREATE TRIGGER runs_sweep_children_finished AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (new.parent_id IS NOT NULL AND (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND (old.status <> ALL (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status]))) EXECUTE FUNCTION runs_sweep_children_finished();
