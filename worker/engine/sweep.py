@@ -15,13 +15,14 @@ from typing import Any
 
 import polars as pl
 
-from worker.engine.api import Cancel, Progress, RunSpec, _market, _prepare_bars, _Stages
+from worker.engine.api import Cancel, Progress, RunSpec, _Stages
 from worker.engine.grid import (
     Evaluation,
     chunk_strategies,
     evaluate,
     grid_combinations,
 )
+from worker.engine.run_bars import market_data, prepare_bars
 from worker.engine.timeframes import periods_per_year
 
 
@@ -54,7 +55,8 @@ def evaluate_chunk(
     stages = _Stages(progress, should_cancel)
     stages.check()
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
-    md = _market(_prepare_bars(bars, cfg, windowed=windowed))
+    traded, _benchmark = prepare_bars(bars, cfg, windowed=windowed)
+    md = market_data(traded)
     valid = chunk_strategies(spec.strategy_params, cfg, cfg.sweep_chunk.combinations)
     return evaluate(
         md, valid, cfg, capital=capital, ppy=ppy, stages=stages.report, check=stages.check
