@@ -2,13 +2,15 @@
 
 Written from docs/engine.md without looking at the vectorised code paths: one timestamp at
 a time, five phases per timestamp (open exits, open entries, intrabar stops, close exits,
-close entries), one shared cash balance. Used by the property tests.
+close entries), one shared cash balance, carry charged at the start of each timestamp.
+Used by the property tests.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,19 @@ class Cfg:
     take_profit: float | None = None
     margin_initial: float = 1.0
     margin_maintenance: float | None = None
+    cash_interest_rate: float = 0.0
+    borrow_rate: float = 0.0
+    funding_rate: float = 0.0
+    max_volume_share: float | None = None
+
+
+YEAR_US = 365 * 86_400 * 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def month(us: int) -> tuple[int, int]:
+    day = EPOCH + timedelta(microseconds=us)
+    return day.year, day.month
 
 
 @dataclass
@@ -55,12 +70,13 @@ class Result:
     trades: list[dict[str, Any]] = field(default_factory=list)
     ruin_t: int | None = None  # index of the timestamp whose close ruined the run
     margin_calls: int = 0
+    carry_paid: float = 0.0
 
 
 def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: float) -> Result:
     ts = bars["timestamp"].dt.epoch("us").to_list()
     sym = bars["symbol"].to_list()
-    o, h, lo, c = (bars[k].to_list() for k in ("open", "high", "low", "close"))
+    o, h, lo, c, vol = (bars[k].to_list() for k in ("open", "high", "low", "close", "volume"))
     sig = [int(v) for v in signal]
     if cfg.direction == "long_only":
         sig = [max(v, 0) for v in sig]
@@ -70,8 +86,31 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         states.setdefault(s, SymState(rows=[])).rows.append(r)
     names = sorted(states)
     grid = sorted(set(ts))
-    cash = capital
+    cash = capital  # the posted balance
+    accrued = 0.0  # carry charged but not yet posted to cash
     out = Result()
+
+    def post() -> None:
+        nonlocal cash, accrued
+        cash -= accrued
+        accrued = 0.0
+
+    def charge_carry(k: int) -> None:
+        """Carry for the interval from timestamp k-1's close to k, on k-1's account."""
+        nonlocal accrued
+        years = (grid[k] - grid[k - 1]) / YEAR_US
+        cost = cfg.cash_interest_rate * max(-cash, 0.0)
+        for name in names:
+            p = states[name].pos
+            if p is not None:
+                value = p.units * states[name].last_close
+                cost += cfg.funding_rate * p.side * value
+                if p.side < 0:
+                    cost += cfg.borrow_rate * value
+        accrued += years * cost
+        out.carry_paid += years * cost
+        if month(grid[k]) != month(grid[k - 1]):
+            post()
 
     def desired(st: SymState, i: int) -> int:
         """Position wanted after the fill on the symbol's i-th bar."""
@@ -87,6 +126,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         nonlocal cash
         p = st.pos
         assert p is not None
+        post()
         price = raw * (1 - p.side * slip)
         fee = p.units * price * cfg.commission + cfg.commission_fixed
         if p.side > 0:
@@ -141,7 +181,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
 
     def enter(entries: list[tuple[SymState, int, int, float]], marks: dict[str, float]) -> None:
         nonlocal cash
-        equity = cash
+        equity = cash - accrued
         used = 0.0  # gross value of the open positions
         for name in names:
             p = states[name].pos
@@ -157,10 +197,13 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 (size * equity - cfg.commission_fixed) / (price * (1 + cfg.commission)),
                 (free - cfg.commission_fixed) / (price * (cfg.margin_initial + cfg.commission)),
             )
+            if cfg.max_volume_share is not None:
+                u = min(u, cfg.max_volume_share * vol[row])
             if cfg.units == "integer" and math.isfinite(u):
                 u = float(math.floor(u))
             if not (u > 0 and math.isfinite(u)):
                 continue
+            post()
             fee = u * price * cfg.commission + cfg.commission_fixed
             free -= cfg.margin_initial * u * price + fee
             if side > 0:
@@ -171,7 +214,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
 
     def mark_to_close() -> tuple[float, float]:
         """(equity, gross position value) at the last closes."""
-        equity, gross = cash, 0.0
+        equity, gross = cash - accrued, 0.0
         for name in names:
             p = states[name].pos
             if p is not None:
@@ -186,8 +229,10 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 close_pos(st, st.last_close, st.rows[st.cursor - 1], reason)
 
     for k, t in enumerate(grid):
+        if k > 0:
+            charge_carry(k)
         if out.ruin_t is not None:
-            out.equity.append(cash)
+            out.equity.append(cash - accrued)
             out.in_market.append(False)
             continue
         open_at_start = any(states[n].pos is not None for n in names)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,7 @@ def random_bars(seed: int, n_symbols: int, n: int, vol: float = 0.03) -> pl.Data
         open_ = prev * np.exp(rng.normal(0, 0.02, m))
         high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.02, m)))
         low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.02, m)))
+        volume = np.where(rng.random(m) < 0.1, 0.0, np.round(rng.uniform(10, 2000, m)))
         frames.append(
             pl.DataFrame(
                 {
@@ -45,7 +47,7 @@ def random_bars(seed: int, n_symbols: int, n: int, vol: float = 0.03) -> pl.Data
                     "high": high,
                     "low": low,
                     "close": close,
-                    "volume": np.ones(m),
+                    "volume": volume,
                 }
             )
         )
@@ -75,6 +77,10 @@ configs = st.fixed_dictionaries(
         "take_profit": st.sampled_from([None, 0.02, 0.05]),
         "margin_initial": st.sampled_from([1.0, 1.0, 0.5, 0.25]),
         "margin_maintenance": st.sampled_from([None, None, 0.1, 0.25, 0.5]),
+        "cash_interest_rate": st.sampled_from([0.0, 0.0, 0.05, 2.0]),
+        "borrow_rate": st.sampled_from([0.0, 0.0, 0.1, 3.0]),
+        "funding_rate": st.sampled_from([0.0, 0.0, 0.1, -0.5]),
+        "max_volume_share": st.sampled_from([None, None, 0.5, 0.01]),
     }
 )
 
@@ -135,6 +141,7 @@ def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size
     assert got.metrics["ruined"] == (want.ruin_t is not None)
     assert got.metrics["ruin_bar"] == (None if want.ruin_t is None else want.ruin_t + 1)
     assert got.metrics["margin_calls"] == want.margin_calls
+    assert got.metrics["carry_paid"] == pytest.approx(want.carry_paid, rel=1e-9, abs=1e-9 * capital)
     assert got.metrics["exposure"] == sum(want.in_market) / len(want.in_market)
 
 

@@ -62,6 +62,21 @@ class MarketData:
         return self._column("low")
 
     @cached_property
+    def volume(self) -> F64:
+        """Traded volume per row (0 allowed; missing or negative is an input error)."""
+        out: F64 = self.frame["volume"].to_numpy().astype(np.float64, copy=False)
+        bad = ~(np.isfinite(out) & (out >= 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            symbol = self.symbols[int(self.sym_of(np.array([row]))[0])]
+            raise EngineInputError(
+                f"bar {row + 1} ({symbol}) has a missing or negative volume",
+                type="invalid_bars",
+                detail={"row": row + 1, "column": "volume", "symbol": symbol},
+            )
+        return out
+
+    @cached_property
     def sym(self) -> I64:
         """Symbol code per row."""
         lengths = self.ends - self.starts

@@ -62,6 +62,10 @@ METRIC_NAMES = (
     "ruin_bar",
     "ruin_time",
     "margin_calls",
+    "carry_paid",
+    "interest_paid",
+    "borrow_paid",
+    "funding_paid",
 )
 
 

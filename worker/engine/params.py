@@ -103,6 +103,18 @@ class RunConfig(BaseModel):
     margin_maintenance: float | None = Field(
         None, gt=0, le=1, description="margin call when equity < this x gross position value"
     )
+    cash_interest_rate: float = Field(
+        0.0, ge=0, le=10, description="annual interest on a negative cash balance (Actual/365)"
+    )
+    borrow_rate: float = Field(
+        0.0, ge=0, le=10, description="annual fee on the value of short positions (Actual/365)"
+    )
+    funding_rate: float = Field(
+        0.0, ge=-10, le=10, description="annual funding on signed position value: longs pay"
+    )
+    max_volume_share: float | None = Field(
+        None, gt=0, le=1, description="an entry fills at most this fraction of its bar's volume"
+    )
     units: Literal["integer", "fractional"] = "integer"
     stop_loss: float | None = Field(None, gt=0, lt=1)
     take_profit: float | None = Field(None, gt=0)

@@ -12,9 +12,12 @@ open positions, marked at the fill's price field (open for open fills, close for
 fills; last close if a symbol has no bar then). All entries of one timestamp and phase
 are sized from the same equity; each one takes ``margin_initial * units * price + fee``
 from ``free`` for the next (in symbol order); ``free <= 1e-9 * |equity|`` counts as 0.
-A leg that gets no unit is skipped. With
+With ``max_volume_share`` an entry
+gets at most that fraction of its fill bar's volume (``volume_limits``; exits are never
+capped). A leg that gets no unit is skipped. With
 ``margin_initial = 1`` (the default) a long never borrows: cash stays >= 0. Short sales
-credit the proceeds to cash.
+credit the proceeds to cash. Costs of carry (carry.py) are posted to cash at every fill
+and month start; the loop keeps the posted balance, and sizes from it plus what has accrued.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.engine.carry import Carry, Posts, carried_cash
 from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.metrics import EquityBlock, array_block
@@ -40,6 +44,7 @@ class Fills:
     fees: F64  # entry + exit fees per leg
     ev_t: I64  # grid index per fill event, non-decreasing
     ev_cash: F64  # cash after each fill event
+    posts: Posts | None = None  # where carry was posted, when a carry rate is set
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +53,7 @@ class Curve:
     cash: F64
     position_value: F64  # signed market value of positions
     gross: F64 | None  # Σ |position value| when several symbols (else |position_value|)
+    carry_paid: tuple[float, float, float, float] | None = None  # carry.CARRY_METRICS
 
     @property
     def gross_value(self) -> F64:
@@ -63,12 +69,16 @@ def _size(
     margin: float,
     fixed: float,
     integer: bool,
+    limit: float = math.inf,
 ) -> float:
-    """Units for ``value`` of equity, capped at what ``free`` margin buys after costs."""
+    """Units for ``value`` of equity, capped at what ``free`` margin buys after costs and
+    at ``limit`` units (the volume cap)."""
     units = (value - fixed) / (price * (1.0 + commission))
     cap = (free - fixed) / (price * (margin + commission))
     if cap < units:
         units = cap
+    if limit < units:
+        units = limit
     if integer:
         units = math.floor(units) if math.isfinite(units) else 0.0
     return units if units > 0 and math.isfinite(units) else 0.0
@@ -175,8 +185,16 @@ def _size_single_loop(
     return Fills(legs, u_arr, fees, _interleave(legs), ev_cash)
 
 
-def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
-    """Several symbols sharing one cash balance: fills in time order (see module doc)."""
+def size_multi(
+    md: MarketData,
+    legs: Legs,
+    cfg: RunConfig,
+    capital: float,
+    size: float,
+    carry: Carry | None = None,
+) -> Fills:
+    """Several symbols sharing one cash balance: fills in time order (see module doc).
+    Also the path of one symbol when carry or the volume cap is on."""
     c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
     margin = cfg.margin_initial
     m = legs.count
@@ -202,22 +220,34 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
     group: tuple[int, int] | None = None
     equity = free = capital
     noise = FREE_EPSILON * capital
+    limits = volume_limits(md, legs, cfg)
+    posts = Posts(carry) if carry is not None else None
+    t_post = 0  # bar of the last carry posting: holdings and cash unchanged since
     for e in range(2 * m):
         k = ev_leg[e]
         u_k = units[k]
+        t = t_l[e]
         if is_entry[e]:
-            key = (t_l[e], ph_l[e])
+            key = (t, ph_l[e])
             if key != group:
                 group = key
-                row = close_w[key[0]] if key[1] == CLOSE_ENTRY else open_mark[key[0]]
+                row = close_w[t] if key[1] == CLOSE_ENTRY else open_mark[t]
                 value, used = (book @ row).tolist()
-                equity = cash + value
+                now = cash
+                if carry is not None:
+                    now = carry.accrue(t_post, t, cash, carry.weights(held), None)
+                equity = now + value
                 free = equity - margin * used
                 noise = FREE_EPSILON * abs(equity)
             pe = pe_l[k]
             spare = free if free > noise else 0.0
-            u = _size(size * equity, spare, pe, c, margin, fixed, integer)
+            limit = math.inf if limits is None else limits[k]
+            u = _size(size * equity, spare, pe, c, margin, fixed, integer, limit)
             if u > 0.0:
+                if posts is not None:
+                    cash = posts.carry.accrue(t_post, t, cash, posts.carry.weights(held), posts)
+                    t_post = t
+                    posts.fill_e.append(e)
                 fee = u * pe * c + fixed
                 free -= margin * u * pe + fee
                 cash = cash - sd_l[k] * u * pe - fee
@@ -226,6 +256,10 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
                 units[k] = u
                 fees[k] = fee
         elif u_k > 0.0:
+            if posts is not None:
+                cash = posts.carry.accrue(t_post, t, cash, posts.carry.weights(held), posts)
+                t_post = t
+                posts.fill_e.append(e)
             px = px_l[k]
             fee = u_k * px * c + fixed
             cash = cash + sd_l[k] * u_k * px - fee
@@ -233,7 +267,18 @@ def size_multi(md: MarketData, legs: Legs, cfg: RunConfig, capital: float, size:
             gross[sym_l[k]] = 0.0
             fees[k] += fee
         ev_cash[e] = cash
-    return Fills(legs, np.array(units), np.array(fees), ev_t_sorted, np.array(ev_cash))
+    if posts is not None:
+        posts.close(md.n_times - 1, t_post, cash, posts.carry.weights(held))
+    return Fills(legs, np.array(units), np.array(fees), ev_t_sorted, np.array(ev_cash), posts)
+
+
+def volume_limits(md: MarketData, legs: Legs, cfg: RunConfig) -> list[float] | None:
+    """Per leg, the most units its entry may fill: ``max_volume_share`` of the entry
+    bar's volume (None without a cap)."""
+    if cfg.max_volume_share is None:
+        return None
+    out: list[float] = (cfg.max_volume_share * md.volume[legs.entry_row]).tolist()
+    return out
 
 
 def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
@@ -250,20 +295,29 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
         ev_pos[0::2] = legs.side * fills.units
         value = np.repeat(np.concatenate([[0.0], ev_pos]), lengths)
         value *= md.close
-        return Curve(cash + value, cash, value, None)
+        if fills.posts is None:
+            return Curve(cash + value, cash, value, None)
+        done = carried_cash(
+            fills.posts, fills.ev_t, fills.ev_cash, capital, value, np.maximum(-value, 0.0)
+        )
+        return Curve(done.cash + value, done.cash, value, None, done.paid)
     pos_w = _positions_wide(md, fills)
     close_w = md.marks[0]
     value_w = pos_w * close_w
     position_value = value_w.sum(axis=1)
     gross = np.abs(value_w).sum(axis=1)
-    return Curve(cash + position_value, cash, position_value, gross)
+    if fills.posts is None:
+        return Curve(cash + position_value, cash, position_value, gross)
+    short = np.maximum(-value_w, 0.0).sum(axis=1)
+    done = carried_cash(fills.posts, fills.ev_t, fills.ev_cash, capital, position_value, short)
+    return Curve(done.cash + position_value, done.cash, position_value, gross, done.paid)
 
 
 def equity_blocks(md: MarketData, fills: Fills, capital: float) -> EquityBlock:
     """The equity curve of ``equity_curve`` as a block producer: one symbol builds each
     block from the fill events (the same per-bar operations), several symbols build the
     whole curve once."""
-    if md.n_symbols != 1:
+    if md.n_symbols != 1 or fills.posts is not None:
         return array_block(equity_curve(md, fills, capital).equity)
     legs = fills.legs
     starts = np.concatenate([[0], fills.ev_t])  # state i holds from bar starts[i]

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
+from worker.engine.carry import CARRY_METRICS, Carry
 from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
 from worker.engine.market import F64, I8, MarketData
@@ -48,9 +49,20 @@ class Simulation:
 
 
 def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer:
-    if md.n_symbols == 1:
+    carry = Carry.of(md, cfg)
+    if md.n_symbols == 1 and carry is None and cfg.max_volume_share is None:
         return lambda legs: size_single(legs, cfg, capital, size)
-    return lambda legs: size_multi(md, legs, cfg, capital, size)
+    return lambda legs: size_multi(md, legs, cfg, capital, size, carry)
+
+
+def _carry_metrics(curve: Curve | None) -> dict[str, Metric]:
+    paid = (0.0, 0.0, 0.0, 0.0) if curve is None or curve.carry_paid is None else curve.carry_paid
+    return {name: mx.finite(value) for name, value in zip(CARRY_METRICS, paid, strict=True)}
+
+
+def _carried(cfg: RunConfig) -> bool:
+    """Whether carry is charged: its curve is built whole (simulate's path)."""
+    return bool(cfg.cash_interest_rate or cfg.borrow_rate or cfg.funding_rate)
 
 
 def _fills(md: MarketData, signal: I8, cfg: RunConfig, capital: float, size: float) -> Fills:
@@ -100,6 +112,7 @@ def simulate(
         stats = mx.equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
+    values.update(_carry_metrics(curve))
     return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital)
 
 
@@ -109,7 +122,10 @@ def simulate_metrics(
     """``simulate(...).metrics`` without the frames: the equity curve is produced and
     consumed block by block (see ``metrics.equity_stats``), never whole. A run that may
     need a liquidation (its equity reached 0, or margin_maintenance is set) takes the exact
-    path of ``simulate``. The numbers are exactly those of ``simulate``."""
+    path of ``simulate``, as does a run with carry. The numbers are exactly those of
+    ``simulate``."""
+    if _carried(cfg):
+        return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
     fills = _fills(md, signal, cfg, capital, size)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, threshold=rf)
@@ -117,6 +133,7 @@ def simulate_metrics(
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
     values = _metrics(md, fills, stats, capital, ppy)[2]
     values.update(account_metrics(md, None, capital, None, 0))
+    values.update(_carry_metrics(None))
     return values
 
 
@@ -132,19 +149,27 @@ def simulate_metrics_and_sums(
 ) -> tuple[dict[str, Metric], PeriodSums]:
     """``simulate_metrics`` plus the returns' per-partition power sums (for the grid's
     overfitting statistics), gathered in the same pass over the curve. A run that may need
-    a liquidation takes the exact path; its sums are those of the liquidated curve."""
+    a liquidation (or with carry) takes the exact path; its sums are those of the
+    liquidated curve."""
+
+    def exact() -> tuple[dict[str, Metric], PeriodSums]:
+        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+        recorder = PeriodSumsRecorder(md.n_times, partitions)
+        mx.equity_stats(mx.array_block(sim.curve.equity), md.n_times, capital, recorder)
+        return sim.metrics, recorder.sums()
+
+    if _carried(cfg):
+        return exact()
     fills = _fills(md, signal, cfg, capital, size)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     blocks = equity_blocks(md, fills, capital)
     stats = mx.equity_stats(blocks, md.n_times, capital, recorder, threshold=rf)
     if can_breach(stats.min_equity, cfg):
-        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
-        recorder = PeriodSumsRecorder(md.n_times, partitions)
-        mx.equity_stats(mx.array_block(sim.curve.equity), md.n_times, capital, recorder)
-        return sim.metrics, recorder.sums()
+        return exact()
     values = _metrics(md, fills, stats, capital, ppy)[2]
     values.update(account_metrics(md, None, capital, None, 0))
+    values.update(_carry_metrics(None))
     return values, recorder.sums()
 
 

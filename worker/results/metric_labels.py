@@ -81,6 +81,10 @@ LABELS: dict[str, MetricLabel] = {
     "best_month_return": MetricLabel("Best month", "pct", "no month with a defined return"),
     "worst_month_return": MetricLabel("Worst month", "pct", "no month with a defined return"),
     "positive_months": MetricLabel("Positive months", "pct", "no month with a defined return"),
+    "carry_paid": MetricLabel("Carry paid", "money"),
+    "interest_paid": MetricLabel("Interest on negative cash", "money"),
+    "borrow_paid": MetricLabel("Short borrow fees", "money"),
+    "funding_paid": MetricLabel("Funding paid", "money"),
 }
 
 #: How to read each overfitting statistic, one sentence each (the report prints them).
