@@ -27,6 +27,7 @@ class Cfg:
     units: str = "integer"
     stop_loss: float | None = None
     take_profit: float | None = None
+    trailing_stop: float | None = None
     margin_initial: float = 1.0
     margin_maintenance: float | None = None
     cash_interest_rate: float = 0.0
@@ -52,6 +53,7 @@ class Pos:
     entry_row: int
     entry_time: int
     fee_in: float
+    best: float = 0.0  # highest high (long) / lowest low (short) of the bars checked so far
 
 
 @dataclass
@@ -151,20 +153,28 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         )
         st.pos = None
 
-    def levels(p: Pos) -> tuple[float | None, float | None]:
+    def levels(p: Pos) -> tuple[float | None, float | None, bool]:
+        """(stop level, target level, whether the stop is the trailing one)."""
         sl = tp = None
+        trailing = False
         if cfg.stop_loss is not None:
             sl = p.entry_price * (1 - p.side * cfg.stop_loss)
+        if cfg.trailing_stop is not None:
+            best = max(p.best, p.entry_price) if p.side > 0 else min(p.best, p.entry_price)
+            trail = best * (1 - p.side * cfg.trailing_stop)
+            if sl is None or p.side * (trail - sl) > 0:
+                sl, trailing = trail, True
         if cfg.take_profit is not None:
             tp = p.entry_price * (1 + p.side * cfg.take_profit)
-        return sl, tp
+        return sl, tp, trailing
 
     def stop_check(st: SymState, row: int, at_open: bool) -> None:
         """at_open: only gaps (open beyond a level); else the bar's range."""
         p = st.pos
         if p is None:
             return
-        sl, tp = levels(p)
+        sl, tp, trailing = levels(p)
+        stop = "trailing_stop" if trailing else "stop_loss"
         entry_bar = cfg.fill == "next_open" and p.entry_row == row
         sl_hit = sl is not None and (lo[row] <= sl if p.side > 0 else h[row] >= sl)
         tp_hit = tp is not None and (h[row] >= tp if p.side > 0 else lo[row] <= tp)
@@ -175,9 +185,9 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         gapped = p.side * (o[row] - level) <= 0 if sl_hit else p.side * (o[row] - level) >= 0
         gapped = gapped and not entry_bar
         if at_open and gapped:
-            close_pos(st, o[row], row, "stop_loss" if sl_hit else "take_profit")
+            close_pos(st, o[row], row, stop if sl_hit else "take_profit")
         elif not at_open and not gapped:
-            close_pos(st, level, row, "stop_loss" if sl_hit else "take_profit")
+            close_pos(st, level, row, stop if sl_hit else "take_profit")
 
     def enter(entries: list[tuple[SymState, int, int, float]], marks: dict[str, float]) -> None:
         nonlocal cash
@@ -210,7 +220,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 cash -= u * price + fee
             else:
                 cash += u * price - fee
-            st.pos = Pos(side, u, price, row, ts[row], fee)
+            st.pos = Pos(side, u, price, row, ts[row], fee, price)
 
     def mark_to_close() -> tuple[float, float]:
         """(equity, gross position value) at the last closes."""
@@ -276,6 +286,9 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
             st = states[name]
             # a position entered at this open is checked on its entry bar too
             stop_check(st, row, at_open=False)
+            p = st.pos
+            if p is not None:  # the trailing stop's best price, for the next bars
+                p.best = max(p.best, h[row]) if p.side > 0 else min(p.best, lo[row])
         # phase 3: exits at the close (signal exits for close fills, end of data)
         for name, (i, row) in here.items():
             st = states[name]

@@ -163,6 +163,8 @@ def test_volume_cap_on_two_symbols() -> None:
         ({"max_volume_share": 1.5}, "max_volume_share"),
         ({"borrow_rate": "high"}, "borrow_rate"),
         ({"borrow": 0.1}, "borrow"),
+        ({"trailing_stop": 0}, "trailing_stop"),
+        ({"trailing_stop": 1}, "trailing_stop"),
     ],
 )
 def test_bad_carry_and_volume_settings_are_invalid_config(

@@ -9,6 +9,7 @@ import pytest
 
 from tests.engine.conftest import flat_bars, make_bars, sim
 from worker.engine.api import run_backtest
+from worker.engine.execution import EXIT_REASONS
 
 
 def trades(s):  # type: ignore[no-untyped-def]
@@ -255,3 +256,32 @@ def test_fixed_fee_on_a_reversal_is_paid_by_each_leg(bars4: pl.DataFrame) -> Non
     assert s.metrics["commissions_paid"] == pytest.approx(20.0)
     assert s.metrics["final_value"] == pytest.approx(936.5)
     assert s.pnl.tolist() == pytest.approx([90 * 1.0 - 10, 89 * -1.5 - 10])
+
+
+@pytest.mark.parametrize(("open2", "price"), [(11.5, 10.8), (10.6, 10.6)])
+def test_trailing_stop_follows_the_best_high_before_the_bar(open2: float, price: float) -> None:
+    # Long at bar 0's close (10). Bar 1 checks 10 * 0.9 = 9 and sets the best high to 12;
+    # bar 2 checks 12 * 0.9 = 10.8 (tighter than the 5 % stop-loss at 9.5): its low 10.5
+    # trades it at the level, or at the open when bar 2 opens below it (gap).
+    bars = make_bars(
+        [(10, 10, 10, 10), (10, 12, 10, 11.5), (open2, 11.5, 10.5, 11), (11, 11, 11, 11)]
+    )
+    res = sim(bars, [1, 1, 1, 1], fill="close", units="fractional", trailing_stop=0.1,
+              stop_loss=0.05)  # fmt: skip
+    assert [EXIT_REASONS[r] for r in res.legs.reason] == ["trailing_stop"]
+    assert res.legs.exit_row.tolist() == [2]
+    assert res.legs.exit_price[0] == pytest.approx(price, rel=1e-12)
+
+
+def test_trailing_stop_on_a_short_and_the_tighter_stop_wins() -> None:
+    # Short at 10; bar 1's low 8 makes the trailing level 8 * 1.1 = 8.8 for bar 2, whose
+    # high 9 reaches it. With a 2 % stop-loss (10.2) the trailing stop is still tighter;
+    # on bar 1 neither trades (trailing 11, stop 10.2, high 10).
+    bars = make_bars([(10, 10, 10, 10), (10, 10, 8, 8.5), (8.5, 9, 8.4, 8.6), (9, 9, 9, 9)])
+    res = sim(bars, [-1, -1, -1, -1], fill="close", units="fractional", trailing_stop=0.1,
+              stop_loss=0.02)  # fmt: skip
+    assert [EXIT_REASONS[r] for r in res.legs.reason] == ["trailing_stop"]
+    assert res.legs.exit_price[0] == pytest.approx(8.8, rel=1e-12)
+    res = sim(bars, [-1, -1, -1, -1], fill="close", units="fractional", trailing_stop=0.3,
+              stop_loss=0.02)  # fmt: skip
+    assert res.legs.reason.tolist() == [3]  # 8 * 1.3 = 10.4 is looser than 10.2: no exit

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from tests.engine import reference
 from tests.engine.conftest import START
 from worker.engine.bars import canonicalize
+from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
 from worker.engine.simulate import simulate
 from worker.engine.strategies import parse_strategy
 
-REASONS = ("signal", "stop_loss", "take_profit", "end_of_data", "margin_call", "ruin")
+REASONS = EXIT_REASONS
 
 
 def random_bars(seed: int, n_symbols: int, n: int, vol: float = 0.03) -> pl.DataFrame:
@@ -75,6 +76,7 @@ configs = st.fixed_dictionaries(
         "units": st.sampled_from(["integer", "fractional"]),
         "stop_loss": st.sampled_from([None, 0.003, 0.01, 0.03, 0.1]),
         "take_profit": st.sampled_from([None, 0.02, 0.05]),
+        "trailing_stop": st.sampled_from([None, None, 0.01, 0.05]),
         "margin_initial": st.sampled_from([1.0, 1.0, 0.5, 0.25]),
         "margin_maintenance": st.sampled_from([None, None, 0.1, 0.25, 0.5]),
         "cash_interest_rate": st.sampled_from([0.0, 0.0, 0.05, 2.0]),

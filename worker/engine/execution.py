@@ -15,12 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from worker.engine.market import F64, I8, I64, MarketData
 from worker.engine.params import RunConfig
 
-SIGNAL, STOP_LOSS, TAKE_PROFIT, END_OF_DATA, MARGIN_CALL, RUIN = 0, 1, 2, 3, 4, 5
-EXIT_REASONS = ("signal", "stop_loss", "take_profit", "end_of_data", "margin_call", "ruin")
+SIGNAL, STOP_LOSS, TAKE_PROFIT, END_OF_DATA, MARGIN_CALL, RUIN, TRAILING_STOP = range(7)
+EXIT_REASONS = (
+    "signal",
+    "stop_loss",
+    "take_profit",
+    "end_of_data",
+    "margin_call",
+    "ruin",
+    "trailing_stop",
+)
 # Order of fills inside one timestamp: exits at the open, entries at the open, intrabar
 # stops, exits at the close, entries at the close, liquidation (margin call or ruin, after
 # the bar-close equity is known: liquidation.py).
@@ -89,7 +98,7 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
     exit_phase = np.where(eod, CLOSE_EXIT, OPEN_EXIT if next_open else CLOSE_EXIT).astype(np.int8)
     slip = cfg.slippage
     entry_price = entry_raw * (1.0 + side * slip)
-    if cfg.stop_loss is not None or cfg.take_profit is not None:
+    if cfg.stop_loss is not None or cfg.take_profit is not None or cfg.trailing_stop is not None:
         c0 = a if next_open else a + 1
         c1 = exit_row - (next_open & ~eod)
         hit = _first_stop_hits(md, cfg, side, entry_price, a, c0, c1, next_open)
@@ -130,7 +139,8 @@ def _first_stop_hits(
     Levels are fractions from the entry fill price (after slippage). A level fills at the
     level, or at the bar's open if the open is already beyond it (gap); on the entry bar of
     a next-open fill the open *is* the entry, so it fills at the level. Stop beats target
-    when one bar reaches both.
+    when one bar reaches both. A trailing stop is a stop-loss whose level follows the best
+    price since entry (``_trailing_levels``); of the two stops the tighter one trades.
     """
     lengths = np.maximum(c1 - c0 + 1, 0)
     total = int(lengths.sum())
@@ -147,6 +157,13 @@ def _first_stop_hits(
     if cfg.stop_loss is not None:
         sl_lvl = entry_price[seg] * (1.0 - sd * cfg.stop_loss)
         sl_hit = np.where(sd > 0, low <= sl_lvl, high >= sl_lvl)
+    trailing = np.zeros(total, dtype=np.bool_)
+    if cfg.trailing_stop is not None:
+        tr_lvl = _trailing_levels(md, seg, rows, sd, entry_price, cfg.trailing_stop)
+        tr_hit = np.where(sd > 0, low <= tr_lvl, high >= tr_lvl)
+        trailing = tr_hit if sl_lvl is None else tr_hit & (~sl_hit | (sd * (tr_lvl - sl_lvl) > 0))
+        sl_lvl = tr_lvl if sl_lvl is None else np.where(trailing, tr_lvl, sl_lvl)
+        sl_hit = sl_hit | tr_hit
     if cfg.take_profit is not None:
         tp_lvl = entry_price[seg] * (1.0 + sd * cfg.take_profit)
         tp_hit = np.where(sd > 0, high >= tp_lvl, low <= tp_lvl)
@@ -169,6 +186,26 @@ def _first_stop_hits(
     if next_open:
         gapped &= row != entry_row[s]
     price = np.where(gapped, opn, level)
-    why = np.where(is_sl, STOP_LOSS, TAKE_PROFIT).astype(np.int8)
+    why = np.where(is_sl, np.where(trailing[hits], TRAILING_STOP, STOP_LOSS), TAKE_PROFIT)
+    why = why.astype(np.int8)
     phase = np.where(gapped, OPEN_EXIT, INTRABAR).astype(np.int8)
     return s, row, price, why, phase
+
+
+def _trailing_levels(
+    md: MarketData, seg: I64, rows: I64, sd: F64, entry_price: F64, trail: float
+) -> F64:
+    """Per checked row, the trailing stop's level: ``trail`` below the highest high (long)
+    or above the lowest low (short) of the position's bars *before* this one, and of its
+    entry fill price (the bar's own high or low may come after its low or high)."""
+    long = sd > 0
+    best = np.where(long, md.high[rows], -md.low[rows])  # signed: larger is better
+    prev = np.empty_like(best)
+    prev[0] = -np.inf
+    prev[1:] = best[:-1]
+    prev[np.flatnonzero(np.diff(seg)) + 1] = -np.inf
+    run = pl.DataFrame({"s": seg, "v": prev}).select(pl.col("v").cum_max().over("s"))
+    ep = entry_price[seg]
+    peak = np.maximum(run.to_series().to_numpy(), np.where(long, ep, -ep))
+    out: F64 = np.where(long, peak * (1.0 - trail), -peak * (1.0 + trail))
+    return out

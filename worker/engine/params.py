@@ -118,6 +118,9 @@ class RunConfig(BaseModel):
     units: Literal["integer", "fractional"] = "integer"
     stop_loss: float | None = Field(None, gt=0, lt=1)
     take_profit: float | None = Field(None, gt=0)
+    trailing_stop: float | None = Field(
+        None, gt=0, lt=1, description="fraction from the best price since entry"
+    )
     start: datetime | None = None
     end: datetime | None = None
     symbols: list[str] | None = Field(None, min_length=1)
