@@ -28,6 +28,9 @@ class Cfg:
     stop_loss: float | None = None
     take_profit: float | None = None
     trailing_stop: float | None = None
+    entry_order: str = "market"
+    entry_offset: float = 0.0
+    entry_valid_bars: int = 1
     margin_initial: float = 1.0
     margin_maintenance: float | None = None
     cash_interest_rate: float = 0.0
@@ -63,6 +66,8 @@ class SymState:
     pos: Pos | None = None
     last_close: float = 0.0
     cursor: int = 0  # index into rows of the next bar
+    # a live limit/stop entry: (side, level, level below the reference, first i, last i)
+    order: tuple[int, float, bool, int, int] | None = None
 
 
 @dataclass
@@ -222,6 +227,11 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 cash += u * price - fee
             st.pos = Pos(side, u, price, row, ts[row], fee, price)
 
+    def place_order(st: SymState, side: int, ref: float, first: int) -> None:
+        below = side * (1 if cfg.entry_order == "limit" else -1) > 0
+        level = ref * (1 - cfg.entry_offset if below else 1 + cfg.entry_offset)
+        st.order = (side, level, below, first, first + cfg.entry_valid_bars - 1)
+
     def mark_to_close() -> tuple[float, float]:
         """(equity, gross position value) at the last closes."""
         equity, gross = cash - accrued, 0.0
@@ -269,8 +279,15 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                     close_pos(st, o[row], row, "signal")
             else:
                 stop_check(st, row, at_open=True)
-        # phase 1: entries at the open
-        if cfg.fill == "next_open":
+        # phase 1: entries at the open (or limit/stop orders placed)
+        if cfg.fill == "next_open" and cfg.entry_order != "market":
+            for name, (i, _row) in here.items():
+                if name in changes:
+                    st = states[name]
+                    st.order = None
+                    if changes[name] != 0:
+                        place_order(st, changes[name], c[st.rows[i - 1]], i)
+        elif cfg.fill == "next_open":
             marks = {n: states[n].last_close for n in names}
             for name, (_i, row) in here.items():
                 marks[name] = o[row]
@@ -289,6 +306,29 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
             p = st.pos
             if p is not None:  # the trailing stop's best price, for the next bars
                 p.best = max(p.best, h[row]) if p.side > 0 else min(p.best, lo[row])
+        # phase 2b: limit/stop entry orders (positions they open are checked from the next bar)
+        order_entries = []
+        for name in names:
+            st = states[name]
+            if name not in here or st.order is None:
+                continue
+            i, row = here[name]
+            side, level, below, first, last_i = st.order
+            if i < first:
+                continue
+            if below and lo[row] <= level:
+                order_entries.append((st, side, row, min(o[row], level)))
+                st.order = None
+            elif not below and h[row] >= level:
+                order_entries.append((st, side, row, max(o[row], level)))
+                st.order = None
+            elif i >= last_i:
+                st.order = None
+        if order_entries:
+            marks = {n: states[n].last_close for n in names}
+            for name, (_i, row) in here.items():
+                marks[name] = o[row]
+            enter(order_entries, marks)
         # phase 3: exits at the close (signal exits for close fills, end of data)
         for name, (i, row) in here.items():
             st = states[name]
@@ -298,8 +338,15 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 close_pos(st, c[row], row, "signal")
             elif last and st.pos is not None:
                 close_pos(st, c[row], row, "end_of_data")
-        # phase 4: entries at the close
-        if cfg.fill == "close":
+        # phase 4: entries at the close (or limit/stop orders placed)
+        if cfg.fill == "close" and cfg.entry_order != "market":
+            for name, (i, row) in here.items():
+                if name in changes:
+                    st = states[name]
+                    st.order = None
+                    if changes[name] != 0:
+                        place_order(st, changes[name], c[row], i + 1)
+        elif cfg.fill == "close":
             marks = {n: states[n].last_close for n in names}
             entries = [
                 (states[n], changes[n], here[n][1], c[here[n][1]])

@@ -77,6 +77,7 @@ configs = st.fixed_dictionaries(
         "stop_loss": st.sampled_from([None, 0.003, 0.01, 0.03, 0.1]),
         "take_profit": st.sampled_from([None, 0.02, 0.05]),
         "trailing_stop": st.sampled_from([None, None, 0.01, 0.05]),
+        "entry_order": st.sampled_from(["market", "market", "limit", "stop"]),
         "margin_initial": st.sampled_from([1.0, 1.0, 0.5, 0.25]),
         "margin_maintenance": st.sampled_from([None, None, 0.1, 0.25, 0.5]),
         "cash_interest_rate": st.sampled_from([0.0, 0.0, 0.05, 2.0]),
@@ -85,6 +86,13 @@ configs = st.fixed_dictionaries(
         "max_volume_share": st.sampled_from([None, None, 0.5, 0.01]),
     }
 )
+
+
+def with_orders(config: dict[str, Any], offset: float, valid: int) -> dict[str, Any]:
+    """``config`` with the entry order's level and life when it has one."""
+    if config.get("entry_order", "market") == "market":
+        return config
+    return {**config, "entry_offset": offset, "entry_valid_bars": valid}
 
 
 def with_margin(config: dict[str, Any], size: float) -> dict[str, Any]:
@@ -155,12 +163,22 @@ def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size
     config=configs,
     size=st.sampled_from([None, 0.3, 1.0, 1.5]),
     vol=st.sampled_from([0.03, 0.03, 0.2, 0.4]),
+    offset=st.sampled_from([0.0, 0.005, 0.02]),
+    valid=st.sampled_from([1, 2, 5]),
 )
 def test_engine_matches_reference(
-    seed: int, n_symbols: int, n: int, config: dict[str, Any], size: float | None, vol: float
+    seed: int,
+    n_symbols: int,
+    n: int,
+    config: dict[str, Any],
+    size: float | None,
+    vol: float,
+    offset: float,
+    valid: int,
 ) -> None:
     bars = random_bars(seed, n_symbols, n, vol)
     signal = random_signal(seed, bars.height)
+    config = with_orders(config, offset, valid)
     compare(bars, signal, config, size if size is not None else 1.0 / n_symbols)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from worker.engine.market import F64, I8, I64, MarketData
+from worker.engine.orders import order_fills
 from worker.engine.params import RunConfig
 
 SIGNAL, STOP_LOSS, TAKE_PROFIT, END_OF_DATA, MARGIN_CALL, RUIN, TRAILING_STOP = range(7)
@@ -31,9 +32,9 @@ EXIT_REASONS = (
     "trailing_stop",
 )
 # Order of fills inside one timestamp: exits at the open, entries at the open, intrabar
-# stops, exits at the close, entries at the close, liquidation (margin call or ruin, after
-# the bar-close equity is known: liquidation.py).
-OPEN_EXIT, OPEN_ENTRY, INTRABAR, CLOSE_EXIT, CLOSE_ENTRY, LIQUIDATION = 0, 1, 2, 3, 4, 5
+# stops, limit/stop entry orders (orders.py), exits at the close, entries at the close,
+# liquidation (margin call or ruin, after the bar-close equity is known: liquidation.py).
+OPEN_EXIT, OPEN_ENTRY, INTRABAR, ORDER_ENTRY, CLOSE_EXIT, CLOSE_ENTRY, LIQUIDATION = range(7)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,11 +97,19 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
     exit_raw = np.where(eod, md.close[exit_row], (md.open if next_open else md.close)[exit_row])
     reason = np.where(eod, END_OF_DATA, SIGNAL).astype(np.int8)
     exit_phase = np.where(eod, CLOSE_EXIT, OPEN_EXIT if next_open else CLOSE_EXIT).astype(np.int8)
+    entry_phase = np.full(a.shape[0], OPEN_ENTRY if next_open else CLOSE_ENTRY, dtype=np.int8)
+    c0 = a if next_open else a + 1
+    c1 = exit_row - (next_open & ~eod)
+    if cfg.entry_order != "market":
+        # an order fills within its bar: stops are checked from the next bar on
+        k, a, entry_raw = order_fills(md, cfg, side, a, exit_row, eod, next_open)
+        sym, side, exit_row, exit_raw = sym[k], side[k], exit_row[k], exit_raw[k]
+        reason, exit_phase, c1 = reason[k], exit_phase[k], c1[k]
+        entry_phase = np.full(k.shape[0], ORDER_ENTRY, dtype=np.int8)
+        c0 = a + 1
     slip = cfg.slippage
     entry_price = entry_raw * (1.0 + side * slip)
     if cfg.stop_loss is not None or cfg.take_profit is not None or cfg.trailing_stop is not None:
-        c0 = a if next_open else a + 1
-        c1 = exit_row - (next_open & ~eod)
         hit = _first_stop_hits(md, cfg, side, entry_price, a, c0, c1, next_open)
         if hit is not None:
             seg, row, price, why, phase = hit
@@ -109,7 +118,6 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
             reason[seg] = why
             exit_phase[seg] = phase
     exit_price = exit_raw * (1.0 - side * slip)
-    entry_phase = np.full(a.shape[0], OPEN_ENTRY if next_open else CLOSE_ENTRY, dtype=np.int8)
     return Legs(
         sym=sym,
         side=side,

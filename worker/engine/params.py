@@ -118,6 +118,11 @@ class RunConfig(BaseModel):
     units: Literal["integer", "fractional"] = "integer"
     stop_loss: float | None = Field(None, gt=0, lt=1)
     take_profit: float | None = Field(None, gt=0)
+    entry_order: Literal["market", "limit", "stop"] = "market"
+    entry_offset: float = Field(
+        0.0, ge=0, lt=1, description="order level: fraction from the signal bar's close"
+    )
+    entry_valid_bars: int = Field(1, ge=1, le=100_000, description="an order's life in bars")
     trailing_stop: float | None = Field(
         None, gt=0, lt=1, description="fraction from the best price since entry"
     )
@@ -218,6 +223,8 @@ class RunConfig(BaseModel):
             )
         if self.margin_maintenance is not None and self.margin_maintenance > self.margin_initial:
             raise ValueError("margin_maintenance must not exceed margin_initial")
+        if self.entry_order == "market" and (self.entry_offset or self.entry_valid_bars != 1):
+            raise ValueError("entry_offset and entry_valid_bars need entry_order 'limit' or 'stop'")
         return self
 
     @property
