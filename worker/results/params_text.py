@@ -19,6 +19,8 @@ KEY_CONFIG = (
     "fill",
     "stop_loss",
     "take_profit",
+    "trailing_stop",
+    "max_volume_share",
 )
 
 
