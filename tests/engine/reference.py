@@ -28,6 +28,7 @@ class Cfg:
     stop_loss: float | None = None
     take_profit: float | None = None
     trailing_stop: float | None = None
+    trailing_atr: dict[str, Any] | None = None  # {"period": int, "multiple": float}
     entry_order: str = "market"
     entry_offset: float = 0.0
     entry_valid_bars: int = 1
@@ -41,6 +42,20 @@ class Cfg:
 
 YEAR_US = 365 * 86_400 * 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def wilder_atr(h: list[float], lo: list[float], c: list[float], period: int) -> list[float | None]:
+    """ATR of one symbol's bars: true range averaged with alpha 1/period, seeded with the
+    first bar's range, missing for the first period - 1 bars."""
+    out: list[float | None] = []
+    avg = 0.0
+    for i in range(len(c)):
+        tr = h[i] - lo[i]
+        if i > 0:
+            tr = max(tr, abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1]))
+        avg = tr if i == 0 else avg + (tr - avg) / period
+        out.append(avg if i >= period - 1 else None)
+    return out
 
 
 def month(us: int) -> tuple[int, int]:
@@ -92,6 +107,16 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
     for r, s in enumerate(sym):
         states.setdefault(s, SymState(rows=[])).rows.append(r)
     names = sorted(states)
+    atr_prev: dict[int, float | None] = {}  # row -> the symbol's ATR on the bar before
+    if cfg.trailing_atr is not None:
+        for st in states.values():
+            rs = st.rows
+            values = wilder_atr(
+                [h[r] for r in rs], [lo[r] for r in rs], [c[r] for r in rs],
+                cfg.trailing_atr.get("period", 14),
+            )  # fmt: skip
+            for j, r in enumerate(rs):
+                atr_prev[r] = values[j - 1] if j > 0 else None
     grid = sorted(set(ts))
     cash = capital  # the posted balance
     accrued = 0.0  # carry charged but not yet posted to cash
@@ -158,17 +183,20 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         )
         st.pos = None
 
-    def levels(p: Pos) -> tuple[float | None, float | None, bool]:
+    def levels(p: Pos, row: int) -> tuple[float | None, float | None, bool]:
         """(stop level, target level, whether the stop is the trailing one)."""
         sl = tp = None
         trailing = False
         if cfg.stop_loss is not None:
             sl = p.entry_price * (1 - p.side * cfg.stop_loss)
+        best = max(p.best, p.entry_price) if p.side > 0 else min(p.best, p.entry_price)
+        trail = None
         if cfg.trailing_stop is not None:
-            best = max(p.best, p.entry_price) if p.side > 0 else min(p.best, p.entry_price)
             trail = best * (1 - p.side * cfg.trailing_stop)
-            if sl is None or p.side * (trail - sl) > 0:
-                sl, trailing = trail, True
+        elif cfg.trailing_atr is not None and atr_prev[row] is not None:
+            trail = best - p.side * cfg.trailing_atr.get("multiple", 3.0) * atr_prev[row]
+        if trail is not None and (sl is None or p.side * (trail - sl) > 0):
+            sl, trailing = trail, True
         if cfg.take_profit is not None:
             tp = p.entry_price * (1 + p.side * cfg.take_profit)
         return sl, tp, trailing
@@ -178,7 +206,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
         p = st.pos
         if p is None:
             return
-        sl, tp, trailing = levels(p)
+        sl, tp, trailing = levels(p, row)
         stop = "trailing_stop" if trailing else "stop_loss"
         entry_bar = cfg.fill == "next_open" and p.entry_row == row
         sl_hit = sl is not None and (lo[row] <= sl if p.side > 0 else h[row] >= sl)

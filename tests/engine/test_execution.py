@@ -9,6 +9,7 @@ import pytest
 
 from tests.engine.conftest import flat_bars, make_bars, sim
 from worker.engine.api import run_backtest
+from worker.engine.errors import EngineInputError
 from worker.engine.execution import EXIT_REASONS
 
 
@@ -285,3 +286,42 @@ def test_trailing_stop_on_a_short_and_the_tighter_stop_wins() -> None:
     res = sim(bars, [-1, -1, -1, -1], fill="close", units="fractional", trailing_stop=0.3,
               stop_loss=0.02)  # fmt: skip
     assert res.legs.reason.tolist() == [3]  # 8 * 1.3 = 10.4 is looser than 10.2: no exit
+
+
+def test_atr_trailing_stop_uses_the_previous_bars_atr() -> None:
+    # ATR(1) is the true range. Bar 1 checks 10 - 2 * TR0 (1.0) = 8; bar 2 checks the best
+    # high 11 - 2 * TR1 (max(1.1, |11 - 10|, |9.9 - 10|) = 1.1) = 8.8, which its low trades.
+    bars = make_bars([(10, 10.5, 9.5, 10), (10, 11, 9.9, 10.5), (10.5, 10.6, 8.5, 9), (9, 9, 9, 9)])
+    res = sim(bars, [1, 1, 1, 1], fill="close", units="fractional",
+              trailing_atr={"period": 1, "multiple": 2})  # fmt: skip
+    assert [EXIT_REASONS[r] for r in res.legs.reason] == ["trailing_stop"]
+    assert res.legs.exit_row.tolist() == [2]
+    assert res.legs.exit_price[0] == pytest.approx(8.8, rel=1e-12)
+
+
+def test_wilder_atr_by_hand() -> None:
+    from worker.engine import indicators as ind
+    from worker.engine.market import MarketData
+
+    bars = make_bars([(10, 10.5, 9.5, 10), (10, 11, 9.9, 10.5), (10.5, 10.6, 8.5, 9)])
+    atr = ind.atr(MarketData.from_frame(bars), 2)
+    # TR = 1.0, 1.1, 2.1; EMA alpha 1/2 seeded with 1.0: 1.05 at bar 1, 1.575 at bar 2
+    assert math.isnan(atr[0])
+    assert atr[1:].tolist() == [pytest.approx(1.05, rel=1e-12), pytest.approx(1.575, rel=1e-12)]
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"trailing_stop": 0.1, "trailing_atr": {"period": 5}}, ""),
+        ({"trailing_atr": {"period": 0}}, "trailing_atr.period"),
+        ({"trailing_atr": {"multiple": 0}}, "trailing_atr.multiple"),
+        ({"trailing_atr": {"span": 3}}, "trailing_atr.span"),
+    ],
+)
+def test_bad_trailing_stops_are_invalid_config(config: dict[str, object], path: str) -> None:
+    with pytest.raises(EngineInputError) as info:
+        run_backtest(flat_bars([10, 11], [10, 11]), {"kind": "buy_and_hold"}, config,
+                     initial_capital=1000, timeframe="1d")  # fmt: skip
+    assert info.value.type == "invalid_config"
+    assert info.value.detail["errors"][0]["path"] == path

@@ -66,6 +66,11 @@ def random_signal(seed: int, n: int) -> np.ndarray:
     return out
 
 
+def one_trailing_stop(config: dict[str, Any]) -> dict[str, Any]:
+    """A fraction or an ATR trailing stop, not both (that is an invalid config)."""
+    return {**config, "trailing_atr": None} if config["trailing_stop"] is not None else config
+
+
 configs = st.fixed_dictionaries(
     {
         "fill": st.sampled_from(["next_open", "close"]),
@@ -77,6 +82,9 @@ configs = st.fixed_dictionaries(
         "stop_loss": st.sampled_from([None, 0.003, 0.01, 0.03, 0.1]),
         "take_profit": st.sampled_from([None, 0.02, 0.05]),
         "trailing_stop": st.sampled_from([None, None, 0.01, 0.05]),
+        "trailing_atr": st.sampled_from(
+            [None, None, {"period": 1, "multiple": 0.5}, {"period": 5, "multiple": 2.0}]
+        ),
         "entry_order": st.sampled_from(["market", "market", "limit", "stop"]),
         "margin_initial": st.sampled_from([1.0, 1.0, 0.5, 0.25]),
         "margin_maintenance": st.sampled_from([None, None, 0.1, 0.25, 0.5]),
@@ -85,7 +93,7 @@ configs = st.fixed_dictionaries(
         "funding_rate": st.sampled_from([0.0, 0.0, 0.1, -0.5]),
         "max_volume_share": st.sampled_from([None, None, 0.5, 0.01]),
     }
-)
+).map(one_trailing_stop)
 
 
 def with_orders(config: dict[str, Any], offset: float, valid: int) -> dict[str, Any]:

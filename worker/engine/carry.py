@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from worker.engine.indicators import cached
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.params import RunConfig
 
@@ -51,19 +52,12 @@ class Carry:
         """None when every rate is 0 (the default): no carry is computed at all."""
         if not (cfg.cash_interest_rate or cfg.borrow_rate or cfg.funding_rate):
             return None
-        key = ("carry_prefix",)
-        if key not in md.cache:
-            ts = md.grid_ts
-            frac = np.zeros(ts.shape[0])
-            frac[1:] = np.diff(ts) / YEAR_US
-            close_w = md.marks[0]
-            prev = np.zeros_like(close_w)
-            prev[1:] = close_w[:-1]
-            marks = np.cumsum(frac[:, None] * prev, axis=0)
-            month = ts.astype("datetime64[us]").astype("datetime64[M]")
-            months = (np.flatnonzero(month[1:] != month[:-1]) + 1).astype(np.int64)
-            md.cache[key] = (np.cumsum(frac), marks, months)
-        years, marks, months = md.cache[key]
+        ts = md.grid_ts
+        years = cached(
+            md, ("carry_years",), lambda: np.cumsum(np.diff(ts, prepend=ts[:1]) / YEAR_US)
+        )
+        marks = cached(md, ("carry_marks",), lambda: _prefix_marks(md, years))
+        months = cached(md, ("carry_months",), lambda: _month_starts(ts)).astype(np.int64)
         return cls(cfg.cash_interest_rate, cfg.borrow_rate, cfg.funding_rate, years, marks, months)
 
     def weights(self, held: F64) -> F64:
@@ -93,6 +87,22 @@ class Carry:
                 posts.month_cash.append(cash)
             a = m
         return cash
+
+
+def _prefix_marks(md: MarketData, years: F64) -> F64:
+    """Timeline x symbol: Σ over bars up to t of (year fraction) x (previous last close)."""
+    close_w = md.marks[0]
+    prev = np.zeros_like(close_w)
+    prev[1:] = close_w[:-1]
+    out: F64 = np.cumsum(np.diff(years, prepend=0.0)[:, None] * prev, axis=0)
+    return out
+
+
+def _month_starts(ts: I64) -> F64:
+    """The bars that open a calendar month (UTC), as floats for the indicator cache."""
+    month = ts.astype("datetime64[us]").astype("datetime64[M]")
+    out: F64 = (np.flatnonzero(month[1:] != month[:-1]) + 1).astype(np.float64)
+    return out
 
 
 @dataclass(eq=False)

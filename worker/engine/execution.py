@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from worker.engine import indicators as ind
 from worker.engine.market import F64, I8, I64, MarketData
 from worker.engine.orders import order_fills
 from worker.engine.params import RunConfig
@@ -109,7 +110,7 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
         c0 = a + 1
     slip = cfg.slippage
     entry_price = entry_raw * (1.0 + side * slip)
-    if cfg.stop_loss is not None or cfg.take_profit is not None or cfg.trailing_stop is not None:
+    if cfg.stop_loss is not None or cfg.take_profit is not None or _trails(cfg):
         hit = _first_stop_hits(md, cfg, side, entry_price, a, c0, c1, next_open)
         if hit is not None:
             seg, row, price, why, phase = hit
@@ -166,8 +167,8 @@ def _first_stop_hits(
         sl_lvl = entry_price[seg] * (1.0 - sd * cfg.stop_loss)
         sl_hit = np.where(sd > 0, low <= sl_lvl, high >= sl_lvl)
     trailing = np.zeros(total, dtype=np.bool_)
-    if cfg.trailing_stop is not None:
-        tr_lvl = _trailing_levels(md, seg, rows, sd, entry_price, cfg.trailing_stop)
+    if _trails(cfg):
+        tr_lvl = _trailing_levels(md, cfg, seg, rows, sd, entry_price)
         tr_hit = np.where(sd > 0, low <= tr_lvl, high >= tr_lvl)
         trailing = tr_hit if sl_lvl is None else tr_hit & (~sl_hit | (sd * (tr_lvl - sl_lvl) > 0))
         sl_lvl = tr_lvl if sl_lvl is None else np.where(trailing, tr_lvl, sl_lvl)
@@ -200,12 +201,18 @@ def _first_stop_hits(
     return s, row, price, why, phase
 
 
+def _trails(cfg: RunConfig) -> bool:
+    return cfg.trailing_stop is not None or cfg.trailing_atr is not None
+
+
 def _trailing_levels(
-    md: MarketData, seg: I64, rows: I64, sd: F64, entry_price: F64, trail: float
+    md: MarketData, cfg: RunConfig, seg: I64, rows: I64, sd: F64, entry_price: F64
 ) -> F64:
-    """Per checked row, the trailing stop's level: ``trail`` below the highest high (long)
-    or above the lowest low (short) of the position's bars *before* this one, and of its
-    entry fill price (the bar's own high or low may come after its low or high)."""
+    """Per checked row, the trailing stop's level: ``trailing_stop`` (a fraction) or
+    ``trailing_atr.multiple`` ATRs of the previous bar below the best price, the highest
+    high (long) or above the lowest low (short) of the position's bars *before* this one
+    and its entry fill price (the bar's own high or low may come after its low or high).
+    NaN (no level) while the ATR warms up."""
     long = sd > 0
     best = np.where(long, md.high[rows], -md.low[rows])  # signed: larger is better
     prev = np.empty_like(best)
@@ -215,5 +222,11 @@ def _trailing_levels(
     run = pl.DataFrame({"s": seg, "v": prev}).select(pl.col("v").cum_max().over("s"))
     ep = entry_price[seg]
     peak = np.maximum(run.to_series().to_numpy(), np.where(long, ep, -ep))
-    out: F64 = np.where(long, peak * (1.0 - trail), -peak * (1.0 + trail))
+    best = np.where(long, peak, -peak)
+    if cfg.trailing_stop is not None:
+        out: F64 = best * (1.0 - sd * cfg.trailing_stop)
+        return out
+    assert cfg.trailing_atr is not None
+    atr_prev = ind.shift(md, ind.atr(md, cfg.trailing_atr.period))[rows]
+    out = best - sd * cfg.trailing_atr.multiple * atr_prev
     return out

@@ -168,6 +168,22 @@ def returns_of(md: MarketData, x: F64, period: int) -> F64:
     return out
 
 
+def atr(md: MarketData, period: int) -> F64:
+    """Wilder's average true range: ``TR = max(high − low, |high − previous close|,
+    |low − previous close|)`` (``high − low`` on a symbol's first bar), averaged by an EMA
+    with ``alpha = 1 / period``, ``adjust=False``, seeded with the first TR; NaN for the
+    first ``period − 1`` bars."""
+
+    def compute() -> F64:
+        prev = shift(md, md.close)
+        with np.errstate(invalid="ignore"):
+            tr = np.fmax(md.high - md.low, np.fmax(np.abs(md.high - prev), np.abs(md.low - prev)))
+        expr = pl.col("x").ewm_mean(alpha=1 / period, adjust=False, min_samples=period)
+        return _polars_of(md, tr, expr)
+
+    return cached(md, ("atr", period), compute)
+
+
 def ema(md: MarketData, period: int, src: str = "close") -> F64:
     return cached(md, ("ema", period, src), lambda: ema_of(md, source(md, src), period))
 

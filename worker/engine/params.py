@@ -84,6 +84,15 @@ class SweepChunk(BaseModel):
     combinations: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_CHUNK_SIZE)
 
 
+class TrailingAtr(BaseModel):
+    """A trailing stop ``multiple`` ATRs (Wilder, ``period`` bars) from the best price."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    period: int = Field(14, ge=1, le=100_000)
+    multiple: float = Field(3.0, gt=0, le=100)
+
+
 class RunConfig(BaseModel):
     """Execution settings; every field optional with the default shown in docs/engine.md."""
 
@@ -117,6 +126,7 @@ class RunConfig(BaseModel):
     )
     units: Literal["integer", "fractional"] = "integer"
     stop_loss: float | None = Field(None, gt=0, lt=1)
+    trailing_atr: TrailingAtr | None = None
     take_profit: float | None = Field(None, gt=0)
     entry_order: Literal["market", "limit", "stop"] = "market"
     entry_offset: float = Field(
@@ -223,6 +233,8 @@ class RunConfig(BaseModel):
             )
         if self.margin_maintenance is not None and self.margin_maintenance > self.margin_initial:
             raise ValueError("margin_maintenance must not exceed margin_initial")
+        if self.trailing_stop is not None and self.trailing_atr is not None:
+            raise ValueError("set trailing_stop (a fraction) or trailing_atr, not both")
         if self.entry_order == "market" and (self.entry_offset or self.entry_valid_bars != 1):
             raise ValueError("entry_offset and entry_valid_bars need entry_order 'limit' or 'stop'")
         return self
