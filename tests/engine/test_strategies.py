@@ -199,3 +199,27 @@ def test_rules_sma_cross_trades_exactly_like_sma_crossover_on_ties() -> None:
         for expr in (node, nested):
             got = rule_eval.number(rules_lang.validate(expr, "number"), md)
             assert np.array_equal(got, want, equal_nan=True)
+
+
+def test_rules_atr_is_the_trailing_stops_kernel_and_validates() -> None:
+    from worker.engine import indicators as ind
+    from worker.engine.errors import EngineInputError
+    from worker.engine.rule_eval import number
+    from worker.engine.rules import validate
+
+    md = MarketData.from_frame(BARS)
+    node = validate({"op": "atr"}, "number")
+    assert node == {"op": "atr", "period": 14}
+    assert number(node, md) is ind.atr(md, 14)  # the same cached array
+    rule = {
+        "kind": "rules",
+        "entry_long": {"op": "gt", "args": [{"op": "sub", "args": ["high", "low"]},
+                                            {"op": "mul", "args": [2, {"op": "atr", "period": 10}]}]},
+    }  # fmt: skip
+    res = run_backtest(BARS, rule, {"trailing_atr": {"period": 10, "multiple": 2}},
+                       initial_capital=100_000, timeframe="1d")  # fmt: skip
+    assert res.metrics["total_trades"] > 0
+    with pytest.raises(EngineInputError) as info:
+        parse_strategy({"kind": "rules", "entry_long": {"op": "gt", "args": [
+            {"op": "atr", "period": 5, "of": "close"}, 1]}})  # fmt: skip
+    assert "entry_long.args[0].of" in info.value.message

@@ -66,6 +66,8 @@ def number(node: dict[str, Any], md: MarketData) -> F64:
             return out
         column: F64 = md.frame[field].to_numpy().astype(np.float64)
         return column
+    if op == "atr":
+        return ind.atr(md, int(node["period"]))
     if op in _KERNELS:
         of, period = node["of"], int(node["period"])
         if of["op"] == "price" and of["field"] in _PRICE_COLUMNS:

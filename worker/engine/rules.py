@@ -10,6 +10,7 @@ code. Grammar (see docs/engine.md)::
           | {"op": "rolling_high", "period": int >= 1, "of": expr = "high"}
           | {"op": "rolling_low", "period": int >= 1, "of": expr = "low"}
           | {"op": "returns", "period": int >= 1 = 1, "of": expr = "close"}
+          | {"op": "atr", "period": int >= 1 = 14}              Wilder ATR of the bars
           | {"op": "add" | "sub" | "mul" | "div", "args": [expr, expr]}          numbers
           | {"op": "gt" | "lt" | "ge" | "le", "args": [expr, expr]}          conditions
           | {"op": "crosses_above" | "crosses_below", "args": [expr, expr]}
@@ -29,7 +30,8 @@ INDICATORS = ("sma", "ema", "rsi", "rolling_high", "rolling_low", "returns")
 ARITHMETIC = ("add", "sub", "mul", "div")
 COMPARISONS = ("gt", "lt", "ge", "le", "crosses_above", "crosses_below")
 LOGIC = ("and", "or", "not")
-OPS = ("const", "price", *INDICATORS, *ARITHMETIC, *COMPARISONS, *LOGIC)
+BAR_INDICATORS = ("atr",)  # computed from high, low and close: no "of"
+OPS = ("const", "price", *INDICATORS, *BAR_INDICATORS, *ARITHMETIC, *COMPARISONS, *LOGIC)
 _DEFAULT_OF = {"rolling_high": "high", "rolling_low": "low"}
 MAX_DEPTH = 32
 
@@ -119,6 +121,9 @@ def validate(obj: Any, want: Kind, path: str = "", depth: int = 0) -> dict[str, 
         if node.get("field") not in PRICE_FIELDS:
             raise RuleError(f"{path}.field", f"must be one of {', '.join(PRICE_FIELDS)}")
         out["field"] = node["field"]
+    elif op in BAR_INDICATORS:
+        _keys(node, ("period",), path)
+        out["period"] = _int(node, "period", path, 14)
     elif op in INDICATORS:
         _keys(node, ("period", "of"), path)
         out["period"] = _int(node, "period", path, 1 if op == "returns" else None)
