@@ -18,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from worker.engine import metrics as mx
+from worker.engine.drawdowns import drawdown_curve, max_drawdown_duration
 from worker.engine.execution import LIQUIDATION, MARGIN_CALL, RUIN, Legs
 from worker.engine.market import F64, MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig
 from worker.engine.portfolio import Curve, Fills, equity_curve
+from worker.engine.return_metrics import finite
 
 Sizer = Callable[[Legs], Fills]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -154,9 +155,9 @@ def account_metrics(
     out.update(
         ruin_bar=ruin_t + 1,
         ruin_time=(EPOCH + timedelta(microseconds=int(md.grid_ts[ruin_t]))).isoformat(),
-        final_value=mx.finite(final),
-        total_return=mx.finite(final / capital - 1.0),
+        final_value=finite(final),
+        total_return=finite(final / capital - 1.0),
         bars=int(equity.shape[0]),
-        max_drawdown_duration_bars=mx.max_drawdown_duration(mx.drawdown_curve(floored, capital)),
+        max_drawdown_duration_bars=max_drawdown_duration(drawdown_curve(floored, capital)),
     )
     return out

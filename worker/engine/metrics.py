@@ -18,15 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.engine import annualisation as an
-from worker.engine.drawdowns import drawdown_curve as drawdown_curve
-from worker.engine.drawdowns import max_drawdown_duration as max_drawdown_duration
-from worker.engine.drawdowns import peak_ratio as peak_ratio
-from worker.engine.equity_stats import EquityBlock as EquityBlock
-from worker.engine.equity_stats import EquityStats as EquityStats
-from worker.engine.equity_stats import array_block as array_block
-from worker.engine.equity_stats import equity_stats as equity_stats
-from worker.engine.return_metrics import SD_EPSILON
-from worker.engine.return_metrics import finite as finite
+from worker.engine.equity_stats import EquityStats, array_block, equity_stats
+from worker.engine.return_metrics import SD_EPSILON, finite
 from worker.engine.trade_metrics import trade_stats
 
 F64 = npt.NDArray[np.float64]

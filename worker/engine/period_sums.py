@@ -1,5 +1,5 @@
 """Per-partition power sums of a grid combination's per-bar returns, gathered while its
-equity curve streams through ``metrics.equity_stats`` block by block (never whole).
+equity curve streams through ``equity_stats.equity_stats`` block by block (never whole).
 
 A grid keeps only ``4 x partitions`` numbers per combination: enough for the Sharpe ratio
 of any union of partitions (PBO by CSCV) and for the skewness and kurtosis of the whole

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.engine.carry import Carry, Posts, carried_cash
+from worker.engine.equity_stats import EquityBlock, array_block
 from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
-from worker.engine.metrics import EquityBlock, array_block
 from worker.engine.params import RunConfig
 
 #: Free margin at or below this fraction of equity is rounding noise of used-up margin: 0.

@@ -14,6 +14,8 @@ from functools import cached_property
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
 from worker.engine.carry import CARRY_METRICS, Carry
+from worker.engine.drawdowns import peak_ratio
+from worker.engine.equity_stats import EquityStats, array_block, equity_stats
 from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
 from worker.engine.market import F64, I8, MarketData
@@ -29,6 +31,7 @@ from worker.engine.portfolio import (
     size_multi,
     size_single,
 )
+from worker.engine.return_metrics import finite
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +48,7 @@ class Simulation:
     def peak_ratio(self) -> F64:
         """Equity / running peak per bar (the initial capital counts as a peak);
         drawdown = peak_ratio - 1."""
-        return mx.peak_ratio(self.curve.equity, self.capital)
+        return peak_ratio(self.curve.equity, self.capital)
 
 
 def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer:
@@ -57,7 +60,7 @@ def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer
 
 def _carry_metrics(curve: Curve | None) -> dict[str, Metric]:
     paid = (0.0, 0.0, 0.0, 0.0) if curve is None or curve.carry_paid is None else curve.carry_paid
-    return {name: mx.finite(value) for name, value in zip(CARRY_METRICS, paid, strict=True)}
+    return {name: finite(value) for name, value in zip(CARRY_METRICS, paid, strict=True)}
 
 
 def _carried(cfg: RunConfig) -> bool:
@@ -71,7 +74,7 @@ def _fills(md: MarketData, signal: I8, cfg: RunConfig, capital: float, size: flo
 
 
 def _metrics(
-    md: MarketData, fills: Fills, stats: mx.EquityStats, capital: float, ppy: float
+    md: MarketData, fills: Fills, stats: EquityStats, capital: float, ppy: float
 ) -> tuple[F64, F64, dict[str, Metric]]:
     legs = fills.legs
     done = fills.units > 0
@@ -106,10 +109,10 @@ def simulate(
         fills, curve, ruin_t, calls = done.fills, done.curve, done.ruin_t, done.margin_calls
     equity, rf = curve.equity, per_period_rate(cfg.risk_free_rate, ppy)
     if ruin_t is None:
-        stats = mx.equity_stats(mx.array_block(equity), int(equity.shape[0]), capital, threshold=rf)
+        stats = equity_stats(array_block(equity), int(equity.shape[0]), capital, threshold=rf)
     else:
-        wiped = mx.array_block(wiped_path(equity, ruin_t))
-        stats = mx.equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
+        wiped = array_block(wiped_path(equity, ruin_t))
+        stats = equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
     values.update(_carry_metrics(curve))
@@ -120,7 +123,7 @@ def simulate_metrics(
     md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
 ) -> dict[str, Metric]:
     """``simulate(...).metrics`` without the frames: the equity curve is produced and
-    consumed block by block (see ``metrics.equity_stats``), never whole. A run that may
+    consumed block by block (see ``equity_stats.equity_stats``), never whole. A run that may
     need a liquidation (its equity reached 0, or margin_maintenance is set) takes the exact
     path of ``simulate``, as does a run with carry. The numbers are exactly those of
     ``simulate``."""
@@ -128,7 +131,7 @@ def simulate_metrics(
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
     fills = _fills(md, signal, cfg, capital, size)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
-    stats = mx.equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, threshold=rf)
+    stats = equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, threshold=rf)
     if can_breach(stats.min_equity, cfg):
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
     values = _metrics(md, fills, stats, capital, ppy)[2]
@@ -155,7 +158,7 @@ def simulate_metrics_and_sums(
     def exact() -> tuple[dict[str, Metric], PeriodSums]:
         sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
         recorder = PeriodSumsRecorder(md.n_times, partitions)
-        mx.equity_stats(mx.array_block(sim.curve.equity), md.n_times, capital, recorder)
+        equity_stats(array_block(sim.curve.equity), md.n_times, capital, recorder)
         return sim.metrics, recorder.sums()
 
     if _carried(cfg):
@@ -164,7 +167,7 @@ def simulate_metrics_and_sums(
     recorder = PeriodSumsRecorder(md.n_times, partitions)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     blocks = equity_blocks(md, fills, capital)
-    stats = mx.equity_stats(blocks, md.n_times, capital, recorder, threshold=rf)
+    stats = equity_stats(blocks, md.n_times, capital, recorder, threshold=rf)
     if can_breach(stats.min_equity, cfg):
         return exact()
     values = _metrics(md, fills, stats, capital, ppy)[2]

@@ -20,12 +20,14 @@ import numpy as np
 import polars as pl
 
 from worker.engine import metrics as mx
+from worker.engine.drawdowns import drawdown_curve
 from worker.engine.errors import EngineInputError
 from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame
 from worker.engine.grid import run_grid
 from worker.engine.market import I64, MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import DURATION, RunConfig, WalkForwardConfig
+from worker.engine.return_metrics import finite
 from worker.engine.simulate import Simulation, simulate
 from worker.engine.strategies import Strategy
 
@@ -130,7 +132,7 @@ def _ts(md: MarketData, i: int) -> Any:
 
 def _mean(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
-    return mx.finite(sum(known) / len(known)) if known else None
+    return finite(sum(known) / len(known)) if known else None
 
 
 def run_walk_forward(
@@ -206,7 +208,7 @@ def run_walk_forward(
     assert strategy is not None
     stitched = pl.concat(equities)
     curve = stitched["equity"].to_numpy()
-    stitched = stitched.with_columns(drawdown=pl.Series(mx.drawdown_curve(curve, capital)))
+    stitched = stitched.with_columns(drawdown=pl.Series(drawdown_curve(curve, capital)))
     all_trades = pl.concat(trades)
     md_oos = MarketData.from_frame(pl.concat(test_frames).sort("symbol", "timestamp"))
     values = mx.compute_all(
@@ -280,7 +282,7 @@ def _summary(
     oos_mean = _mean(folds["out_of_sample"].to_list())
     efficiency = None
     if is_mean is not None and oos_mean is not None and is_mean > 0:
-        efficiency = mx.finite(oos_mean / is_mean)
+        efficiency = finite(oos_mean / is_mean)
     records = folds.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%z"))
     return {
         "config": wf.model_dump(mode="json"),
