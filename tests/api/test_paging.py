@@ -62,6 +62,15 @@ async def test_runs_filter_and_page(
     assert {r["id"] for r in older} == {str(i) for i in first}
     assert {r["id"] for r in newer} == {str(i) for i in [*second, other]}
     assert await all_pages(client, "/api/v1/runs", mode="paper") == []
+    await conn.execute(
+        "UPDATE runs SET config = config || jsonb_build_object('label', $2::text) WHERE id = $1",
+        second[0],
+        "Base case 100%_v2",
+    )
+    for part in ("base CASE", "100%_v", "%"):
+        labelled = await all_pages(client, "/api/v1/runs", label=part)
+        assert [r["id"] for r in labelled] == [str(second[0])], part
+    assert await all_pages(client, "/api/v1/runs", label="100%v") == []  # % is literal
 
     strategies = await all_pages(client, "/api/v1/strategies", limit=1)
     assert len(strategies) == 2

@@ -19,10 +19,12 @@ from tests.queue.helpers import BIN, ROOT, make_dataset_and_strategy, worker_env
 PROBLEM = "application/problem+json"
 
 
-def apikey_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def apikey_cli(
+    database_url: str, *args: str, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN), "apikey", *args],
-        env={**worker_env(database_url), "COLUMNS": "200"},
+        env={**worker_env(database_url), "COLUMNS": str(columns)},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -62,6 +64,10 @@ async def test_apikey_cli_prints_the_key_last_stores_a_hash_and_revokes_at_once(
     assert stored["scope"] == "write" and secret not in str(dict(stored))
     listed = apikey_cli(database_url, "list")
     assert "node-backend" in listed.stdout and secret not in listed.stdout
+    assert str(stored["id"]) in listed.stdout
+    narrow = apikey_cli(database_url, "list", columns=80).stdout
+    assert max(len(line) for line in narrow.splitlines()) <= 80, narrow
+    assert f"{secret[:12]}…" in narrow and "node-backend" in narrow  # the prefix names it
     async with httpx.AsyncClient(base_url=api.url, headers=bearer(secret)) as http:
         assert (await http.get("/api/v1/runs")).status_code == 200  # now cached
         revoked = apikey_cli(database_url, "revoke", str(stored["id"]))

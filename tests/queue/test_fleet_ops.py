@@ -179,8 +179,8 @@ async def test_retry_a_cancelled_and_a_failed_run(
     assert await worker.wait() == 0
     assert await conn.fetchval("SELECT status::text FROM runs WHERE id = $1", failed) == "failed"
 
-    again = await asyncio.to_thread(cli, database_url, "retry", str(cancelled))
-    assert again.returncode == 0, again.stderr
+    again = await asyncio.to_thread(cli, database_url, "retry", str(cancelled)[:8])
+    assert again.returncode == 0, again.stderr  # a unique start of the id, as tables show it
     assert again.stdout.strip() == str(cancelled)
     row = await conn.fetchrow("SELECT * FROM runs WHERE id = $1", cancelled)
     assert row["status"] == "pending" and not row["cancel_requested"]
@@ -213,6 +213,10 @@ async def test_retry_a_cancelled_and_a_failed_run(
 
     refused = await asyncio.to_thread(cli, database_url, "retry", str(cancelled))
     assert refused.returncode == 1 and "only a failed or cancelled run" in refused.stderr
+    missing = await asyncio.to_thread(cli, database_url, "retry", "ffffffff")
+    assert missing.returncode == 1 and "no run with id starting 'ffffffff'" in missing.stderr
+    short = await asyncio.to_thread(cli, database_url, "retry", "12")
+    assert short.returncode == 2 and "too short" in short.stderr
     # a finished run still cannot be revived by a plain UPDATE
     try:
         await conn.execute("UPDATE runs SET status = 'pending' WHERE id = $1", cancelled)

@@ -13,10 +13,16 @@ from worker.db import pools
 from worker.queue import queries
 
 
-def status(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def status(
+    database_url: str, *args: str, columns: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = worker_env(database_url)
+    env.pop("COLUMNS", None)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [str(BIN), "status", *args],
-        env=worker_env(database_url),
+        env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -54,6 +60,10 @@ async def test_status_reports_counts_age_and_lease_holders(
     assert table.returncode == 0, table.stderr
     assert "host-a:1:abcdef" in table.stdout
     assert "pending" in table.stdout
+    narrow = await asyncio.to_thread(status, database_url, columns=80)
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80, narrow.stdout
+    assert "host-a:1:abcdef" in narrow.stdout and "…" not in narrow.stdout
 
 
 def test_status_without_database_url_is_one_clear_line() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from worker.db import Dataset, Run, RunStatus, Strategy
 
 
-def _contains(text: str) -> str:
+def contains_pattern(text: str) -> str:
     """An ILIKE pattern matching `text` anywhere, its own `%`, `_` and `\\` taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -48,7 +48,7 @@ class RunFilter:
                 query = query.where(
                     Run.strategy_id.in_(
                         select(Strategy.id).where(
-                            Strategy.name.ilike(_contains(self.strategy), escape="\\")
+                            Strategy.name.ilike(contains_pattern(self.strategy), escape="\\")
                         )
                     )
                 )
@@ -60,13 +60,13 @@ class RunFilter:
                 query = query.where(
                     Run.dataset_id.in_(
                         select(Dataset.id).where(
-                            Dataset.name.ilike(_contains(self.dataset), escape="\\")
+                            Dataset.name.ilike(contains_pattern(self.dataset), escape="\\")
                         )
                     )
                 )
         if self.label is not None:
             query = query.where(
-                Run.config["label"].astext.ilike(_contains(self.label), escape="\\")
+                Run.config["label"].astext.ilike(contains_pattern(self.label), escape="\\")
             )
         if self.since is not None:
             query = query.where(Run.created_at >= self.since)

@@ -16,6 +16,7 @@ from worker.api import problems, queries
 from worker.api.auth import KeyCache
 from worker.api.bodylimit import BodyLimit
 from worker.api.context import ApiContext
+from worker.api.dashboard import install as install_dashboard
 from worker.api.hub import Hub
 from worker.api.models import PREFIX
 from worker.api.ratelimit import RateLimit
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fleet.metrics_router)
     for module in (runs, results, live, catalog, fleet):
         app.include_router(module.router, prefix=PREFIX)
+    install_dashboard(app)
     app.add_middleware(
         BodyLimit, max_body=settings.api_max_body_bytes, max_upload=settings.api_max_upload_bytes
     )

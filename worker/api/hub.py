@@ -2,9 +2,11 @@
 
 `run_progress` and `run_completed` are routed by `run_id` to the subscriptions of that run;
 `api_key_revoked` drops the key cache. A subscription keeps only the newest progress (a slow
-browser gets the latest, not a backlog) and the completion. When the connection drops it
-reconnects (it is the worker's `Listener`, with its backoff) and tells every subscription to
-re-read the run from the table, since notifications sent while it was away are lost.
+browser gets the latest, not a backlog) and the completion. A `Firehose` (the dashboard's
+runs table) gets every run's messages and `runs_pending`, coalesced: the newest message per
+run since it last read. When the connection drops it reconnects (it is the worker's
+`Listener`, with its backoff) and tells every subscription to re-read from the tables, since
+notifications sent while it was away are lost.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from worker.queue.listener import Listener
 CHANNEL_PROGRESS = "run_progress"
 CHANNEL_COMPLETED = "run_completed"
 CHANNEL_KEY_REVOKED = "api_key_revoked"
+CHANNEL_PENDING = "runs_pending"
+FIREHOSE_MAX_RUNS = 1000  # more runs changed between two reads: the reader re-reads instead
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,54 @@ class Subscription:
             await self._wake.wait()
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What changed since the last read: the newest message per run, whether runs were
+    inserted, and whether the reader must re-read everything (messages were dropped)."""
+
+    messages: tuple[Message, ...]
+    inserted: bool
+    resync: bool
+
+    def json(self) -> str:
+        runs = ",".join(f'{{"kind":"{m.kind}","data":{m.data}}}' for m in self.messages)
+        flags = f'"inserted":{str(self.inserted).lower()},"resync":{str(self.resync).lower()}'
+        return f'{{{flags},"runs":[{runs}]}}'
+
+
+@dataclass(eq=False)
+class Firehose:
+    _latest: dict[str, Message] = field(default_factory=dict)
+    _inserted: bool = False
+    _resync: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, run_id: str, message: Message) -> None:
+        if len(self._latest) >= FIREHOSE_MAX_RUNS and run_id not in self._latest:
+            self._latest.clear()
+            self._resync = True
+        elif not self._resync:
+            self._latest[run_id] = message
+        self._wake.set()
+
+    def pending(self) -> None:
+        self._inserted = True
+        self._wake.set()
+
+    def resync(self) -> None:
+        self._latest.clear()
+        self._resync = True
+        self._wake.set()
+
+    async def next(self) -> Batch:
+        while not (self._latest or self._inserted or self._resync):
+            self._wake.clear()
+            await self._wake.wait()
+        batch = Batch(tuple(self._latest.values()), self._inserted, self._resync)
+        self._latest, self._inserted, self._resync = {}, False, False
+        return batch
+
+
 class Hub:
     """The subscriptions of one API process, fed by one LISTEN connection: the worker's own
     `Listener`, with its reconnects and health checks."""
@@ -89,11 +141,13 @@ class Hub:
         self._on_key_revoked = on_key_revoked
         self._log = log
         self._subscriptions: dict[str, set[Subscription]] = {}
+        self._firehoses: set[Firehose] = set()
         self._listener = Listener(
             dsn,
             application_name="backtest-api-listen",
             channels=dict.fromkeys(
-                (CHANNEL_PROGRESS, CHANNEL_COMPLETED, CHANNEL_KEY_REVOKED), self._notified
+                (CHANNEL_PROGRESS, CHANNEL_COMPLETED, CHANNEL_KEY_REVOKED, CHANNEL_PENDING),
+                self._notified,
             ),
             on_connected=self._resync_all,
             health_check_seconds=health_check_seconds,
@@ -117,7 +171,7 @@ class Hub:
 
     @property
     def subscribers(self) -> int:
-        return sum(len(subs) for subs in self._subscriptions.values())
+        return sum(len(subs) for subs in self._subscriptions.values()) + len(self._firehoses)
 
     def subscribe(self, run_id: uuid.UUID) -> Subscription:
         subscription = Subscription(str(run_id))
@@ -131,9 +185,21 @@ class Hub:
             if not subs:
                 del self._subscriptions[subscription.run_id]
 
+    def watch_all(self) -> Firehose:
+        firehose = Firehose()
+        self._firehoses.add(firehose)
+        return firehose
+
+    def unwatch(self, firehose: Firehose) -> None:
+        self._firehoses.discard(firehose)
+
     def _notified(self, channel: str, payload: str) -> None:
         if channel == CHANNEL_KEY_REVOKED:
             self._on_key_revoked()
+            return
+        if channel == CHANNEL_PENDING:
+            for firehose in self._firehoses:
+                firehose.pending()
             return
         text = payload
         try:
@@ -142,14 +208,18 @@ class Hub:
             self._log.warning("api_hub_bad_payload", channel=channel)
             return
         subs = self._subscriptions.get(str(run_id))
-        if not subs:
+        if not subs and not self._firehoses:
             return
         message = Message("completed" if channel == CHANNEL_COMPLETED else "progress", text)
-        for subscription in subs:
+        for subscription in subs or ():
             subscription.push(message)
+        for firehose in self._firehoses:
+            firehose.push(str(run_id), message)
 
     def _resync_all(self) -> None:
         self._on_key_revoked()  # revocations may have been missed too
         for subs in self._subscriptions.values():
             for subscription in subs:
                 subscription.resync()
+        for firehose in self._firehoses:
+            firehose.resync()

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from worker import jsonsafe
+from worker.admin.run_filter import contains_pattern
 from worker.api.sql import load
 from worker.db import pools
 from worker.schemas import RunCreate
@@ -94,6 +95,7 @@ class RunFilter:
     mode: str | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None
+    label: str | None = None  # part of config.label, any case
 
 
 async def list_runs(
@@ -113,6 +115,7 @@ async def list_runs(
         after[0] if after else None,
         after[1] if after else None,
         limit,
+        None if where.label is None else contains_pattern(where.label),
     )
     return [dict(row) for row in rows]
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from worker.admin.apikeys import Scope, create_api_key, list_api_keys, revoke_api_key
 from worker.cli.app import UserError, app, console, err_console, settings_from
 from worker.cli.db import cli_session
+from worker.cli.tables import Col, print_table
 
 apikey_app = typer.Typer(help="Create, list and revoke HTTP API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+WHEN = "%Y-%m-%d %H:%M"
 
 
 @apikey_app.command("create")
@@ -40,25 +42,33 @@ def create_command(
 
 @apikey_app.command("list")
 def list_command(ctx: typer.Context) -> None:
-    """List keys (never their secrets)."""
+    """List keys (never their secrets). `revoke` takes the id, the prefix or the name; at
+    80 columns the id is left out (the prefix names the key)."""
     settings = settings_from(ctx)
 
     async def main() -> None:
         async with cli_session(settings) as session:
             keys = await list_api_keys(session)
-        table = Table("id", "name", "scope", "prefix", "created", "revoked")
-        table.columns[0].no_wrap = True
-        table.columns[0].min_width = 36
-        for key in keys:
-            table.add_row(
+        columns = [
+            Col("id", drop=1),
+            Col("name", wrap=True),
+            Col("scope"),
+            Col("prefix"),
+            Col("created"),
+            Col("revoked"),
+        ]
+        rows = [
+            [
                 str(key.id),
-                key.name,
+                escape(key.name),
                 key.scope,
                 key.prefix + "…",
-                key.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                key.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if key.revoked_at else "",
-            )
-        console.print(table)
+                key.created_at.strftime(WHEN),
+                key.revoked_at.strftime(WHEN) if key.revoked_at else "",
+            ]
+            for key in keys
+        ]
+        print_table(console, columns, rows)
 
     asyncio.run(main())
 

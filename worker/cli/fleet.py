@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 
 import asyncpg
 import typer
-from rich.table import Table
+from rich.markup import escape
 
+from worker.admin.run_ids import resolve_run_id
 from worker.cli.app import UserError, app, console, err_console, settings_from
+from worker.cli.db import cli_session
+from worker.cli.tables import Col, print_table
 from worker.config import Settings
 from worker.queue import fleet
 
@@ -70,18 +73,22 @@ def resume(ctx: typer.Context) -> None:
 @app.command()
 def retry(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="A failed or cancelled run."),
+    run_id: str = typer.Argument(..., help="A failed or cancelled run (id or its start)."),
     attempts: int = typer.Option(
         3, "--attempts", min=1, max=100, help="Attempts the retried run may make."
     ),
 ) -> None:
     """Run a failed or cancelled run again: back to pending with a new attempt budget; its
-    events and artifacts stay, its error moves into a `retry_requested` event."""
-    try:
-        run = uuid.UUID(run_id)
-    except ValueError:
-        raise UserError(f"run id {run_id!r} is not a UUID", exit_code=2) from None
+    events and artifacts stay, its error moves into a `retry_requested` event. The run id may
+    be any unique start of it, as the tables print it."""
     settings = settings_from(ctx)
+
+    async def resolve() -> uuid.UUID:
+        async with cli_session(settings) as session:
+            return await resolve_run_id(session, run_id)
+
+    settings.require_database_url()
+    run = asyncio.run(resolve())
 
     async def work(db: asyncpg.Connection) -> tuple[fleet.Retried | None, str | None]:
         retried = await fleet.retry_run(db, run, attempts)
@@ -126,21 +133,30 @@ def workers(
 ) -> None:
     """Every registered worker, idle ones too: state, last heartbeat, runs held."""
     settings = settings_from(ctx)
-    rows = with_connection(settings, lambda db: fleet.list_workers(db, settings.lease_seconds))
+    lease = settings.lease_seconds
+    registered = with_connection(settings, lambda db: fleet.list_workers(db, lease))
     if as_json:
-        typer.echo(json.dumps([worker_json(w) for w in rows], indent=2))
+        typer.echo(json.dumps([worker_json(w) for w in registered], indent=2))
         return
-    table = Table(title="Workers")
-    for column in ("worker id", "state", "alive", "runs", "concurrency", "version", "last beat"):
-        table.add_column(column)
-    for w in rows:
-        table.add_row(
-            w.worker_id,
+    columns = [
+        Col("worker id"),
+        Col("state"),
+        Col("alive"),
+        Col("runs", numeric=True),
+        Col("slots", numeric=True, drop=2),
+        Col("version", drop=1),
+        Col("last beat"),
+    ]
+    rows = [
+        [
+            escape(w.worker_id),
             w.state,
             "yes" if w.alive else "no",
             str(w.running_runs),
             str(w.concurrency),
-            w.version,
-            w.last_beat.isoformat(timespec="seconds"),
-        )
-    console.print(table)
+            escape(w.version),
+            w.last_beat.strftime("%Y-%m-%d %H:%M:%S"),
+        ]
+        for w in registered
+    ]
+    print_table(console, columns, rows, title="Workers")

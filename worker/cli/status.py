@@ -10,10 +10,11 @@ from typing import Any
 
 import asyncpg
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from worker.cli.app import UserError, app, console, settings_from
 from worker.cli.fleet import worker_json
+from worker.cli.tables import Col, print_table
 from worker.config import Settings
 from worker.queue import fleet, queries
 
@@ -97,33 +98,37 @@ def status(
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
-    runs = Table(title="Runs")
-    runs.add_column("status")
-    runs.add_column("runs", justify="right")
-    runs.add_column("runnable now", justify="right")
-    runs.add_column("oldest", justify="right")
-    for count in result.counts:
-        pending = count.status == "pending"
-        runs.add_row(
+    runs = [
+        [
             count.status,
             str(count.runs),
-            str(count.runnable) if pending else "",
-            _age(count.oldest_pending_age) if pending else "",
-        )
-    console.print(runs)
-    workers = Table(title="Workers holding leases")
-    workers.add_column("worker id")
-    workers.add_column("runs", justify="right")
-    workers.add_column("running for", justify="right")
-    workers.add_column("lease", justify="right")
+            str(count.runnable) if count.status == "pending" else "",
+            _age(count.oldest_pending_age) if count.status == "pending" else "",
+        ]
+        for count in result.counts
+    ]
+    runs_columns = [
+        Col("status"),
+        Col("runs", numeric=True),
+        Col("runnable now", numeric=True),
+        Col("oldest", numeric=True),
+    ]
+    print_table(console, runs_columns, runs, title="Runs")
+    holders = []
     for worker in result.workers:
         running = worker.db_now - worker.oldest_started_at if worker.oldest_started_at else None
         left = worker.lease_expires_at - worker.db_now if worker.lease_expires_at else None
         lease = "expired" if worker.has_expired_lease else f"{_age(left)} left"
-        workers.add_row(worker.worker_id, str(worker.runs), _age(running), lease)
-    if not result.workers:
-        workers.add_row("(none)", "", "", "")
-    console.print(workers)
+        holders.append([escape(worker.worker_id), str(worker.runs), _age(running), lease])
+    holder_columns = [
+        Col("worker id"),
+        Col("runs", numeric=True),
+        Col("running for", numeric=True, drop=1),
+        Col("lease", numeric=True),
+    ]
+    print_table(
+        console, holder_columns, holders or [["(none)", "", "", ""]], "Workers holding leases"
+    )
     alive = [w for w in result.registered if w.alive]
     idle = sum(1 for w in alive if not w.running_runs)
     console.print(f"{len(alive)} workers alive ({idle} idle); `backtest-worker workers` lists them")

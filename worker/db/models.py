@@ -149,6 +149,11 @@ class Run(Base):
         Index("ix_runs_strategy_id", "strategy_id"),
         Index("ix_runs_created_at_id", "created_at", "id"),
         Index("ix_runs_parent_id", "parent_id", postgresql_where=text("parent_id IS NOT NULL")),
+        Index(
+            "ix_runs_finished_at",
+            "finished_at",
+            postgresql_where=text("finished_at IS NOT NULL"),
+        ),
         UniqueConstraint("idempotency_key", name="uq_runs_idempotency_key"),
     )
 

@@ -60,7 +60,8 @@ async def list_workers(context: Context, _key: ReadKey) -> list[WorkerOut]:
     return [WorkerOut.model_validate(row, from_attributes=True) for row in rows]
 
 
-async def _queue(context: ApiContext) -> QueueOut:
+async def queue_summary(context: ApiContext) -> QueueOut:
+    """Runs by status and the pause flag (the /queue route, and the dashboard)."""
     from worker.queue import queries
 
     async with context.pool.acquire() as connection:
@@ -81,18 +82,18 @@ async def _queue(context: ApiContext) -> QueueOut:
 @router.get("/queue", response_model=QueueOut)
 async def get_queue(context: Context, _key: ReadKey) -> QueueOut:
     """Runs by status, and whether claiming is paused."""
-    return await _queue(context)
+    return await queue_summary(context)
 
 
 @router.post("/queue/pause", response_model=QueueOut)
 async def pause(context: Context, key: WriteKey) -> QueueOut:
     """Stop every worker from claiming (running runs finish; processes keep running)."""
     await fleet.set_paused(context.pool, True, f"api:{key.name}")
-    return await _queue(context)
+    return await queue_summary(context)
 
 
 @router.post("/queue/resume", response_model=QueueOut)
 async def resume(context: Context, key: WriteKey) -> QueueOut:
     """Let the workers claim again; idle workers are woken at once (NOTIFY runs_pending)."""
     await fleet.set_paused(context.pool, False, f"api:{key.name}")
-    return await _queue(context)
+    return await queue_summary(context)

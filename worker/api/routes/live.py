@@ -30,7 +30,9 @@ Context = Annotated[ApiContext, Depends(api_context)]
 PING_SECONDS = 15
 
 
-async def _open(context: ApiContext, run_id: uuid.UUID) -> tuple[Subscription, queries.RunState]:
+async def open_stream(
+    context: ApiContext, run_id: uuid.UUID
+) -> tuple[Subscription, queries.RunState]:
     subscription = context.hub.subscribe(run_id)
     try:
         state = await queries.run_state(context.pool, run_id)
@@ -79,7 +81,7 @@ async def messages(
 async def stream(run_id: uuid.UUID, context: Context, _key: StreamKey) -> EventSourceResponse:
     """Server-Sent Events: `event: progress` …, then `event: completed`, then the stream ends.
     Browsers' EventSource cannot send headers: pass the key as `?access_token=`."""
-    subscription, state = await _open(context, run_id)
+    subscription, state = await open_stream(context, run_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         async for message in messages(context, subscription, state):
@@ -99,7 +101,7 @@ async def websocket(run_id: uuid.UUID, socket: WebSocket) -> None:
     secret = header[7:].strip() if header[:7].lower() == "bearer " else None
     try:
         await authorize(context, secret or socket.query_params.get("access_token"), Scope.READ)
-        subscription, state = await _open(context, run_id)
+        subscription, state = await open_stream(context, run_id)
     except Problem as problem:
         await socket.close(code=4000 + problem.status, reason=problem.detail[:120])
         return

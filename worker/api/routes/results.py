@@ -84,6 +84,27 @@ async def download_artifact(
 ) -> Response:
     """The file, streamed from local disk or S3, with its MIME type, size and ETag (its
     SHA-256). The row's path must lie under ARTIFACT_DIR/<run id>/, whatever it says."""
+    return await artifact_response(context, run_id, filename, if_none_match)
+
+
+#: An artifact opened in a browser (the dashboard) runs in an opaque origin: its scripts may
+#: run (the report's charts) but cannot reach the dashboard's cookies, pages or API.
+SANDBOX = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; img-src data:"
+)
+
+
+async def artifact_response(
+    context: ApiContext,
+    run_id: uuid.UUID,
+    filename: str,
+    if_none_match: str | None,
+    *,
+    inline: bool = False,
+) -> Response:
+    """The download, shared by the API and the dashboard; `inline` opens HTML and images in
+    the browser (sandboxed) instead of saving them."""
     if filename in {".", ".."}:
         raise Problem(404, f"run {run_id} has no artifact {filename!r}", slug="not-found")
     row = await queries.get_artifact(context.pool, run_id, filename)
@@ -95,11 +116,13 @@ async def download_artifact(
         )
     etag = f'"{row["sha256"]}"'
     quoted = filename.replace('"', "_")
+    shown = inline and row["mime_type"].startswith(("text/html", "image/"))
     headers = {
         "ETag": etag,
         "Cache-Control": "private, max-age=31536000, immutable",
         "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'attachment; filename="{quoted}"',
+        "Content-Disposition": f'{"inline" if shown else "attachment"}; filename="{quoted}"',
+        "Content-Security-Policy": SANDBOX,
     }
     if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)

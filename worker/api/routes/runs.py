@@ -93,10 +93,12 @@ async def list_runs(
     mode: RunMode | None = None,
     created_before: datetime | None = None,
     created_after: datetime | None = None,
+    label: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> Page[RunOut]:
-    """Newest first; `next_cursor` pages on (filters must stay the same)."""
+    """Newest first; `next_cursor` pages on (filters must stay the same). `label` keeps the
+    runs whose `config.label` contains it (any case)."""
     where = queries.RunFilter(
         status=status.value if status else None,
         strategy_id=strategy_id,
@@ -104,6 +106,7 @@ async def list_runs(
         mode=mode.value if mode else None,
         created_before=created_before,
         created_after=created_after,
+        label=label,
     )
     rows = await queries.list_runs(context.pool, where, decode_time_cursor(cursor), limit + 1)
     more = len(rows) > limit
