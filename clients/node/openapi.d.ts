@@ -115,7 +115,8 @@ export interface paths {
         };
         /**
          * List Runs
-         * @description Newest first; `next_cursor` pages on (filters must stay the same).
+         * @description Newest first; `next_cursor` pages on (filters must stay the same). `label` keeps the
+         *     runs whose `config.label` contains it (any case).
          */
         get: operations["list_runs_api_v1_runs_get"];
         put?: never;
@@ -1286,6 +1287,7 @@ export interface operations {
                 mode?: components["schemas"]["RunMode"] | null;
                 created_before?: string | null;
                 created_after?: string | null;
+                label?: string | null;
                 limit?: number;
                 cursor?: string | null;
             };
