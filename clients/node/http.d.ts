@@ -32,6 +32,8 @@ export interface RunFilters {
   mode?: Run['mode'];
   created_before?: string;
   created_after?: string;
+  /** part of the run's config.label, any case */
+  label?: string;
   limit?: number;
   cursor?: string;
 }
