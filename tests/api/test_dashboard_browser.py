@@ -90,9 +90,13 @@ async def test_a_run_appears_turns_succeeded_live_and_its_report_opens(
     await expect(row).to_contain_text("in a browser")
     await expect(page.locator('[data-status-count="pending"]')).to_have_text("1", timeout=LIVE)
 
+    bad = await add_run(conn, dataset, strategy, {"params": {"fast_period": 300}})
     worker = asyncio.create_task(drain(database_url, tmp_path))
     await expect(status).to_have_text("succeeded", timeout=RUN)
     await worker
+    failed = page.locator(f'#runs-table tr[data-run-id="{bad}"]')
+    await expect(failed.locator('[data-field="status"]')).to_have_text("failed", timeout=LIVE)
+    await expect(failed).to_contain_text("invalid_params")
     assert await page.evaluate("window.notReloaded") is True
     await expect(page.locator("#throughput")).to_contain_text("succeeded", timeout=LIVE)
     await expect(page.locator("#workers tr[data-worker-id]")).to_have_count(1, timeout=LIVE)
@@ -123,6 +127,10 @@ async def test_a_run_appears_turns_succeeded_live_and_its_report_opens(
     assert await report.evaluate("window.origin") == "null"  # sandboxed: not the dashboard's
     cookies = "(() => { try { return document.cookie; } catch (e) { return e.name; } })()"
     assert await report.evaluate(cookies) == "SecurityError"
+
+    await page.goto(f"{api.url}/dashboard/runs/{bad}")
+    await expect(page.locator("#run-error")).to_contain_text("invalid_params")
+    await expect(page.locator("#run-error")).to_contain_text("fast_period")
 
     assert not [url for url in session.urls if secret in url]
     assert secret not in api.log_text()
