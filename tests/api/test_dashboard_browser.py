@@ -101,6 +101,7 @@ async def test_a_run_appears_turns_succeeded_live_and_its_report_opens(
     await expect(page.locator("#throughput")).to_contain_text("succeeded", timeout=LIVE)
     await expect(page.locator("#workers tr[data-worker-id]")).to_have_count(1, timeout=LIVE)
     await expect(page.locator("#workers")).to_contain_text("stopped")  # a burst worker exits
+    await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
     await page.fill('input[name="label"]', "BROWSER")  # part of the label, any case
     await page.click('#filters button[type="submit"]')
@@ -115,6 +116,7 @@ async def test_a_run_appears_turns_succeeded_live_and_its_report_opens(
     await expect(page.locator("#run-status")).to_have_text("succeeded")
     await expect(page.locator("#metrics")).to_contain_text("Total return")
     await expect(page.locator("#run-progress")).to_have_attribute("value", "100")
+    await page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
     assert await page.locator("#events tbody tr").count() > 3
     await expect(page.locator("#events")).to_contain_text("claimed")
     assert await page.locator("#cancel, #retry").count() == 0  # a succeeded run: neither
