@@ -221,6 +221,15 @@ async def test_forms_need_the_csrf_token_and_the_key_never_travels_in_a_url(
         assert done.status_code == 303 and done.headers["location"].endswith("notice=cancelled")
     assert write not in api.log_text() and read not in api.log_text()
 
+    await conn.execute("UPDATE api_keys SET revoked_at = now()")  # `apikey revoke`
+    async with httpx.AsyncClient(base_url=api.url, cookies={COOKIE: read}) as browser:
+        for _ in range(200):  # the revocation's NOTIFY clears every process's key cache
+            page = await browser.get("/dashboard")
+            if page.status_code == 303:
+                break
+            await asyncio.sleep(0.05)
+        assert page.status_code == 303 and page.headers["location"] == "/dashboard/login"
+
 
 async def test_the_live_stream_tells_of_inserts_and_completions(
     api: ApiServer, conn: asyncpg.Connection, tmp_path: Path

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from starlette.datastructures import QueryParams
@@ -129,8 +130,6 @@ class RunsQuery:
         )  # fmt: skip
 
     def query_string(self, cursor: str | None) -> str:
-        from urllib.parse import urlencode
-
         pairs = {
             "status": self.status,
             "strategy": self.strategy,
@@ -190,6 +189,7 @@ class RunView:
     artifacts: list[dict[str, Any]]
     events: list[dict[str, Any]]
     next_events: str | None
+    paged: bool  # not the first page of events
 
 
 async def run_view(context: ApiContext, run_id: uuid.UUID, events_cursor: str | None) -> RunView:
@@ -212,4 +212,5 @@ async def run_view(context: ApiContext, run_id: uuid.UUID, events_cursor: str | 
         await queries.list_artifacts(context.pool, run_id),
         events,
         encode_cursor(events[-1]["id"]) if more else None,
+        events_cursor is not None,
     )
