@@ -789,7 +789,7 @@ export interface components {
          * RunStatus
          * @enum {string}
          */
-        RunStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+        RunStatus: "pending" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
         /** StrategyCreate */
         StrategyCreate: {
             /** Description */

@@ -68,7 +68,7 @@
           setStatus(status, change.data.status);
           progress.textContent = "";
         } else if (!FINAL.has(status.textContent)) {
-          setStatus(status, "running");
+          if (status.textContent === "pending") setStatus(status, "running"); // claimed
           const pct = change.data.pct === null || change.data.pct === undefined ? 0 : change.data.pct;
           progress.textContent = `${Math.round(pct)} % ${change.data.stage || ""}`;
         }
