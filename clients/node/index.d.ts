@@ -18,6 +18,7 @@ export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
 export declare const RUN_STATUS: Readonly<{
   PENDING: 'pending';
   RUNNING: 'running';
+  WAITING: 'waiting';
   SUCCEEDED: 'succeeded';
   FAILED: 'failed';
   CANCELLED: 'cancelled';

@@ -5,7 +5,7 @@ import { HttpError, createHttpClient, type Run } from '../http.js';
 async function usage(): Promise<void> {
   const client = createHttpClient({ baseUrl: 'http://localhost:8000', apiKey: 'btk_…' });
   const run: Run = await client.enqueueRun({ datasetId: 'd', strategyId: 's', idempotencyKey: 'k' });
-  const status: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' = run.status;
+  const status: 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled' = run.status;
   const done = await client.waitForRun(run.id, { onProgress: ({ stage, pct }) => console.log(stage, pct) });
   const page = await client.listRuns({ status: 'succeeded', limit: 10 });
   const next: string | null | undefined = page.next_cursor;
