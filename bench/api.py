@@ -290,12 +290,16 @@ async def bench(server: str, seconds: float, clients: int, count: int, workers: 
                 ("one run", ids[:1]),
                 (f"{count} runs", ids[1 : 1 + count]),
             ):
+                cpu = CpuMeter(proc.pid, url)
+                await cpu.start()
                 connections, delays = await subscribers(base, key, conn, run_ids, count)
+                sse_cpu = cpu.per(count)
                 print(
                     f"SSE {count} subscribers on {label}: PostgreSQL connections {connections};"
                     f" run_completed commit -> client p50 {statistics.median(delays):.1f} ms,"
                     f" p99 {pct(delays, 0.99):.1f} ms, max {max(delays):.1f} ms"
                 )
+                print(f"  CPU ms per subscriber (connect, stream, close): {sse_cpu}")
         finally:
             await conn.close()
     finally:
