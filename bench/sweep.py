@@ -18,7 +18,8 @@ Figures: combinations/s; scaling efficiency (rate with k processes / (k × rate 
 per child, its wall time (claim → finished) against its own evaluation time
 (`metadata.timings.evaluate`), the rest being the child's overhead (claim, inputs, bars from
 the process's cache, chunk write, completion, fan-in trigger); and the sweep's total
-overhead against the one-run grid. The engine's own threads (up to 4 per process) are left
+overhead against the one-run grid. Each sweep's result (metrics, best parameters, grid
+summary, `leaderboard.csv`) is compared with the one-run grid's. The engine's own threads (up to 4 per process) are left
 as in production: on a 2-core machine one process already uses both cores.
 
 Creates its own database on the server and drops it afterwards.
@@ -149,7 +150,22 @@ class Bench:
                 " FROM runs WHERE parent_id = $1",
                 run_id,
             )
-            return {"seconds": float(row["seconds"]), "children": [dict(c) for c in children]}
+            outcome = await connection.fetchrow(
+                "SELECT metrics, metadata -> 'best_params' AS best, metadata -> 'grid' AS grid,"
+                " (SELECT storage_path FROM artifacts WHERE run_id = r.id"
+                "  AND filename = 'leaderboard.csv') AS leaderboard"
+                " FROM runs AS r WHERE id = $1",
+                run_id,
+            )
+            board = b""
+            if outcome["leaderboard"]:
+                board = await asyncio.to_thread(Path(outcome["leaderboard"]).read_bytes)
+            result = (outcome["metrics"], outcome["best"], outcome["grid"], board)
+            return {
+                "seconds": float(row["seconds"]),
+                "children": [dict(c) for c in children],
+                "result": result,
+            }
         finally:
             await connection.close()
             for process in processes:
@@ -213,6 +229,12 @@ def report(
         f"overhead median {statistics.median(overhead) * 1000:.1f} ms "
         f"({share:.1%} of compute)"
     )
+    for workers, result in sorted(sweeps.items()):
+        same = result["result"] == single["result"]
+        print(
+            f"sweep on {workers} process(es): metrics, best parameters, grid summary and"
+            f" leaderboard.csv {'identical to' if same else 'DIFFER from'} the one-run grid's"
+        )
     total = one["seconds"] - single["seconds"]
     print(
         f"sweep on 1 process vs one run: {total:+.2f} s "
@@ -242,7 +264,11 @@ async def main() -> None:
                 f"{combinations} combinations on {args.bars} bars "
                 f"(setup {time.perf_counter() - started:.1f} s); figures under shared load"
             )
-            config = {"grid": grid, "max_combinations": max(100_000, combinations), "artifacts": []}
+            config = {
+                "grid": grid,
+                "max_combinations": max(100_000, combinations),
+                "artifacts": ["leaderboard_csv"],
+            }
             single = await bench.run(config, 1)
             sweeps = {
                 int(w): await bench.run(
