@@ -24,6 +24,7 @@ from worker.api.routes import catalog, fleet, health, live, results, runs
 from worker.config import Settings, load_settings
 from worker.db.migrate import alembic_config
 from worker.db.session import create_engine, create_session_factory
+from worker.gc_tuning import tune_gc
 from worker.logs import configure_logging
 from worker.storage import FileStore
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             head_revision=head_revision(),
         )
         log.info("api_started", cors_origins=list(settings.api_cors_origins))
+        tune_gc()  # routes, models and pools are built: they stay for the process's life
         try:
             yield
         finally:

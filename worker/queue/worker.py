@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import socket
@@ -30,6 +29,7 @@ from worker import __version__
 from worker.config import Settings
 from worker.db import pools
 from worker.db.migrate import schema_problem
+from worker.gc_tuning import tune_gc
 from worker.observability.probe_server import ProbeServer
 from worker.observability.worker_metrics import WorkerMetrics
 from worker.queue import fleet, queries
@@ -45,10 +45,6 @@ from worker.queue.runs import Runs
 from worker.queue.worker_id import application_name, new_worker_id
 from worker.storage import FileStore
 
-# Young-generation collections every this many allocations, instead of Python's 700: each run
-# allocates a few dozen short-lived containers (task, futures, context, records), and at the
-# default threshold the collector ran so often that it cost as much as the rest of a no-op run.
-GC_THRESHOLD = 20_000
 # A `workers` row silent for this many leases is deleted (stopped, or died unannounced).
 WORKER_EXPIRY_LEASES = 10
 READY_TIMEOUT_SECONDS = 2.0
@@ -337,19 +333,6 @@ class Worker:
         completer.retry_until(grace)
         runs.stop_all(CancelReason.SHUTDOWN)
         await runs.wait_settled()
-
-
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector off the per-run path.
-
-    Everything imported so far (polars, SQLAlchemy, pydantic models, the handler) lives as long
-    as the process: `gc.freeze()` moves it out of the collector's view, so the occasional full
-    collection does not walk it again; and the young generation is collected less often.
-    """
-    gc.collect()
-    gc.freeze()
-    threshold, *older = gc.get_threshold()
-    gc.set_threshold(max(threshold, GC_THRESHOLD), *older)
 
 
 async def run_worker(
