@@ -16,6 +16,7 @@ import pytest
 from worker.db.enums import ArtifactKind
 from worker.engine.api import BacktestResult, run_backtest
 from worker.engine.synthetic import generate_bars
+from worker.results import artifacts
 from worker.results.artifacts import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS, render_files
 from worker.results.chart_data import MAX_CURVE_POINTS, chart_data, script_json
 from worker.results.events import trade_event_frame, trade_events_csv
@@ -103,6 +104,27 @@ def test_every_artifact_is_rendered_with_its_kind_and_type(result: BacktestResul
     assert files["equity.png"].data.startswith(b"\x89PNG")
     assert files["equity.png"].kind == ArtifactKind.PLOT
     assert pl.read_csv(files["equity.csv"].data).height == result.equity.height
+
+
+def test_a_long_curve_renders_the_same_files_in_catalogue_order() -> None:
+    """On 100,000 bars or more the Parquet file is written in a thread beside the reports:
+    the files, their order and the curve they hold are those of one thread."""
+    bars = generate_bars(symbols=["AAA"], n_bars=120_000, timeframe="1m", seed=4)
+    long = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 10, "slow_period": 50},
+        {},
+        initial_capital=10_000,
+        timeframe="1m",
+    )
+    files = render_files(IDENTITY, long)
+    single_run_defaults = DEFAULT_ARTIFACTS - {"leaderboard_csv"}
+    assert [f.filename for f in files] == [
+        spec.filename for name, spec in ARTIFACTS.items() if name in single_run_defaults
+    ]
+    parquet = next(f for f in files if f.filename == "equity.parquet")
+    assert parquet.data == artifacts._parquet(long.equity)
+    assert pl.read_parquet(parquet.data).equals(long.equity)
 
 
 def test_only_the_asked_files_are_written(result: BacktestResult) -> None:
