@@ -8,7 +8,7 @@ import pytest
 
 from worker.engine.api import parse_run, run_backtest, simulate_run
 from worker.engine.errors import EngineInputError
-from worker.engine.grid import Evaluation
+from worker.engine.folds import ChunkResult
 from worker.engine.sweep import evaluate_chunk, split
 from worker.engine.synthetic import generate_bars
 from worker.pipeline.chunks import decode, encode
@@ -26,7 +26,7 @@ def test_joined_chunks_equal_the_one_run_grid(chunk_size: int) -> None:
     assert total == 24 and sum(len(c) for c in chunks) == 23  # fast 25 / slow 20 is invalid
     assert max(len(c) for c in chunks) <= chunk_size
     assert max(len(c) for c in chunks) - min(len(c) for c in chunks) <= 1
-    joined = Evaluation([], [])
+    results = []
     for index, combos in enumerate(chunks):
         child = parse_run(
             SMA,
@@ -37,9 +37,8 @@ def test_joined_chunks_equal_the_one_run_grid(chunk_size: int) -> None:
         part = decode(
             stored.combinations, stored.partitions, stored.rows, stored.counts, stored.powers
         )
-        joined.rows.extend(part.rows)
-        joined.sums.extend(part.sums)
-    merged = simulate_run(bars, spec, timeframe="1d", evaluation=joined)
+        results.append(ChunkResult(None, part))
+    merged = simulate_run(bars, spec, timeframe="1d", chunks=results)
     assert one.leaderboard is not None and merged.leaderboard is not None
     assert merged.leaderboard.equals(one.leaderboard)
     assert merged.leaderboard.to_dicts() == one.leaderboard.to_dicts()
@@ -71,10 +70,6 @@ def test_a_chunk_round_trips_exactly() -> None:
     [
         ({"sweep": {"chunk_size": 5}}, "sweep needs a grid"),
         ({"grid": GRID, "sweep": {"chunk_size": 0}}, "chunk_size"),
-        (
-            {"grid": GRID, "sweep": {"chunk_size": 5}, "walk_forward": {"train": 50, "test": 20}},
-            "cannot walk forward",
-        ),
         (
             {
                 "grid": GRID,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
 if TYPE_CHECKING:
-    from worker.engine.grid import Evaluation
+    from worker.engine.folds import ChunkResult
     from worker.engine.walk_forward import WalkForward
 
 #: Bump whenever any number the engine produces could change.
@@ -178,12 +178,13 @@ def simulate_run(
     windowed: bool = False,
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
-    evaluation: Evaluation | None = None,
+    chunks: Sequence[ChunkResult] | None = None,
 ) -> BacktestResult:
     """Run a validated backtest. ``windowed``: the bars are already restricted to the
     config's symbols and window (``load_bars`` did it), so they are not filtered again.
-    ``evaluation``: a grid's combinations already evaluated (a sweep's chunks, joined in
-    order): they are ranked as the grid would rank its own, and only the best is run."""
+    ``chunks``: the grid's combinations already evaluated by a sweep's children, in chunk
+    order: they are ranked as the grid (or, walking forward, each window's grid) would rank
+    its own, and only the best is run."""
     stages = _Stages(progress, should_cancel)
     stages.check()
     cfg, capital = spec.config, spec.initial_capital
@@ -193,7 +194,9 @@ def simulate_run(
     stages.report("load", 1.0)
     stages.done("load")
     if cfg.walk_forward is not None:
-        return _walk_forward_result(md, bench, spec, stages, ppy=ppy, timeframe=timeframe)
+        return _walk_forward_result(
+            md, bench, spec, stages, ppy=ppy, timeframe=timeframe, chunks=chunks
+        )
 
     strategy = spec.strategy
     overfitting: dict[str, float | None] = {}
@@ -201,11 +204,12 @@ def simulate_run(
     best_params: dict[str, Any] | None = None
     grid_summary: dict[str, Any] | None = None
     if cfg.grid:
-        from worker.engine.grid import grid_combinations, rank, run_grid
+        from worker.engine.grid import grid_combinations, join, rank, run_grid
 
-        if evaluation is not None:
+        if chunks is not None:
             combinations = grid_combinations(spec.strategy_params, cfg)
-            outcome = rank(combinations, evaluation, cfg, bars=md.n_times, ppy=ppy)
+            joined = join([c.evaluation for c in chunks])
+            outcome = rank(combinations, joined, cfg, bars=md.n_times, ppy=ppy)
         else:
             outcome = run_grid(
                 md,
@@ -287,6 +291,7 @@ def _walk_forward_result(
     *,
     ppy: float,
     timeframe: str,
+    chunks: Sequence[ChunkResult] | None,
 ) -> BacktestResult:
     from worker.engine.walk_forward import run_walk_forward
 
@@ -299,6 +304,7 @@ def _walk_forward_result(
         ppy=ppy,
         stages=stages.report,
         check=stages.check,
+        chunks=chunks,
     )
     stages.done("walk_forward")
     grid_ts = wf.equity["timestamp"].cast(pl.Datetime("us", "UTC")).to_physical().to_numpy()

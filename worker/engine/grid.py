@@ -215,6 +215,13 @@ def evaluate(
     return Evaluation(rows, sums)
 
 
+def join(parts: list[Evaluation]) -> Evaluation:
+    """Evaluations of consecutive chunks of one grid, as the grid's own."""
+    return Evaluation(
+        [row for part in parts for row in part.rows], [s for part in parts for s in part.sums]
+    )
+
+
 def rank(
     combinations: Combinations, evaluation: Evaluation, cfg: RunConfig, *, bars: int, ppy: float
 ) -> GridOutcome:

@@ -74,14 +74,45 @@ class SweepConfig(BaseModel):
     chunk_size: int = Field(..., ge=1, le=MAX_CHUNK_SIZE)
 
 
+#: Most time ranges a swept walk-forward's child may carry (its out-of-sample window has
+#: one per test window when ``step`` leaves gaps between them).
+MAX_WINDOW_RANGES = 10_000
+
+
+class SweepWindow(BaseModel):
+    """``sweep_chunk.window``: the bars a walk-forward sweep's child evaluates its chunk on:
+    those in one of ``ranges`` (``[start, end)`` pairs, ascending, disjoint), fold ``fold``'s
+    train window, or with ``fold`` null the out-of-sample span (for the in-sample optimum)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fold: int | None = Field(..., ge=1)
+    ranges: list[tuple[datetime, datetime]] = Field(..., min_length=1, max_length=MAX_WINDOW_RANGES)
+
+    @field_validator("ranges")
+    @classmethod
+    def _ordered(cls, value: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+        out = [(_as_utc(lo), _as_utc(hi)) for lo, hi in value]
+        previous_end: datetime | None = None
+        for lo, hi in out:
+            if lo >= hi:
+                raise ValueError("each range must start before it ends")
+            if previous_end is not None and lo < previous_end:
+                raise ValueError("ranges must be ascending and must not overlap")
+            previous_end = hi
+        return out
+
+
 class SweepChunk(BaseModel):
     """``sweep_chunk``: set by the worker on a sweep's child, never by a user: the child
-    evaluates these combinations of the grid (chunk ``index``, in the grid's order)."""
+    evaluates these combinations of the grid (chunk ``index``, in the grid's order), on the
+    run's window or, for a walk-forward sweep, on ``window``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     index: int = Field(..., ge=0)
     combinations: list[dict[str, Any]] = Field(..., min_length=1, max_length=MAX_CHUNK_SIZE)
+    window: SweepWindow | None = None
 
 
 class TrailingAtr(BaseModel):
@@ -161,9 +192,7 @@ class RunConfig(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _as_utc(value)
 
     @field_validator("symbols")
     @classmethod
@@ -220,8 +249,11 @@ class RunConfig(BaseModel):
             raise ValueError("walk_forward needs a grid to optimise on each train window")
         if (self.sweep is not None or self.sweep_chunk is not None) and not self.grid:
             raise ValueError("sweep needs a grid to fan out")
-        if self.sweep is not None and self.walk_forward is not None:
-            raise ValueError("a sweep cannot walk forward yet: drop sweep or walk_forward")
+        if self.sweep_chunk is not None and self.walk_forward is not None:
+            raise ValueError(
+                "sweep_chunk is one window of a walk-forward sweep's grid; walk_forward "
+                "belongs to the sweep itself"
+            )
         if self.sweep is not None and self.sweep_chunk is not None:
             raise ValueError("sweep_chunk is set by the worker on a sweep's children only")
         if self.position_size is not None and self.position_size * self.margin_initial > 1 + 1e-12:
@@ -242,6 +274,10 @@ class RunConfig(BaseModel):
     @property
     def slippage(self) -> float:
         return self.slippage_bps / 10_000.0
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -1,21 +1,27 @@
 """A sweep: a grid cut into chunks that separate runs evaluate, joined back in order.
 
 Pure like the rest of the engine. ``split`` cuts the grid's valid combinations, in the
-order a single grid run evaluates them, into chunks of at most ``chunk_size``;
-``evaluate_chunk`` is what a child computes (each combination's metrics and period sums,
-exactly as the grid computes them); the parent ranks the joined chunks with
-``simulate_run(..., evaluation=…)``, which gives the single run's leaderboard and result.
+order a single grid run evaluates them, into chunks of at most ``chunk_size``; ``plan``
+gives every child's chunk: for a walk-forward, each chunk once per optimisation window
+(each fold's train window, then the out-of-sample span), so a fold × chunk is just a chunk
+with its own window. ``evaluate_chunk`` is what a child computes (each combination's
+metrics and period sums on its window, exactly as the grid computes them); the parent
+passes its children's ``ChunkResult``\\ s to ``simulate_run(..., chunks=…)``, which ranks
+them as the single run ranks its own grids and gives the single run's result.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from worker.engine.api import Cancel, Progress, RunSpec, _Stages
+from worker.engine.errors import EngineInputError
+from worker.engine.folds import Window, optimisation_windows, run_folds, window_bars, window_of
 from worker.engine.grid import (
     Evaluation,
     chunk_strategies,
@@ -24,6 +30,15 @@ from worker.engine.grid import (
 )
 from worker.engine.run_bars import market_data, prepare_bars
 from worker.engine.timeframes import periods_per_year
+
+
+@dataclass(frozen=True)
+class ChildChunk:
+    """One child of a sweep: its place, its combinations, and its window (None: the run's)."""
+
+    index: int
+    combinations: list[dict[str, Any]]
+    window: Window | None = None
 
 
 def split(spec: RunSpec) -> tuple[list[list[dict[str, Any]]], int]:
@@ -40,6 +55,26 @@ def split(spec: RunSpec) -> tuple[list[list[dict[str, Any]]], int]:
     return chunks, len(valid) + len(combinations.skipped)
 
 
+def plan(
+    spec: RunSpec, bars: pl.DataFrame | None = None, *, windowed: bool = False
+) -> list[ChildChunk]:
+    """Every child of the sweep, in index order. A walk-forward sweep needs its ``bars``
+    (its folds are cut on their timeline): window ``w``'s chunk ``c`` is child
+    ``w × chunks + c``."""
+    combos, _total = split(spec)
+    if spec.config.walk_forward is None:
+        return [ChildChunk(i, chunk) for i, chunk in enumerate(combos)]
+    assert bars is not None
+    traded, _benchmark = prepare_bars(bars, spec.config, windowed=windowed)
+    md = market_data(traded)
+    windows = optimisation_windows(md.grid_ts, run_folds(md, spec.config.walk_forward))
+    return [
+        ChildChunk(w * len(combos) + c, chunk, window)
+        for w, window in enumerate(windows)
+        for c, chunk in enumerate(combos)
+    ]
+
+
 def evaluate_chunk(
     bars: pl.DataFrame,
     spec: RunSpec,
@@ -49,15 +84,25 @@ def evaluate_chunk(
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
 ) -> Evaluation:
-    """A child's work: the metrics and period sums of its chunk's combinations."""
+    """A child's work: the metrics and period sums of its chunk's combinations, on its
+    window's bars when it has one (as the walk-forward cuts them from the run's bars)."""
     cfg, capital = spec.config, spec.initial_capital
-    assert cfg.sweep_chunk is not None
+    chunk = cfg.sweep_chunk
+    assert chunk is not None
     stages = _Stages(progress, should_cancel)
     stages.check()
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
     traded, _benchmark = prepare_bars(bars, cfg, windowed=windowed)
     md = market_data(traded)
-    valid = chunk_strategies(spec.strategy_params, cfg, cfg.sweep_chunk.combinations)
+    if chunk.window is not None:
+        md = window_bars(md, window_of(chunk.window).ranges)
+        if md.n == 0:
+            raise EngineInputError(
+                "sweep_chunk.window holds none of the run's bars",
+                type="empty_window",
+                detail={"fold": chunk.window.fold},
+            )
+    valid = chunk_strategies(spec.strategy_params, cfg, chunk.combinations)
     return evaluate(
         md, valid, cfg, capital=capital, ppy=ppy, stages=stages.report, check=stages.check
     )

@@ -2,9 +2,10 @@
 best combination trades the test window that follows; the test windows, stitched with
 the capital carried from one to the next, are the out-of-sample result.
 
-Pure like the rest of the engine: a MarketData in, frames out. Fold windows are cut on the
-run's timeline (the union of its bars' timestamps), by bar counts or by calendar durations.
-Each test window's signal is computed over its train window and itself, so indicators are
+Pure like the rest of the engine: a MarketData in, frames out. Fold windows are cut by
+``worker.engine.folds``; a walk-forward sweep's children evaluate the grid on those windows
+apart, and the parent ranks their chunks here instead of running each grid. Each test
+window's signal is computed over its train window and itself, so indicators are
 warm when it starts (a signal only uses bars up to its own, so nothing is looked ahead).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,25 +22,27 @@ import polars as pl
 
 from worker.engine import metrics as mx
 from worker.engine.drawdowns import drawdown_curve
-from worker.engine.errors import EngineInputError
+from worker.engine.folds import (
+    ChunkResult,
+    Window,
+    by_window,
+    optimisation_windows,
+    run_folds,
+    span,
+    window_bars,
+)
 from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame
-from worker.engine.grid import run_grid
-from worker.engine.market import I64, MarketData
+from worker.engine.grid import GridOutcome, grid_combinations, rank, run_grid
+from worker.engine.market import MarketData
 from worker.engine.metrics import Metric
-from worker.engine.params import DURATION, RunConfig, WalkForwardConfig
+from worker.engine.params import RunConfig, WalkForwardConfig
 from worker.engine.return_metrics import finite
 from worker.engine.simulate import Simulation, simulate
 from worker.engine.strategies import Strategy
 
-_POLARS_UNITS = {"min": "m", "h": "h", "d": "d", "w": "w", "mo": "mo", "y": "y"}
-
-
-@dataclass(frozen=True)
-class Fold:
-    """Half-open index ranges on the timeline."""
-
-    train: tuple[int, int]
-    test: tuple[int, int]
+Stages = Callable[[str, float], None]
+#: The grid optimised on window ``w`` (its bars given), reporting progress.
+Optimise = Callable[[int, MarketData, Stages], GridOutcome]
 
 
 @dataclass(frozen=True)
@@ -55,57 +58,6 @@ class WalkForward:
     summary: dict[str, Any]
 
 
-def _offsets(start_us: int, window: str, multiples: list[int]) -> I64:
-    """``start`` moved forward by ``window × k`` for each k, calendar-aware (polars)."""
-    match = DURATION.match(window)
-    assert match is not None
-    count, unit = int(match[1]), _POLARS_UNITS[match[2]]
-    start = pl.Series([start_us] * len(multiples)).cast(pl.Datetime("us", "UTC"))
-    by = pl.Series([f"{count * k}{unit}" for k in multiples])
-    moved = pl.DataFrame({"t": start, "by": by}).select(pl.col("t").dt.offset_by(pl.col("by")))
-    out: I64 = moved["t"].dt.epoch("us").to_numpy().astype(np.int64)
-    return out
-
-
-def fold_windows(grid_ts: I64, wf: WalkForwardConfig) -> list[Fold]:
-    """Folds while a train window ends before the last bar; the last test may be short."""
-    n = int(grid_ts.shape[0])
-    folds: list[Fold] = []
-    k = 0
-    while True:
-        if isinstance(wf.train, int):
-            assert isinstance(wf.test, int) and isinstance(wf.step_window, int)
-            lo = k * wf.step_window
-            train_lo, train_hi = (0 if wf.anchored else lo), lo + wf.train
-            test_hi = min(train_hi + wf.test, n)
-        else:
-            assert isinstance(wf.test, str) and isinstance(wf.step_window, str)
-            start = int(_offsets(int(grid_ts[0]), wf.step_window, [k])[0])
-            train_end = int(_offsets(start, wf.train, [1])[0])
-            test_end = int(_offsets(train_end, wf.test, [1])[0])
-            ends = np.searchsorted(grid_ts, [start, train_end, test_end]).tolist()
-            train_lo, train_hi, test_hi = (0 if wf.anchored else ends[0]), ends[1], ends[2]
-        if train_hi >= n:
-            break
-        if folds and train_hi < folds[-1].test[1]:
-            raise EngineInputError(
-                "walk_forward.step is shorter than walk_forward.test: test windows would overlap",
-                type="invalid_config",
-                detail={"step": wf.step_window, "test": wf.test},
-            )
-        if train_hi - train_lo >= 2 and test_hi > train_hi:
-            folds.append(Fold((train_lo, train_hi), (train_hi, test_hi)))
-        k += 1
-    return folds
-
-
-def _window(md: MarketData, lo: int, hi: int) -> pl.DataFrame:
-    ts = md.grid_ts
-    end = int(ts[hi]) if hi < ts.shape[0] else int(ts[-1]) + 1
-    stamp = pl.col("timestamp").dt.epoch("us")
-    return md.frame.filter((stamp >= int(ts[lo])) & (stamp < end))
-
-
 def _trade_window(
     md: MarketData,
     strategy: Strategy,
@@ -117,11 +69,10 @@ def _trade_window(
     ppy: float,
 ) -> tuple[MarketData, Simulation]:
     """``strategy`` over bars ``test``, its signal computed from ``warm[0]`` on."""
-    frame = _window(md, warm[0], test[1])
-    md_warm = MarketData.from_frame(frame)
+    md_warm = window_bars(md, [span(md.grid_ts, warm[0], test[1])])
     in_test = (md_warm.ts >= int(md.grid_ts[test[0]])).astype(np.bool_)
     signal = strategy.signal(md_warm)[in_test]
-    md_test = MarketData.from_frame(frame.filter(pl.Series(in_test)))
+    md_test = MarketData.from_frame(md_warm.frame.filter(pl.Series(in_test)))
     size = cfg.position_size or strategy.default_position_size(md_test.n_symbols)
     return md_test, simulate(md_test, signal, cfg, capital=capital, size=size, ppy=ppy)
 
@@ -142,52 +93,42 @@ def run_walk_forward(
     *,
     capital: float,
     ppy: float,
-    stages: Callable[[str, float], None],
+    stages: Stages,
     check: Callable[[], None],
+    chunks: Sequence[ChunkResult] | None = None,
 ) -> WalkForward:
+    """``chunks``: a walk-forward sweep's children's evaluations of its optimisation
+    windows; each window's grid is then ranked from them rather than run."""
     wf = cfg.walk_forward
     assert wf is not None
     inner = cfg.model_copy(update={"walk_forward": None})
-    folds = fold_windows(md.grid_ts, wf)
-    if not folds:
-        raise EngineInputError(
-            f"walk_forward: {md.n_times} bars are too few for one train window ({wf.train}) "
-            f"followed by a test window",
-            type="invalid_config",
-            detail={"bars": md.n_times, "train": wf.train, "test": wf.test},
-        )
+    folds = run_folds(md, wf)
+    windows = optimisation_windows(md.grid_ts, folds)
+    optimise = _optimiser(
+        base_params, inner, windows, capital=capital, ppy=ppy, check=check, chunks=chunks
+    )
     metric = cfg.grid_metric
     rows: list[dict[str, Any]] = []
     equities: list[pl.DataFrame] = []
     trades: list[pl.DataFrame] = []
-    test_frames: list[pl.DataFrame] = []
     exposure_bars = 0.0
     equity_now = capital
     strategy: Strategy | None = None
     best: dict[str, Any] = {}
     for k, fold in enumerate(folds):
         check()
-        md_train = MarketData.from_frame(_window(md, *fold.train))
+        md_train = window_bars(md, windows[k].ranges)
 
         def fold_progress(stage: str, pct: float, k: int = k) -> None:
             stages(stage, (k + pct) / (len(folds) + 1))
 
-        outcome = run_grid(
-            md_train,
-            base_params,
-            inner,
-            capital=capital,
-            ppy=ppy,
-            stages=fold_progress,
-            check=check,
-        )
+        outcome = optimise(k, md_train, fold_progress)
         strategy, best = outcome.best_strategy, outcome.best_params
         md_test, sim = _trade_window(
             md, strategy, inner, fold.train, fold.test, capital=equity_now, ppy=ppy
         )
         equities.append(equity_frame(md_test, sim))
         trades.append(trades_frame(md_test, sim))
-        test_frames.append(md_test.frame)
         exposure_bars += float(sim.metrics["exposure"] or 0.0) * md_test.n_times
         rows.append(
             {
@@ -210,7 +151,7 @@ def run_walk_forward(
     curve = stitched["equity"].to_numpy()
     stitched = stitched.with_columns(drawdown=pl.Series(drawdown_curve(curve, capital)))
     all_trades = pl.concat(trades)
-    md_oos = MarketData.from_frame(pl.concat(test_frames).sort("symbol", "timestamp"))
+    md_oos = window_bars(md, windows[-1].ranges)
     values = mx.compute_all(
         equity=curve,
         initial=capital,
@@ -224,7 +165,7 @@ def run_walk_forward(
         risk_free_rate=cfg.risk_free_rate,
     )
     in_sample, optimum = _in_sample_optimum(
-        md_oos, base_params, inner, capital=capital, ppy=ppy, check=check
+        md_oos, optimise(len(folds), md_oos, _quiet), inner, capital=capital, ppy=ppy
     )
     stages("grid", 1.0)
     folds_frame = pl.DataFrame(rows, infer_schema_length=None)
@@ -242,18 +183,41 @@ def run_walk_forward(
     )
 
 
-def _in_sample_optimum(
-    md: MarketData,
+def _optimiser(
     base_params: dict[str, Any],
     cfg: RunConfig,
+    windows: list[Window],
     *,
     capital: float,
     ppy: float,
     check: Callable[[], None],
+    chunks: Sequence[ChunkResult] | None,
+) -> Optimise:
+    """The grid on a window: run there, or ranked from the chunks a sweep's children
+    evaluated there (the same evaluation, so the same leaderboard)."""
+    if chunks is None:
+
+        def run(_w: int, md_w: MarketData, progress: Stages) -> GridOutcome:
+            return run_grid(
+                md_w, base_params, cfg, capital=capital, ppy=ppy, stages=progress, check=check
+            )
+
+        return run
+    evaluations = by_window(chunks, windows)
+    combinations = grid_combinations(base_params, cfg)
+
+    def ranked(w: int, md_w: MarketData, _progress: Stages) -> GridOutcome:
+        check()
+        return rank(combinations, evaluations[w], cfg, bars=md_w.n_times, ppy=ppy)
+
+    return ranked
+
+
+def _in_sample_optimum(
+    md: MarketData, outcome: GridOutcome, cfg: RunConfig, *, capital: float, ppy: float
 ) -> tuple[pl.Series, dict[str, Any]]:
     """The grid optimised on the out-of-sample bars themselves, and its curve there: what
     the same grid promises when it is judged on the data it was chosen on."""
-    outcome = run_grid(md, base_params, cfg, capital=capital, ppy=ppy, stages=_quiet, check=check)
     strategy = outcome.best_strategy
     size = cfg.position_size or strategy.default_position_size(md.n_symbols)
     sim = simulate(md, strategy.signal(md), cfg, capital=capital, size=size, ppy=ppy)

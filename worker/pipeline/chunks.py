@@ -14,9 +14,12 @@ from typing import Any
 
 import asyncpg
 import numpy as np
+from pydantic import ValidationError
 
 from worker import jsonsafe
+from worker.engine.folds import ChunkResult, Window, window_of
 from worker.engine.grid import Evaluation
+from worker.engine.params import SweepWindow, format_errors
 from worker.engine.period_sums import PeriodSums
 from worker.pipeline.sql import load
 from worker.queue.handler import PermanentRunError, RunCancelled, RunJob
@@ -81,9 +84,9 @@ async def store(pool: asyncpg.Pool, job: RunJob, chunk: EncodedChunk, index: int
         )
 
 
-async def children_evaluation(pool: asyncpg.Pool, parent_id: uuid.UUID) -> Evaluation | None:
-    """The parent's chunks joined in order, or None when it has no children yet (it has
-    not fanned out). A child that did not succeed is a clear, permanent error."""
+async def children_results(pool: asyncpg.Pool, parent_id: uuid.UUID) -> list[ChunkResult] | None:
+    """The parent's chunks in order, or None when it has no children yet (it has not
+    fanned out). A child that did not succeed is a clear, permanent error."""
     rows = await pool.fetch(load("sweep_children"), parent_id)
     if not rows:
         return None
@@ -96,9 +99,24 @@ async def children_evaluation(pool: asyncpg.Pool, parent_id: uuid.UUID) -> Evalu
             f"(run {first['id']} is {first['status']}); insert the sweep again",
             {"children": len(rows), "unfinished": len(unfinished), "example": str(first["id"])},
         )
-    joined = Evaluation([], [])
-    for r in rows:
-        part = decode(r["combinations"], r["partitions"], r["rows"], r["counts"], r["powers"])
-        joined.rows.extend(part.rows)
-        joined.sums.extend(part.sums)
-    return joined
+    return [
+        ChunkResult(
+            _window(r["window"], r["id"]),
+            decode(r["combinations"], r["partitions"], r["rows"], r["counts"], r["powers"]),
+        )
+        for r in rows
+    ]
+
+
+def _window(text: str | None, child: uuid.UUID) -> Window | None:
+    if text is None:
+        return None
+    try:
+        return window_of(SweepWindow.model_validate_json(text))
+    except ValidationError as error:
+        message, items = format_errors(error, "sweep_chunk.window")
+        raise PermanentRunError(
+            "invalid_result",
+            f"child {child} of the sweep has an unreadable window: {message}",
+            {"child_run_id": str(child), "errors": items},
+        ) from None

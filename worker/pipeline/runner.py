@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from worker import jsonsafe
 from worker.config import Settings
+from worker.engine.folds import ChunkResult
 from worker.engine.grid import Evaluation
 from worker.pipeline import chunks, sweep
 from worker.pipeline.inputs import RunInputs, read_inputs
@@ -49,22 +50,30 @@ class BacktestRunner:
     async def __call__(self, job: RunJob, ctx: RunContext) -> RunOutcome | FanOut:
         inputs = await read_inputs(ctx.pool, job)
         cfg = inputs.spec.config
-        evaluation = None
+        results = None
         if cfg.sweep is not None:  # a sweep's parent: split it, or fan its children in
-            evaluation = await chunks.children_evaluation(ctx.pool, job.id)
-            if evaluation is None:
-                return await ctx.run_cpu(sweep.fan_out, inputs)
+            results = await chunks.children_results(ctx.pool, job.id)
+            if results is None:
+                return await ctx.run_cpu(self._fan_out, inputs, ctx)
         elif cfg.sweep_chunk is not None:
             return await self._chunk(inputs, ctx)
         ctx.report_progress("loading", 0.0)
         started = _StartedEvents(ctx, inputs)
         try:
-            outcome = await ctx.run_cpu(self._execute, inputs, ctx, started.loaded, evaluation)
+            outcome = await ctx.run_cpu(self._execute, inputs, ctx, started.loaded, results)
         except BaseException:
             await started.settle(propagate=False)
             raise
         await started.settle(propagate=True)
         return outcome
+
+    def _fan_out(self, inputs: RunInputs, ctx: RunContext) -> FanOut:
+        """A sweep's split; a walk-forward's is cut on the run's bars (loaded for it, and
+        cached for the children this process will run)."""
+        bars = None
+        if inputs.spec.config.walk_forward is not None:
+            bars = self.datasets(ctx.settings).load_run_bars(inputs)
+        return sweep.fan_out(inputs, bars)
 
     async def _chunk(self, inputs: RunInputs, ctx: RunContext) -> RunOutcome:
         """A sweep's child: evaluate its combinations, store them, report its best. It
@@ -87,7 +96,7 @@ class BacktestRunner:
         inputs: RunInputs,
         ctx: RunContext,
         loaded: Callable[[int], None],
-        evaluation: Evaluation | None = None,
+        results: list[ChunkResult] | None = None,
     ) -> RunOutcome:
         """load → simulate → store, in the run's thread."""
         bars = self.datasets(ctx.settings).load_run_bars(inputs)
@@ -98,7 +107,7 @@ class BacktestRunner:
             bars,
             progress=lambda stage, fraction: ctx.report_progress(stage, 5 + 90 * fraction),
             should_cancel=ctx.is_cancelled,
-            evaluation=evaluation,
+            chunks=results,
         )
         ctx.report_progress("artifacts", 95.0)
         outcome = outcome_of(inputs, result, self.store(ctx.settings.artifact_dir))

@@ -10,6 +10,7 @@ import polars as pl
 from worker.engine.api import BacktestResult, simulate_run
 from worker.engine.errors import EngineInputError
 from worker.engine.errors import RunCancelled as EngineCancelled
+from worker.engine.folds import ChunkResult
 from worker.engine.grid import Evaluation
 from worker.engine.sweep import evaluate_chunk as engine_evaluate_chunk
 from worker.pipeline.inputs import RunInputs
@@ -22,10 +23,10 @@ def simulate(
     *,
     progress: Callable[[str, float], None],
     should_cancel: Callable[[], bool],
-    evaluation: Evaluation | None = None,
+    chunks: list[ChunkResult] | None = None,
 ) -> BacktestResult:
     """Run the validated backtest on bars already cut to its symbols and window (blocking);
-    `evaluation`: a sweep's joined chunks, ranked instead of running the grid."""
+    `chunks`: a sweep's children's evaluations, ranked instead of running the grid."""
     with _engine_errors():
         return simulate_run(
             bars,
@@ -34,7 +35,7 @@ def simulate(
             windowed=True,
             progress=progress,
             should_cancel=should_cancel,
-            evaluation=evaluation,
+            chunks=chunks,
         )
 
 
