@@ -94,7 +94,7 @@ async def test_a_walk_forward_sweep_on_two_workers_equals_the_one_run(
         sweep_id,
     )
     assert claims == 21  # each child claimed once, by whichever worker was free
-    summary = json.loads((await conn.fetchval("SELECT metadata FROM runs WHERE id = $1", sweep_id)))
+    summary = json.loads(await conn.fetchval("SELECT metadata FROM runs WHERE id = $1", sweep_id))
     folds = summary["resolved_config"]["walk_forward_summary"]["fold_table"]
     assert len(folds) == 6 and all(f["params"] for f in folds)
 

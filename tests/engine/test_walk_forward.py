@@ -12,9 +12,9 @@ import pytest
 
 from worker.engine.api import BacktestResult, run_backtest
 from worker.engine.errors import EngineInputError
+from worker.engine.folds import Fold, fold_windows
 from worker.engine.params import WalkForwardConfig
 from worker.engine.synthetic import generate_bars
-from worker.engine.folds import Fold, fold_windows
 
 BARS = generate_bars(["AAA", "BBB"], 1200, "1d", seed=9)
 SMA = {"kind": "sma_crossover", "fast_period": 5, "slow_period": 20}
