@@ -3,6 +3,7 @@ against the same grid as one run. Prints figures; not a test.
 
     .venv/bin/python -m bench.sweep                      # 20,000 combinations on 1M bars
     .venv/bin/python -m bench.sweep --bars 100000 --combinations 400 --chunk-size 50
+    .venv/bin/python -m bench.sweep --bars 20000 --combinations 100 --walk-forward 4000:2000
 
 On a synthetic 1-symbol, 1-minute dataset (seeded GBM) and an SMA-crossover grid of
 `--combinations` (fast × slow, all valid), it measures from the INSERT's commit to the run's
@@ -19,7 +20,9 @@ per child, its wall time (claim → finished) against its own evaluation time
 (`metadata.timings.evaluate`), the rest being the child's overhead (claim, inputs, bars from
 the process's cache, chunk write, completion, fan-in trigger); and the sweep's total
 overhead against the one-run grid. Each sweep's result (metrics, best parameters, grid
-summary, `leaderboard.csv`) is compared with the one-run grid's. The engine's own threads (up to 4 per process) are left
+summary, `leaderboard.csv`, `trades.csv`) is compared with the one run's. With
+`--walk-forward TRAIN:TEST` the run is a walk-forward (its sweep: one child per chunk and
+window) and rates count each combination once per window. The engine's own threads (up to 4 per process) are left
 as in production: on a 2-core machine one process already uses both cores.
 
 Creates its own database on the server and drops it afterwards.
@@ -152,19 +155,26 @@ class Bench:
             )
             outcome = await connection.fetchrow(
                 "SELECT metrics, metadata -> 'best_params' AS best, metadata -> 'grid' AS grid,"
-                " (SELECT storage_path FROM artifacts WHERE run_id = r.id"
-                "  AND filename = 'leaderboard.csv') AS leaderboard"
+                " metadata #> '{resolved_config,walk_forward_summary}' AS walk_forward,"
+                " (metadata #>> '{resolved_config,walk_forward_summary,folds}')::int AS folds,"
+                " ARRAY(SELECT storage_path FROM artifacts WHERE run_id = r.id"
+                "  AND filename IN ('leaderboard.csv', 'trades.csv') ORDER BY filename) AS files"
                 " FROM runs AS r WHERE id = $1",
                 run_id,
             )
-            board = b""
-            if outcome["leaderboard"]:
-                board = await asyncio.to_thread(Path(outcome["leaderboard"]).read_bytes)
-            result = (outcome["metrics"], outcome["best"], outcome["grid"], board)
+            files = [await asyncio.to_thread(Path(f).read_bytes) for f in outcome["files"]]
+            result = (
+                outcome["metrics"],
+                outcome["best"],
+                outcome["grid"],
+                outcome["walk_forward"],
+                files,
+            )
             return {
                 "seconds": float(row["seconds"]),
                 "children": [dict(c) for c in children],
                 "result": result,
+                "windows": outcome["folds"] + 1 if outcome["folds"] else 1,
             }
         finally:
             await connection.close()
@@ -206,6 +216,9 @@ class Bench:
 def report(
     combinations: int, single: dict[str, Any], sweeps: dict[int, dict[str, Any]], chunk: int
 ) -> None:
+    if single["windows"] > 1:  # a walk-forward: every combination once per window
+        print(f"walk-forward: {single['windows'] - 1} folds + the out-of-sample span")
+        combinations *= single["windows"]
     print(
         f"grid as one run, 1 process : {single['seconds']:8.2f} s"
         f"  {combinations / single['seconds']:9.1f} combinations/s"
@@ -232,8 +245,9 @@ def report(
     for workers, result in sorted(sweeps.items()):
         same = result["result"] == single["result"]
         print(
-            f"sweep on {workers} process(es): metrics, best parameters, grid summary and"
-            f" leaderboard.csv {'identical to' if same else 'DIFFER from'} the one-run grid's"
+            f"sweep on {workers} process(es): metrics, best parameters, grid or walk-forward"
+            f" summary, leaderboard.csv and trades.csv"
+            f" {'identical to' if same else 'DIFFER from'} the one run's"
         )
     total = one["seconds"] - single["seconds"]
     print(
@@ -249,6 +263,9 @@ async def main() -> None:
     parser.add_argument("--combinations", type=int, default=20_000)
     parser.add_argument("--chunk-size", type=int, default=200)
     parser.add_argument("--workers", default="1,2", help="process counts, comma-separated")
+    parser.add_argument(
+        "--walk-forward", metavar="TRAIN:TEST", help="bar counts: a walk-forward sweep instead"
+    )
     args = parser.parse_args()
     grid = grid_for(args.combinations)
     combinations = len(grid["fast_period"]) * len(grid["slow_period"])
@@ -267,8 +284,11 @@ async def main() -> None:
             config = {
                 "grid": grid,
                 "max_combinations": max(100_000, combinations),
-                "artifacts": ["leaderboard_csv"],
+                "artifacts": ["leaderboard_csv", "trades_csv"],
             }
+            if args.walk_forward:
+                train, test = (int(v) for v in args.walk_forward.split(":"))
+                config["walk_forward"] = {"train": train, "test": test}
             single = await bench.run(config, 1)
             sweeps = {
                 int(w): await bench.run(
