@@ -1,7 +1,9 @@
 """A walk-forward sweep through real worker processes and PostgreSQL: one plain-SQL INSERT
 fans each fold's train window (and the out-of-sample span) out as chunks to child runs, two
 workers drain them, and the parent's result equals the same walk-forward as one run; Node
-hears one run_completed for it and progress by finished work."""
+hears one run_completed for it and progress by finished work. A child of a worker killed
+with `kill -9` is retried like any run and the result is still the one run's; cancelling
+the parent stops its children; too few bars fail it at the split."""
 
 from __future__ import annotations
 
@@ -162,3 +164,40 @@ async def test_cancelling_a_walk_forward_sweep_stops_its_children(
     assert "pending" not in states and "running" not in states
     assert states.get("cancelled", 0) >= 1
     assert [n["run_id"] for n in heard.completed] == [str(sweep_id)]
+
+
+async def test_kill_9_mid_walk_forward_sweep_retries_the_child_and_gives_the_one_run(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    dataset_id = await add_long_dataset(conn, tmp_path / "data")
+    strategy_id = await add_strategy(conn, SMA)
+    config = {"grid": GRID, "walk_forward": {"train": 6_000, "test": 4_000}}
+    sweep_id = await insert(conn, dataset_id, strategy_id, {**config, "sweep": {"chunk_size": 6}})
+    (doomed,) = workers(database_url, tmp_path, 1)
+    try:
+        await running_children(conn, sweep_id)
+        doomed.proc.kill()  # SIGKILL: no hand-back, no goodbye
+        doomed.proc.wait()
+    finally:
+        doomed.kill()
+    orphans = await conn.fetch(
+        "SELECT id, attempts FROM runs WHERE parent_id = $1 AND status = 'running'", sweep_id
+    )
+    assert orphans, "the killed worker held no child (it finished them all first)"
+    one_id = await insert(conn, dataset_id, strategy_id, config)
+    survivors = workers(database_url, tmp_path, 2, "--burst")
+    for worker in survivors:
+        assert await worker.wait(within=300) == 0, worker.log_text()[-3000:]
+
+    await assert_same_walk_forward(conn, sweep_id, one_id)
+    for orphan in orphans:
+        row = await conn.fetchrow(
+            "SELECT status::text, attempts FROM runs WHERE id = $1", orphan["id"]
+        )
+        assert row["status"] == "succeeded" and row["attempts"] == orphan["attempts"] + 1
+    counts = dict(
+        await conn.fetch(
+            "SELECT event_type, count(*) FROM events WHERE run_id = $1 GROUP BY 1", sweep_id
+        )
+    )
+    assert counts["fanned_out"] == counts["children_finished"] == counts["completed"] == 1
