@@ -78,10 +78,13 @@ async def admin(url: str, statement: str) -> None:
 
 
 class Bench:
-    def __init__(self, url: str, data_dir: Path, artifacts: Path) -> None:
+    def __init__(
+        self, url: str, data_dir: Path, artifacts: Path, engine_threads: int | None = None
+    ) -> None:
         self.url = url
         self.data_dir = data_dir
         self.artifacts = artifacts
+        self.engine_threads = engine_threads
 
     async def setup(self, bars: int) -> None:
         from worker.db.migrate import upgrade
@@ -205,6 +208,8 @@ class Bench:
             RUN_TIMEOUT="7200",
             LEASE_SECONDS="30",
         )
+        if self.engine_threads is not None:
+            env["ENGINE_THREADS"] = str(self.engine_threads)
         return subprocess.Popen(
             [str(BIN), "run", "--handler", HANDLER],
             env=env,
@@ -264,6 +269,11 @@ async def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=200)
     parser.add_argument("--workers", default="1,2", help="process counts, comma-separated")
     parser.add_argument(
+        "--engine-threads",
+        type=int,
+        help="ENGINE_THREADS of every worker process (default: the engine's, min(4, cores))",
+    )
+    parser.add_argument(
         "--walk-forward", metavar="TRAIN:TEST", help="bar counts: a walk-forward sweep instead"
     )
     args = parser.parse_args()
@@ -274,7 +284,9 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             data, artifacts = Path(tmp, "data"), Path(tmp, "artifacts")
-            bench = Bench(with_database(args.database_url, name), data, artifacts)
+            bench = Bench(
+                with_database(args.database_url, name), data, artifacts, args.engine_threads
+            )
             started = time.perf_counter()
             await bench.setup(args.bars)
             print(

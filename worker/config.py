@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     db_pool_timeout: PositiveFloat = 30.0
 
     worker_concurrency: PositiveInt = 2
+    engine_threads: PositiveInt | None = None
     lease_seconds: PositiveFloat = 30.0
     heartbeat_seconds: PositiveFloat | None = None
     poll_interval_seconds: PositiveFloat = 5.0

@@ -165,10 +165,12 @@ def test_periods_per_year_inference() -> None:
     assert res.metrics["periods_per_year"] == 365.0
 
 
-def test_grid_is_deterministic_with_threads() -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_grid_is_deterministic_with_threads(threads: int) -> None:
+    """Whatever ENGINE_THREADS is, the grid's numbers are those of the default."""
     grid = {"fast_period": [3, 5, 8, 13], "slow_period": [21, 34, 55]}
     a = run({**CFG, "grid": grid})
-    b = run({**CFG, "grid": grid})
+    b = run({**CFG, "grid": grid}, threads=threads)
     assert a.leaderboard is not None and b.leaderboard is not None
     assert a.leaderboard.equals(b.leaderboard)
     assert a.best_params == b.best_params

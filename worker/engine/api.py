@@ -162,11 +162,17 @@ def run_backtest(
     timeframe: str,
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
+    threads: int | None = None,
 ) -> BacktestResult:
     """Run one backtest (or a parameter grid when ``run_config["grid"]`` is set)."""
     spec = parse_run(strategy_params, run_config, initial_capital=initial_capital)
     return simulate_run(
-        bars, spec, timeframe=timeframe, progress=progress, should_cancel=should_cancel
+        bars,
+        spec,
+        timeframe=timeframe,
+        progress=progress,
+        should_cancel=should_cancel,
+        threads=threads,
     )
 
 
@@ -179,12 +185,14 @@ def simulate_run(
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
     chunks: Sequence[ChunkResult] | None = None,
+    threads: int | None = None,
 ) -> BacktestResult:
     """Run a validated backtest. ``windowed``: the bars are already restricted to the
     config's symbols and window (``load_bars`` did it), so they are not filtered again.
     ``chunks``: the grid's combinations already evaluated by a sweep's children, in chunk
     order: they are ranked as the grid (or, walking forward, each window's grid) would rank
-    its own, and only the best is run."""
+    its own, and only the best is run. ``threads``: how many threads a grid's combinations
+    share (default ``grid.DEFAULT_THREADS``); the numbers do not depend on it."""
     stages = _Stages(progress, should_cancel)
     stages.check()
     cfg, capital = spec.config, spec.initial_capital
@@ -195,7 +203,7 @@ def simulate_run(
     stages.done("load")
     if cfg.walk_forward is not None:
         return _walk_forward_result(
-            md, bench, spec, stages, ppy=ppy, timeframe=timeframe, chunks=chunks
+            md, bench, spec, stages, ppy=ppy, timeframe=timeframe, chunks=chunks, threads=threads
         )
 
     strategy = spec.strategy
@@ -219,6 +227,7 @@ def simulate_run(
                 ppy=ppy,
                 stages=stages.report,
                 check=stages.check,
+                threads=threads,
             )
         leaderboard, best_params = outcome.leaderboard, outcome.best_params
         strategy, grid_summary = outcome.best_strategy, outcome.summary
@@ -292,6 +301,7 @@ def _walk_forward_result(
     ppy: float,
     timeframe: str,
     chunks: Sequence[ChunkResult] | None,
+    threads: int | None,
 ) -> BacktestResult:
     from worker.engine.walk_forward import run_walk_forward
 
@@ -305,6 +315,7 @@ def _walk_forward_result(
         stages=stages.report,
         check=stages.check,
         chunks=chunks,
+        threads=threads,
     )
     stages.done("walk_forward")
     grid_ts = wf.equity["timestamp"].cast(pl.Datetime("us", "UTC")).to_physical().to_numpy()

@@ -157,7 +157,7 @@ def run_grid(
     ppy: float,
     stages: Callable[[str, float], None],
     check: Callable[[], None],
-    threads: int = DEFAULT_THREADS,
+    threads: int | None = None,
 ) -> GridOutcome:
     combinations = grid_combinations(base_params, cfg)
     evaluation = evaluate(
@@ -182,7 +182,7 @@ def evaluate(
     ppy: float,
     stages: Callable[[str, float], None],
     check: Callable[[], None],
-    threads: int = DEFAULT_THREADS,
+    threads: int | None = None,
 ) -> Evaluation:
     """Each combination's metrics and period sums, in the order given."""
     partitions = partitions_for(md.n_times, cfg.pbo_partitions)
@@ -201,7 +201,7 @@ def evaluate(
     n = len(valid)
     # numpy releases the GIL in its array passes, so combinations run in a few threads;
     # results are collected in combination order, so they do not depend on scheduling
-    workers = max(1, threads)
+    workers = max(1, DEFAULT_THREADS if threads is None else threads)
     chunk = CHUNK_PER_THREAD * workers  # cancellation and progress between chunks
     with ThreadPoolExecutor(max_workers=workers) as pool:
         run_chunk = pool.map if workers > 1 else map

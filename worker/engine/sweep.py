@@ -83,6 +83,7 @@ def evaluate_chunk(
     windowed: bool = False,
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
+    threads: int | None = None,
 ) -> Evaluation:
     """A child's work: the metrics and period sums of its chunk's combinations, on its
     window's bars when it has one (as the walk-forward cuts them from the run's bars)."""
@@ -104,5 +105,12 @@ def evaluate_chunk(
             )
     valid = chunk_strategies(spec.strategy_params, cfg, chunk.combinations)
     return evaluate(
-        md, valid, cfg, capital=capital, ppy=ppy, stages=stages.report, check=stages.check
+        md,
+        valid,
+        cfg,
+        capital=capital,
+        ppy=ppy,
+        stages=stages.report,
+        check=stages.check,
+        threads=threads,
     )

@@ -96,6 +96,7 @@ def run_walk_forward(
     stages: Stages,
     check: Callable[[], None],
     chunks: Sequence[ChunkResult] | None = None,
+    threads: int | None = None,
 ) -> WalkForward:
     """``chunks``: a walk-forward sweep's children's evaluations of its optimisation
     windows; each window's grid is then ranked from them rather than run."""
@@ -105,7 +106,14 @@ def run_walk_forward(
     folds = run_folds(md, wf)
     windows = optimisation_windows(md.grid_ts, folds)
     optimise = _optimiser(
-        base_params, inner, windows, capital=capital, ppy=ppy, check=check, chunks=chunks
+        base_params,
+        inner,
+        windows,
+        capital=capital,
+        ppy=ppy,
+        check=check,
+        chunks=chunks,
+        threads=threads,
     )
     metric = cfg.grid_metric
     rows: list[dict[str, Any]] = []
@@ -192,6 +200,7 @@ def _optimiser(
     ppy: float,
     check: Callable[[], None],
     chunks: Sequence[ChunkResult] | None,
+    threads: int | None,
 ) -> Optimise:
     """The grid on a window: run there, or ranked from the chunks a sweep's children
     evaluated there (the same evaluation, so the same leaderboard)."""
@@ -199,7 +208,14 @@ def _optimiser(
 
         def run(_w: int, md_w: MarketData, progress: Stages) -> GridOutcome:
             return run_grid(
-                md_w, base_params, cfg, capital=capital, ppy=ppy, stages=progress, check=check
+                md_w,
+                base_params,
+                cfg,
+                capital=capital,
+                ppy=ppy,
+                stages=progress,
+                check=check,
+                threads=threads,
             )
 
         return run

@@ -89,7 +89,9 @@ class BacktestRunner:
     def _evaluate_chunk(self, inputs: RunInputs, ctx: RunContext) -> Evaluation:
         bars = self.datasets(ctx.settings).load_run_bars(inputs)
         _check(ctx)
-        return evaluate_chunk(inputs, bars, should_cancel=ctx.is_cancelled)
+        return evaluate_chunk(
+            inputs, bars, should_cancel=ctx.is_cancelled, threads=ctx.settings.engine_threads
+        )
 
     def _execute(
         self,
@@ -108,6 +110,7 @@ class BacktestRunner:
             progress=lambda stage, fraction: ctx.report_progress(stage, 5 + 90 * fraction),
             should_cancel=ctx.is_cancelled,
             chunks=results,
+            threads=ctx.settings.engine_threads,
         )
         ctx.report_progress("artifacts", 95.0)
         outcome = outcome_of(inputs, result, self.store(ctx.settings.artifact_dir))

@@ -24,9 +24,11 @@ def simulate(
     progress: Callable[[str, float], None],
     should_cancel: Callable[[], bool],
     chunks: list[ChunkResult] | None = None,
+    threads: int | None = None,
 ) -> BacktestResult:
     """Run the validated backtest on bars already cut to its symbols and window (blocking);
-    `chunks`: a sweep's children's evaluations, ranked instead of running the grid."""
+    `chunks`: a sweep's children's evaluations, ranked instead of running the grid;
+    `threads`: ENGINE_THREADS (None: the engine's default)."""
     with _engine_errors():
         return simulate_run(
             bars,
@@ -36,11 +38,16 @@ def simulate(
             progress=progress,
             should_cancel=should_cancel,
             chunks=chunks,
+            threads=threads,
         )
 
 
 def evaluate_chunk(
-    inputs: RunInputs, bars: pl.DataFrame, *, should_cancel: Callable[[], bool]
+    inputs: RunInputs,
+    bars: pl.DataFrame,
+    *,
+    should_cancel: Callable[[], bool],
+    threads: int | None = None,
 ) -> Evaluation:
     """A sweep child's combinations on its bars (blocking)."""
     with _engine_errors():
@@ -50,6 +57,7 @@ def evaluate_chunk(
             timeframe=inputs.timeframe,
             windowed=True,
             should_cancel=should_cancel,
+            threads=threads,
         )
 
 
