@@ -73,6 +73,7 @@ class Settings(BaseSettings):
 
     worker_concurrency: PositiveInt = 2
     engine_threads: PositiveInt | None = None
+    worker_tune_allocator: bool = True
     lease_seconds: PositiveFloat = 30.0
     heartbeat_seconds: PositiveFloat | None = None
     poll_interval_seconds: PositiveFloat = 5.0

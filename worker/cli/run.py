@@ -47,6 +47,10 @@ def run(
             hint="pass --handler package.module:callable (or set WORKER_HANDLER)",
             exit_code=2,
         ) from None
+    if settings.worker_tune_allocator:
+        from worker.engine.tuning import tune_allocator
+
+        tune_allocator()  # before the first run: glibc keeps the engine's freed arrays
     try:
         asyncio.run(run_worker(settings, run_handler, burst=burst))
     except SchemaNotReady as error:

@@ -1,4 +1,5 @@
-"""Opt-in process tuning for long-running simulation processes (never applied on import).
+"""Process tuning for long-running simulation processes (never applied on import;
+`backtest-worker run` applies it unless WORKER_TUNE_ALLOCATOR=false).
 
 Each pass of the engine allocates arrays of ~8 bytes x bars. glibc's default returns freed
 blocks above 128 KiB straight to the kernel, so the next array of the same size pays for
