@@ -129,14 +129,19 @@ async def build(server: str, name: str, partitioned: bool, args: argparse.Namesp
     return url
 
 
-async def prune_plain(connection: asyncpg.Connection, seconds: float) -> dict[str, float]:
-    started = time.perf_counter()
+async def prune_runs(connection: asyncpg.Connection, seconds: float) -> int:
+    """The worker's retention statement, batch after batch, until a batch is short."""
     runs = 0
     while True:
         deleted = len(await connection.fetch(load("prune_batch"), seconds, BATCH))
         runs += deleted
         if deleted < BATCH:
-            break
+            return runs
+
+
+async def prune_plain(connection: asyncpg.Connection, seconds: float) -> dict[str, float]:
+    started = time.perf_counter()
+    runs = await prune_runs(connection, seconds)
     pruned = time.perf_counter()
     await connection.execute("VACUUM events")
     return {
@@ -162,12 +167,7 @@ async def prune_partitioned(
     )
     for row in doomed:
         await connection.execute(f"DROP TABLE events_day_{int(row['day'])}")
-    runs = 0
-    while True:
-        deleted = len(await connection.fetch(load("prune_batch"), seconds, BATCH))
-        runs += deleted
-        if deleted < BATCH:
-            break
+    runs = await prune_runs(connection, seconds)
     return {
         "runs": runs,
         "partitions_dropped": len(doomed),
@@ -198,7 +198,7 @@ async def measure(url: str, partitioned: bool, seconds: float, days: int) -> dic
     connection = await asyncpg.connect(url)
     try:
         events_before = int(await connection.fetchval("SELECT count(*) FROM events"))
-        figures_read = await read_latency(connection)
+        read_ms = await read_latency(connection)
         size_before = await events_bytes(connection)
         lsn = await wal_lsn(connection)
         if partitioned:
@@ -207,7 +207,7 @@ async def measure(url: str, partitioned: bool, seconds: float, days: int) -> dic
             figures = dict(await prune_plain(connection, seconds))
         figures["wal_mb"] = (await wal_lsn(connection) - lsn) / 1e6
         figures["events_before"] = events_before
-        figures["read_ms"] = figures_read
+        figures["read_ms"] = read_ms
         figures["events_after"] = int(await connection.fetchval("SELECT count(*) FROM events"))
         figures["size_before_mb"] = size_before / 1e6
         figures["size_after_mb"] = await events_bytes(connection) / 1e6
