@@ -25,7 +25,7 @@ from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame,
 from worker.engine.market import MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig, parse_run_config
-from worker.engine.run_bars import market_data, prepare_bars
+from worker.engine.run_bars import run_market
 from worker.engine.simulate import simulate
 from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
@@ -197,8 +197,7 @@ def simulate_run(
     stages.check()
     cfg, capital = spec.config, spec.initial_capital
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
-    frame, bench = prepare_bars(bars, cfg, windowed=windowed)
-    md = market_data(frame)
+    md, bench = run_market(bars, cfg, windowed=windowed)
     stages.report("load", 1.0)
     stages.done("load")
     if cfg.walk_forward is not None:

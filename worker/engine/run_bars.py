@@ -89,3 +89,11 @@ def market_data(frame: pl.DataFrame) -> MarketData:
                 "bars have duplicate timestamps for a symbol", type="invalid_bars"
             )
     return md
+
+
+def run_market(
+    bars: pl.DataFrame, cfg: RunConfig, *, windowed: bool
+) -> tuple[MarketData, BenchmarkBars | None]:
+    """The run's bars as arrays (``prepare_bars`` then ``market_data``), and the benchmark's."""
+    traded, bench = prepare_bars(bars, cfg, windowed=windowed)
+    return market_data(traded), bench

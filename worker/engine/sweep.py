@@ -28,7 +28,7 @@ from worker.engine.grid import (
     evaluate,
     grid_combinations,
 )
-from worker.engine.run_bars import market_data, prepare_bars
+from worker.engine.run_bars import run_market
 from worker.engine.timeframes import periods_per_year
 
 
@@ -65,8 +65,7 @@ def plan(
     if spec.config.walk_forward is None:
         return [ChildChunk(i, chunk) for i, chunk in enumerate(combos)]
     assert bars is not None
-    traded, _benchmark = prepare_bars(bars, spec.config, windowed=windowed)
-    md = market_data(traded)
+    md, _benchmark = run_market(bars, spec.config, windowed=windowed)
     windows = optimisation_windows(md.grid_ts, run_folds(md, spec.config.walk_forward))
     return [
         ChildChunk(w * len(combos) + c, chunk, window)
@@ -93,8 +92,7 @@ def evaluate_chunk(
     stages = _Stages(progress, should_cancel)
     stages.check()
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
-    traded, _benchmark = prepare_bars(bars, cfg, windowed=windowed)
-    md = market_data(traded)
+    md, _benchmark = run_market(bars, cfg, windowed=windowed)
     if chunk.window is not None:
         md = window_bars(md, window_of(chunk.window).ranges)
         if md.n == 0:
