@@ -11,8 +11,10 @@ row that went back to pending, which almost none do. A row trigger on `UPDATE OF
 whose `WHEN (NEW.status = 'pending' AND OLD.status <> 'pending')` is tested by the executor
 calls no function and stores nothing for the others. It still sends one notification per
 transaction, not one per row: PostgreSQL folds identical notifications (same channel and
-payload) of one transaction into one. Measured with `bench/queue_throughput.py`: about 10 %
-less PostgreSQL CPU per no-op run.
+payload) of one transaction into one. Measured with the queue bench's throughput routine
+(`bench/queue_throughput.py`, real workers, 20,000 no-op runs, 2 processes) on databases with
+either trigger, alternated, under other load: 126 and 129 CPU ms of PostgreSQL per 1,000 runs
+against 140 and 148, about 10 % less.
 """
 
 from collections.abc import Sequence
