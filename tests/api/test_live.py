@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,30 @@ async def _listening(http: httpx.AsyncClient) -> bool:
 async def sse_messages_of(http: httpx.AsyncClient, url: str) -> list[tuple[str, str]]:
     async with http.stream("GET", url) as response:
         return [(kind, data.get("status", "")) for kind, data in await sse_messages(response)]
+
+
+async def test_streams_end_at_once_when_the_server_stops(
+    database_url: str, tmp_path: Path, conn: asyncpg.Connection
+) -> None:
+    """SIGTERM: the SSE stream ends cleanly (a complete chunked body, no completion) and the
+    WebSocket closes with 1012 while the run is still pending, and the server exits without
+    waiting out its graceful-shutdown timeout (which would cancel the streams instead)."""
+    (run_id,) = await insert_runs(conn)
+    secret = await add_key(conn, "read")
+    server = ApiServer(database_url, tmp_path)
+    try:
+        await server.ready()
+        async with httpx.AsyncClient(base_url=server.url, headers=bearer(secret)) as http:
+            sse = asyncio.create_task(sse_messages_of(http, f"/api/v1/runs/{run_id}/stream"))
+            socket = await connect(ws_url(server, run_id), additional_headers=bearer(secret))
+            await until(lambda: _subscribers(http, 2))
+            server.proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(sse, 15) == []
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 15)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        await asyncio.to_thread(server.proc.wait, 15)
+        assert "Finished server process" in server.log_text()
+        assert "graceful shutdown exceeded" not in server.log_text()
+    finally:
+        server.stop()

@@ -21,6 +21,7 @@ from worker.api.hub import Hub
 from worker.api.models import PREFIX
 from worker.api.ratelimit import RateLimit
 from worker.api.routes import catalog, fleet, health, live, results, runs
+from worker.api.shutdown import drain_on_exit
 from worker.config import Settings, load_settings
 from worker.db.migrate import alembic_config
 from worker.db.session import create_engine, create_session_factory
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log=log,
         )
         hub.start()
+        restore_signals = drain_on_exit(hub.drain)
         app.state.api = ApiContext(
             settings=settings,
             pool=pool,
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            restore_signals()
             await hub.stop()
             await pool.close()
             await engine.dispose()

@@ -7,18 +7,25 @@ runs table) gets every run's messages and `runs_pending`, coalesced: the newest 
 run since it last read. When the connection drops it reconnects (it is the worker's
 `Listener`, with its backoff) and tells every subscription to re-read from the tables, since
 notifications sent while it was away are lost.
+
+A stream waits in its own request task (`Subscription.next`): a heartbeat is a `PING` after
+`idle` seconds without news, and `close()` (the client left: `worker.api.sse`; the server is
+stopping: `Hub.drain`) makes it return `CLOSED`. Every message is encoded once, in the form
+each transport sends (`sse_frame`, `ws_text`), however many subscribers get it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
+
+from worker.api.sse import PING_FRAME, frame
 from worker.queue.listener import Listener
 
 CHANNEL_PROGRESS = "run_progress"
@@ -37,20 +44,49 @@ class Message:
 
     @cached_property
     def ws_text(self) -> str:
-        """The WebSocket frame, built once however many subscribers get it."""
         return f'{{"event":"{self.kind}","data":{self.data}}}'
+
+    @cached_property
+    def sse_frame(self) -> bytes:
+        return PING_FRAME if self is PING else frame(self.kind, self.data)
 
 
 RESYNC = Message("resync", "null")
+PING = Message("ping", "null")  # nothing new for `idle` seconds: time for a heartbeat
+CLOSED = Message("closed", "null")  # the client left or the server is stopping
 
 
 @dataclass(eq=False)
-class Subscription:
-    run_id: str
+class _Waiter:
+    """The wake-up of one reader, with its heartbeat and its end."""
+
+    closed: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    async def _wait(self, idle: float | None) -> bool:
+        """Wait for a `_wake`; False if `idle` seconds passed first."""
+        self._wake.clear()
+        if idle is None:
+            await self._wake.wait()
+            return True
+        try:
+            async with asyncio.timeout(idle):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass(eq=False)
+class Subscription(_Waiter):
+    run_id: str = ""
     _progress: Message | None = None
     _completed: Message | None = None
     _resync: bool = False
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, message: Message) -> None:
         if message.kind == "completed":
@@ -63,9 +99,12 @@ class Subscription:
         self._resync = True
         self._wake.set()
 
-    async def next(self) -> Message:
-        """The next message: a re-read request first, then progress, then the completion."""
+    async def next(self, idle: float | None = None) -> Message:
+        """The next message: `CLOSED` once closed, then a re-read request, then progress,
+        then the completion; `PING` after `idle` seconds of none."""
         while True:
+            if self.closed:
+                return CLOSED
             if self._resync:
                 self._resync = False
                 return RESYNC
@@ -74,8 +113,8 @@ class Subscription:
                 return message
             if self._completed is not None:
                 return self._completed
-            self._wake.clear()
-            await self._wake.wait()
+            if not await self._wait(idle):
+                return PING
 
 
 @dataclass(frozen=True)
@@ -92,13 +131,16 @@ class Batch:
         flags = f'"inserted":{str(self.inserted).lower()},"resync":{str(self.resync).lower()}'
         return f'{{{flags},"runs":[{runs}]}}'
 
+    @property
+    def sse_frame(self) -> bytes:
+        return frame("runs", self.json())
+
 
 @dataclass(eq=False)
-class Firehose:
+class Firehose(_Waiter):
     _latest: dict[str, Message] = field(default_factory=dict)
     _inserted: bool = False
     _resync: bool = False
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, run_id: str, message: Message) -> None:
         if len(self._latest) >= FIREHOSE_MAX_RUNS and run_id not in self._latest:
@@ -117,10 +159,16 @@ class Firehose:
         self._resync = True
         self._wake.set()
 
-    async def next(self) -> Batch:
+    async def next(self, idle: float | None = None) -> Batch | Message:
+        """What changed since the last read; `CLOSED` once closed, `PING` after `idle`
+        seconds of no change."""
         while not (self._latest or self._inserted or self._resync):
-            self._wake.clear()
-            await self._wake.wait()
+            if self.closed:
+                return CLOSED
+            if not await self._wait(idle):
+                return PING
+        if self.closed:
+            return CLOSED
         batch = Batch(tuple(self._latest.values()), self._inserted, self._resync)
         self._latest, self._inserted, self._resync = {}, False, False
         return batch
@@ -142,6 +190,7 @@ class Hub:
         self._log = log
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._firehoses: set[Firehose] = set()
+        self._draining = False
         self._listener = Listener(
             dsn,
             application_name="backtest-api-listen",
@@ -174,7 +223,7 @@ class Hub:
         return sum(len(subs) for subs in self._subscriptions.values()) + len(self._firehoses)
 
     def subscribe(self, run_id: uuid.UUID) -> Subscription:
-        subscription = Subscription(str(run_id))
+        subscription = Subscription(run_id=str(run_id), closed=self._draining)
         self._subscriptions.setdefault(subscription.run_id, set()).add(subscription)
         return subscription
 
@@ -186,12 +235,26 @@ class Hub:
                 del self._subscriptions[subscription.run_id]
 
     def watch_all(self) -> Firehose:
-        firehose = Firehose()
+        firehose = Firehose(closed=self._draining)
         self._firehoses.add(firehose)
         return firehose
 
     def unwatch(self, firehose: Firehose) -> None:
         self._firehoses.discard(firehose)
+
+    def drain(self) -> None:
+        """The server is stopping: every stream ends now, and any opened from now on at once
+        (uvicorn waits for open responses before it stops, and tells them nothing)."""
+        self._draining = True
+        for subs in self._subscriptions.values():
+            for subscription in subs:
+                subscription.close()
+        for firehose in self._firehoses:
+            firehose.close()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
 
     def _notified(self, channel: str, payload: str) -> None:
         if channel == CHANNEL_KEY_REVOKED:
@@ -203,7 +266,7 @@ class Hub:
             return
         text = payload
         try:
-            run_id = json.loads(text)["run_id"]
+            run_id = orjson.loads(text)["run_id"]
         except (ValueError, KeyError, TypeError):
             self._log.warning("api_hub_bad_payload", channel=channel)
             return

@@ -6,51 +6,40 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from worker.api.context import ApiContext, api_context
 from worker.api.dashboard.session import PATH, Reader
+from worker.api.hub import CLOSED, Batch, Message
 from worker.api.routes import live
+from worker.api.sse import EventStream
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
 Context = Annotated[ApiContext, Depends(api_context)]
 BATCH_SECONDS = 0.5
 
 
-def _response(events: AsyncIterator[ServerSentEvent]) -> EventSourceResponse:
-    return EventSourceResponse(
-        events, ping=live.PING_SECONDS, send_timeout=30, headers={"Cache-Control": "no-store"}
-    )
-
-
 @router.get("/runs/{run_id}/stream")
-async def run_stream(run_id: uuid.UUID, context: Context, _visitor: Reader) -> EventSourceResponse:
-    subscription, state = await live.open_stream(context, run_id)
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        async for message in live.messages(context, subscription, state):
-            yield ServerSentEvent(data=message.data, event=message.kind)
-
-    return _response(events())
+async def run_stream(run_id: uuid.UUID, context: Context, _visitor: Reader) -> EventStream:
+    return live.event_stream(context, *await live.open_stream(context, run_id))
 
 
 @router.get("/live")
-async def all_runs(context: Context, _visitor: Reader) -> EventSourceResponse:
+async def all_runs(context: Context, _visitor: Reader) -> EventStream:
     """`event: runs`, data `{"inserted", "resync", "runs": [{"kind", "data"}, …]}`: what
     changed since the last message; `resync` (or `inserted`) asks the page to re-read."""
     firehose = context.hub.watch_all()
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncGenerator[Batch | Message, None]:
         try:
-            while True:
-                batch = await firehose.next()
-                yield ServerSentEvent(data=batch.json(), event="runs")
-                await asyncio.sleep(BATCH_SECONDS)
+            while (item := await firehose.next(live.PING_SECONDS)) is not CLOSED:
+                yield item
+                if isinstance(item, Batch):
+                    await asyncio.sleep(BATCH_SECONDS)
         finally:
             context.hub.unwatch(firehose)
 
-    return _response(events())
+    return EventStream(events(), on_disconnect=firehose.close)

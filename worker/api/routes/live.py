@@ -12,22 +12,23 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from worker.admin.apikeys import Scope
 from worker.api import queries
 from worker.api.auth import StreamKey, authorize
 from worker.api.context import ApiContext, api_context
-from worker.api.hub import Message, Subscription
+from worker.api.hub import CLOSED, Message, Subscription
 from worker.api.problems import PROBLEM_RESPONSES, Problem
+from worker.api.sse import EventStream
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["live"], responses=PROBLEM_RESPONSES)
 Context = Annotated[ApiContext, Depends(api_context)]
 PING_SECONDS = 15
+WS_SERVICE_RESTART = 1012  # the close code uvicorn itself sends when it stops
 
 
 async def open_stream(
@@ -50,9 +51,13 @@ def _dumps(payload: dict[str, object]) -> str:
 
 
 async def messages(
-    context: ApiContext, subscription: Subscription, state: queries.RunState
-) -> AsyncIterator[Message]:
-    """Progress messages then the completion; the subscription ends with the iterator."""
+    context: ApiContext,
+    subscription: Subscription,
+    state: queries.RunState,
+    idle: float | None = None,
+) -> AsyncGenerator[Message, None]:
+    """Progress messages then the completion (and `PING` after `idle` quiet seconds); ends
+    early when the subscription is closed. The subscription ends with the iterator."""
     run_id = uuid.UUID(subscription.run_id)
     try:
         while True:
@@ -61,7 +66,9 @@ async def messages(
                 return
             if state.progress is not None:
                 yield Message("progress", _dumps(state.progress))
-            while (message := await subscription.next()).kind != "resync":
+            while (message := await subscription.next(idle)).kind != "resync":
+                if message is CLOSED:
+                    return
                 yield message
                 if message.kind == "completed":
                     return
@@ -73,29 +80,30 @@ async def messages(
         context.hub.unsubscribe(subscription)
 
 
+def event_stream(
+    context: ApiContext, subscription: Subscription, state: queries.RunState
+) -> EventStream:
+    return EventStream(
+        messages(context, subscription, state, PING_SECONDS), on_disconnect=subscription.close
+    )
+
+
 @router.get(
     "/stream",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE"}},
 )
-async def stream(run_id: uuid.UUID, context: Context, _key: StreamKey) -> EventSourceResponse:
+async def stream(run_id: uuid.UUID, context: Context, _key: StreamKey) -> EventStream:
     """Server-Sent Events: `event: progress` …, then `event: completed`, then the stream ends.
     Browsers' EventSource cannot send headers: pass the key as `?access_token=`."""
-    subscription, state = await open_stream(context, run_id)
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        async for message in messages(context, subscription, state):
-            yield ServerSentEvent(data=message.data, event=message.kind)
-
-    return EventSourceResponse(
-        events(), ping=PING_SECONDS, send_timeout=30, headers={"Cache-Control": "no-store"}
-    )
+    return event_stream(context, *await open_stream(context, run_id))
 
 
 @router.websocket("/ws")
 async def websocket(run_id: uuid.UUID, socket: WebSocket) -> None:
     """WebSocket: `{"event": "progress", "data": {…}}` frames, then one `completed`, then
-    close (1000). The key: `Authorization: Bearer`, or `?access_token=` from a browser."""
+    close (1000); 1012 when the server stops first. The key: `Authorization: Bearer`, or
+    `?access_token=` from a browser."""
     context: ApiContext = socket.app.state.api
     header = socket.headers.get("authorization", "")
     secret = header[7:].strip() if header[:7].lower() == "bearer " else None
@@ -106,25 +114,22 @@ async def websocket(run_id: uuid.UUID, socket: WebSocket) -> None:
         await socket.close(code=4000 + problem.status, reason=problem.detail[:120])
         return
     await socket.accept()
-    forward = asyncio.create_task(_forward(socket, messages(context, subscription, state)))
+    # as the SSE stream: frames are sent from this task; a disconnect closes the subscription
     watch = asyncio.create_task(_until_disconnect(socket))
+    watch.add_done_callback(lambda _task: subscription.close())
+    source = messages(context, subscription, state)
     try:
-        done, _ = await asyncio.wait({forward, watch}, return_when=asyncio.FIRST_COMPLETED)
+        async for message in source:
+            await socket.send_text(message.ws_text)
+    except (WebSocketDisconnect, OSError):
+        return  # the client left while a frame was sent
     finally:
-        for task in (forward, watch):
-            task.cancel()
-        for task in (forward, watch):
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await task
-        context.hub.unsubscribe(subscription)
-    if forward in done and forward.exception() is None:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await socket.close(code=1000)
-
-
-async def _forward(socket: WebSocket, source: AsyncIterator[Message]) -> None:
-    async for message in source:
-        await socket.send_text(message.ws_text)
+        watch.cancel()
+        await source.aclose()
+    if watch.done() and not watch.cancelled():
+        return  # the client left: nothing to close
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+        await socket.close(code=WS_SERVICE_RESTART if context.hub.draining else 1000)
 
 
 async def _until_disconnect(socket: WebSocket) -> None:
