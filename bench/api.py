@@ -2,10 +2,12 @@
 
     .venv/bin/python -m bench.api [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
                                   [--seconds 5] [--clients 50] [--subscribers 1000]
+                                  [--sse-processes 2] [--sse-client raw|aiohttp]
 
 Starts one `backtest-worker serve` process (one uvicorn worker) on its own database and
-measures, with an aiohttp load generator in this process (on the same machine, so it
-competes for the same cores):
+measures, with an aiohttp load generator in this process and SSE clients in
+`--sse-processes` processes of their own (bench/sse_clients.py; all on the same machine, so
+they compete for the same cores; each side's CPU is printed):
 
 * `POST /runs` (the contract's INSERT, a write key, JSON validated) and then `GET /runs/{id}`:
   requests per second and p50/p99 latency with `--clients` concurrent keep-alive clients;
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,41 +123,65 @@ async def api_connections(conn: asyncpg.Connection) -> dict[str, int]:
 
 
 async def subscribers(
-    base: str, key: str, conn: asyncpg.Connection, run_ids: list[str], count: int
-) -> tuple[dict[str, int], list[float]]:
-    """`count` SSE streams over `run_ids` (round robin); cancel every run in one statement;
-    returns the API's connections while they were open and each client's delay (ms)."""
-    received: list[float] = []
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
-
-        async def watch(run_id: str) -> None:
-            async with session.get(f"/api/v1/runs/{run_id}/stream", headers=headers) as response:
-                assert response.status == 200, response.status
-                async for line in response.content:
-                    if line.startswith(b"event: completed"):
-                        received.append(time.time())
-                        return
-
-        tasks = [asyncio.create_task(watch(run_ids[i % len(run_ids)])) for i in range(count)]
+    port: int, key: str, conn: asyncpg.Connection, run_ids: list[str], sse: SseClients
+) -> tuple[dict[str, int], list[float], float]:
+    """`sse.count` SSE streams over `run_ids` (round robin), opened by `sse.processes` client
+    processes (bench/sse_clients.py); cancel every run in one statement; returns the API's
+    connections while they were open, each client's delay (ms) and the clients' CPU seconds."""
+    streams = [run_ids[i % len(run_ids)] for i in range(sse.count)]
+    clients = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.sse_clients",
+            str(port),
+            key,
+            sse.client,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(sse.processes)
+    ]
+    for i, client in enumerate(clients):
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write(json.dumps(streams[i :: sse.processes]).encode() + b"\n")
+        await client.stdin.drain()
+        assert await client.stdout.readline() == b"ready\n"
+    for client in clients:
+        assert client.stdin is not None
+        client.stdin.write(b"go\n")
+        await client.stdin.drain()
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
         give_up = time.monotonic() + 120
         while True:
             async with session.get("/healthz") as health:
-                if (await health.json())["subscribers"] >= count:
+                if (await health.json())["subscribers"] >= sse.count:
                     break
             if time.monotonic() > give_up:
                 raise SystemExit("the subscribers did not all connect")
             await asyncio.sleep(0.2)
-        connections = await api_connections(conn)
-        await conn.execute(
-            "UPDATE runs SET cancel_requested = true WHERE id = ANY($1::uuid[])",
-            [uuid.UUID(r) for r in run_ids],
-        )
-        committed = time.time()
-        await asyncio.wait_for(asyncio.gather(*tasks), 120)
-    return connections, [(t - committed) * 1000 for t in received]
+    connections = await api_connections(conn)
+    await conn.execute(
+        "UPDATE runs SET cancel_requested = true WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(r) for r in run_ids],
+    )
+    committed = time.time()
+    received: list[float] = []
+    cpu = 0.0
+    for client in clients:
+        out, _ = await asyncio.wait_for(client.communicate(), 120)
+        result = json.loads(out)
+        received += result["received"]
+        cpu += result["cpu"]
+    return connections, [(t - committed) * 1000 for t in received], cpu
+
+
+@dataclass(frozen=True)
+class SseClients:
+    count: int
+    processes: int
+    client: str
 
 
 class CpuMeter:
@@ -192,7 +219,7 @@ def start_api(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[
     )
 
 
-async def bench(server: str, seconds: float, clients: int, count: int, workers: int) -> None:
+async def bench(server: str, seconds: float, clients: int, sse: SseClients, workers: int) -> None:
     from worker.db.migrate import upgrade
 
     name = f"bench_api_{uuid.uuid4().hex[:8]}"
@@ -288,18 +315,23 @@ async def bench(server: str, seconds: float, clients: int, count: int, workers: 
         try:
             for label, run_ids in (
                 ("one run", ids[:1]),
-                (f"{count} runs", ids[1 : 1 + count]),
+                (f"{sse.count} runs", ids[1 : 1 + sse.count]),
             ):
                 cpu = CpuMeter(proc.pid, url)
                 await cpu.start()
-                connections, delays = await subscribers(base, key, conn, run_ids, count)
-                sse_cpu = cpu.per(count)
+                connections, delays, client_cpu = await subscribers(port, key, conn, run_ids, sse)
+                sse_cpu = cpu.per(sse.count)
                 print(
-                    f"SSE {count} subscribers on {label}: PostgreSQL connections {connections};"
-                    f" run_completed commit -> client p50 {statistics.median(delays):.1f} ms,"
-                    f" p99 {pct(delays, 0.99):.1f} ms, max {max(delays):.1f} ms"
+                    f"SSE {sse.count} subscribers on {label}: PostgreSQL connections"
+                    f" {connections}; run_completed commit -> client p50"
+                    f" {statistics.median(delays):.1f} ms, p99 {pct(delays, 0.99):.1f} ms,"
+                    f" max {max(delays):.1f} ms"
                 )
-                print(f"  CPU ms per subscriber (connect, stream, close): {sse_cpu}")
+                print(
+                    f"  CPU ms per subscriber (connect, stream, close): {sse_cpu},"
+                    f" {sse.processes} {sse.client} client processes"
+                    f" {1000 * client_cpu / sse.count:.2f}"
+                )
         finally:
             await conn.close()
     finally:
@@ -319,6 +351,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument(
+        "--sse-processes", type=int, default=2, help="client processes the streams are spread over"
+    )
+    parser.add_argument(
+        "--sse-client",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="bench/sse_clients.py: a bare asyncio protocol, or aiohttp's line reader",
+    )
+    parser.add_argument(
         "--api-workers",
         type=int,
         default=1,
@@ -326,7 +367,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     asyncio.run(
-        bench(args.database_url, args.seconds, args.clients, args.subscribers, args.api_workers)
+        bench(
+            args.database_url,
+            args.seconds,
+            args.clients,
+            SseClients(args.subscribers, args.sse_processes, args.sse_client),
+            args.api_workers,
+        )
     )
 
 
