@@ -10,7 +10,10 @@ measures, with an aiohttp load generator in this process and SSE clients in
 they compete for the same cores; each side's CPU is printed):
 
 * `POST /runs` (the contract's INSERT, a write key, JSON validated) and then `GET /runs/{id}`:
-  requests per second and p50/p99 latency with `--clients` concurrent keep-alive clients;
+  requests per second and p50/p99 latency with `--clients` concurrent keep-alive clients,
+  each sending its next request when the last is answered (closed loop: by Little's law 50
+  clients at 1,000/s wait 50 ms on average); and `POST /runs` open loop, at
+  `--open-loop-rate` per second over `--clients` connections whatever the answers' pace;
 * `--subscribers` concurrent SSE streams on one API process: the PostgreSQL connections the
   API holds meanwhile, and the delay from a `run_completed` commit to each client receiving
   its `completed` message: once with every stream on one run (one notification fanned out),
@@ -109,6 +112,29 @@ async def load(
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return len(latencies) / (time.perf_counter() - began), latencies, results
+
+
+async def open_loop(
+    session: aiohttp.ClientSession, offered: float, seconds: float, request: Any
+) -> tuple[float, list[float]]:
+    """`offered` requests per second at fixed intervals, whatever the answers' pace (the
+    session's connector bounds the connections; a request waiting for one waits in its
+    latency too); the rate done and each latency (ms) from its scheduled start."""
+    latencies: list[float] = []
+    began = time.perf_counter()
+
+    async def one(i: int, due: float) -> None:
+        await request(session, i)
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    tasks = []
+    for i in range(int(offered * seconds)):
+        due = began + i / offered
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    return len(latencies) / (time.perf_counter() - began), latencies
 
 
 async def api_connections(conn: asyncpg.Connection) -> dict[str, int]:
@@ -219,7 +245,9 @@ def start_api(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[
     )
 
 
-async def bench(server: str, seconds: float, clients: int, sse: SseClients, workers: int) -> None:
+async def bench(
+    server: str, seconds: float, clients: int, offered: int, sse: SseClients, workers: int
+) -> None:
     from worker.db.migrate import upgrade
 
     name = f"bench_api_{uuid.uuid4().hex[:8]}"
@@ -272,6 +300,15 @@ async def bench(server: str, seconds: float, clients: int, sse: SseClients, work
                 f"  p99 {pct(latencies, 0.99):6.1f} ms  ({len(latencies)} requests, {clients} clients)"
             )
             print(f"  CPU ms per request: {cpu.per(len(latencies))}")
+            if offered:
+                await cpu.start()
+                rate, latencies = await open_loop(session, offered, seconds, post)
+                print(
+                    f"POST /runs open loop, {offered} req/s offered over {clients} connections:"
+                    f" {rate:.0f} req/s done, p50 {statistics.median(latencies):.1f} ms,"
+                    f" p99 {pct(latencies, 0.99):.1f} ms (from each request's scheduled start)"
+                )
+                print(f"  CPU ms per request: {cpu.per(len(latencies))}")
             await cpu.start()
 
             async def get(s: aiohttp.ClientSession, i: int) -> None:
@@ -349,6 +386,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--open-loop-rate",
+        type=int,
+        default=1000,
+        help="POST /runs per second offered over --clients connections (0: skip)",
+    )
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument(
         "--sse-processes", type=int, default=2, help="client processes the streams are spread over"
@@ -371,6 +414,7 @@ def main() -> None:
             args.database_url,
             args.seconds,
             args.clients,
+            args.open_loop_rate,
             SseClients(args.subscribers, args.sse_processes, args.sse_client),
             args.api_workers,
         )

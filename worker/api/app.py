@@ -22,6 +22,7 @@ from worker.api.models import PREFIX
 from worker.api.ratelimit import RateLimit
 from worker.api.routes import catalog, fleet, health, live, results, runs
 from worker.api.shutdown import drain_on_exit
+from worker.api.validation import InputsCache
 from worker.config import Settings, load_settings
 from worker.db.migrate import alembic_config
 from worker.db.session import create_engine, create_session_factory
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimit(settings.api_rate_limit, settings.api_rate_limit_storage),
             artifacts=FileStore(settings.artifact_dir),
             head_revision=head_revision(),
+            inputs=InputsCache(),
         )
         log.info("api_started", cors_origins=list(settings.api_cors_origins))
         tune_gc()  # routes, models and pools are built: they stay for the process's life

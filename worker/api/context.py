@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from worker.api.auth import KeyCache
 from worker.api.hub import Hub
 from worker.api.ratelimit import RateLimit
+from worker.api.validation import InputsCache
 from worker.config import Settings
 from worker.storage import FileStore
 
@@ -26,6 +27,7 @@ class ApiContext:
     limiter: RateLimit
     artifacts: FileStore
     head_revision: str
+    inputs: InputsCache
 
 
 async def api_context(connection: HTTPConnection) -> ApiContext:

@@ -66,7 +66,7 @@ async def create_run(
     `422` if that request had other values.
     """
     _finite_json(spec)
-    await check_run(context.pool, spec)
+    await check_run(context.pool, context.inputs, spec)
     try:
         enqueued = await queries.enqueue(context.pool, spec, idempotency_key)
     except asyncpg.ForeignKeyViolationError as error:
