@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.listen_dsn,
             on_key_revoked=keys.clear,
             health_check_seconds=HUB_HEALTH_CHECK_SECONDS,
+            heartbeat_seconds=live.PING_SECONDS,
             log=log,
         )
         hub.start()

@@ -8,15 +8,18 @@ run since it last read. When the connection drops it reconnects (it is the worke
 `Listener`, with its backoff) and tells every subscription to re-read from the tables, since
 notifications sent while it was away are lost.
 
-A stream waits in its own request task (`Subscription.next`): a heartbeat is a `PING` after
-`idle` seconds without news, and `close()` (the client left: `worker.api.sse`; the server is
-stopping: `Hub.drain`) makes it return `CLOSED`. Every message is encoded once, in the form
-each transport sends (`sse_frame`, `ws_text`), however many subscribers get it.
+A stream waits in its own request task (`Subscription.next`), with no timer of its own: every
+`heartbeat_seconds` the hub ticks every reader, and one that got nothing since the last tick
+returns a `PING` (SSE sends a comment; a WebSocket ignores it). `close()` (the client left:
+`worker.api.sse`; the server is stopping: `Hub.drain`) makes it return `CLOSED`. Every
+message is encoded once, in the form each transport sends (`sse_frame`, `ws_text`), however
+many subscribers get it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,7 +55,7 @@ class Message:
 
 
 RESYNC = Message("resync", "null")
-PING = Message("ping", "null")  # nothing new for `idle` seconds: time for a heartbeat
+PING = Message("ping", "null")  # nothing new since the last heartbeat tick
 CLOSED = Message("closed", "null")  # the client left or the server is stopping
 
 
@@ -61,24 +64,28 @@ class _Waiter:
     """The wake-up of one reader, with its heartbeat and its end."""
 
     closed: bool = False
+    _quiet: bool = True  # nothing returned since the last tick
+    _ping: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def close(self) -> None:
         self.closed = True
         self._wake.set()
 
-    async def _wait(self, idle: float | None) -> bool:
-        """Wait for a `_wake`; False if `idle` seconds passed first."""
+    def tick(self) -> None:
+        """The hub's heartbeat: a reader that got nothing since the last tick is owed a ping."""
+        if self._quiet:
+            self._ping = True
+            self._wake.set()
+        self._quiet = True
+
+    def _pinged(self, pings: bool) -> bool:
+        ping, self._ping = self._ping, False
+        return ping and pings
+
+    async def _wait(self) -> None:
         self._wake.clear()
-        if idle is None:
-            await self._wake.wait()
-            return True
-        try:
-            async with asyncio.timeout(idle):
-                await self._wake.wait()
-        except TimeoutError:
-            return False
-        return True
+        await self._wake.wait()
 
 
 @dataclass(eq=False)
@@ -99,9 +106,9 @@ class Subscription(_Waiter):
         self._resync = True
         self._wake.set()
 
-    async def next(self, idle: float | None = None) -> Message:
+    async def next(self, pings: bool = False) -> Message:
         """The next message: `CLOSED` once closed, then a re-read request, then progress,
-        then the completion; `PING` after `idle` seconds of none."""
+        then the completion; with `pings`, `PING` when the hub's heartbeat finds it quiet."""
         while True:
             if self.closed:
                 return CLOSED
@@ -110,11 +117,13 @@ class Subscription(_Waiter):
                 return RESYNC
             if self._progress is not None:
                 message, self._progress = self._progress, None
+                self._quiet = False
                 return message
             if self._completed is not None:
                 return self._completed
-            if not await self._wait(idle):
+            if self._pinged(pings):
                 return PING
+            await self._wait()
 
 
 @dataclass(frozen=True)
@@ -159,16 +168,18 @@ class Firehose(_Waiter):
         self._resync = True
         self._wake.set()
 
-    async def next(self, idle: float | None = None) -> Batch | Message:
-        """What changed since the last read; `CLOSED` once closed, `PING` after `idle`
-        seconds of no change."""
+    async def next(self, pings: bool = False) -> Batch | Message:
+        """What changed since the last read; `CLOSED` once closed; with `pings`, `PING`
+        when the hub's heartbeat finds it quiet."""
         while not (self._latest or self._inserted or self._resync):
             if self.closed:
                 return CLOSED
-            if not await self._wait(idle):
+            if self._pinged(pings):
                 return PING
+            await self._wait()
         if self.closed:
             return CLOSED
+        self._quiet = False
         batch = Batch(tuple(self._latest.values()), self._inserted, self._resync)
         self._latest, self._inserted, self._resync = {}, False, False
         return batch
@@ -184,9 +195,12 @@ class Hub:
         *,
         on_key_revoked: Callable[[], None],
         health_check_seconds: float,
+        heartbeat_seconds: float,
         log: Any,
     ) -> None:
         self._on_key_revoked = on_key_revoked
+        self._heartbeat_seconds = heartbeat_seconds
+        self._ticker: asyncio.Task[None] | None = None
         self._log = log
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._firehoses: set[Firehose] = set()
@@ -206,9 +220,27 @@ class Hub:
 
     def start(self) -> None:
         self._listener.start()
+        self._ticker = asyncio.get_running_loop().create_task(self._heartbeats())
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
         await self._listener.stop()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """One tick: every reader quiet since the last one gets a `PING`."""
+        for subs in self._subscriptions.values():
+            for subscription in subs:
+                subscription.tick()
+        for firehose in self._firehoses:
+            firehose.tick()
 
     @property
     def connected(self) -> asyncio.Event:

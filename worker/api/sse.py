@@ -2,8 +2,8 @@
 
 sse-starlette ran four tasks per connection in an anyio task group (the stream, a ping
 timer, a disconnect listener, a shutdown poller) and a cancel scope per send: most of the
-API's CPU per subscriber at 1,000 of them. Here the request's task writes the frames, and the
-source keeps its own heartbeat (it yields a ping frame when idle: `Subscription.next`). One
+API's CPU per subscriber at 1,000 of them. Here the request's task writes the frames; the
+source yields the heartbeat's ping frame itself (the hub's one timer: `Hub.heartbeat`). One
 small task waits for the client's disconnect and calls `on_disconnect`, which must make the
 source end soon (the hub's `close()`); the server's shutdown ends sources the same way
 (`Hub.drain`, `worker.api.shutdown`).

@@ -35,7 +35,7 @@ async def all_runs(context: Context, _visitor: Reader) -> EventStream:
 
     async def events() -> AsyncGenerator[Batch | Message, None]:
         try:
-            while (item := await firehose.next(live.PING_SECONDS)) is not CLOSED:
+            while (item := await firehose.next(pings=True)) is not CLOSED:
                 yield item
                 if isinstance(item, Batch):
                     await asyncio.sleep(BATCH_SECONDS)

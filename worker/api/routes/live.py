@@ -54,10 +54,10 @@ async def messages(
     context: ApiContext,
     subscription: Subscription,
     state: queries.RunState,
-    idle: float | None = None,
+    pings: bool = False,
 ) -> AsyncGenerator[Message, None]:
-    """Progress messages then the completion (and `PING` after `idle` quiet seconds); ends
-    early when the subscription is closed. The subscription ends with the iterator."""
+    """Progress messages then the completion (and, with `pings`, the hub's heartbeat `PING`);
+    ends early when the subscription is closed. The subscription ends with the iterator."""
     run_id = uuid.UUID(subscription.run_id)
     try:
         while True:
@@ -66,7 +66,7 @@ async def messages(
                 return
             if state.progress is not None:
                 yield Message("progress", _dumps(state.progress))
-            while (message := await subscription.next(idle)).kind != "resync":
+            while (message := await subscription.next(pings)).kind != "resync":
                 if message is CLOSED:
                     return
                 yield message
@@ -84,7 +84,7 @@ def event_stream(
     context: ApiContext, subscription: Subscription, state: queries.RunState
 ) -> EventStream:
     return EventStream(
-        messages(context, subscription, state, PING_SECONDS), on_disconnect=subscription.close
+        messages(context, subscription, state, pings=True), on_disconnect=subscription.close
     )
 
 
