@@ -35,7 +35,6 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.cpu import backend_pids, cpu_seconds, with_children
+from bench.sse_clients import SseClients, subscribers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -135,79 +135,6 @@ async def open_loop(
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     return len(latencies) / (time.perf_counter() - began), latencies
-
-
-async def api_connections(conn: asyncpg.Connection) -> dict[str, int]:
-    rows = await conn.fetch(
-        """
-        SELECT application_name, count(*) FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name LIKE 'backtest-api%'
-        GROUP BY 1
-        """
-    )
-    return {row["application_name"]: row["count"] for row in rows}
-
-
-async def subscribers(
-    port: int, key: str, conn: asyncpg.Connection, run_ids: list[str], sse: SseClients
-) -> tuple[dict[str, int], list[float], float]:
-    """`sse.count` SSE streams over `run_ids` (round robin), opened by `sse.processes` client
-    processes (bench/sse_clients.py); cancel every run in one statement; returns the API's
-    connections while they were open, each client's delay (ms) and the clients' CPU seconds."""
-    streams = [run_ids[i % len(run_ids)] for i in range(sse.count)]
-    clients = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.sse_clients",
-            str(port),
-            key,
-            sse.client,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        for _ in range(sse.processes)
-    ]
-    for i, client in enumerate(clients):
-        assert client.stdin is not None and client.stdout is not None
-        client.stdin.write(json.dumps(streams[i :: sse.processes]).encode() + b"\n")
-        await client.stdin.drain()
-        assert await client.stdout.readline() == b"ready\n"
-    for client in clients:
-        assert client.stdin is not None
-        client.stdin.write(b"go\n")
-        await client.stdin.drain()
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
-        give_up = time.monotonic() + 120
-        while True:
-            async with session.get("/healthz") as health:
-                if (await health.json())["subscribers"] >= sse.count:
-                    break
-            if time.monotonic() > give_up:
-                raise SystemExit("the subscribers did not all connect")
-            await asyncio.sleep(0.2)
-    connections = await api_connections(conn)
-    await conn.execute(
-        "UPDATE runs SET cancel_requested = true WHERE id = ANY($1::uuid[])",
-        [uuid.UUID(r) for r in run_ids],
-    )
-    committed = time.time()
-    received: list[float] = []
-    cpu = 0.0
-    for client in clients:
-        out, _ = await asyncio.wait_for(client.communicate(), 120)
-        result = json.loads(out)
-        received += result["received"]
-        cpu += result["cpu"]
-    return connections, [(t - committed) * 1000 for t in received], cpu
-
-
-@dataclass(frozen=True)
-class SseClients:
-    count: int
-    processes: int
-    client: str
 
 
 class CpuMeter:

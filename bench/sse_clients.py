@@ -1,5 +1,6 @@
-"""SSE subscribers for `bench/api.py`, in a process of their own, so that the API process's
-work is what the delay measures and the client's CPU is counted apart.
+"""SSE subscribers for `bench/api.py`, in processes of their own, so that the API process's
+work is what the delay measures and the client's CPU is counted apart: `subscribers()`
+starts them and cancels the runs; each is
 
     python -m bench.sse_clients PORT KEY {raw,aiohttp}
 
@@ -16,10 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
+import aiohttp
+import asyncpg
 import uvloop  # what the API runs on too (uvicorn picks it)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 COMPLETED = b"event: completed"
 
@@ -74,8 +83,6 @@ async def raw(port: int, key: str, run_ids: list[str]) -> list[float]:
 
 
 async def with_aiohttp(port: int, key: str, run_ids: list[str]) -> list[float]:
-    import aiohttp
-
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
     headers = {"Authorization": f"Bearer {key}"}
@@ -91,6 +98,79 @@ async def with_aiohttp(port: int, key: str, run_ids: list[str]) -> list[float]:
             raise ConnectionError("the stream ended before its completion")
 
         return list(await asyncio.gather(*(watch(run_id) for run_id in run_ids)))
+
+
+@dataclass(frozen=True)
+class SseClients:
+    count: int
+    processes: int
+    client: str
+
+
+async def api_connections(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch(
+        """
+        SELECT application_name, count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'backtest-api%'
+        GROUP BY 1
+        """
+    )
+    return {row["application_name"]: row["count"] for row in rows}
+
+
+async def subscribers(
+    port: int, key: str, conn: asyncpg.Connection, run_ids: list[str], sse: SseClients
+) -> tuple[dict[str, int], list[float], float]:
+    """`sse.count` SSE streams over `run_ids` (round robin), opened by `sse.processes` client
+    processes (bench/sse_clients.py); cancel every run in one statement; returns the API's
+    connections while they were open, each client's delay (ms) and the clients' CPU seconds."""
+    streams = [run_ids[i % len(run_ids)] for i in range(sse.count)]
+    clients = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.sse_clients",
+            str(port),
+            key,
+            sse.client,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(sse.processes)
+    ]
+    for i, client in enumerate(clients):
+        assert client.stdin is not None and client.stdout is not None
+        client.stdin.write(json.dumps(streams[i :: sse.processes]).encode() + b"\n")
+        await client.stdin.drain()
+        assert await client.stdout.readline() == b"ready\n"
+    for client in clients:
+        assert client.stdin is not None
+        client.stdin.write(b"go\n")
+        await client.stdin.drain()
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+        give_up = time.monotonic() + 120
+        while True:
+            async with session.get("/healthz") as health:
+                if (await health.json())["subscribers"] >= sse.count:
+                    break
+            if time.monotonic() > give_up:
+                raise SystemExit("the subscribers did not all connect")
+            await asyncio.sleep(0.2)
+    connections = await api_connections(conn)
+    await conn.execute(
+        "UPDATE runs SET cancel_requested = true WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(r) for r in run_ids],
+    )
+    committed = time.time()
+    received: list[float] = []
+    cpu = 0.0
+    for client in clients:
+        out, _ = await asyncio.wait_for(client.communicate(), 120)
+        result = json.loads(out)
+        received += result["received"]
+        cpu += result["cpu"]
+    return connections, [(t - committed) * 1000 for t in received], cpu
 
 
 def main() -> None:
