@@ -53,6 +53,10 @@ class Message:
     def sse_frame(self) -> bytes:
         return PING_FRAME if self is PING else frame(self.kind, self.data)
 
+    @property
+    def final(self) -> bool:
+        return self.kind == "completed"
+
 
 RESYNC = Message("resync", "null")
 PING = Message("ping", "null")  # nothing new since the last heartbeat tick
@@ -143,6 +147,8 @@ class Batch:
     @property
     def sse_frame(self) -> bytes:
         return frame("runs", self.json())
+
+    final = False
 
 
 @dataclass(eq=False)

@@ -26,6 +26,11 @@ class Frame(Protocol):
     @property
     def sse_frame(self) -> bytes: ...
 
+    @property
+    def final(self) -> bool:
+        """The stream's last frame: sent with the body's end, one write instead of two."""
+        ...
+
 
 def frame(event: str, data: str) -> bytes:
     """One SSE message; a multi-line `data` becomes one `data:` line per line."""
@@ -58,11 +63,16 @@ class EventStream(Response):
         start = {"type": "http.response.start", "status": self.status_code}
         try:
             await send({**start, "headers": self.raw_headers})
+            more = True
             async for item in self.frames:
-                body = item.sse_frame
+                more = not item.final
+                body = {"type": "http.response.body", "body": item.sse_frame, "more_body": more}
                 async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                    await send({"type": "http.response.body", "body": body, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+                    await send(body)
+                if not more:
+                    break
+            if more:
+                await send({"type": "http.response.body", "body": b""})
         except TimeoutError:
             pass  # returning with the response unfinished: uvicorn closes the connection
         finally:
