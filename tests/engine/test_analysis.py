@@ -311,3 +311,18 @@ def test_benchmark_stats_equal_the_single_functions(rf: float) -> None:
     flat = bm.benchmark_stats(r, np.zeros_like(b), 252)
     assert flat["beta"] is None and flat["alpha"] is None and flat["correlation"] is None
     assert set(bm.benchmark_stats(r[:1], b[:1], 252).values()) == {None}
+
+
+def test_benchmark_stats_sum_over_several_blocks() -> None:
+    rng = np.random.default_rng(5)
+    n = 2 * bm.MOMENT_BLOCK + 123
+    b = rng.normal(0.0002, 0.01, n)
+    r = -0.4 * b + rng.normal(0.0003, 0.006, n)
+    got = bm.benchmark_stats(r, b, 98_280)
+    assert got["beta"] == pytest.approx(bm.beta(r, b), rel=1e-12)
+    assert got["correlation"] == pytest.approx(bm.correlation(r, b), rel=1e-12)
+    assert got["tracking_error"] == pytest.approx(bm.tracking_error(r, b, 98_280), rel=1e-12)
+    assert got["information_ratio"] == pytest.approx(bm.information_ratio(r, b, 98_280), rel=1e-9)
+    dr, db = r - r.mean(), b - b.mean()
+    moments = bm.centred_moments(r, b, float(r.mean()), float(b.mean()))
+    assert moments == pytest.approx((dr @ dr, db @ db, dr @ db), rel=1e-13)

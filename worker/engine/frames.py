@@ -9,34 +9,39 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
 from worker.engine.simulate import Simulation
 
 
 def utc_timestamps(values: np.ndarray) -> pl.Series:
-    return pl.Series(values.astype(np.int64)).cast(pl.Datetime("us", "UTC"))
+    """UTC microseconds as a Datetime series (an int64 array is not copied)."""
+    return pl.Series(values.astype(np.int64, copy=False)).cast(pl.Datetime("us", "UTC"))
 
 
 def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
+    """timestamp, equity, cash, position_value, exposure (gross position value over
+    equity, null where equity <= 0) and drawdown; each column built once in numpy and
+    handed to polars without a copy."""
     curve = sim.curve
-    gross = pl.col("position_value").abs() if curve.gross is None else pl.lit(curve.gross)
-    return pl.DataFrame(
+    equity = curve.equity
+    exposure = np.abs(curve.position_value) if curve.gross is None else curve.gross.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(exposure, equity, out=exposure)
+    frame = pl.DataFrame(
         {
             "timestamp": utc_timestamps(md.grid_ts),
-            "equity": curve.equity,
+            "equity": equity,
             "cash": curve.cash,
             "position_value": curve.position_value,
-            "peak_ratio": sim.peak_ratio,
+            "exposure": exposure,
+            "drawdown": drawdown_curve(equity, sim.capital),
         }
-    ).select(
-        "timestamp",
-        "equity",
-        "cash",
-        "position_value",
-        pl.when(pl.col("equity") > 0).then(gross / pl.col("equity")).alias("exposure"),
-        (pl.col("peak_ratio") - 1.0).alias("drawdown"),
     )
+    if equity.shape[0] and equity.min() > 0:  # False when some equity is NaN
+        return frame
+    return frame.with_columns(pl.when(pl.col("equity") > 0).then(pl.col("exposure")))
 
 
 def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:

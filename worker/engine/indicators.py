@@ -66,7 +66,8 @@ def _rebased_cumsum(md: MarketData, x: F64) -> F64:
     """Per block, cumulative sum of ``x - x[first row]`` (small numbers, little drift)."""
     out = np.empty(md.n)
     for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
-        np.cumsum(x[lo:hi] - x[lo], out=out[lo:hi])
+        block = np.subtract(x[lo:hi], x[lo], out=out[lo:hi])
+        np.cumsum(block, out=block)
     return out
 
 
@@ -75,9 +76,15 @@ def sma_of(md: MarketData, x: F64, period: int, csum: F64 | None = None) -> F64:
     re-based running sum ``S``; a window holding a missing (NaN) value is missing."""
     if np.isnan(x).any():
         return _sma_with_gaps(md, x, period)
+    return _sma_known(md, x, period, csum)
+
+
+def _sma_known(md: MarketData, x: F64, period: int, csum: F64 | None = None) -> F64:
+    """``sma_of`` of an ``x`` without missing values."""
     csum = _rebased_cumsum(md, x) if csum is None else csum
-    out = np.full(md.n, np.nan)
+    out = np.empty(md.n)
     for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
+        out[lo : min(lo + period - 1, hi)] = np.nan
         if hi - lo < period:
             continue
         window = out[lo + period - 1 : hi]
@@ -107,12 +114,13 @@ def _sma_with_gaps(md: MarketData, x: F64, period: int) -> F64:
 
 
 def sma(md: MarketData, period: int, src: str = "close") -> F64:
-    """Simple moving average of a price column (``sma_of``; the running sum is cached)."""
+    """Simple moving average of a price column (``sma_of``; the running sum is cached).
+    Price columns are finite (``MarketData`` checks them), so nothing is missing."""
 
     def compute() -> F64:
         x = source(md, src)
         csum = cached(md, ("cumsum", src), lambda: _rebased_cumsum(md, x))
-        return sma_of(md, x, period, csum)
+        return _sma_known(md, x, period, csum)
 
     return cached(md, ("sma", period, src), compute)
 

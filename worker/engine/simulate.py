@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
 from worker.engine.carry import CARRY_METRICS, Carry
-from worker.engine.drawdowns import peak_ratio
 from worker.engine.equity_stats import EquityStats, array_block, equity_stats
 from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
@@ -43,12 +41,6 @@ class Simulation:
     trade_returns: F64
     metrics: dict[str, Metric]
     capital: float
-
-    @cached_property
-    def peak_ratio(self) -> F64:
-        """Equity / running peak per bar (the initial capital counts as a peak);
-        drawdown = peak_ratio - 1."""
-        return peak_ratio(self.curve.equity, self.capital)
 
 
 def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer:
