@@ -1,6 +1,7 @@
 """Engine benchmark: prints figures, is not a test.
 
-    .venv/bin/python bench/engine.py [--bars 1000000] [--vbt-grid-combos 100] [--skip-bt] [--commission 0.0001]
+    .venv/bin/python bench/engine.py [--bars 1000000] [--vbt-grid-combos 100] [--skip-bt]
+        [--skip-grid] [--skip-portfolio] [--portfolio-symbols 8] [--commission 0.0001]
 
 On one synthetic 1-symbol dataset (seeded GBM, 1-minute bars) it measures, each in its own
 subprocess so peak memory is measured separately:
@@ -22,6 +23,8 @@ engine's target position does), and an exit on the last bar, where this engine c
 is still open. The commission is 1 bp (``--commission``): at 0.1 % the ~39,000 trades of
 SMA(10/30) on 1M one-minute bars take the account to 1e-31 and vectorbt stops filling
 orders of a few billionths of a unit, so the two no longer do the same work.
+* this engine's portfolio: the single run's strategy and config on ``--portfolio-symbols``
+  aligned symbols of ``--bars`` bars each, default 1/n sizing (bench/portfolio.py);
 * backtesting.py: Backtest(...).run() once; its optimize() over 1,000 combinations is
   extrapolated from that single run (it is a per-bar Python loop).
 
@@ -53,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import bt_single, portfolio  # noqa: E402
 from bench.agreement import engine_trades, report, vbt_portfolio, vbt_trades  # noqa: E402
 
 FAST = list(range(5, 55, 2))  # 25 values
@@ -227,52 +231,17 @@ def work_vbt_grid(path: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def work_bt_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import pandas as pd
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-
-    df = _load(path).to_pandas()
-    df = df.rename(columns={c: c.capitalize() for c in ("open", "high", "low", "close", "volume")})
-    df = df.set_index("timestamp")[["Open", "High", "Low", "Close", "Volume"]]
-    df.index = df.index.tz_localize(None)
-
-    def sma(x: Any, n: int) -> Any:
-        return pd.Series(x).rolling(n).mean().to_numpy()
-
-    class SmaCross(Strategy):  # type: ignore[misc]
-        n1, n2 = 10, 30
-
-        def init(self) -> None:
-            self.ma1 = self.I(sma, self.data.Close, self.n1)
-            self.ma2 = self.I(sma, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.ma1, self.ma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.ma2, self.ma1):
-                self.position.close()
-                self.sell()
-
-    base = _rss_mb()
-    t = time.perf_counter()
-    stats = Backtest(
-        df, SmaCross, cash=10_000_000, commission=CONFIG["commission"], finalize_trades=True
-    ).run()
-    seconds = time.perf_counter() - t
-    return {"seconds": seconds, "peak_mb": _peak_mb() - base, "trades": int(stats["# Trades"])}
+def work_engine_portfolio(path: str, _: argparse.Namespace) -> dict[str, Any]:
+    return portfolio.work_engine_portfolio(path, CONFIG, _rss_mb, _peak_mb)
 
 
 WORKERS = {
     "engine_single": work_engine_single,
+    "engine_portfolio": work_engine_portfolio,
     "engine_grid": work_engine_grid,
     "vbt_single": work_vbt_single,
     "vbt_grid": work_vbt_grid,
-    "bt_single": work_bt_single,
+    "bt_single": lambda path, _: bt_single.work_bt_single(path, CONFIG, _rss_mb, _peak_mb),
 }
 NEEDS = {"vbt_single": "vectorbt", "vbt_grid": "vectorbt", "bt_single": "backtesting"}
 
@@ -313,6 +282,8 @@ def main() -> None:
     parser.add_argument("--vbt-chunk", type=int, default=25)
     parser.add_argument("--skip-bt", action="store_true")
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--skip-portfolio", action="store_true")
+    parser.add_argument("--portfolio-symbols", type=int, default=portfolio.SYMBOLS)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
         "--no-tune", action="store_true", help="default glibc malloc settings for every engine"
@@ -345,6 +316,9 @@ def main() -> None:
         if not args.skip_grid:
             names += ["engine_grid", "vbt_grid"]
         r = {name: _spawn(name, path, args) for name in names}
+        if not args.skip_portfolio:
+            multi = portfolio.write_data(args.bars, args.portfolio_symbols, Path(tmp) / "p.pq")
+            r["engine_portfolio"] = _spawn("engine_portfolio", multi, args)
 
     single_ok, grid_ok = report(r)
     es, vs, bs = r.get("engine_single"), r.get("vbt_single"), r.get("bt_single")
@@ -356,6 +330,8 @@ def main() -> None:
             f"{es['integer_units_seconds'] * 1000:.1f} ms), peak +{es['peak_mb']:.0f} MB, "
             f"{es['trades']} trades"
         )
+    if r.get("engine_portfolio"):
+        print(portfolio.summary_line(r["engine_portfolio"]))
     if vs:
         print(
             f"  vectorbt single: {vs['seconds'] * 1000:.1f} ms (+ JIT compile "

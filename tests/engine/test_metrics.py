@@ -120,3 +120,21 @@ def test_buy_and_hold_metric_matches_buy_and_hold_strategy() -> None:
     assert res.metrics["buy_and_hold_return"] == pytest.approx(0.2)
     assert res.metrics["total_return"] == pytest.approx(0.2)
     assert res.metrics["cagr"] == pytest.approx(1.2 ** (252 / 4) - 1)
+
+
+@pytest.mark.parametrize("drift", [-0.0002, 0.0, 0.0002])
+def test_blockwise_peak_ratio_equals_the_running_max(drift: float) -> None:
+    rng = np.random.default_rng(11)
+    n = 3 * dd_mod.PEAK_BLOCK + 77
+    equity = 100.0 * np.exp(np.cumsum(rng.normal(drift, 0.002, n)))
+    for initial in (50.0, 100.0, 1e9):
+        peak = np.maximum(np.maximum.accumulate(equity), initial)
+        assert np.array_equal(dd_mod.peak_ratio(equity, initial), equity / peak)
+    k = dd_mod.PEAK_BLOCK + 5
+    gap = equity.copy()
+    gap[k] = np.nan  # NaN propagates through the scanned peak
+    got = dd_mod.peak_ratio(gap, 100.0)
+    head = equity[:k]
+    assert np.array_equal(got[:k], head / np.maximum(np.maximum.accumulate(head), 100.0))
+    assert np.isnan(got[k:]).all()
+    assert dd_mod.peak_ratio(np.empty(0), 1.0).shape == (0,)

@@ -6,6 +6,7 @@ first bar back at it (docs/metrics.md, Drawdowns).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROS_PER_DAY = 86_400_000_000
 #: How many of the deepest periods a run reports with their dates.
 WORST_DRAWDOWNS = 10
+#: Bars per block of ``peak_ratio``'s scan (its temporaries stay in the L2 cache).
+PEAK_BLOCK = 1 << 16
 
 
 def drawdown(wealth: F64) -> F64:
@@ -29,7 +32,31 @@ def drawdown(wealth: F64) -> F64:
 
 
 def peak_ratio(equity: F64, initial: float) -> F64:
-    """Per bar ``equity / max(initial, running max of equity)``; drawdown is this minus 1."""
+    """Per bar ``equity / max(initial, running max of equity)``; drawdown is this minus 1.
+
+    The running max is scanned only in blocks of ``PEAK_BLOCK`` bars that reach a new high;
+    elsewhere it is the peak carried in (the same values, at a fraction of the cost of a
+    sequential scan). A curve with NaN takes the whole-array scan."""
+    n = int(equity.shape[0])
+    out: F64 = np.empty(n)
+    peak = float(initial)
+    for lo in range(0, n, PEAK_BLOCK):
+        e = equity[lo : lo + PEAK_BLOCK]
+        ratio = out[lo : lo + PEAK_BLOCK]
+        top = float(e.max())
+        if math.isnan(top):
+            return _scanned_peak_ratio(equity, initial)
+        if top > peak:
+            np.maximum.accumulate(e, out=ratio)
+            np.maximum(ratio, peak, out=ratio)
+            peak = float(ratio[-1])
+            np.divide(e, ratio, out=ratio)
+        else:
+            np.divide(e, peak, out=ratio)
+    return out
+
+
+def _scanned_peak_ratio(equity: F64, initial: float) -> F64:
     peak = np.maximum.accumulate(equity)
     peak[: int(np.searchsorted(peak, initial))] = initial  # peak is non-decreasing
     np.divide(equity, peak, out=peak)
