@@ -118,10 +118,11 @@ def drawdown_table(micros: I64, dd: F64) -> DrawdownTable:
     """The periods of the drawdown curve ``dd`` on bar times ``micros`` (UTC microseconds)."""
     dd = np.asarray(dd, dtype=np.float64)
     n = int(dd.shape[0])
-    under = dd < 0
-    edges = np.diff(under.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1).astype(np.int64)
-    ends = np.flatnonzero(edges == -1).astype(np.int64)
+    under = (dd < 0).view(np.int8)
+    # the curve starts and ends above water (padding): edges alternate start, end, ...
+    edges = np.flatnonzero(np.diff(under, prepend=np.int8(0), append=np.int8(0)))
+    starts = edges[0::2].astype(np.int64)
+    ends = edges[1::2].astype(np.int64)
     if starts.shape[0] == 0:
         empty = np.empty(0, dtype=np.int64)
         return DrawdownTable(empty, empty, np.empty(0), empty, dd, n)

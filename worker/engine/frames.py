@@ -48,7 +48,8 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
     """Equal-weight buy-and-hold on the run's timeline: ``capital / k`` in each of the k
     symbols at its first close; before a symbol's first bar its share waits in cash."""
     if md.n_symbols == 1:
-        values = capital * (md.close / md.close[0])
+        values = np.divide(md.close, md.close[0])
+        values *= capital
     else:
         close_w = md.marks[0]
         first = md.close[md.starts]

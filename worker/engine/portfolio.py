@@ -350,7 +350,8 @@ def exposure(md: MarketData, fills: Fills) -> float | None:
     done = fills.units > 0
     if not done.any():
         return 0.0
-    t_in = md.t_idx[fills.legs.entry_row[done]]
+    entry_row = fills.legs.entry_row[done]
+    t_in = entry_row if md.n_symbols == 1 else md.t_idx[entry_row]
     t_end = fills.legs.exit_t[done] + 1
     order = np.argsort(t_in, kind="stable")
     t_in, t_end = t_in[order], t_end[order]
