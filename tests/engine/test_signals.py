@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +56,31 @@ def test_indicators_per_symbol(seed: int, n_symbols: int, period: int) -> None:
     above, below = ind.crosses(md, sma, md.close)
     assert not (above & below).any()
     assert not above[md.starts].any() and not below[md.starts].any()
+
+
+def test_symbol_blocks_found_by_search_equal_the_run_length_encoding() -> None:
+    from worker.engine import market
+
+    def rle(values: list[str | None]) -> tuple[list[str], list[int]] | None:
+        runs = pl.Series(values, dtype=pl.String).rle().struct.unnest()
+        names = [str(v) for v in runs["value"].to_list()]
+        if None in values or len(set(names)) != len(names) or names != sorted(names):
+            return None
+        return names, runs["len"].to_list()
+
+    many = market.MAX_SEARCHED_RUNS + 6
+    cases: list[list[str | None]] = [
+        ["A", "A", "B", "B", "B", "C"],
+        ["B", "A"],
+        ["A", "B", "A"],
+        ["A", "A", None],
+        [],
+        [f"S{i:03d}" for i in range(many) for _ in range(2)],
+        [f"S{i:03d}" for i in range(many) for _ in range(2)][::-1],
+    ]
+    for values in cases:
+        got = market.sorted_runs(pl.Series(values, dtype=pl.String))
+        want = rle(values)
+        assert (got is None) == (want is None), values
+        if got is not None and want is not None:
+            assert got[0] == want[0] and got[1].tolist() == want[1]

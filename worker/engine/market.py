@@ -200,9 +200,9 @@ def sorted_runs(column: pl.Series) -> tuple[list[str], I64] | None:
     lo = 0
     while lo < n:
         if len(symbols) == MAX_SEARCHED_RUNS:
-            symbols, lengths = _rle(column)
-            ok = len(set(symbols)) == len(symbols) and symbols == sorted(symbols)
-            return (symbols, lengths) if ok else None
+            names, counts = _rle(column)
+            ok = len(set(names)) == len(names) and names == sorted(names)
+            return (names, counts) if ok else None
         symbol = str(column[lo])
         hi = int(column.search_sorted(symbol, side="right"))
         if hi <= lo or (symbols and symbol <= symbols[-1]):
@@ -212,5 +212,6 @@ def sorted_runs(column: pl.Series) -> tuple[list[str], I64] | None:
         symbols.append(symbol)
         ends.append(hi)
         lo = hi
-    lengths: I64 = np.diff(np.array([0, *ends], dtype=np.int64))
+    bounds: I64 = np.array([0, *ends], dtype=np.int64)
+    lengths: I64 = bounds[1:] - bounds[:-1]
     return symbols, lengths
