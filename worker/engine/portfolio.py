@@ -362,27 +362,24 @@ def exposure(md: MarketData, fills: Fills) -> float | None:
 
 
 def _positions_wide(md: MarketData, fills: Fills) -> F64:
-    """T x S units held at each bar's close."""
+    """T x S units held at each bar's close: per symbol, each fill's holding repeated from
+    its bar to the next fill's (legs are sorted by symbol then entry, so a symbol's fills
+    are in time order; of two fills at one bar the later one holds)."""
     legs = fills.legs
     t_n, s_n = md.grid_ts.shape[0], md.n_symbols
     done = fills.units > 0
-    t_in = md.t_idx[legs.entry_row[done]]
-    t_out = legs.exit_t[done]
-    signed = (legs.side[done] * fills.units[done]).astype(np.float64)
     sym = legs.sym[done]
-    # set value at entry t, 0 at exit t, in per-symbol event order (legs are sorted by
-    # symbol then entry); the last write per (t, symbol) wins, then forward-fill.
-    keys = np.empty(2 * t_in.shape[0], dtype=np.int64)
-    vals = np.empty(2 * t_in.shape[0])
-    keys[0::2] = t_in * s_n + sym
-    keys[1::2] = t_out * s_n + sym
-    vals[0::2] = signed
-    vals[1::2] = 0.0
-    uniq, first_in_rev = np.unique(keys[::-1], return_index=True)
-    pos = np.full(t_n * s_n, np.nan)
-    pos[uniq] = vals[::-1][first_in_rev]
-    pos_w = pos.reshape(t_n, s_n)
-    idx = np.where(np.isnan(pos_w), 0, np.arange(t_n)[:, None])
-    np.maximum.accumulate(idx, axis=0, out=idx)
-    out: F64 = np.nan_to_num(np.take_along_axis(pos_w, idx, axis=0), nan=0.0)
+    times = np.empty(2 * sym.shape[0], dtype=np.int64)
+    times[0::2] = md.t_idx[legs.entry_row[done]]
+    times[1::2] = legs.exit_t[done]
+    held = np.zeros(2 * sym.shape[0] + 1)
+    held[1::2] = legs.side[done] * fills.units[done]
+    bounds = 2 * np.searchsorted(sym, np.arange(s_n + 1))
+    out: F64 = np.zeros((t_n, s_n))
+    for s, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+        if lo == hi:
+            continue
+        starts = np.concatenate([[0], times[lo:hi]])
+        values = np.concatenate([[0.0], held[lo + 1 : hi + 1]])
+        out[:, s] = np.repeat(values, np.diff(starts, append=t_n))
     return out
