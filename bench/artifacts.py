@@ -7,25 +7,36 @@ large (1 symbol, 1,000,000 one-minute bars); an SMA crossover (10/50) with 0.1 %
 commission. Each artifact is rendered alone through ``render_files`` (so the two reports
 each pay for the tearsheet they share), after one warm-up call; the figure is the median
 of ``--repeat`` calls. "defaults" renders ``DEFAULT_ARTIFACTS`` together, "engine" is
-``run_backtest`` on the same bars (median too). No database, no disk.
+``run_backtest`` on the same bars (median too). "stored" is the worker's own step after the
+engine, ``worker.pipeline.store.outcome_of`` with the default files: render, write them under
+a fresh run's prefix in a temporary directory (local disk), and build its event rows. No
+database.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worker.engine.api import BacktestResult, run_backtest
+from worker.engine.api import BacktestResult, parse_run, run_backtest
 from worker.engine.synthetic import generate_bars
+from worker.pipeline.inputs import RunInputs, RunOptions
+from worker.pipeline.store import outcome_of
+from worker.queue.handler import RunJob
 from worker.results.artifacts import ARTIFACTS, render_files
 from worker.results.report import RunIdentity
+from worker.storage import FileStore
 
 SIZES = {
     "small": (["AAA"], 250, "1d"),
@@ -80,7 +91,40 @@ def measure(size: str, repeat: int) -> list[tuple[str, str, float, int]]:
         rows.append((name, "on" if spec.default else "off", seconds, len(files[0].data)))
     seconds, files = median_seconds(lambda: render_files(who, result), repeat)
     rows.append(("defaults", "", seconds, sum(len(f.data) for f in files)))
+    seconds, size_bytes = stored_seconds(result, symbols, timeframe, repeat)
+    rows.append(("stored", "", seconds, size_bytes))
     return rows
+
+
+def stored_seconds(
+    result: BacktestResult, symbols: list[str], timeframe: str, repeat: int
+) -> tuple[float, int]:
+    """``outcome_of`` for a new run each call (so each writes new files, as in production)."""
+    spec = parse_run(STRATEGY, {"commission": 0.001}, initial_capital=10_000)
+    root = tempfile.mkdtemp(prefix="bench-artifacts-")
+    store = FileStore(root)
+
+    def inputs() -> RunInputs:
+        ids = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        job = RunJob(*ids, "backtest", Decimal(10_000), {}, 1, 1, "bench")
+        return RunInputs(
+            job,
+            spec,
+            RunOptions(),
+            "synthetic",
+            "0" * 64,
+            "",
+            timeframe,
+            tuple(symbols),
+            "sma_crossover",
+            "1.0.0",
+        )
+
+    try:
+        seconds, outcome = median_seconds(lambda: outcome_of(inputs(), result, store), repeat)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return seconds, sum(a.size_bytes for a in outcome.artifacts) + len(outcome.events_csv)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -23,6 +25,7 @@ from worker.results.events import trade_event_frame, trade_events_csv
 from worker.results.report import RunIdentity
 from worker.results.tearsheet import tearsheet
 from worker.results.trade_table import TRADES_SHOWN_EACH_END
+from worker.storage import FileStore
 
 IDENTITY = RunIdentity(
     run_id="00000000-0000-0000-0000-000000000001",
@@ -106,17 +109,22 @@ def test_every_artifact_is_rendered_with_its_kind_and_type(result: BacktestResul
     assert pl.read_csv(files["equity.csv"].data).height == result.equity.height
 
 
-def test_a_long_curve_renders_the_same_files_in_catalogue_order() -> None:
-    """On 100,000 bars or more the Parquet file is written in a thread beside the reports:
-    the files, their order and the curve they hold are those of one thread."""
+@pytest.fixture(scope="module")
+def long() -> BacktestResult:
+    """120,000 bars: long enough for the side threads."""
     bars = generate_bars(symbols=["AAA"], n_bars=120_000, timeframe="1m", seed=4)
-    long = run_backtest(
+    return run_backtest(
         bars,
         {"kind": "sma_crossover", "fast_period": 10, "slow_period": 50},
         {},
         initial_capital=10_000,
         timeframe="1m",
     )
+
+
+def test_a_long_curve_renders_the_same_files_in_catalogue_order(long: BacktestResult) -> None:
+    """On 100,000 bars or more the Parquet file and the CSVs are written in threads beside
+    the reports: the files, their order and the curve they hold are those of one thread."""
     files = render_files(IDENTITY, long)
     single_run_defaults = DEFAULT_ARTIFACTS - {"leaderboard_csv"}
     assert [f.filename for f in files] == [
@@ -125,6 +133,27 @@ def test_a_long_curve_renders_the_same_files_in_catalogue_order() -> None:
     parquet = next(f for f in files if f.filename == "equity.parquet")
     assert parquet.data == artifacts._parquet(long.equity)
     assert pl.read_parquet(parquet.data).equals(long.equity)
+    trades = next(f for f in files if f.filename == "trades.csv")
+    assert trades.data == artifacts._csv(long.trades)
+
+
+@pytest.mark.parametrize("size", ["short", "long"])
+def test_stored_files_are_the_rendered_bytes_in_catalogue_order(
+    tmp_path: Path, result: BacktestResult, long: BacktestResult, size: str
+) -> None:
+    """``start_files`` (the worker's path: some files rendered and written on side threads)
+    stores exactly what ``render_files`` renders, under the attempt's prefix, in order."""
+    run = result if size == "short" else long
+    store = FileStore(str(tmp_path))
+    rendered = render_files(IDENTITY, run)
+    stored = artifacts.start_files(store, IDENTITY.run_id, 2, IDENTITY, run).wait()
+    assert [a.filename for a in stored] == [f.filename for f in rendered]
+    for file, artifact in zip(rendered, stored, strict=True):
+        assert (artifact.kind, artifact.mime_type) == (file.kind, file.mime_type)
+        assert Path(artifact.stored.uri) == tmp_path / IDENTITY.run_id / "attempt-2" / file.filename
+        assert artifact.stored.size_bytes == len(file.data)
+        assert artifact.stored.sha256 == hashlib.sha256(file.data).hexdigest()
+        assert Path(artifact.stored.uri).read_bytes() == file.data
 
 
 def test_only_the_asked_files_are_written(result: BacktestResult) -> None:
@@ -296,6 +325,28 @@ def test_non_finite_values_in_trades_become_null() -> None:
     exit_payload = json.loads(frame["payload"][0])
     assert exit_payload["price"] is None and exit_payload["fees"] is None
     assert exit_payload["pnl"] is None and exit_payload["return"] == 0.5
+
+
+def test_finite_trades_keep_their_payloads_as_written() -> None:
+    """With every float finite no token is replaced: a symbol spelt NaN stays a string."""
+    trades = pl.DataFrame(
+        {
+            "symbol": ["NaN"],
+            "side": ["long"],
+            "entry_time": [datetime(2024, 1, 1, tzinfo=UTC)],
+            "entry_price": [1.0],
+            "exit_time": [datetime(2024, 1, 2, tzinfo=UTC)],
+            "exit_price": [2.0],
+            "units": [1.0],
+            "fees": [0.0],
+            "pnl": [1.0],
+            "return": [1.0],
+            "exit_reason": ["signal"],
+        }
+    ).with_columns(pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")))
+    payloads = [json.loads(p) for p in trade_event_frame(trades)["payload"]]
+    assert [p["symbol"] for p in payloads] == ["NaN", "NaN"]
+    assert payloads[1]["price"] == 2.0 and payloads[1]["pnl"] == 1.0
 
 
 def test_within_a_timestamp_a_trade_is_entered_before_it_is_left() -> None:

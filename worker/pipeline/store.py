@@ -18,14 +18,17 @@ from worker import jsonsafe
 from worker.engine.api import BacktestResult
 from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import ArtifactRecord, RunOutcome
-from worker.results.artifacts import render_files, store_files
+from worker.results.artifacts import start_files
 from worker.results.events import trade_events_csv
 from worker.results.report import RunIdentity
 from worker.storage import FileStore
 
 
 def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> RunOutcome:
-    """Render and store the run's files; the outcome for the completer (blocking I/O)."""
+    """Render and store the run's files; the outcome for the completer (blocking I/O).
+
+    `timings.render` is the rendering on the run's thread; `timings.store` the rest: writing
+    those files, the event rows, and waiting for the files rendered on a side thread."""
     job = inputs.job
     started = time.perf_counter()
     identity = RunIdentity(
@@ -42,10 +45,13 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         notes=inputs.options.notes,
         tags=inputs.options.tags,
     )
-    files = render_files(identity, result, inputs.options.artifact_selection)
+    files = start_files(
+        store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
+    )
     rendered = time.perf_counter()
-    stored = store_files(store, job.id, job.attempt, files)
+    # While a long curve's Parquet file is still being rendered and written on a side thread.
     events = trade_events_csv(job.id, result.trades) + _metrics_event_csv(inputs, result)
+    stored = files.wait()
     done = time.perf_counter()
     timings = {
         **result.timings,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import numpy as np
 import polars as pl
 
 from worker.schemas.event import COPY_COLUMNS
@@ -57,15 +58,24 @@ def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
         .alias("order"),
         "trade",
     )
-    return (
-        pl.concat([entries, exits])
-        .sort("timestamp", "order", "trade")
-        .select(
-            "event_type",
-            "timestamp",
-            # polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
-            pl.col("payload").str.replace_all(r"-?\b(?:NaN|inf)\b", "null"),
-        )
+    events = pl.concat([entries, exits]).sort("timestamp", "order", "trade")
+    if _all_finite(trades):
+        return events.select("event_type", "timestamp", "payload")
+    return events.select(
+        "event_type",
+        "timestamp",
+        # polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
+        pl.col("payload").str.replace_all(r"-?\b(?:NaN|inf)\b", "null"),
+    )
+
+
+def _all_finite(trades: pl.DataFrame) -> bool:
+    """Whether no float in the payloads is NaN or infinite (then no token needs replacing:
+    the replacement scans every payload, a tenth of the work on long runs)."""
+    return all(
+        bool(np.isfinite(trades[name].to_numpy()).all())
+        for name, dtype in trades.schema.items()
+        if dtype.is_float()
     )
 
 
