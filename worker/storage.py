@@ -8,6 +8,7 @@ backend. S3 credentials and endpoint come from the usual AWS variables (`AWS_ACC
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import time
 from dataclasses import dataclass
@@ -46,9 +47,10 @@ class FileStore:
         """Write `data` at `key` (e.g. `<run id>/<attempt>/report.html`)."""
         path = posixpath.join(self._root_path, key)
         if self.is_local:
-            self._fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        with self._fs.open(path, "wb") as handle:
-            handle.write(data)
+            _write_local(path, data)
+        else:
+            with self._fs.open(path, "wb") as handle:
+                handle.write(data)
         return StoredFile(self.uri_for(key), len(data), hashlib.sha256(data).hexdigest())
 
     def get(self, uri: str) -> bytes:
@@ -111,6 +113,19 @@ class FileStore:
             if "://" in uri and not self.is_local
             else uri.removeprefix("file://")
         )
+
+
+def _write_local(path: str, data: bytes) -> None:
+    """A plain file write; its folder is made only when missing (a run's first file), so
+    the other files of the attempt cost one open each."""
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+            return
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def _mtime(path: Path) -> float:
