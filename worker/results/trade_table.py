@@ -88,7 +88,7 @@ def trade_table_rows(trades: pl.DataFrame, fmt: str, trades_file: str | None) ->
         f'; every trade is in <a href="{escape(trades_file)}">trades.csv</a>' if trades_file else ""
     )
     gap = f'<tr class="gap"><td colspan="13">… {hidden:,} trades not shown{where} …</td></tr>\n'
-    ends = pl.concat([trades.head(TRADES_SHOWN_EACH_END), trades.tail(TRADES_SHOWN_EACH_END)])
+    ends = trades.head(TRADES_SHOWN_EACH_END).vstack(trades.tail(TRADES_SHOWN_EACH_END))
     numbers = chain(
         range(1, TRADES_SHOWN_EACH_END + 1), range(hidden + TRADES_SHOWN_EACH_END + 1, n + 1)
     )
