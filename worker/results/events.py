@@ -17,8 +17,9 @@ import polars as pl
 from worker.schemas.event import COPY_COLUMNS
 
 
-def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
-    """Two rows per trade (entry, exit), ordered by time, payload as JSON text.
+def trade_event_frame(trades: pl.DataFrame, run_id: uuid.UUID | None = None) -> pl.DataFrame:
+    """Two rows per trade (entry, exit), ordered by time, payload as JSON text; with
+    ``run_id``, led by a ``run_id`` column (the rows of ``COPY_COLUMNS``).
 
     Within one timestamp, exits of trades opened earlier come first (a reversal closes
     before it opens), then entries, then exits of trades opened at that same timestamp (a
@@ -26,21 +27,25 @@ def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
     small run the cost is per polars call, and a lazy query's collect costs more than the
     few eager calls it would replace.
     """
-    numbered = trades.with_row_index("trade", offset=1).with_columns(pl.col("trade").cast(pl.Int64))
+    lead = [] if run_id is None else [pl.lit(str(run_id)).alias("run_id")]
+    numbered = trades.with_row_index("trade", offset=1)
+    number = pl.col("trade").cast(pl.Int64)
     entries = numbered.select(
+        *lead,
         pl.lit("trade_entry").alias("event_type"),
         pl.col("entry_time").alias("timestamp"),
-        pl.struct("trade", "symbol", "side", "units", pl.col("entry_price").alias("price"))
+        pl.struct(number, "symbol", "side", "units", pl.col("entry_price").alias("price"))
         .struct.json_encode()
         .alias("payload"),
         pl.lit(1, dtype=pl.Int8).alias("order"),
         "trade",
     )
     exits = numbered.select(
+        *lead,
         pl.lit("trade_exit").alias("event_type"),
         pl.col("exit_time").alias("timestamp"),
         pl.struct(
-            "trade",
+            number,
             "symbol",
             "side",
             "units",
@@ -59,11 +64,11 @@ def trade_event_frame(trades: pl.DataFrame) -> pl.DataFrame:
         "trade",
     )
     events = pl.concat([entries, exits]).sort("timestamp", "order", "trade")
+    columns = [*(["run_id"] if lead else []), "event_type", "timestamp"]
     if _all_finite(trades):
-        return events.select("event_type", "timestamp", "payload")
+        return events.select(*columns, "payload")
     return events.select(
-        "event_type",
-        "timestamp",
+        *columns,
         # polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
         pl.col("payload").str.replace_all(r"-?\b(?:NaN|inf)\b", "null"),
     )
@@ -85,7 +90,8 @@ def trade_events_csv(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
     Going through CSV keeps the Python side to one buffer: no per-event Python objects, no
     per-event codec calls (about ten times less work in the worker than row tuples).
     """
-    frame = trade_event_frame(trades).with_columns(run_id=pl.lit(str(run_id))).select(COPY_COLUMNS)
+    frame = trade_event_frame(trades, run_id)
+    assert tuple(frame.columns) == COPY_COLUMNS
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z")
     return buffer.getvalue()
