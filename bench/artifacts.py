@@ -70,7 +70,9 @@ def identity(symbols: list[str], timeframe: str) -> RunIdentity:
     )
 
 
-def measure(size: str, repeat: int) -> list[tuple[str, str, float, int]]:
+def measure(
+    size: str, repeat: int, rows_asked: set[str] | None = None
+) -> list[tuple[str, str, float, int]]:
     symbols, n_bars, timeframe = SIZES[size]
     bars = generate_bars(symbols=symbols, n_bars=n_bars, timeframe=timeframe, seed=1)
 
@@ -79,20 +81,25 @@ def measure(size: str, repeat: int) -> list[tuple[str, str, float, int]]:
             bars, STRATEGY, {"commission": 0.001}, initial_capital=10_000, timeframe=timeframe
         )
 
+    def asked(row: str) -> bool:
+        return rows_asked is None or row in rows_asked
+
     engine_s, result = median_seconds(engine, repeat)
     who = identity(symbols, timeframe)
     rows = [("engine", "", engine_s, 0)]
     for name, spec in ARTIFACTS.items():
-        if name == "leaderboard_csv":
-            continue  # grid runs only
+        if name == "leaderboard_csv" or not asked(name):
+            continue  # grid runs only, or not asked for
         seconds, files = median_seconds(
             lambda name=name: render_files(who, result, frozenset({name})), repeat
         )
         rows.append((name, "on" if spec.default else "off", seconds, len(files[0].data)))
-    seconds, files = median_seconds(lambda: render_files(who, result), repeat)
-    rows.append(("defaults", "", seconds, sum(len(f.data) for f in files)))
-    seconds, size_bytes = stored_seconds(result, symbols, timeframe, repeat)
-    rows.append(("stored", "", seconds, size_bytes))
+    if asked("defaults"):
+        seconds, files = median_seconds(lambda: render_files(who, result), repeat)
+        rows.append(("defaults", "", seconds, sum(len(f.data) for f in files)))
+    if asked("stored"):
+        seconds, size_bytes = stored_seconds(result, symbols, timeframe, repeat)
+        rows.append(("stored", "", seconds, size_bytes))
     return rows
 
 
@@ -131,10 +138,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", nargs="*", default=list(SIZES))
+    parser.add_argument(
+        "--rows",
+        help="comma-separated rows to measure (artifact names, defaults, stored); default all",
+    )
     args = parser.parse_args()
+    rows_asked = None if args.rows is None else {r.strip() for r in args.rows.split(",")}
     print(f"{'size':<7} {'artifact':<15} {'default':<7} {'ms':>9} {'bytes':>12}")
     for size in args.sizes:
-        for name, default, seconds, size_bytes in measure(size, args.repeat):
+        for name, default, seconds, size_bytes in measure(size, args.repeat, rows_asked):
             shown = f"{size_bytes:>12,}" if size_bytes else f"{'':>12}"
             print(f"{size:<7} {name:<15} {default:<7} {1000 * seconds:>9.1f} {shown}")
 
