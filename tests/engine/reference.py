@@ -95,7 +95,16 @@ class Result:
     carry_paid: float = 0.0
 
 
-def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: float) -> Result:
+def run(
+    bars: pl.DataFrame,
+    signal: np.ndarray,
+    cfg: Cfg,
+    capital: float,
+    size: float,
+    order_levels: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> Result:
+    """``order_levels``: per row, a rules strategy's long and short entry-order level (NaN: none),
+    replacing the offset rule for that side."""
     ts = bars["timestamp"].dt.epoch("us").to_list()
     sym = bars["symbol"].to_list()
     o, h, lo, c, vol = (bars[k].to_list() for k in ("open", "high", "low", "close", "volume"))
@@ -255,9 +264,12 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                 cash += u * price - fee
             st.pos = Pos(side, u, price, row, ts[row], fee, price)
 
-    def place_order(st: SymState, side: int, ref: float, first: int) -> None:
+    def place_order(st: SymState, side: int, ref_row: int, first: int) -> None:
         below = side * (1 if cfg.entry_order == "limit" else -1) > 0
-        level = ref * (1 - cfg.entry_offset if below else 1 + cfg.entry_offset)
+        level = c[ref_row] * (1 - cfg.entry_offset if below else 1 + cfg.entry_offset)
+        given = order_levels[0] if side > 0 else order_levels[1]
+        if given is not None:
+            level = float(given[ref_row]) if given[ref_row] > 0 else math.nan
         st.order = (side, level, below, first, first + cfg.entry_valid_bars - 1)
 
     def mark_to_close() -> tuple[float, float]:
@@ -314,7 +326,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                     st = states[name]
                     st.order = None
                     if changes[name] != 0:
-                        place_order(st, changes[name], c[st.rows[i - 1]], i)
+                        place_order(st, changes[name], st.rows[i - 1], i)
         elif cfg.fill == "next_open":
             marks = {n: states[n].last_close for n in names}
             for name, (_i, row) in here.items():
@@ -373,7 +385,7 @@ def run(bars: pl.DataFrame, signal: np.ndarray, cfg: Cfg, capital: float, size: 
                     st = states[name]
                     st.order = None
                     if changes[name] != 0:
-                        place_order(st, changes[name], c[row], i + 1)
+                        place_order(st, changes[name], row, i + 1)
         elif cfg.fill == "close":
             marks = {n: states[n].last_close for n in names}
             entries = [

@@ -128,3 +128,102 @@ def test_rules_and_built_ins_take_orders_trailing_stops_and_carry() -> None:
         assert trade["exit_price"] == pytest.approx(9.9, rel=1e-12)
         assert res.metrics["carry_paid"] == 0.0
         assert res.metrics["final_value"] == pytest.approx(1000 / 9.5 * 9.9, rel=1e-12)
+
+
+def _rules_run(bars: Any, params: dict[str, Any], config: dict[str, Any]) -> Any:
+    rules = {"kind": "rules", "entry_long": {"op": "gt", "args": ["close", 0]}, **params}
+    return run_backtest(bars, rules, config, initial_capital=1000, timeframe="1d")
+
+
+def test_a_rule_prices_the_long_limit_at_its_signal_bar() -> None:
+    # entry_long_level = the bar's low: on bar 0 that is 9.6, so bar 1 (low 9.8) misses it
+    # and bar 2 (low 9.4) fills at 9.6
+    bars = make_bars(
+        [(10, 10, 9.6, 10), (10, 10.2, 9.8, 10), (9.9, 10, 9.4, 9.8), (10, 10, 10, 10)]
+    )
+    res = _rules_run(bars, {"entry_long_level": "low"}, {"entry_order": "limit",
+                     "entry_valid_bars": 3, "units": "fractional"})  # fmt: skip
+    trade = res.trades.row(0, named=True)
+    assert trade["entry_price"] == pytest.approx(9.6, rel=1e-12)
+    assert res.metrics["final_value"] == pytest.approx(1000 / 9.6 * 10, rel=1e-12)
+
+
+def test_a_rule_level_beyond_the_open_fills_at_the_open() -> None:
+    # a long stop at rolling_high(1) of bar 0 (10.5) with bar 1 opening at 10.8: a gap
+    # through the level fills at the open, as an offset level does
+    bars = make_bars([(10, 10.5, 9.9, 10), (10.8, 11, 10.7, 10.9), (11, 11, 11, 11)])
+    level = {"op": "rolling_high", "period": 1}
+    res = _rules_run(bars, {"entry_long_level": level}, {"entry_order": "stop"})
+    assert res.trades.row(0, named=True)["entry_price"] == pytest.approx(10.8, rel=1e-12)
+
+
+def test_a_missing_or_non_positive_rule_level_places_no_order() -> None:
+    # sma(5) is missing on bar 0; close - 20 is negative: neither places an order, and the
+    # still-long target does not enter later
+    bars = make_bars([(10, 10, 1, 10)] * 4)
+    for level in ({"op": "sma", "period": 5}, {"op": "sub", "args": ["close", 20]}):
+        res = _rules_run(bars, {"entry_long_level": level}, {"entry_order": "limit",
+                         "entry_valid_bars": 3})  # fmt: skip
+        assert res.metrics["total_trades"] == 0
+
+
+def test_a_side_without_a_rule_level_keeps_the_offset_rule() -> None:
+    # the short side has a level (10.6, the high of the signal bar), the long side none:
+    # it keeps the 5 % offset (9.5)
+    bars = make_bars([(10, 10.6, 9.9, 10), (10, 10.7, 9.4, 10), (10, 10, 10, 10)])
+    config = {"entry_order": "limit", "entry_offset": 0.05, "units": "fractional"}
+    short = {"kind": "rules", "entry_short": {"op": "gt", "args": ["close", 0]},
+             "entry_short_level": "high"}  # fmt: skip
+    res = run_backtest(bars, short, config, initial_capital=1000, timeframe="1d")
+    assert res.trades.row(0, named=True)["entry_price"] == pytest.approx(10.6, rel=1e-12)
+    res = _rules_run(bars, {"entry_short_level": "high"}, config)
+    assert res.trades.row(0, named=True)["entry_price"] == pytest.approx(9.5, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("params", "config", "message"),
+    [
+        ({"entry_long_level": "low"}, {}, "entry_long_level price entry orders"),
+        (
+            {"entry_long_level": "low", "entry_short_level": "high"},
+            {"entry_order": "limit", "entry_offset": 0.01},
+            "entry_offset is unused",
+        ),
+    ],
+)
+def test_rule_levels_need_an_order_type_and_no_unused_offset(
+    params: dict[str, Any], config: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(EngineInputError) as info:
+        _rules_run(bars_with((10, 10, 10, 10)), params, config)
+    assert info.value.type == "invalid_config"
+    assert message in info.value.message
+
+
+def test_a_rule_level_must_be_a_number() -> None:
+    with pytest.raises(EngineInputError) as info:
+        level = {"op": "gt", "args": ["close", 1]}
+        _rules_run(bars_with((10, 10, 10, 10)), {"entry_long_level": level},
+                   {"entry_order": "limit"})  # fmt: skip
+    assert "entry_long_level" in info.value.message
+    assert "must be a number" in info.value.message
+
+
+def test_a_grid_over_rule_levels_ranks_what_single_runs_give() -> None:
+    bars = make_bars(
+        [(10, 10.2, 9.6, 10), (10, 10.2, 9.8, 10.1), (9.9, 10, 9.4, 9.8), (10, 11, 9.9, 10.8),
+         (10.5, 10.6, 9.8, 10), (10, 10.4, 10, 10.3)]
+    )  # fmt: skip
+    levels = ["low", {"op": "mul", "args": ["close", 0.97]}, "close"]
+    config = {"entry_order": "limit", "entry_valid_bars": 2, "units": "fractional"}
+    grid = _rules_run(bars, {}, {**config, "grid": {"entry_long_level": levels},
+                                 "grid_metric": "total_return"})  # fmt: skip
+    assert grid.leaderboard is not None
+    assert grid.leaderboard.height == 3
+    by_level = {}
+    for level in levels:
+        one = _rules_run(bars, {"entry_long_level": level}, config)
+        by_level[str(level)] = one.metrics["total_return"]
+    assert sorted(grid.leaderboard["total_return"].to_list()) == pytest.approx(
+        sorted(by_level.values()), rel=1e-12
+    )

@@ -103,6 +103,28 @@ def with_orders(config: dict[str, Any], offset: float, valid: int) -> dict[str, 
     return {**config, "entry_offset": offset, "entry_valid_bars": valid}
 
 
+def random_levels(
+    seed: int, bars: pl.DataFrame, config: dict[str, Any], sides: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A rules strategy's entry-order levels for ``sides`` (none/long/short/both): the
+    close moved by up to ±5 %, some missing (NaN) and some non-positive (no order)."""
+    if config.get("entry_order", "market") == "market":
+        return None, None
+    rng = np.random.default_rng(seed + 2)
+    close = bars["close"].to_numpy()
+
+    def one() -> np.ndarray:
+        level = close * (1 + rng.uniform(-0.05, 0.05, close.shape[0]))
+        level[rng.random(close.shape[0]) < 0.1] = np.nan
+        level[rng.random(close.shape[0]) < 0.05] = -1.0
+        return level
+
+    return (
+        one() if sides in ("long", "both") else None,
+        one() if sides in ("short", "both") else None,
+    )
+
+
 def with_margin(config: dict[str, Any], size: float) -> dict[str, Any]:
     """``config`` with ``margin_initial`` lowered to what ``size`` needs (leverage), and
     ``margin_maintenance`` no higher than that."""
@@ -113,14 +135,19 @@ def with_margin(config: dict[str, Any], size: float) -> dict[str, Any]:
     return {**config, "margin_initial": initial, "margin_maintenance": maintenance}
 
 
-def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size: float) -> None:
+def compare(
+    bars: pl.DataFrame,
+    signal: np.ndarray,
+    config: dict[str, Any],
+    size: float,
+    levels: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> None:
     capital = 10_000.0
     config = with_margin(config, size)
     md = MarketData.from_frame(bars)
-    got = simulate(
-        md, signal, RunConfig.model_validate(config), capital=capital, size=size, ppy=252.0
-    )
-    want = reference.run(bars, signal, reference.Cfg(**config), capital, size)
+    cfg = RunConfig.model_validate(config)
+    got = simulate(md, signal, cfg, capital=capital, size=size, ppy=252.0, levels=levels)
+    want = reference.run(bars, signal, reference.Cfg(**config), capital, size, levels)
     np.testing.assert_allclose(got.curve.equity, want.equity, rtol=1e-9, atol=1e-9 * capital)
     done = got.fills.units > 0
     legs = got.legs
@@ -173,6 +200,7 @@ def compare(bars: pl.DataFrame, signal: np.ndarray, config: dict[str, Any], size
     vol=st.sampled_from([0.03, 0.03, 0.2, 0.4]),
     offset=st.sampled_from([0.0, 0.005, 0.02]),
     valid=st.sampled_from([1, 2, 5]),
+    level_sides=st.sampled_from(["none", "none", "long", "short", "both"]),
 )
 def test_engine_matches_reference(
     seed: int,
@@ -183,11 +211,13 @@ def test_engine_matches_reference(
     vol: float,
     offset: float,
     valid: int,
+    level_sides: str,
 ) -> None:
     bars = random_bars(seed, n_symbols, n, vol)
     signal = random_signal(seed, bars.height)
     config = with_orders(config, offset, valid)
-    compare(bars, signal, config, size if size is not None else 1.0 / n_symbols)
+    levels = random_levels(seed, bars, config, level_sides)
+    compare(bars, signal, config, size if size is not None else 1.0 / n_symbols, levels)
 
 
 @settings(max_examples=40, deadline=None)

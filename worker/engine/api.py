@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from worker.engine.walk_forward import WalkForward
 
 #: Bump whenever any number the engine produces could change.
-ENGINE_VERSION = "1.4.1"
+ENGINE_VERSION = "1.5.0"
 
 Progress = Callable[[str, float], None]
 Cancel = Callable[[], bool]
@@ -145,12 +145,33 @@ def parse_run(
     if initial_capital <= 0:
         raise EngineInputError("initial_capital must be positive", type="invalid_config")
     cfg = parse_run_config(run_config)
+    _check_order_levels(strategy_params, cfg)
     if cfg.grid:
         strategy_class(strategy_params, cfg.params)
         strategy = None
     else:
         strategy = parse_strategy(strategy_params, cfg.params)
     return RunSpec(cfg, strategy_params, strategy, float(initial_capital))
+
+
+_LEVEL_KEYS = ("entry_long_level", "entry_short_level")
+
+
+def _check_order_levels(strategy_params: dict[str, Any], cfg: RunConfig) -> None:
+    """A ``rules`` strategy's order levels need limit/stop entries, and leave no offset
+    unused (the other settings of orders are the config's: parse_run_config checks them)."""
+    merged = {**strategy_params, **cfg.params}
+    named = [k for k in _LEVEL_KEYS if merged.get(k) is not None or k in (cfg.grid or {})]
+    if named and cfg.entry_order == "market":
+        raise EngineInputError(
+            f"{' and '.join(named)} price entry orders: set entry_order to 'limit' or 'stop'",
+            type="invalid_config",
+        )
+    if len(named) == len(_LEVEL_KEYS) and cfg.entry_offset:
+        raise EngineInputError(
+            "entry_offset is unused when entry_long_level and entry_short_level are both set",
+            type="invalid_config",
+        )
 
 
 def run_backtest(
@@ -239,7 +260,8 @@ def simulate_run(
     stages.done("signals")
     stages.report("simulate", 0.0)
     size = cfg.position_size or strategy.default_position_size(md.n_symbols)
-    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+    levels = strategy.entry_levels(md)
+    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels)
     stages.done("simulate")
     stages.report("metrics", 0.0)
     equity = equity_frame(md, sim)

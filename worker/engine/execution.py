@@ -19,7 +19,7 @@ import polars as pl
 
 from worker.engine import indicators as ind
 from worker.engine.market import F64, I8, I64, MarketData
-from worker.engine.orders import order_fills
+from worker.engine.orders import EntryLevels, order_fills
 from worker.engine.params import RunConfig
 
 SIGNAL, STOP_LOSS, TAKE_PROFIT, END_OF_DATA, MARGIN_CALL, RUIN, TRAILING_STOP = range(7)
@@ -76,7 +76,10 @@ def desired_positions(md: MarketData, signal: I8, cfg: RunConfig) -> I8:
     return d
 
 
-def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
+def build_legs(
+    md: MarketData, signal: I8, cfg: RunConfig, levels: EntryLevels = (None, None)
+) -> Legs:
+    """``levels``: the strategy's own entry-order levels (orders.py), if it has any."""
     d = desired_positions(md, signal, cfg)
     n = md.n
     prev = np.empty_like(d)
@@ -103,7 +106,7 @@ def build_legs(md: MarketData, signal: I8, cfg: RunConfig) -> Legs:
     c1 = exit_row - (next_open & ~eod)
     if cfg.entry_order != "market":
         # an order fills within its bar: stops are checked from the next bar on
-        k, a, entry_raw = order_fills(md, cfg, side, a, exit_row, eod, next_open)
+        k, a, entry_raw = order_fills(md, cfg, side, a, exit_row, eod, next_open, levels)
         sym, side, exit_row, exit_raw = sym[k], side[k], exit_row[k], exit_raw[k]
         reason, exit_phase, c1 = reason[k], exit_phase[k], c1[k]
         entry_phase = np.full(k.shape[0], ORDER_ENTRY, dtype=np.int8)

@@ -192,7 +192,14 @@ def evaluate(
         signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
         values, sums = simulate_metrics_and_sums(
-            md, signal, cfg, capital=capital, size=size, ppy=ppy, partitions=max(partitions, 1)
+            md,
+            signal,
+            cfg,
+            capital=capital,
+            size=size,
+            ppy=ppy,
+            partitions=max(partitions, 1),
+            levels=strategy.entry_levels(md),
         )
         return {**{k: _cell(v) for k, v in combo.items()}, **values}, sums
 

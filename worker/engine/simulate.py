@@ -18,6 +18,7 @@ from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
 from worker.engine.market import F64, I8, MarketData
 from worker.engine.metrics import Metric
+from worker.engine.orders import EntryLevels
 from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSums, PeriodSumsRecorder
 from worker.engine.portfolio import (
@@ -60,9 +61,16 @@ def _carried(cfg: RunConfig) -> bool:
     return bool(cfg.cash_interest_rate or cfg.borrow_rate or cfg.funding_rate)
 
 
-def _fills(md: MarketData, signal: I8, cfg: RunConfig, capital: float, size: float) -> Fills:
+def _fills(
+    md: MarketData,
+    signal: I8,
+    cfg: RunConfig,
+    capital: float,
+    size: float,
+    levels: EntryLevels = (None, None),
+) -> Fills:
     """Sized fills before any liquidation."""
-    return _sizer(md, cfg, capital, size)(build_legs(md, signal, cfg))
+    return _sizer(md, cfg, capital, size)(build_legs(md, signal, cfg, levels))
 
 
 def _metrics(
@@ -90,10 +98,18 @@ def _metrics(
 
 
 def simulate(
-    md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
+    md: MarketData,
+    signal: I8,
+    cfg: RunConfig,
+    *,
+    capital: float,
+    size: float,
+    ppy: float,
+    levels: EntryLevels = (None, None),
 ) -> Simulation:
+    """``levels``: the strategy's entry-order levels (``Strategy.entry_levels``)."""
     sizer = _sizer(md, cfg, capital, size)
-    fills = sizer(build_legs(md, signal, cfg))
+    fills = sizer(build_legs(md, signal, cfg, levels))
     curve = equity_curve(md, fills, capital)
     ruin_t, calls = None, 0
     if can_breach(float(curve.equity.min()) if curve.equity.shape[0] else math.inf, cfg):
@@ -112,7 +128,14 @@ def simulate(
 
 
 def simulate_metrics(
-    md: MarketData, signal: I8, cfg: RunConfig, *, capital: float, size: float, ppy: float
+    md: MarketData,
+    signal: I8,
+    cfg: RunConfig,
+    *,
+    capital: float,
+    size: float,
+    ppy: float,
+    levels: EntryLevels = (None, None),
 ) -> dict[str, Metric]:
     """``simulate(...).metrics`` without the frames: the equity curve is produced and
     consumed block by block (see ``equity_stats.equity_stats``), never whole. A run that may
@@ -120,12 +143,12 @@ def simulate_metrics(
     path of ``simulate``, as does a run with carry. The numbers are exactly those of
     ``simulate``."""
     if _carried(cfg):
-        return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
-    fills = _fills(md, signal, cfg, capital, size)
+        return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels).metrics
+    fills = _fills(md, signal, cfg, capital, size, levels)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     stats = equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, threshold=rf)
     if can_breach(stats.min_equity, cfg):
-        return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy).metrics
+        return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels).metrics
     values = _metrics(md, fills, stats, capital, ppy)[2]
     values.update(account_metrics(md, None, capital, None, 0))
     values.update(_carry_metrics(None))
@@ -141,6 +164,7 @@ def simulate_metrics_and_sums(
     size: float,
     ppy: float,
     partitions: int,
+    levels: EntryLevels = (None, None),
 ) -> tuple[dict[str, Metric], PeriodSums]:
     """``simulate_metrics`` plus the returns' per-partition power sums (for the grid's
     overfitting statistics), gathered in the same pass over the curve. A run that may need
@@ -148,14 +172,14 @@ def simulate_metrics_and_sums(
     liquidated curve."""
 
     def exact() -> tuple[dict[str, Metric], PeriodSums]:
-        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy)
+        sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels)
         recorder = PeriodSumsRecorder(md.n_times, partitions)
         equity_stats(array_block(sim.curve.equity), md.n_times, capital, recorder)
         return sim.metrics, recorder.sums()
 
     if _carried(cfg):
         return exact()
-    fills = _fills(md, signal, cfg, capital, size)
+    fills = _fills(md, signal, cfg, capital, size, levels)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     blocks = equity_blocks(md, fills, capital)

@@ -72,9 +72,14 @@ def _trade_window(
     md_warm = window_bars(md, [span(md.grid_ts, warm[0], test[1])])
     in_test = (md_warm.ts >= int(md.grid_ts[test[0]])).astype(np.bool_)
     signal = strategy.signal(md_warm)[in_test]
+    long_level, short_level = (
+        None if x is None else x[in_test] for x in strategy.entry_levels(md_warm)
+    )
     md_test = MarketData.from_frame(md_warm.frame.filter(pl.Series(in_test)))
     size = cfg.position_size or strategy.default_position_size(md_test.n_symbols)
-    return md_test, simulate(md_test, signal, cfg, capital=capital, size=size, ppy=ppy)
+    levels = (long_level, short_level)
+    sim = simulate(md_test, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels)
+    return md_test, sim
 
 
 def _ts(md: MarketData, i: int) -> Any:
@@ -236,7 +241,8 @@ def _in_sample_optimum(
     the same grid promises when it is judged on the data it was chosen on."""
     strategy = outcome.best_strategy
     size = cfg.position_size or strategy.default_position_size(md.n_symbols)
-    sim = simulate(md, strategy.signal(md), cfg, capital=capital, size=size, ppy=ppy)
+    signal, levels = strategy.signal(md), strategy.entry_levels(md)
+    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels)
     metric = cfg.grid_metric
     optimum = {
         "params": outcome.best_params,

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from worker.engine.market import I8, MarketData
+from worker.engine.market import F64, I8, MarketData
 
 
 class Strategy(BaseModel):
@@ -19,6 +19,12 @@ class Strategy(BaseModel):
 
     def signal(self, md: MarketData) -> I8:
         raise NotImplementedError
+
+    def entry_levels(self, md: MarketData) -> tuple[F64 | None, F64 | None]:
+        """Per row, the level of a long and of a short limit/stop entry order placed on
+        that row's close (NaN: no order); None for a side: the config's ``entry_offset``
+        rule (worker/engine/orders.py). Only ``rules`` strategies set levels."""
+        return None, None
 
     def default_position_size(self, n_symbols: int) -> float:
         """Fraction of equity per position when the config gives none: equal weights."""
