@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -123,12 +124,7 @@ class Bench:
         processes = [self._worker() for _ in range(workers)]
         try:
             await connection.execute("TRUNCATE runs CASCADE")
-            await self._until(
-                connection,
-                "SELECT count(*) >= $1 FROM pg_stat_activity WHERE"
-                " application_name LIKE 'backtest-worker/listen/%'",
-                workers,
-            )
+            await self._ready(connection, workers)
             run_id: uuid.UUID = await connection.fetchval(
                 "INSERT INTO runs (dataset_id, strategy_id, initial_capital, config)"
                 " VALUES ($1, $2, 10000, $3::text::jsonb) RETURNING id",
@@ -166,6 +162,7 @@ class Bench:
                 run_id,
             )
             files = [await asyncio.to_thread(Path(f).read_bytes) for f in outcome["files"]]
+            path = await timeline(connection, run_id)
             result = (
                 outcome["metrics"],
                 outcome["best"],
@@ -178,6 +175,7 @@ class Bench:
                 "children": [dict(c) for c in children],
                 "result": result,
                 "windows": outcome["folds"] + 1 if outcome["folds"] else 1,
+                "timeline": path,
             }
         finally:
             await connection.close()
@@ -185,6 +183,21 @@ class Bench:
                 process.send_signal(signal.SIGTERM)
             for process in processes:
                 await asyncio.to_thread(process.wait)
+
+    async def _ready(self, connection: asyncpg.Connection, workers: int) -> None:
+        """Every process has LISTENed (its listen connection's last statement) and opened its
+        claim connection, then half a second more: a process that is still starting would
+        otherwise miss the INSERT's notification and claim it only at its next poll (up to
+        POLL_INTERVAL_SECONDS later), which is start-up, not the sweep."""
+        await self._until(
+            connection,
+            "SELECT count(*) FILTER (WHERE application_name LIKE 'backtest-worker/listen/%'"
+            "  AND state = 'idle' AND query LIKE 'LISTEN%') >= $1"
+            " AND count(*) FILTER (WHERE application_name LIKE 'backtest-worker/claim/%') >= $1"
+            " FROM pg_stat_activity WHERE datname = current_database()",
+            workers,
+        )
+        await asyncio.sleep(0.5)
 
     @staticmethod
     async def _until(connection: asyncpg.Connection, query: str, *args: Any) -> None:
@@ -216,6 +229,61 @@ class Bench:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
+
+
+async def timeline(connection: asyncpg.Connection, run_id: uuid.UUID) -> dict[str, float]:
+    """Where a run's time went, from the database's timestamps (seconds; each is the start of
+    the transaction that wrote it): the INSERT → the first claim; for a sweep, the split
+    (claim → the fan-out's commit), the fan-out → the first child's claim, the children's
+    claim → completion (their compute apart), the gaps between one child's completion and
+    the next claim on the same process, the last child → the parent's second claim, and the
+    fan-in run; for a single run, claim → finished."""
+    parent = await connection.fetchrow(
+        "SELECT created_at, finished_at, metadata -> 'timings' AS timings,"
+        " ARRAY(SELECT timestamp FROM events WHERE run_id = $1 AND event_type = 'claimed'"
+        "  ORDER BY timestamp) AS claims,"
+        " (SELECT min(timestamp) FROM events WHERE run_id = $1"
+        "  AND event_type = 'fanned_out') AS fanned_out,"
+        " (SELECT min(timestamp) FROM events WHERE run_id = $1"
+        "  AND event_type = 'children_finished') AS fanned_in"
+        " FROM runs WHERE id = $1",
+        run_id,
+    )
+    claims = parent["claims"]
+    path = {"wake": (claims[0] - parent["created_at"]).total_seconds()}
+    stages = {f"[{k}]": v for k, v in json.loads(parent["timings"] or "{}").items()}
+    if parent["fanned_out"] is None:
+        path["run"] = (parent["finished_at"] - claims[-1]).total_seconds()
+        return path | stages
+    children = await connection.fetch(
+        "SELECT started_at, finished_at,"
+        " (metadata #>> '{timings,evaluate}')::float8 AS compute,"
+        " (SELECT worker_id FROM (SELECT payload ->> 'worker_id' AS worker_id, timestamp"
+        "  FROM events WHERE run_id = r.id AND event_type = 'claimed') AS e"
+        "  ORDER BY timestamp DESC LIMIT 1) AS worker"
+        " FROM runs AS r WHERE parent_id = $1 ORDER BY started_at",
+        run_id,
+    )
+    first = min(c["started_at"] for c in children)
+    by_worker: dict[str, list[Any]] = {}
+    for child in children:
+        by_worker.setdefault(child["worker"], []).append(child)
+    gaps = [
+        (b["started_at"] - a["finished_at"]).total_seconds()
+        for runs in by_worker.values()
+        for a, b in itertools.pairwise(runs)
+    ]
+    walls = [(c["finished_at"] - c["started_at"]).total_seconds() for c in children]
+    path |= {
+        "split": (parent["fanned_out"] - claims[0]).total_seconds(),
+        "first_child": (first - parent["fanned_out"]).total_seconds(),
+        "children_compute": sum(c["compute"] for c in children),
+        "children_other": sum(walls) - sum(c["compute"] for c in children),
+        "gaps": sum(gaps),
+        "fan_in_claim": (claims[-1] - parent["fanned_in"]).total_seconds(),
+        "fan_in_run": (parent["finished_at"] - claims[-1]).total_seconds(),
+    }
+    return path | stages
 
 
 def report(
@@ -253,6 +321,14 @@ def report(
             f"sweep on {workers} process(es): metrics, best parameters, grid or walk-forward"
             f" summary, leaderboard.csv and trades.csv"
             f" {'identical to' if same else 'DIFFER from'} the one run's"
+        )
+    print(
+        "timeline (s), one run: " + ", ".join(f"{k} {v:.3f}" for k, v in single["timeline"].items())
+    )
+    for workers, result in sorted(sweeps.items()):
+        print(
+            f"timeline (s), sweep on {workers} process(es): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in result["timeline"].items())
         )
     total = one["seconds"] - single["seconds"]
     print(
