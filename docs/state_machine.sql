@@ -47,6 +47,14 @@ CREATE OR REPLACE FUNCTION public.retry_run(p_run_id uuid, p_attempts integer DE
 AS $function$
 DECLARE
     old runs;
+    children bigint;
+    stopping bigint;
+    requeued bigint := 0;
+    open_children bigint;
+    total bigint;
+    finished bigint;
+    v_status run_status := 'pending';
+    v_progress jsonb;
 BEGIN
     IF p_attempts IS NULL OR p_attempts < 1 OR p_attempts > 100 THEN
         RAISE EXCEPTION 'attempts must be between 1 and 100, not %', p_attempts
@@ -56,16 +64,86 @@ BEGIN
     IF NOT FOUND OR old.status NOT IN ('failed', 'cancelled') THEN
         RETURN;  -- no such run, or not finished unsuccessfully: nothing to retry
     END IF;
+    IF old.parent_id IS NOT NULL THEN
+        RAISE EXCEPTION 'run % is a child of sweep %: retry the sweep instead', p_run_id,
+            old.parent_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('retry_run(%L) runs its failed and cancelled children again '
+                                'and keeps the ones that succeeded', old.parent_id);
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE status = 'running')
+    INTO children, stopping
+    FROM runs WHERE parent_id = p_run_id;
+    IF stopping > 0 THEN
+        RAISE EXCEPTION 'sweep % still has % running child(ren), stopping since it ended',
+            p_run_id, stopping
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'retry once they have ended (a few seconds; a lease if their '
+                         'worker died)';
+    END IF;
     PERFORM set_config('backtest.retrying_run', p_run_id::text, true);
+    IF children > 0 THEN
+        WITH again AS MATERIALIZED (
+            SELECT id, status, error, attempts
+            FROM runs
+            WHERE parent_id = p_run_id
+              AND (status IN ('failed', 'cancelled') OR (status = 'pending' AND cancel_requested))
+            ORDER BY id
+            FOR UPDATE
+        ),
+        requeued_children AS (
+            UPDATE runs AS c
+            SET status = 'pending',
+                max_attempts = a.attempts + p_attempts,
+                run_after = now(),
+                cancel_requested = false,
+                error = NULL,
+                progress = NULL,
+                locked_by = NULL,
+                started_at = NULL,
+                finished_at = NULL
+            FROM again AS a
+            WHERE c.id = a.id
+            RETURNING c.id
+        ),
+        logged AS (
+            INSERT INTO events (run_id, event_type, payload)
+            SELECT a.id, 'retry_requested', jsonb_strip_nulls(jsonb_build_object(
+                'previous_status', a.status,
+                'previous_error', a.error,
+                'attempts', a.attempts,
+                'max_attempts', a.attempts + p_attempts,
+                'sweep_id', p_run_id))
+            FROM again AS a
+        )
+        SELECT count(*) INTO requeued FROM requeued_children;
+        IF requeued > 0 THEN
+            PERFORM pg_notify('runs_pending', '');  -- a child left pending changes no status
+        END IF;
+        SELECT count(*) FILTER (WHERE status = 'pending'),
+               coalesce(sum((metadata #>> '{sweep,combinations}')::bigint), 0),
+               coalesce(sum((metadata #>> '{sweep,combinations}')::bigint)
+                        FILTER (WHERE status = 'succeeded'), 0)
+        INTO open_children, total, finished
+        FROM runs WHERE parent_id = p_run_id;
+        IF open_children > 0 THEN
+            v_status := 'waiting';
+            v_progress := jsonb_build_object(
+                'run_id', p_run_id, 'stage', 'sweep',
+                'pct', round(100.0 * finished / greatest(total, 1), 2),
+                'combinations', total, 'finished_combinations', finished);
+        END IF;
+    END IF;
     RETURN QUERY
     UPDATE runs
-    SET status = 'pending',
+    SET status = v_status,
         max_attempts = old.attempts + p_attempts,
         run_after = now(),
         cancel_requested = false,
         error = NULL,
-        progress = NULL,
+        progress = v_progress,
         locked_by = NULL,
+        lease_expires_at = NULL,
         started_at = NULL,
         finished_at = NULL
     WHERE id = p_run_id
@@ -76,7 +154,8 @@ BEGIN
         'previous_status', old.status,
         'previous_error', old.error,
         'attempts', old.attempts,
-        'max_attempts', old.attempts + p_attempts)));
+        'max_attempts', old.attempts + p_attempts,
+        'children_requeued', CASE WHEN children > 0 THEN requeued END)));
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.run_completed_payload(r runs)
@@ -101,6 +180,8 @@ CREATE OR REPLACE FUNCTION public.runs_guard_transition()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
+DECLARE
+    retrying text := coalesce(current_setting('backtest.retrying_run', true), '');
 BEGIN
     IF NEW.cancel_requested AND NOT OLD.cancel_requested THEN
         IF NEW.status IN ('pending', 'waiting') THEN
@@ -111,8 +192,8 @@ BEGIN
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         IF OLD.status IN ('succeeded', 'failed', 'cancelled') AND NOT (
-            OLD.status IN ('failed', 'cancelled') AND NEW.status = 'pending'
-            AND coalesce(current_setting('backtest.retrying_run', true), '') = OLD.id::text
+            OLD.status IN ('failed', 'cancelled') AND NEW.status IN ('pending', 'waiting')
+            AND (retrying = OLD.id::text OR retrying = OLD.parent_id::text) IS TRUE
         ) THEN
             RAISE EXCEPTION 'run % is already %: a finished run cannot become %',
                 OLD.id, OLD.status, NEW.status

@@ -12,7 +12,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.server import ApiServer, add_key, bearer
+from tests.db.test_sweep_triggers import WORKER, _worker_connection, claim, sweep
 from tests.queue.helpers import WorkerProcess, insert_runs, wait_for
+from worker.queue import queries
 
 
 def values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -91,3 +93,25 @@ async def test_queue_metrics_workers_pause_resume_and_retry(
         assert await asyncio.wait_for(worker.wait(), 60) == 0
     stopped = (await client.get("/api/v1/workers")).json()
     assert [(w["state"], w["alive"]) for w in stopped] == [("stopped", False)]
+
+
+async def test_retrying_a_sweep_and_refusing_its_child(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, database_url: str
+) -> None:
+    db = await _worker_connection(database_url)
+    try:
+        parent, (failing, _pending) = await sweep(conn, db, 2)
+        await claim(conn, failing)
+        error = {"type": "dataset_missing", "message": "gone", "detail": {}}
+        assert await queries.fail(db, WORKER, [(failing, 1, error)]) == {failing}
+    finally:
+        await db.close()
+    refused = await client.post(f"/api/v1/runs/{failing}/retry")
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert f"child of sweep {parent}: retry the sweep" in refused.json()["detail"]
+    retried = await client.post(f"/api/v1/runs/{parent}/retry", json={"attempts": 2})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "waiting"
+    states = await conn.fetch("SELECT status::text FROM runs WHERE parent_id = $1", parent)
+    assert {r["status"] for r in states} == {"pending"}

@@ -79,8 +79,9 @@ def retry(
     ),
 ) -> None:
     """Run a failed or cancelled run again: back to pending with a new attempt budget; its
-    events and artifacts stay, its error moves into a `retry_requested` event. The run id may
-    be any unique start of it, as the tables print it."""
+    events and artifacts stay, its error moves into a `retry_requested` event. A sweep waits
+    again: its failed and cancelled children run again, the succeeded ones are kept. The run
+    id may be any unique start of it, as the tables print it."""
     settings = settings_from(ctx)
 
     async def resolve() -> uuid.UUID:
@@ -91,7 +92,10 @@ def retry(
     run = asyncio.run(resolve())
 
     async def work(db: asyncpg.Connection) -> tuple[fleet.Retried | None, str | None]:
-        retried = await fleet.retry_run(db, run, attempts)
+        try:
+            retried = await fleet.retry_run(db, run, attempts)
+        except fleet.NotRetryable as refused:
+            raise UserError(refused.message, hint=refused.hint) from None
         status = None
         if retried is None:
             status = await db.fetchval("SELECT status::text FROM runs WHERE id = $1", run)
@@ -106,7 +110,9 @@ def retry(
             hint="cancel it first to stop it" if status in ("pending", "running") else None,
         )
     err_console.print(
-        f"run {run} is pending again (attempts {retried.attempts} of {retried.max_attempts})"
+        f"run {run} is {retried.status} again (attempts {retried.attempts} of"
+        f" {retried.max_attempts})"
+        + (": its failed and cancelled children are pending" if retried.status == "waiting" else "")
     )
     typer.echo(str(run))
 

@@ -86,7 +86,8 @@ async def store(pool: asyncpg.Pool, job: RunJob, chunk: EncodedChunk, index: int
 
 async def children_results(pool: asyncpg.Pool, parent_id: uuid.UUID) -> list[ChunkResult] | None:
     """The parent's chunks in order, or None when it has no children yet (it has not
-    fanned out). A child that did not succeed is a clear, permanent error."""
+    fanned out). A child that did not succeed is a clear, permanent error (the database
+    fans a sweep in only once every child has succeeded, so this guards the invariant)."""
     rows = await pool.fetch(load("sweep_children"), parent_id)
     if not rows:
         return None
@@ -96,7 +97,7 @@ async def children_results(pool: asyncpg.Pool, parent_id: uuid.UUID) -> list[Chu
         raise PermanentRunError(
             "sweep_incomplete",
             f"{len(unfinished)} of the sweep's {len(rows)} children did not succeed "
-            f"(run {first['id']} is {first['status']}); insert the sweep again",
+            f"(run {first['id']} is {first['status']}); retry the sweep to run them again",
             {"children": len(rows), "unfinished": len(unfinished), "example": str(first["id"])},
         )
     return [

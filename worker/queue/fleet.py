@@ -79,8 +79,22 @@ class Retried:
     max_attempts: int
 
 
+class NotRetryable(Exception):
+    """`retry_run` refused a failed or cancelled run: a sweep's child (retry its sweep), or a
+    sweep whose children are still stopping. `message` and `hint` are the database's."""
+
+    def __init__(self, message: str, hint: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 async def retry_run(db: Executor, run_id: uuid.UUID, attempts: int) -> Retried | None:
-    """A failed or cancelled run back to pending with `attempts` more attempts; None when it
-    is missing or not failed/cancelled."""
-    row = await db.fetchrow(load("retry_run"), run_id, attempts)
+    """A failed or cancelled run back to pending (a sweep: to waiting, with its failed and
+    cancelled children pending) with `attempts` more attempts; None when it is missing or not
+    failed/cancelled; NotRetryable when the database refuses it (migration 0012)."""
+    try:
+        row = await db.fetchrow(load("retry_run"), run_id, attempts)
+    except asyncpg.ObjectNotInPrerequisiteStateError as error:
+        raise NotRetryable(error.message, error.hint) from None
     return None if row is None else Retried(**dict(row))

@@ -170,7 +170,10 @@ async def cancel(run_id: uuid.UUID, context: Context, _visitor: Writer) -> Respo
 
 @router.post("/runs/{run_id}/retry")
 async def retry(run_id: uuid.UUID, context: Context, _visitor: Writer) -> Response:
-    retried = await fleet.retry_run(context.pool, run_id, RetryIn().attempts)
+    try:
+        retried = await fleet.retry_run(context.pool, run_id, RetryIn().attempts)
+    except fleet.NotRetryable:
+        return back(f"{PATH}/runs/{run_id}", "not-retryable")
     if retried is None and not await queries.run_exists(context.pool, run_id):
         raise Problem(404, f"no run with id {run_id}", slug="not-found")
     return back(f"{PATH}/runs/{run_id}", "retried" if retried else "not-retryable")

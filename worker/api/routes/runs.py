@@ -155,8 +155,14 @@ async def retry_run(
 ) -> Response:
     """Run a failed or cancelled run again: pending, with `attempts` more attempts
     (`max_attempts` becomes `attempts` so far + this). Its events and artifacts stay; its
-    error moves into a `retry_requested` event. Another status is a `409`."""
-    retried = await fleet.retry_run(context.pool, run_id, (body or RetryIn()).attempts)
+    error moves into a `retry_requested` event. A sweep waits again, its failed and cancelled
+    children pending, its succeeded ones kept. Another status, a sweep's child (retry the
+    sweep) or a sweep whose children are still stopping is a `409`."""
+    try:
+        retried = await fleet.retry_run(context.pool, run_id, (body or RetryIn()).attempts)
+    except fleet.NotRetryable as refused:
+        message = refused.message + (f" ({refused.hint})" if refused.hint else "")
+        raise Problem(409, message, slug="not-retryable") from None
     if retried is None:
         current = await _run_or_404(context, run_id)
         raise Problem(
