@@ -248,7 +248,9 @@ export interface paths {
          * Retry Run
          * @description Run a failed or cancelled run again: pending, with `attempts` more attempts
          *     (`max_attempts` becomes `attempts` so far + this). Its events and artifacts stay; its
-         *     error moves into a `retry_requested` event. Another status is a `409`.
+         *     error moves into a `retry_requested` event. A sweep waits again, its failed and cancelled
+         *     children pending, its succeeded ones kept. Another status, a sweep's child (retry the
+         *     sweep) or a sweep whose children are still stopping is a `409`.
          */
         post: operations["retry_run_api_v1_runs__run_id__retry_post"];
         delete?: never;
