@@ -139,3 +139,19 @@ async def test_a_sweep_drained_by_two_workers_equals_the_one_run_grid(
     assert events["fanned_out"] == events["children_finished"] == events["completed"] == 1
     attempts = await conn.fetchval("SELECT attempts FROM runs WHERE id = $1", sweep_id)
     assert attempts == 1  # the split gave its attempt back
+
+
+async def test_a_run_that_sets_sweep_chunk_itself_fails_before_it_computes(
+    database_url: str, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    dataset_id = await add_dataset(conn, tmp_path / "data")
+    strategy_id = await add_strategy(conn, SMA)
+    chunk = {"index": 0, "combinations": [{"fast_period": 3, "slow_period": 20}]}
+    run_id = await add_run(conn, dataset_id, strategy_id, {"grid": GRID, "sweep_chunk": chunk})
+    (worker,) = workers(database_url, tmp_path, 1, "--burst")
+    assert await worker.wait(within=60) == 0, worker.log_text()[-3000:]
+    row = await conn.fetchrow("SELECT status::text, error FROM runs WHERE id = $1", run_id)
+    assert row["status"] == "failed"
+    error = json.loads(row["error"])
+    assert error["type"] == "invalid_config" and "children only" in error["message"]
+    assert await conn.fetchval("SELECT count(*) FROM sweep_chunks") == 0

@@ -1,4 +1,5 @@
-"""A sweep chunk's evaluation as stored in `sweep_chunks`, and back.
+"""A sweep chunk's evaluation as stored in `sweep_chunks` (by the completer, with the
+child's success), and back.
 
 Rows (parameters and metrics per combination) are JSON; the period sums are float64 and
 int64 arrays, little-endian. Both round-trip exactly (JSON writes a float's shortest repr),
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -22,23 +22,16 @@ from worker.engine.grid import Evaluation
 from worker.engine.params import SweepWindow, format_errors
 from worker.engine.period_sums import PeriodSums
 from worker.pipeline.sql import load
-from worker.queue.handler import PermanentRunError, RunCancelled, RunJob
+from worker.queue.handler import ChunkRecord, PermanentRunError
 
 
-@dataclass(frozen=True)
-class EncodedChunk:
-    combinations: int
-    partitions: int
-    rows: bytes
-    counts: bytes
-    powers: bytes
-
-
-def encode(evaluation: Evaluation) -> EncodedChunk:
+def encode(evaluation: Evaluation, index: int = 0) -> ChunkRecord:
+    """Child `index`'s evaluation as its row (written by the completer with its success)."""
     sums = evaluation.sums
     counts = sums[0].counts.astype("<i8")
     powers = np.stack([s.powers for s in sums]).astype("<f8")
-    return EncodedChunk(
+    return ChunkRecord(
+        index=index,
         combinations=len(evaluation.rows),
         partitions=int(counts.shape[0]),
         rows=jsonsafe.dumps(evaluation.rows).encode(),
@@ -58,30 +51,6 @@ def decode(
         raise ValueError("a sweep chunk's rows and sums do not match its counts")
     sums = [PeriodSums(count_array.copy(), power_array[i].copy()) for i in range(combinations)]
     return Evaluation(decoded, sums)
-
-
-async def store(pool: asyncpg.Pool, job: RunJob, chunk: EncodedChunk, index: int) -> None:
-    """Write the chunk, fenced on the attempt (a retried child overwrites its own row)."""
-    row = await pool.fetchrow(
-        load("write_chunk"),
-        job.id,
-        job.worker_id,
-        job.attempt,
-        index,
-        chunk.combinations,
-        chunk.partitions,
-        chunk.rows,
-        chunk.counts,
-        chunk.powers,
-    )
-    if row is None or not row["held"]:
-        raise RunCancelled()  # the lease is gone: the completion is fenced off too
-    if not row["has_parent"]:
-        raise PermanentRunError(
-            "invalid_config",
-            "sweep_chunk is set by the worker on a sweep's children only; "
-            "use sweep: {chunk_size: N} on the run itself",
-        )
 
 
 async def children_results(pool: asyncpg.Pool, parent_id: uuid.UUID) -> list[ChunkResult] | None:

@@ -76,6 +76,7 @@ class RunInputs:
     dataset_symbols: tuple[str, ...]
     strategy_name: str
     strategy_version: str
+    parent_id: uuid.UUID | None = None  # the sweep, for a sweep's child
 
 
 async def read_inputs(db: asyncpg.Pool, job: RunJob) -> RunInputs:
@@ -117,6 +118,7 @@ def validate_inputs(job: RunJob, row: dict[str, Any]) -> RunInputs:
         dataset_symbols=available,
         strategy_name=row["strategy_name"],
         strategy_version=row["strategy_version"],
+        parent_id=row.get("parent_id"),
     )
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from worker import jsonsafe
 from worker.config import Settings
 from worker.engine.folds import ChunkResult
-from worker.engine.grid import Evaluation
 from worker.pipeline import chunks, sweep
 from worker.pipeline.inputs import RunInputs, read_inputs
 from worker.pipeline.load import DatasetLoader
@@ -25,7 +24,14 @@ from worker.pipeline.roots import DatasetRoots
 from worker.pipeline.simulate import evaluate_chunk, simulate
 from worker.pipeline.sql import load
 from worker.pipeline.store import outcome_of
-from worker.queue.handler import FanOut, RunCancelled, RunContext, RunJob, RunOutcome
+from worker.queue.handler import (
+    FanOut,
+    PermanentRunError,
+    RunCancelled,
+    RunContext,
+    RunJob,
+    RunOutcome,
+)
 from worker.storage import FileStore
 
 
@@ -76,22 +82,26 @@ class BacktestRunner:
         return sweep.fan_out(inputs, bars)
 
     async def _chunk(self, inputs: RunInputs, ctx: RunContext) -> RunOutcome:
-        """A sweep's child: evaluate its combinations, store them, report its best. It
-        sends no progress (its parent's progress counts the finished children)."""
-        started = time.perf_counter()
-        evaluation = await ctx.run_cpu(self._evaluate_chunk, inputs, ctx)
-        seconds = time.perf_counter() - started
-        chunk = inputs.spec.config.sweep_chunk
-        assert chunk is not None
-        await chunks.store(ctx.pool, inputs.job, chunks.encode(evaluation), chunk.index)
-        return sweep.chunk_outcome(inputs, evaluation, seconds)
+        """A sweep's child: evaluate its combinations and report its best, its chunk handed
+        to the completer with its success (one transaction; the handler returns, and its
+        slot frees, as soon as it has computed). It sends no progress (its parent's progress
+        counts the finished children)."""
+        if inputs.parent_id is None:
+            raise PermanentRunError(
+                "invalid_config",
+                "sweep_chunk is set by the worker on a sweep's children only; "
+                "use sweep: {chunk_size: N} on the run itself",
+            )
+        return await ctx.run_cpu(self._evaluate_chunk, inputs, ctx)
 
-    def _evaluate_chunk(self, inputs: RunInputs, ctx: RunContext) -> Evaluation:
+    def _evaluate_chunk(self, inputs: RunInputs, ctx: RunContext) -> RunOutcome:
+        started = time.perf_counter()
         bars = self.datasets(ctx.settings).load_run_bars(inputs)
         _check(ctx)
-        return evaluate_chunk(
+        evaluation = evaluate_chunk(
             inputs, bars, should_cancel=ctx.is_cancelled, threads=ctx.settings.engine_threads
         )
+        return sweep.chunk_outcome(inputs, evaluation, time.perf_counter() - started)
 
     def _execute(
         self,

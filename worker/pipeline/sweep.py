@@ -4,10 +4,10 @@ A parent (`grid` and `sweep` in its config) is split on its first claim: `fan_ou
 grid's valid combinations into chunks (a walk-forward's: each chunk once per optimisation
 window, cut on the run's bars) and returns the children for the queue to insert
 (`worker.queue.handler.FanOut`; the run then waits). A child (`sweep_chunk`, set here)
-evaluates its combinations, stores them (`chunks.store`) and succeeds with its best
-combination's metrics. The fan-in is the runner's normal path with the children's chunks
-(`chunks.children_results`): the database makes the parent pending again once its last
-child has finished (migration 0010).
+evaluates its combinations and succeeds with its best combination's metrics and the chunk
+(`chunks.encode`), which the completer stores in the same transaction. The fan-in is the
+runner's normal path with the children's chunks (`chunks.children_results`): the database
+makes the parent pending again once its last child has finished (migration 0010).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from worker.engine.folds import window_config
 from worker.engine.grid import LOWER_IS_BETTER, Evaluation
 from worker.engine.metrics import METRIC_NAMES
 from worker.engine.sweep import ChildChunk, plan
+from worker.pipeline import chunks
 from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import ChildRun, FanOut, PermanentRunError, RunOutcome
 
@@ -77,7 +78,8 @@ def _child(base: dict[str, Any], chunk: ChildChunk) -> ChildRun:
 
 
 def chunk_outcome(inputs: RunInputs, evaluation: Evaluation, seconds: float) -> RunOutcome:
-    """A child's own row: its best combination's metrics (the chunk itself is stored apart)."""
+    """A child's own row, its best combination's metrics, and its chunk (`sweep_chunks`),
+    written together by the completer."""
     metric = inputs.spec.config.grid_metric
     best = _best(evaluation.rows, metric)
     metrics = {name: best.get(name) for name in METRIC_NAMES}
@@ -92,6 +94,7 @@ def chunk_outcome(inputs: RunInputs, evaluation: Evaluation, seconds: float) -> 
             "best_params": {k: best.get(k) for k in keys},
             "timings": {"evaluate": seconds},
         },
+        chunk=chunks.encode(evaluation, chunk.index),
     )
 
 

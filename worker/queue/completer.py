@@ -3,10 +3,10 @@
 Like River's `JobCompleter`, it is the only path by which a run ends: the run task submits
 the run's final state (a value from `outcome.decide`) and is told what became of it. A
 flush takes what is waiting, groups it by state and writes it in one transaction, one
-statement per state, each fenced per row on (locked_by, attempts); a success's artifact rows
-and events are written in the same transaction, for the runs whose fence held. Under load
-the commit rate, not the SQL, is the limit, so one commit for many runs is how the queue
-keeps up; a lone run pays no wait, since a flush starts as soon as a flusher is free.
+statement per state, each fenced per row on (locked_by, attempts); a success's artifact rows,
+events and sweep chunk are written in the same transaction, for the runs whose fence held.
+Under load the commit rate, not the SQL, is the limit, so one commit for many runs is how the
+queue keeps up; a lone run pays no wait, since a flush starts as soon as a flusher is free.
 
 Failures of the write itself: a transient error (connection lost, server restarting) is
 retried with backoff for up to `retry_for_seconds` (one lease: after that the reaper owns
@@ -225,6 +225,9 @@ class Completer(Loop):
             events = b"".join(final.events_csv for _, final in landed)
             if events:
                 await queries.copy_events_csv(db, events)
+            chunks = [(job.id, final.chunk) for job, final in landed if final.chunk is not None]
+            if chunks:
+                await queries.insert_chunks(db, chunks)
         failed = [(i.job, i.final) for i in batch if isinstance(i.final, Fail)]
         if failed:
             written |= await queries.fail(
@@ -263,7 +266,8 @@ def _statements(batch: Sequence[_Item]) -> int:
     """How many statements writing `batch` takes (more than one needs a transaction)."""
     states = {type(item.final) for item in batch}
     extra = any(
-        isinstance(item.final, Succeed) and (item.final.artifacts or item.final.events_csv)
+        isinstance(item.final, Succeed)
+        and (item.final.artifacts or item.final.events_csv or item.final.chunk)
         for item in batch
     )
     return len(states) + (2 if extra else 0)

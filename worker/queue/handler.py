@@ -75,6 +75,19 @@ class ArtifactRecord:
 
 
 @dataclass(frozen=True)
+class ChunkRecord:
+    """A sweep child's evaluation, as its `sweep_chunks` row will hold it (see
+    `worker.pipeline.chunks`): `index` in the sweep, rows as JSON, period sums as bytes."""
+
+    index: int
+    combinations: int
+    partitions: int
+    rows: bytes
+    counts: bytes
+    powers: bytes
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """What a successful handler returns: values, written by the queue's completer.
 
@@ -84,13 +97,16 @@ class RunOutcome:
     `metadata` is merged into runs.metadata. `artifacts` become `artifacts` rows and
     `events_csv` (rows in `events` column order: run_id, event_type, timestamp, payload) is
     copied into `events`, in the same transaction as the `succeeded` status and only if the
-    run's fence still holds, so an attempt that lost its lease leaves no rows behind.
+    run's fence still holds, so an attempt that lost its lease leaves no rows behind. So is a
+    sweep child's `chunk` (its `sweep_chunks` row): the fan-in that its success may trigger
+    reads it from the same commit.
     """
 
     metrics: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     artifacts: tuple[ArtifactRecord, ...] = ()
     events_csv: bytes = b""
+    chunk: ChunkRecord | None = None
 
 
 @dataclass(frozen=True)

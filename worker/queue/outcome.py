@@ -23,6 +23,7 @@ from worker.queue.handler import (
     ArtifactRecord,
     CancelReason,
     ChildRun,
+    ChunkRecord,
     FanOut,
     PermanentRunError,
     RunCancelled,
@@ -60,6 +61,7 @@ class Succeed:
     row: SuccessRow
     artifacts: tuple[ArtifactRecord, ...] = ()
     events_csv: bytes = b""
+    chunk: ChunkRecord | None = None
     status = "succeeded"
 
 
@@ -241,7 +243,7 @@ def succeed(outcome: RunOutcome) -> Succeed:
         metrics_json=jsonsafe.dumps(metrics),
         metadata_json=jsonsafe.dumps(outcome.metadata or {}),
     )
-    return Succeed(row, tuple(outcome.artifacts), outcome.events_csv)
+    return Succeed(row, tuple(outcome.artifacts), outcome.events_csv, outcome.chunk)
 
 
 def _number(name: str, value: Any, limit: float, column: str) -> str | None:

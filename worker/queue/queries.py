@@ -20,7 +20,13 @@ from worker.bounds import (
     InputTooLarge,
     loads_input,
 )
-from worker.queue.handler import ArtifactRecord, ChildRun, PermanentRunError, RunJob
+from worker.queue.handler import (
+    ArtifactRecord,
+    ChildRun,
+    ChunkRecord,
+    PermanentRunError,
+    RunJob,
+)
 from worker.queue.outcome import SuccessRow
 from worker.queue.sql import load
 from worker.schemas.event import COPY_COLUMNS
@@ -155,6 +161,20 @@ async def insert_artifacts(
         [a.mime_type for _, a in artifacts],
         [a.size_bytes for _, a in artifacts],
         [a.sha256 for _, a in artifacts],
+    )
+
+
+async def insert_chunks(db: Executor, chunks: Sequence[tuple[uuid.UUID, ChunkRecord]]) -> None:
+    """Sweep children's evaluations, in their success's transaction (after its fence held)."""
+    await db.execute(
+        load("insert_chunks"),
+        [run_id for run_id, _ in chunks],
+        [c.index for _, c in chunks],
+        [c.combinations for _, c in chunks],
+        [c.partitions for _, c in chunks],
+        [c.rows for _, c in chunks],
+        [c.counts for _, c in chunks],
+        [c.powers for _, c in chunks],
     )
 
 

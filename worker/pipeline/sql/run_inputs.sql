@@ -1,5 +1,7 @@
--- What a worker needs to execute a claimed run: its dataset and its strategy.
+-- What a worker needs to execute a claimed run: its dataset and its strategy (and its sweep,
+-- for a sweep's child).
 SELECT
+    r.parent_id,
     d.name AS dataset_name,
     d.storage_uri,
     d.hash AS dataset_hash,
