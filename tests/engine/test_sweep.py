@@ -84,3 +84,53 @@ def test_bad_sweep_configs_fail_clearly(config: dict[str, object], words: str) -
     with pytest.raises(EngineInputError) as caught:
         parse_run(SMA, config, initial_capital=10_000)
     assert caught.value.type == "invalid_config" and words in caught.value.message
+
+
+def test_chunks_are_tiles_of_the_grid_so_children_share_indicators() -> None:
+    grid = {"fast_period": list(range(2, 24)), "slow_period": list(range(34, 80))}
+    spec = parse_run(SMA, {"grid": grid, "sweep": {"chunk_size": 50}}, initial_capital=1e4)
+    chunks, total = split(spec)
+    assert total == 22 * 46 and sum(len(c) for c in chunks) == total
+    assert sorted(tuple(c.items()) for chunk in chunks for c in chunk) == sorted(
+        (("fast_period", f), ("slow_period", s))
+        for f in grid["fast_period"]
+        for s in grid["slow_period"]
+    )
+    # in the grid's order a chunk of 50 needs ~2 fast and all 46 slow averages
+    periods = [
+        len({c["fast_period"] for c in ch} | {c["slow_period"] for c in ch}) for ch in chunks
+    ]
+    assert max(periods) <= 24 and sum(periods) <= 17 * len(chunks)  # a tile: 7 + 7
+    for chunk in chunks:  # within a chunk, the grid's order
+        assert chunk == sorted(chunk, key=lambda c: (c["fast_period"], c["slow_period"]))
+
+
+def test_chunks_join_in_the_grid_order_whatever_their_order_and_only_the_grid_s() -> None:
+    bars = generate_bars(symbols=["AAA"], n_bars=400, seed=9)
+    one = run_backtest(bars, SMA, {"grid": GRID}, initial_capital=10_000, timeframe="1d")
+    spec = parse_run(SMA, {"grid": GRID, "sweep": {"chunk_size": 4}}, initial_capital=1e4)
+    chunks, _ = split(spec)
+    results = [
+        ChunkResult(
+            None,
+            evaluate_chunk(
+                bars,
+                parse_run(
+                    SMA,
+                    {"grid": GRID, "sweep_chunk": {"index": i, "combinations": combos}},
+                    initial_capital=10_000,
+                ),
+                timeframe="1d",
+            ),
+        )
+        for i, combos in enumerate(chunks)
+    ]
+    merged = simulate_run(bars, spec, timeframe="1d", chunks=results[::-1])
+    assert merged.leaderboard is not None and one.leaderboard is not None
+    assert merged.leaderboard.equals(one.leaderboard) and merged.metrics == one.metrics
+    with pytest.raises(EngineInputError) as twice:
+        simulate_run(bars, spec, timeframe="1d", chunks=[*results[:-1], results[0]])
+    assert twice.value.type == "invalid_result"
+    with pytest.raises(EngineInputError) as short:
+        simulate_run(bars, spec, timeframe="1d", chunks=results[:-1])
+    assert short.value.type == "invalid_result"

@@ -235,8 +235,10 @@ def simulate_run(
         from worker.engine.grid import grid_combinations, join, rank, run_grid
 
         if chunks is not None:
+            from worker.engine.sweep import in_grid_order
+
             combinations = grid_combinations(spec.strategy_params, cfg)
-            joined = join([c.evaluation for c in chunks])
+            joined = in_grid_order(combinations, join([c.evaluation for c in chunks]))
             outcome = rank(combinations, joined, cfg, bars=md.n_times, ppy=ppy)
         else:
             outcome = run_grid(

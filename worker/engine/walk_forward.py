@@ -224,8 +224,10 @@ def _optimiser(
             )
 
         return run
-    evaluations = by_window(chunks, windows)
+    from worker.engine.sweep import in_grid_order  # sweep imports the engine's api
+
     combinations = grid_combinations(base_params, cfg)
+    evaluations = [in_grid_order(combinations, e) for e in by_window(chunks, windows)]
 
     def ranked(w: int, md_w: MarketData, _progress: Stages) -> GridOutcome:
         check()
