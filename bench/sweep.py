@@ -18,7 +18,7 @@ The processes are started, and listening, before the INSERT: their start-up is n
 Figures: combinations/s; scaling efficiency (rate with k processes / (k × rate with one));
 per child, its wall time (claim → finished) against its own evaluation time
 (`metadata.timings.evaluate`), the rest being the child's overhead (claim, inputs, bars from
-the process's cache, chunk write, completion, fan-in trigger); and the sweep's total
+the process's cache, the completion with its chunk and the fan-in trigger); and the sweep's total
 overhead against the one-run grid. Each sweep's result (metrics, best parameters, grid
 summary, `leaderboard.csv`, `trades.csv`) is compared with the one run's. With
 `--walk-forward TRAIN:TEST` the run is a walk-forward (its sweep: one child per chunk and
