@@ -32,6 +32,30 @@ AS $function$
             RETURN NULL;
         END $function$;
 
+CREATE OR REPLACE FUNCTION public.lock_held_runs(p_worker text, p_ids uuid[], p_attempts integer[])
+ RETURNS TABLE(id uuid, n integer)
+ LANGUAGE plpgsql
+ ROWS 100
+AS $function$
+BEGIN
+    -- The rows of p_ids (with their attempts) that p_worker still holds, locked FOR NO KEY
+    -- UPDATE in id order until the transaction ends; n is the position in p_ids.
+    RETURN QUERY
+    SELECT held.id, x.n::int
+    FROM (SELECT t.id, t.attempt, t.n
+          FROM unnest(p_ids, p_attempts) WITH ORDINALITY AS t(id, attempt, n)
+          ORDER BY t.id) AS x
+    CROSS JOIN LATERAL (
+        SELECT runs.id
+        FROM runs
+        WHERE runs.id = x.id
+          AND runs.status = 'running'
+          AND runs.locked_by = p_worker
+          AND runs.attempts = x.attempt
+        FOR NO KEY UPDATE
+    ) AS held;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.queue_state_notify_resumed()
  RETURNS trigger
  LANGUAGE plpgsql

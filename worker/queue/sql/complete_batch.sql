@@ -2,58 +2,41 @@
 -- a worker that lost a run's lease writes nothing for it. Returns the ids written.
 -- $1 worker id; $2.. one array per column, all of the same length (numbers as text).
 --
--- Rows are locked first, one primary-key lookup each, in id order, as the heartbeat does
--- (heartbeat.sql): the two statements of one worker update overlapping rows from two
--- connections, and locking in one order is what keeps them from deadlocking. The fence is
--- checked as each row is locked, on its newest version, and the rows stay locked until
--- commit. The UPDATE then finds them by primary key alone: with a status test there, stale
+-- lock_held_runs (migration 0013) locks the rows first, one primary-key lookup each, in id
+-- order, as every statement that updates several held runs does (no deadlock between two of
+-- one worker's connections); the fence is checked as each row is locked, on its newest
+-- version, and the rows stay locked until commit. It returns each run's position `n` in the
+-- arrays, and a run's values are taken by subscript: the UPDATE joins only (id, n) pairs, not
+-- a dozen-column row per run, which PostgreSQL would copy whole for every row updated. The
+-- UPDATE finds the rows by primary key alone (`= ANY`): with a status test there, stale
 -- statistics (a fresh database, a burst of inserts) made the planner walk the partial index
 -- of running runs, full of dead entries until autovacuum, at three times the cost.
-WITH results AS MATERIALIZED (
-    SELECT *
-    FROM unnest(
-        $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[]
-    ) AS t(id, attempt, final_value, total_return, sharpe_ratio, max_drawdown, win_rate,
-           total_trades, winning_trades, losing_trades, metrics, metadata)
-),
-locked AS MATERIALIZED (
-    SELECT r.id
-    FROM (SELECT id, attempt FROM results ORDER BY id) AS x
-    CROSS JOIN LATERAL (
-        SELECT id
-        FROM runs
-        WHERE id = x.id
-          AND status = 'running'
-          AND locked_by = $1
-          AND attempts = x.attempt
-        FOR NO KEY UPDATE
-    ) AS r
+WITH locked AS MATERIALIZED (
+    SELECT id, n FROM lock_held_runs($1::text, $2::uuid[], $3::int[])
 ),
 done AS (
     UPDATE runs AS r
     SET status = 'succeeded',
-        final_value = x.final_value::numeric,
-        total_return = x.total_return::numeric,
-        sharpe_ratio = x.sharpe_ratio::numeric,
-        max_drawdown = x.max_drawdown::numeric,
-        win_rate = x.win_rate::numeric,
-        total_trades = x.total_trades,
-        winning_trades = x.winning_trades,
-        losing_trades = x.losing_trades,
-        metrics = x.metrics::jsonb,
-        metadata = r.metadata || x.metadata::jsonb,
+        final_value = ($4::text[])[x.n]::numeric,
+        total_return = ($5::text[])[x.n]::numeric,
+        sharpe_ratio = ($6::text[])[x.n]::numeric,
+        max_drawdown = ($7::text[])[x.n]::numeric,
+        win_rate = ($8::text[])[x.n]::numeric,
+        total_trades = ($9::int[])[x.n],
+        winning_trades = ($10::int[])[x.n],
+        losing_trades = ($11::int[])[x.n],
+        metrics = ($12::text[])[x.n]::jsonb,
+        metadata = r.metadata || ($13::text[])[x.n]::jsonb,
         error = NULL,
         locked_by = NULL,
         -- What the transition guard would set: with both set here, it does not need to fire.
         finished_at = now(),
         lease_expires_at = NULL,
         progress = jsonb_build_object('run_id', r.id, 'stage', 'succeeded', 'pct', 100)
-    FROM results AS x
-    WHERE r.id = x.id
-      AND r.id = ANY (ARRAY(SELECT id FROM locked))
+    FROM locked AS x
+    WHERE r.id = ANY (ARRAY(SELECT id FROM locked))
+      AND r.id = x.id
       AND r.locked_by = $1
-      AND r.attempts = x.attempt
     RETURNING r.id, r.attempts
 ),
 logged AS (

@@ -8,22 +8,9 @@
 -- ends it `cancelled` instead, with no children. Children inherit the parent's dataset,
 -- strategy, mode, capital, priority and max_attempts; their `metadata.sweep` names the parent,
 -- their index and their number of combinations (what the parent's progress counts).
--- Rows are locked in id order first, as in heartbeat.sql (no deadlock with the heartbeat).
-WITH parents AS MATERIALIZED (
-    SELECT * FROM unnest($2::uuid[], $3::int[]) AS t(id, attempt)
-),
-locked AS MATERIALIZED (
-    SELECT r.id
-    FROM (SELECT id, attempt FROM parents ORDER BY id) AS x
-    CROSS JOIN LATERAL (
-        SELECT id
-        FROM runs
-        WHERE id = x.id
-          AND status = 'running'
-          AND locked_by = $1
-          AND attempts = x.attempt
-        FOR NO KEY UPDATE
-    ) AS r
+-- Rows are locked by lock_held_runs, as in complete_batch.sql.
+WITH locked AS MATERIALIZED (
+    SELECT id, n FROM lock_held_runs($1::text, $2::uuid[], $3::int[])
 ),
 parked AS (
     UPDATE runs AS r
@@ -33,13 +20,12 @@ parked AS (
         lease_expires_at = NULL,
         attempts = CASE WHEN r.cancel_requested THEN r.attempts ELSE r.attempts - 1 END,
         progress = jsonb_build_object('run_id', r.id, 'stage', 'sweep', 'pct', 0)
-    FROM parents AS x
-    WHERE r.id = x.id
-      AND r.id = ANY (ARRAY(SELECT id FROM locked))
+    FROM locked AS x
+    WHERE r.id = ANY (ARRAY(SELECT id FROM locked))
+      AND r.id = x.id
       AND r.locked_by = $1
-      AND r.attempts = x.attempt
-    RETURNING r.id, r.status, x.attempt, r.dataset_id, r.strategy_id, r.mode,
-              r.initial_capital, r.priority, r.max_attempts
+    RETURNING r.id, r.status, ($3::int[])[x.n] AS attempt, r.dataset_id, r.strategy_id,
+              r.mode, r.initial_capital, r.priority, r.max_attempts
 ),
 children AS (
     INSERT INTO runs (parent_id, dataset_id, strategy_id, mode, initial_capital, priority,

@@ -6,34 +6,21 @@
 -- the parent's cascade skips children locked at that moment (migration 0010), and this is
 -- where those stop.
 --
--- Rows are locked first, one primary-key lookup each, in id order: a completion batch of
--- the same worker locks overlapping rows in the same order, so neither can hold a row the
--- other waits for (a deadlock). Lookups by key also keep the plan independent of the
--- table's statistics. The fence (status, worker, attempt) is checked as each row is locked,
--- on its newest version; the rows stay locked until commit, so the UPDATE needs only their
--- ids (no status test there, which would tempt the planner into the partial index of
--- running runs).
+-- Rows are locked first by lock_held_runs (migration 0013): one primary-key lookup each, in
+-- id order, so a completion batch of the same worker, which locks overlapping rows in the
+-- same order, cannot hold a row this statement waits for (a deadlock). Lookups by key also
+-- keep the plan independent of the table's statistics. The fence (status, worker, attempt)
+-- is checked as each row is locked, on its newest version; the rows stay locked until
+-- commit, so the UPDATE needs only their ids (no status test there, which would tempt the
+-- planner into the partial index of running runs).
 WITH beat AS (
     INSERT INTO workers (id, hostname, pid, version, concurrency, state)
     SELECT $1, $5::text, $6::int, $7::text, $8::int, $9::text
     WHERE $5::text IS NOT NULL  -- NULL: lease renewal only (tests, tools)
     ON CONFLICT (id) DO UPDATE SET last_beat = now(), state = EXCLUDED.state
 ),
-held AS MATERIALIZED (
-    SELECT * FROM unnest($2::uuid[], $3::int[]) AS t(id, attempt)
-),
 locked AS MATERIALIZED (
-    SELECT r.id
-    FROM (SELECT id, attempt FROM held ORDER BY id) AS h
-    CROSS JOIN LATERAL (
-        SELECT id
-        FROM runs
-        WHERE id = h.id
-          AND status = 'running'
-          AND locked_by = $1
-          AND attempts = h.attempt
-        FOR NO KEY UPDATE
-    ) AS r
+    SELECT id FROM lock_held_runs($1::text, $2::uuid[], $3::int[])
 )
 UPDATE runs AS r
 SET lease_expires_at = now() + make_interval(secs => $4)

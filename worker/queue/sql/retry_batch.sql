@@ -1,39 +1,23 @@
 -- Hand runs back to pending after a transient error, each to run again after its delay in
 -- seconds (database clock). Fenced per row on ($1 worker, attempt); the attempt stays
 -- counted. $2 ids, $3 attempts, $4 errors (jsonb text), $5 delays: arrays of one length.
--- Rows are locked in id order first, as in heartbeat.sql (no deadlock with the heartbeat).
-WITH results AS MATERIALIZED (
-    SELECT *
-    FROM unnest($2::uuid[], $3::int[], $4::text[], $5::float8[])
-        AS t(id, attempt, error, delay_seconds)
-),
-locked AS MATERIALIZED (
-    SELECT r.id
-    FROM (SELECT id, attempt FROM results ORDER BY id) AS x
-    CROSS JOIN LATERAL (
-        SELECT id
-        FROM runs
-        WHERE id = x.id
-          AND status = 'running'
-          AND locked_by = $1
-          AND attempts = x.attempt
-        FOR NO KEY UPDATE
-    ) AS r
+-- Rows are locked by lock_held_runs, as in complete_batch.sql (values taken by position n).
+WITH locked AS MATERIALIZED (
+    SELECT id, n FROM lock_held_runs($1::text, $2::uuid[], $3::int[])
 ),
 done AS (
     UPDATE runs AS r
     SET status = 'pending',
-        error = x.error::jsonb,
+        error = ($4::text[])[x.n]::jsonb,
         locked_by = NULL,
         lease_expires_at = NULL,
-        run_after = now() + make_interval(secs => x.delay_seconds),
+        run_after = now() + make_interval(secs => ($5::float8[])[x.n]),
         progress = NULL
-    FROM results AS x
-    WHERE r.id = x.id
-      AND r.id = ANY (ARRAY(SELECT id FROM locked))
+    FROM locked AS x
+    WHERE r.id = ANY (ARRAY(SELECT id FROM locked))
+      AND r.id = x.id
       AND r.locked_by = $1
-      AND r.attempts = x.attempt
-    RETURNING r.id, r.attempts, r.run_after, x.error::jsonb AS error
+    RETURNING r.id, r.attempts, r.run_after, r.error
 ),
 logged AS (
     INSERT INTO events (run_id, event_type, payload)
