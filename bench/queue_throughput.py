@@ -384,9 +384,8 @@ async def bench(
             (PGQueuer(pgq_url, 100, "tuned (batch 100)"), pgq_url),
         ]
         systems = [(s, u) for s, u in systems if only in s.name.lower()]
-        for system, _url in systems:
-            if not isinstance(system, PGQueuer) or system.batch_size == 10:
-                await system.setup()
+        for url in dict.fromkeys(url for _, url in systems):  # each database once
+            await next(s for s, u in systems if u == url).setup()
         version = await server_version(server)
         print(f"server: PostgreSQL {version}; {os.cpu_count()} CPUs; jobs per round {jobs}")
         print(f"backtest-worker concurrency per process: {concurrency}")

@@ -115,6 +115,38 @@ async def test_batch_completion_is_fenced_per_row(db: asyncpg.Connection) -> Non
     assert set(ids) == set(statuses)
 
 
+async def test_batch_writes_take_each_runs_own_values(db: asyncpg.Connection) -> None:
+    """The statements take a run's values by its position in the arrays (lock_held_runs'
+    `n`), while rows are locked in id order: a batch given in another order, with a run
+    fenced off in the middle, still writes every run's own values."""
+    await insert_runs(db, 8)
+    jobs = sorted(await queries.claim(db, A, 8, 30), key=lambda job: job.id, reverse=True)
+    succeeding, failing, retrying = jobs[:3], jobs[3:5], jobs[5:]
+    await expire(db, succeeding[1].id)
+    await queries.reap(db)
+    items = [
+        done(job, total_trades=10 + i, winning_trades=10 + i, losing_trades=0, tag=i)
+        for i, job in enumerate(succeeding)
+    ]
+    assert await queries.complete(db, A, items) == {succeeding[0].id, succeeding[2].id}
+    for i in (0, 2):
+        row = await run_row(db, succeeding[i].id)
+        assert (row["total_trades"], row["metrics"]["tag"]) == (10 + i, i)
+    errors = [{"type": "invalid_params", "message": f"bad {i}"} for i in range(2)]
+    failed = [(job.id, job.attempt, errors[i]) for i, job in enumerate(failing)]
+    assert await queries.fail(db, A, failed) == {job.id for job in failing}
+    for i, job in enumerate(failing):
+        assert (await run_row(db, job.id))["error"] == errors[i]
+    delays = [100.0 * (i + 1) for i in range(len(retrying))]
+    retried = [(job.id, job.attempt, errors[0], delays[i]) for i, job in enumerate(retrying)]
+    assert await queries.retry(db, A, retried) == {job.id for job in retrying}
+    for i, job in enumerate(retrying):
+        wait = await db.fetchval(
+            "SELECT extract(epoch FROM run_after - now()) FROM runs WHERE id = $1", job.id
+        )
+        assert delays[i] - 5 < wait <= delays[i]
+
+
 async def test_reaper_fails_a_run_whose_attempts_are_exhausted(db: asyncpg.Connection) -> None:
     [run_id] = await insert_runs(db, 1, max_attempts=1)
     await queries.claim(db, A, 1, 30)
