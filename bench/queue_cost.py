@@ -1,0 +1,161 @@
+"""Server CPU per run of the queue's own statements, and what each part of the schema costs.
+
+    .venv/bin/python -m bench.queue_cost [--database-url URL] [--runs 20000] [--batch 100]
+                                         [--repeat 2] [--only VARIANT]
+
+One claim connection and one completion connection drain `--runs` pending runs, `--batch` at
+a time: `claim.sql`, then `complete_batch.sql` on what it claimed, as a worker's claimer and
+completer do, without the worker's Python in between. Prints the CPU of each of the two
+PostgreSQL backends per run (from /proc: the server must run on this machine), first on the
+schema as migrated, then with one part of it removed (an index, a trigger, the events'
+foreign key); the variants are alternated `--repeat` times, so the difference to `as
+migrated` is what that part costs per run. Each variant gets a fresh database, copied from
+one migrated template, dropped afterwards. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+
+import asyncpg
+
+from bench.cpu import cpu_seconds
+from bench.queue_throughput import DEFAULT_SERVER, admin, with_database
+from worker.bounds import MAX_TRANSPORT_BYTES
+from worker.queue.sql import load
+
+WORKER = "bench-host:1:cost"
+LEASE_SECONDS = 60.0
+
+VARIANTS: dict[str, str] = {
+    "as migrated": "",
+    "without the run_completed trigger": ("ALTER TABLE runs DISABLE TRIGGER runs_notify_completed"),
+    "without every trigger of runs": "ALTER TABLE runs DISABLE TRIGGER USER",
+    "without the events' foreign key": ("ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs"),
+    "without ix_events_payload (GIN)": "DROP INDEX ix_events_payload",
+    "without ix_runs_status": "DROP INDEX ix_runs_status",
+    "without the 7 secondary indexes of runs": (
+        "DROP INDEX ix_runs_created_at_id, ix_runs_dataset_id, ix_runs_mode_date,"
+        " ix_runs_strategy_id, ix_runs_metadata, ix_runs_finished_at;"
+        " ALTER TABLE runs DROP CONSTRAINT uq_runs_idempotency_key"
+    ),
+}
+
+
+async def seed(connection: asyncpg.Connection, runs: int) -> None:
+    dataset = await connection.fetchval(
+        "INSERT INTO datasets (name, symbols, timeframe, start_date, end_date, row_count,"
+        " storage_uri, hash) VALUES ('bench', ARRAY['X'], '1d', '2020-01-01', '2020-12-31', 1,"
+        " 'file:///dev/null', md5('a') || md5('b')) RETURNING id"
+    )
+    strategy = await connection.fetchval(
+        "INSERT INTO strategies (name) VALUES ('bench') RETURNING id"
+    )
+    await connection.execute(
+        "INSERT INTO runs (dataset_id, strategy_id, initial_capital)"
+        " SELECT $1, $2, 10000 FROM generate_series(1, $3)",
+        dataset,
+        strategy,
+        runs,
+    )
+
+
+def completion_args(rows: list[asyncpg.Record]) -> list[object]:
+    """complete_batch.sql's arrays for no-op successes (what bench.queue_throughput's
+    handler returns)."""
+    n = len(rows)
+    return [
+        [row["id"] for row in rows],
+        [row["attempts"] for row in rows],
+        ["10000.0"] * n,
+        ["0.0"] * n,
+        [None] * n,
+        ["0.0"] * n,
+        [None] * n,
+        [0] * n,
+        [0] * n,
+        [0] * n,
+        ['{"final_value": 10000.0, "total_return": 0.0}'] * n,
+        ['{"timings": {"total_ms": 0.1}}'] * n,
+    ]
+
+
+async def drain(url: str, runs: int, batch: int) -> tuple[float, float, float]:
+    """CPU microseconds per run of the claim and the completion backends, and runs/s."""
+    claimer = await asyncpg.connect(url, server_settings={"enable_bitmapscan": "off"})
+    completer = await asyncpg.connect(url)
+    claim, complete = load("claim"), load("complete_batch")
+    try:
+        pids = [claimer.get_server_pid(), completer.get_server_pid()]
+        before = [cpu_seconds([pid]) for pid in pids]
+        started = time.perf_counter()
+        written = 0
+        while rows := await claimer.fetch(claim, WORKER, batch, LEASE_SECONDS, MAX_TRANSPORT_BYTES):
+            written += len(await completer.fetch(complete, WORKER, *completion_args(rows)))
+        elapsed = time.perf_counter() - started
+        after = [cpu_seconds([pid]) for pid in pids]
+    finally:
+        await claimer.close()
+        await completer.close()
+    assert written == runs, (written, runs)
+    claim_us, complete_us = (1e6 * (a - b) / runs for a, b in zip(after, before, strict=True))
+    return claim_us, complete_us, runs / elapsed
+
+
+async def measure(server: str, template: str, variant: str, runs: int, batch: int) -> None:
+    name = f"bench_cost_{uuid.uuid4().hex[:8]}"
+    await admin(server, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = with_database(server, name)
+    try:
+        connection = await asyncpg.connect(url)
+        try:
+            if VARIANTS[variant]:
+                await connection.execute(VARIANTS[variant])
+            await seed(connection, runs)
+        finally:
+            await connection.close()
+        claim_us, complete_us, rate = await drain(url, runs, batch)
+        print(
+            f"{variant:<42} claim {claim_us:5.1f}  completion {complete_us:5.1f}  "
+            f"total {claim_us + complete_us:5.1f} us/run  ({rate:,.0f} runs/s)",
+            flush=True,
+        )
+    finally:
+        await admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def bench(server: str, runs: int, batch: int, repeat: int, only: str) -> None:
+    from worker.db.migrate import upgrade
+
+    template = f"bench_cost_template_{uuid.uuid4().hex[:8]}"
+    await admin(server, f'CREATE DATABASE "{template}"')
+    try:
+        await asyncio.to_thread(upgrade, with_database(server, template))
+        variants = [v for v in VARIANTS if not only or only in v or v == "as migrated"]
+        print(f"{runs:,} runs, batches of {batch}: CPU of the two PostgreSQL backends per run")
+        for _ in range(repeat):
+            for variant in variants:
+                await measure(server, template, variant, runs, batch)
+    finally:
+        await admin(server, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER)
+    )
+    parser.add_argument("--runs", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--only", default="", help="only variants whose name contains this")
+    args = parser.parse_args()
+    asyncio.run(bench(args.database_url, args.runs, args.batch, args.repeat, args.only))
+
+
+if __name__ == "__main__":
+    main()
