@@ -1,7 +1,7 @@
 """lock_held_runs(): the fenced, id-ordered row lock of every statement that ends a held run
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02
 
 Six statements of the queue (complete, fail, retry, cancel, hand back, fan out) and the
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
