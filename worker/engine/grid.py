@@ -2,7 +2,7 @@
 
 Indicators are shared across combinations through the MarketData indicator cache (each
 distinct moving average is computed once while it fits the cache budget); combinations are
-visited in sorted order so those sharing a parameter run back to back. Each combination
+visited in an order that keeps few of them alive (grid_order). Each combination
 runs the same ``simulate`` as a single run, so its leaderboard row equals that run's
 metrics exactly.
 """
@@ -21,7 +21,9 @@ import polars as pl
 from pydantic import ValidationError
 
 from worker.engine.errors import EngineInputError
+from worker.engine.grid_order import cache_budget, evaluation_order
 from worker.engine.grid_stats import BOARD_METRICS, grid_overfitting, partitions_for
+from worker.engine.indicators import CACHE_BYTES
 from worker.engine.market import MarketData
 from worker.engine.metrics import METRIC_NAMES
 from worker.engine.params import RunConfig, format_errors
@@ -203,23 +205,29 @@ def evaluate(
         )
         return {**{k: _cell(v) for k, v in combo.items()}, **values}, sums
 
-    rows: list[dict[str, Any]] = []
-    sums: list[PeriodSums] = []
     n = len(valid)
+    done: list[tuple[dict[str, Any], PeriodSums] | None] = [None] * n
     # numpy releases the GIL in its array passes, so combinations run in a few threads;
-    # results are collected in combination order, so they do not depend on scheduling
+    # results are put in combination order, so they do not depend on scheduling (nor on
+    # the evaluation order, which only keeps the shared indicator arrays few: grid_order)
     workers = max(1, DEFAULT_THREADS if threads is None else threads)
+    order, inner = evaluation_order([combo for combo, _ in valid])
     chunk = CHUNK_PER_THREAD * workers  # cancellation and progress between chunks
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        run_chunk = pool.map if workers > 1 else map
-        for lo in range(0, n, chunk):
-            check()
-            for row, row_sums in run_chunk(one, valid[lo : lo + chunk]):
-                rows.append(row)
-                sums.append(row_sums)
-            stages("grid", min(lo + chunk, n) / n)
-    md.cache.clear()
-    return Evaluation(rows, sums)
+    md.cache_bytes = cache_budget(md.n, inner, workers, CACHE_BYTES)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            run_chunk = pool.map if workers > 1 else map
+            for lo in range(0, n, chunk):
+                check()
+                part = order[lo : lo + chunk]
+                for i, result in zip(part, run_chunk(one, [valid[i] for i in part]), strict=True):
+                    done[i] = result
+                stages("grid", min(lo + chunk, n) / n)
+    finally:
+        md.cache.clear()
+        md.cache_bytes = None
+    results = [result for result in done if result is not None]
+    return Evaluation([row for row, _ in results], [row_sums for _, row_sums in results])
 
 
 def join(parts: list[Evaluation]) -> Evaluation:

@@ -22,24 +22,42 @@ from worker.engine.market import F64, I8, I64, B, MarketData
 
 CACHE_BYTES = 512 * 1024 * 1024
 _LOCK = threading.Lock()
+#: Arrays being computed, per (MarketData, key): who else wants one waits for its event.
+_PENDING: dict[tuple[int, tuple[object, ...]], threading.Event] = {}
 _SOURCES = ("open", "high", "low", "close")
 
 
 def cached(md: MarketData, key: tuple[object, ...], compute: Callable[[], F64]) -> F64:
-    """Least-recently-used cache of indicator arrays on ``md``, at most CACHE_BYTES."""
+    """Least-recently-used cache of indicator arrays on ``md``, at most ``md.cache_bytes``
+    (CACHE_BYTES unless a grid set its own). Grid threads compute different arrays at once;
+    a thread wanting an array another one is computing waits for it instead of computing
+    it again."""
     cache = md.cache
-    with _LOCK:
-        hit = cache.pop(key, None)
-        if hit is not None:
-            cache[key] = hit  # most recently used goes last
-            out: F64 = hit
-            return out
-    value = compute()  # outside the lock: grid threads compute different arrays at once
-    with _LOCK:
-        used = sum(v.nbytes for v in cache.values())
-        while cache and used + value.nbytes > CACHE_BYTES:
-            used -= cache.pop(next(iter(cache))).nbytes
-        cache[key] = value
+    budget = CACHE_BYTES if md.cache_bytes is None else md.cache_bytes
+    slot = (id(md), key)
+    while True:
+        with _LOCK:
+            hit = cache.pop(key, None)
+            if hit is not None:
+                cache[key] = hit  # most recently used goes last
+                out: F64 = hit
+                return out
+            pending = _PENDING.get(slot)
+            if pending is None:
+                mine = _PENDING[slot] = threading.Event()
+                break
+        pending.wait()  # then look again (it may have failed, or been evicted since)
+    try:
+        value = compute()  # outside the lock
+        with _LOCK:
+            used = sum(v.nbytes for v in cache.values())
+            while cache and used + value.nbytes > budget:
+                used -= cache.pop(next(iter(cache))).nbytes
+            cache[key] = value
+    finally:
+        with _LOCK:
+            del _PENDING[slot]
+        mine.set()
     return value
 
 
@@ -231,6 +249,40 @@ def crosses(md: MarketData, a: F64, b: F64) -> tuple[B, B]:
     above[md.starts] = False
     below[md.starts] = False
     return above, below
+
+
+#: Rows per block when comparing two indicator arrays: both compares read the block while it
+#: is in cache, so each input is read from memory once.
+COMPARE_BLOCK = 1 << 16
+
+
+def cross_hold(md: MarketData, a: F64, b: F64) -> I8:
+    """``hold(md, *crosses(md, a, b))`` without the two full boolean arrays: long from a
+    strict cross above until a strict cross below, and the reverse; 0 before the first.
+
+    ``cmp = (a > b) - (a < b)`` is -1, 0 or 1 (0 for ties and NaN); a strict cross is a step
+    of ±2 between consecutive rows of one symbol, and the position after it is ``cmp``.
+    Only the sparse cross rows are gathered, then repeated into the position array.
+    """
+    n = md.n
+    cmp = np.empty(n, dtype=np.int8)
+    for lo in range(0, n, COMPARE_BLOCK):
+        hi = min(lo + COMPARE_BLOCK, n)
+        gt = np.greater(a[lo:hi], b[lo:hi])
+        lt = np.less(a[lo:hi], b[lo:hi])
+        np.subtract(gt.view(np.int8), lt.view(np.int8), out=cmp[lo:hi])
+    step = np.subtract(cmp[1:], cmp[:-1])
+    np.bitwise_and(step, 3, out=step)  # ±2 -> 2; -1, 0, 1 -> 3, 0, 1
+    rows = np.flatnonzero(step == 2) + 1
+    if md.n_symbols > 1:  # a step across two symbols' blocks is no cross
+        rows = rows[~np.isin(rows, md.starts)]
+    marks = np.concatenate([md.starts, rows])
+    values = np.concatenate([np.zeros(md.starts.shape[0], dtype=np.int8), cmp[rows]])
+    if md.n_symbols > 1:
+        order = np.argsort(marks, kind="stable")
+        marks, values = marks[order], values[order]
+    out: I8 = np.repeat(values, np.diff(marks, append=n))
+    return out
 
 
 def _ffill_index(md: MarketData, mask: B) -> I64:

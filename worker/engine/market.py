@@ -34,6 +34,7 @@ class MarketData:
         self.ts: I64 = frame["timestamp"].dt.epoch("us").to_numpy().astype(np.int64, copy=False)
         self.close: F64 = self._column("close")
         self.cache: dict[Any, Any] = {}  # indicator cache (shared by grid combinations)
+        self.cache_bytes: int | None = None  # its budget (None: indicators.CACHE_BYTES)
 
     def _column(self, name: str) -> F64:
         """A price column as float64; missing, infinite or non-positive prices are an input

@@ -27,7 +27,7 @@ class _Crossover(Strategy):
     def signal(self, md: MarketData) -> I8:
         fast = self._average(md, self.fast_period)
         slow = self._average(md, self.slow_period)
-        return ind.hold(md, *ind.crosses(md, fast, slow))
+        return ind.cross_hold(md, fast, slow)
 
 
 class SmaCrossover(_Crossover):
