@@ -45,9 +45,10 @@ class EquityStats:
 
 
 def _block_returns(e: F64, prev: float, out: F64) -> F64:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(e[:1], prev, out=out[:1])
-        np.divide(e[1:], e[:-1], out=out[1:])
+    """Per-bar returns of a block (callers silence division warnings: a zero or negative
+    equity gives inf or NaN, which the statistics handle)."""
+    np.divide(e[:1], prev, out=out[:1])
+    np.divide(e[1:], e[:-1], out=out[1:])
     out -= 1.0
     return out
 
@@ -76,6 +77,17 @@ def equity_stats(
     A non-finite curve falls back to whole-array numpy semantics (and ``observe`` sees
     only the blocks before it).
     """
+    with np.errstate(divide="ignore", invalid="ignore"):  # once, not per block
+        return _equity_stats(block, bars, initial, observe, threshold)
+
+
+def _equity_stats(
+    block: EquityBlock,
+    bars: int,
+    initial: float,
+    observe: BlockObserver | None,
+    threshold: float,
+) -> EquityStats:
     step = STATS_BLOCK
     total = squares = down = 0.0
     lowest = math.inf

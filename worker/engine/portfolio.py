@@ -325,13 +325,17 @@ def equity_blocks(md: MarketData, fills: Fills, capital: float) -> EquityBlock:
     pos_v = np.zeros(2 * legs.count + 1)
     pos_v[1::2] = legs.side * fills.units
     close = md.close
+    held = np.diff(starts, append=md.n_times)  # bars each state holds
 
     def block(lo: int, hi: int) -> F64:
         i0 = int(np.searchsorted(starts, lo, side="right")) - 1
         i1 = int(np.searchsorted(starts, hi - 1, side="right"))
-        edges = starts[i0:i1].copy()
-        edges[0] = lo
-        lengths = np.diff(edges, append=hi)
+        lengths = held[i0:i1].copy()
+        if i1 - i0 == 1:
+            lengths[0] = hi - lo
+        else:
+            lengths[0] = starts[i0 + 1] - lo
+            lengths[-1] = hi - starts[i1 - 1]
         value = np.repeat(pos_v[i0:i1], lengths)
         value *= close[lo:hi]
         value += np.repeat(cash_v[i0:i1], lengths)
