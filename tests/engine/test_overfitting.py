@@ -201,3 +201,19 @@ def test_pbo_partitions_validation() -> None:
         RunConfig(pbo_partitions=7)
     with pytest.raises(ValueError):
         RunConfig(pbo_partitions=18)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("multiply_adds", [1, 5_000, 10**9])
+def test_pbo_does_not_depend_on_passes_or_threads(
+    monkeypatch: pytest.MonkeyPatch, threads: int, multiply_adds: int
+) -> None:
+    rng = np.random.default_rng(8)
+    counts = np.full(10, 100.0)
+    s1, s2 = rng.normal(0, 0.1, (40, 10)), rng.random((40, 10)) + 1.0
+    want = of.pbo_from_sums(counts, s1, s2)
+    monkeypatch.setattr(of, "PASS_MULTIPLY_ADDS", multiply_adds)
+    got = of.pbo_from_sums(counts, s1, s2, threads=threads)
+    assert want is not None and got is not None
+    assert got.pbo == want.pbo and got.splits == want.splits == 252
+    assert np.array_equal(np.sort(got.logits), np.sort(want.logits))

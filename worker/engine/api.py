@@ -239,7 +239,7 @@ def simulate_run(
 
             combinations = grid_combinations(spec.strategy_params, cfg)
             joined = in_grid_order(combinations, join([c.evaluation for c in chunks]))
-            outcome = rank(combinations, joined, cfg, bars=md.n_times, ppy=ppy)
+            outcome = rank(combinations, joined, cfg, bars=md.n_times, ppy=ppy, threads=threads)
         else:
             outcome = run_grid(
                 md,

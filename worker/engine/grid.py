@@ -12,8 +12,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from worker.engine.strategies import Strategy, strategy_class
 CHUNK_PER_THREAD = 4
 DEFAULT_THREADS = min(4, os.cpu_count() or 1)
 LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_duration_bars", "commissions_paid"})
+#: One combination's leaderboard row (parameters and metrics) and period sums.
+Result = tuple[dict[str, Any], PeriodSums]
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def run_grid(
         check=check,
         threads=threads,
     )
-    return rank(combinations, evaluation, cfg, bars=md.n_times, ppy=ppy)
+    return rank(combinations, evaluation, cfg, bars=md.n_times, ppy=ppy, threads=threads)
 
 
 def evaluate(
@@ -189,7 +192,7 @@ def evaluate(
     """Each combination's metrics and period sums, in the order given."""
     partitions = partitions_for(md.n_times, cfg.pbo_partitions)
 
-    def one(item: tuple[dict[str, Any], Strategy]) -> tuple[dict[str, Any], PeriodSums]:
+    def one(item: tuple[dict[str, Any], Strategy]) -> Result:
         combo, strategy = item
         signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
@@ -206,28 +209,61 @@ def evaluate(
         return {**{k: _cell(v) for k, v in combo.items()}, **values}, sums
 
     n = len(valid)
-    done: list[tuple[dict[str, Any], PeriodSums] | None] = [None] * n
-    # numpy releases the GIL in its array passes, so combinations run in a few threads;
-    # results are put in combination order, so they do not depend on scheduling (nor on
-    # the evaluation order, which only keeps the shared indicator arrays few: grid_order)
+    done: list[Result | None] = [None] * n
+    # results are put in combination order, so they do not depend on scheduling nor on the
+    # evaluation order (which only keeps the shared indicator arrays few: grid_order)
     workers = max(1, DEFAULT_THREADS if threads is None else threads)
     order, inner = evaluation_order([combo for combo, _ in valid])
-    chunk = CHUNK_PER_THREAD * workers  # cancellation and progress between chunks
+    step = CHUNK_PER_THREAD * workers  # cancellation and progress between chunks
+    chunks = [order[lo : lo + step] for lo in range(0, n, step)]
     md.cache_bytes = cache_budget(md.n, inner, workers, CACHE_BYTES)
+    finished = 0
+    evaluated = _evaluated(one, valid, chunks, workers, check)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            run_chunk = pool.map if workers > 1 else map
-            for lo in range(0, n, chunk):
-                check()
-                part = order[lo : lo + chunk]
-                for i, result in zip(part, run_chunk(one, [valid[i] for i in part]), strict=True):
-                    done[i] = result
-                stages("grid", min(lo + chunk, n) / n)
+        for part, results in evaluated:
+            for i, result in zip(part, results, strict=True):
+                done[i] = result
+            finished += len(part)
+            stages("grid", finished / n)
     finally:
+        evaluated.close()  # stops the threads before the cache goes
         md.cache.clear()
         md.cache_bytes = None
-    results = [result for result in done if result is not None]
-    return Evaluation([row for row, _ in results], [row_sums for _, row_sums in results])
+    rows = [result for result in done if result is not None]
+    return Evaluation([row for row, _ in rows], [row_sums for _, row_sums in rows])
+
+
+def _evaluated(
+    one: Callable[[tuple[dict[str, Any], Strategy]], Result],
+    valid: list[tuple[dict[str, Any], Strategy]],
+    chunks: list[list[int]],
+    workers: int,
+    check: Callable[[], None],
+) -> Generator[tuple[list[int], list[Result]], None, None]:
+    """Each chunk's results, chunk by chunk, ``check`` called before a chunk starts.
+
+    numpy releases the GIL in its array passes, so combinations run in ``workers`` threads;
+    the next chunk is queued before a chunk is collected, so no thread idles while the
+    slowest combination of a chunk finishes."""
+    if workers == 1:
+        for part in chunks:
+            check()
+            yield part, [one(valid[i]) for i in part]
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    queued: deque[tuple[list[int], list[Future[Result]]]] = deque()
+    try:
+        for part in chunks:
+            check()
+            queued.append((part, [pool.submit(one, valid[i]) for i in part]))
+            if len(queued) > 1:
+                first, futures = queued.popleft()
+                yield first, [future.result() for future in futures]
+        while queued:
+            first, futures = queued.popleft()
+            yield first, [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def join(parts: list[Evaluation]) -> Evaluation:
@@ -238,10 +274,17 @@ def join(parts: list[Evaluation]) -> Evaluation:
 
 
 def rank(
-    combinations: Combinations, evaluation: Evaluation, cfg: RunConfig, *, bars: int, ppy: float
+    combinations: Combinations,
+    evaluation: Evaluation,
+    cfg: RunConfig,
+    *,
+    bars: int,
+    ppy: float,
+    threads: int | None = None,
 ) -> GridOutcome:
     """The leaderboard of every evaluated combination, its overfitting statistics and the
-    best combination (a sweep's fan-in calls this on its chunks' evaluations, joined)."""
+    best combination (a sweep's fan-in calls this on its chunks' evaluations, joined).
+    ``threads``: for the PBO (default DEFAULT_THREADS); the numbers do not depend on it."""
     keys, valid, skipped = combinations.keys, combinations.valid, combinations.skipped
     rows, sums = evaluation.rows, evaluation.sums
     if len(rows) != len(valid):
@@ -257,6 +300,7 @@ def rank(
         sums,
         bars=bars,
         ppy=ppy,
+        threads=max(1, DEFAULT_THREADS if threads is None else threads),
     )
     board = pl.DataFrame(rows, infer_schema_length=None).with_columns(
         pl.Series("probabilistic_sharpe_ratio", stats.psr, dtype=pl.Float64),

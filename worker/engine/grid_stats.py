@@ -43,10 +43,16 @@ class GridOverfitting:
 
 
 def grid_overfitting(
-    sharpes: list[float | None], sums: list[PeriodSums], *, bars: int, ppy: float
+    sharpes: list[float | None],
+    sums: list[PeriodSums],
+    *,
+    bars: int,
+    ppy: float,
+    threads: int = 1,
 ) -> GridOverfitting:
     """``sharpes``: each combination's annualised Sharpe ratio (None when undefined);
-    ``sums``: its per-partition power sums (all with the same partitions)."""
+    ``sums``: its per-partition power sums (all with the same partitions); ``threads``: for
+    the PBO's splits."""
     per_period = np.array(
         [math.nan if s is None else s / math.sqrt(ppy) for s in sharpes], dtype=np.float64
     )
@@ -66,7 +72,7 @@ def grid_overfitting(
         counts = sums[0].counts.astype(np.float64)
         s1 = np.stack([s.powers[0] for s in sums])
         s2 = np.stack([s.powers[1] for s in sums])
-        result = pbo_from_sums(counts, s1, s2)
+        result = pbo_from_sums(counts, s1, s2, threads=threads)
         if result is not None:
             pbo, splits, partitions = result.pbo, result.splits, result.partitions
     summary = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -29,8 +30,11 @@ from worker.engine.return_metrics import SD_EPSILON, finite
 F64 = npt.NDArray[np.float64]
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
-#: CSCV splits evaluated per matrix product (bounds the temporaries at ~splits x trials).
-SPLITS_PER_PASS = 512
+#: Multiply-adds per CSCV pass (splits x partitions x trials): small enough that OpenBLAS
+#: computes the pass's matrix products on the calling thread (its own threads, spinning on
+#: a busy machine, made one 1,000-trial PBO take seconds), large enough that per-pass
+#: overhead stays small. Passes run on the grid's threads instead.
+PASS_MULTIPLY_ADDS = 200_000
 
 
 def return_moments(returns: F64) -> tuple[float | None, float | None]:
@@ -144,7 +148,7 @@ def _logits(chosen_by: F64, ranked_in: F64, trials: int) -> F64:
     return out
 
 
-def pbo_from_sums(counts: F64, s1: F64, s2: F64) -> PboResult | None:
+def pbo_from_sums(counts: F64, s1: F64, s2: F64, *, threads: int = 1) -> PboResult | None:
     """PBO by CSCV from per-partition sums: ``counts[s]`` returns in partition ``s``,
     ``s1[n, s]`` / ``s2[n, s]`` the sum of returns / squared returns of trial ``n`` there.
 
@@ -152,7 +156,8 @@ def pbo_from_sums(counts: F64, s1: F64, s2: F64) -> PboResult | None:
     pair; the in-sample best trial (by Sharpe) is ranked out of sample, and PBO is the share
     of splits where it falls at or below the median (logit ≤ 0). A split and its mirror
     (the halves swapped) share their two Sharpe matrices, so each is computed once. None
-    for fewer than two trials or partitions.
+    for fewer than two trials or partitions. Splits are evaluated in passes, on ``threads``
+    threads (each pass writes its own logits: the result does not depend on them).
     """
     counts = np.asarray(counts, dtype=np.float64)
     trials, parts = s1.shape
@@ -167,8 +172,9 @@ def pbo_from_sums(counts: F64, s1: F64, s2: F64) -> PboResult | None:
     t1, t2, total = s1.sum(axis=1), s2.sum(axis=1), float(counts.sum())
     s1t, s2t = np.ascontiguousarray(s1.T), np.ascontiguousarray(s2.T)
     logits = np.empty(2 * halves.shape[0])
-    for lo in range(0, halves.shape[0], SPLITS_PER_PASS):
-        half = masks[lo : lo + SPLITS_PER_PASS]
+
+    def one_pass(lo: int) -> None:
+        half = masks[lo : lo + step]
         n_a = half @ counts
         a1, a2 = half @ s1t, half @ s2t
         sr_a = _sharpe(n_a, a1, a2)
@@ -176,6 +182,15 @@ def pbo_from_sums(counts: F64, s1: F64, s2: F64) -> PboResult | None:
         k = half.shape[0]
         logits[2 * lo : 2 * lo + k] = _logits(sr_a, sr_b, trials)
         logits[2 * lo + k : 2 * lo + 2 * k] = _logits(sr_b, sr_a, trials)
+
+    step = max(1, PASS_MULTIPLY_ADDS // (parts * trials))
+    starts = range(0, halves.shape[0], step)
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(one_pass, starts))
+    else:
+        for lo in starts:
+            one_pass(lo)
     return PboResult(float(np.mean(logits <= 0.0)), int(logits.shape[0]), parts, logits)
 
 

@@ -231,7 +231,7 @@ def _optimiser(
 
     def ranked(w: int, md_w: MarketData, _progress: Stages) -> GridOutcome:
         check()
-        return rank(combinations, evaluations[w], cfg, bars=md_w.n_times, ppy=ppy)
+        return rank(combinations, evaluations[w], cfg, bars=md_w.n_times, ppy=ppy, threads=threads)
 
     return ranked
 
