@@ -21,6 +21,9 @@ F64 = npt.NDArray[np.float64]
 #: Bars per block in ``equity_stats``: a block's temporaries stay in the L2 cache.
 STATS_BLOCK = 1 << 16
 
+#: Bars per chunk of ``running_peak``'s scan.
+PEAK_CHUNK = 1024
+
 #: ``block(lo, hi)``: the equity curve's bars ``lo .. hi - 1`` as a float64 array.
 EquityBlock = Callable[[int, int], F64]
 #: ``observe(lo, r, r2, Σr, Σr²)``: a block's per-bar returns, their squares (read-only) and
@@ -50,6 +53,28 @@ def _block_returns(e: F64, prev: float, out: F64) -> F64:
     np.divide(e[:1], prev, out=out[:1])
     np.divide(e[1:], e[:-1], out=out[1:])
     out -= 1.0
+    return out
+
+
+def running_peak(e: F64, peak: float, out: F64) -> F64:
+    """``max(peak, running max of e)`` into ``out``, scanning only the chunks that reach a
+    new high (np.maximum.accumulate is a sequential loop, several times slower than a
+    reduction): elsewhere the running peak is the one carried into the chunk."""
+    m = e.shape[0]
+    size = PEAK_CHUNK
+    full = m - m % size
+    if full:
+        chunk_max = e[:full].reshape(-1, size).max(axis=1)
+        carried = np.maximum.accumulate(np.concatenate([[peak], chunk_max]))
+        chunks = out[:full].reshape(-1, size)
+        chunks[:] = carried[:-1, None]
+        for k in np.flatnonzero(chunk_max > carried[:-1]).tolist():
+            np.maximum.accumulate(e[k * size : (k + 1) * size], out=chunks[k])
+            np.maximum(chunks[k], carried[k], out=chunks[k])
+        peak = float(carried[-1])
+    if full < m:
+        np.maximum.accumulate(e[full:], out=out[full:])
+        np.maximum(out[full:], peak, out=out[full:])
     return out
 
 
@@ -117,8 +142,7 @@ def _equity_stats(
         down += float(np.multiply(r, r, out=sq).sum())
         prev = float(e[-1])
         if top > peak:
-            ratio = np.maximum.accumulate(e, out=ratio_buf[:m])
-            np.maximum(ratio, peak, out=ratio)
+            ratio = running_peak(e, peak, ratio_buf[:m])
             peak = float(ratio[-1])
             np.divide(e, ratio, out=ratio)
             min_ratio = min(min_ratio, float(ratio.min()))
