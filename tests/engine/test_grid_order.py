@@ -35,13 +35,13 @@ def test_each_moving_average_is_computed_once(
     """With the budget the order needs (see ``cache_budget``), no moving average is evicted
     before its last use."""
     computed: list[int] = []
-    kernel = ind.sma_of
+    kernel = ind._sma_known
 
     def counting(md: Any, x: Any, period: int, csum: Any = None) -> Any:
         computed.append(period)
         return kernel(md, x, period, csum)
 
-    monkeypatch.setattr(ind, "sma_of", counting)
+    monkeypatch.setattr(ind, "_sma_known", counting)
     grid = {"fast_period": FAST, "slow_period": SLOW}
     res = run_backtest(
         BARS,
