@@ -1,6 +1,6 @@
 """Running CPU-bound work off the event loop: one daemon thread per call.
 
-Threads, not processes (measured with `python -m bench.queue_throughput --executor`): a
+Threads, not processes (measured with `python -m bench.executor_choice`): a
 pure-Python busy loop in a thread lets the event loop in every `sys.getswitchinterval()`
 (5 ms), so heartbeats and LISTEN answer within a few milliseconds, and polars/numpy release
 the GIL for most of their work; a process pool would pickle every DataFrame in and out.
