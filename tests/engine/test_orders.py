@@ -201,8 +201,8 @@ def test_rule_levels_need_an_order_type_and_no_unused_offset(
 
 
 def test_a_rule_level_must_be_a_number() -> None:
+    level = {"op": "gt", "args": ["close", 1]}
     with pytest.raises(EngineInputError) as info:
-        level = {"op": "gt", "args": ["close", 1]}
         _rules_run(bars_with((10, 10, 10, 10)), {"entry_long_level": level},
                    {"entry_order": "limit"})  # fmt: skip
     assert "entry_long_level" in info.value.message

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -242,11 +242,13 @@ class Hub:
 
     def heartbeat(self) -> None:
         """One tick: every reader quiet since the last one gets a `PING`."""
+        for reader in self._readers():
+            reader.tick()
+
+    def _readers(self) -> Iterator[_Waiter]:
         for subs in self._subscriptions.values():
-            for subscription in subs:
-                subscription.tick()
-        for firehose in self._firehoses:
-            firehose.tick()
+            yield from subs
+        yield from self._firehoses
 
     @property
     def connected(self) -> asyncio.Event:
@@ -284,11 +286,8 @@ class Hub:
         """The server is stopping: every stream ends now, and any opened from now on at once
         (uvicorn waits for open responses before it stops, and tells them nothing)."""
         self._draining = True
-        for subs in self._subscriptions.values():
-            for subscription in subs:
-                subscription.close()
-        for firehose in self._firehoses:
-            firehose.close()
+        for reader in self._readers():
+            reader.close()
 
     @property
     def draining(self) -> bool:
