@@ -9,6 +9,9 @@ the bars) is written as a plain Python loop over numpy arrays and compiled here.
 * ``nogil=True``: the grid's threads run kernels at the same time.
 * No ``fastmath``: results stay bit-for-bit what the same loop gives in numpy order.
 
+``error_model="numpy"`` (an option of ``kernel``) makes a division by zero give inf/nan as
+numpy does instead of raising; use it for loops that copy numpy's arithmetic.
+
 Give a kernel an explicit signature (``kernel("float64(float64[:])")``) so it is compiled,
 or loaded from the cache, when its module is imported, never in the middle of a run.
 """
@@ -23,10 +26,11 @@ from numba import njit
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def kernel(*signatures: str) -> Callable[[F], F]:
+def kernel(*signatures: str, error_model: str = "python") -> Callable[[F], F]:
     """Compile the decorated function eagerly for ``signatures`` (one or more)."""
 
     def compile_(fn: F) -> F:
-        return cast(F, njit(list(signatures), cache=True, nogil=True)(fn))
+        compiled = njit(list(signatures), cache=True, nogil=True, error_model=error_model)
+        return cast(F, compiled(fn))
 
     return compile_
