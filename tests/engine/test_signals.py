@@ -91,22 +91,16 @@ def test_symbol_blocks_found_by_search_equal_the_run_length_encoding() -> None:
     seed=st.integers(0, 2**31),
     n_symbols=st.integers(1, 3),
     n=st.integers(1, 40),
-    block=st.sampled_from([1, 2, 5, 1 << 16]),
 )
-def test_cross_hold_is_hold_of_crosses(seed: int, n_symbols: int, n: int, block: int) -> None:
-    """The crossover's sparse position builder equals ``hold`` of the two cross arrays, on
-    ties, NaN warm-ups and symbol boundaries, whatever the compare block."""
+def test_cross_hold_is_hold_of_crosses(seed: int, n_symbols: int, n: int) -> None:
+    """The crossover's compiled position builder equals ``hold`` of the two cross arrays,
+    on ties, NaN warm-ups and symbol boundaries."""
     md = MarketData.from_frame(random_bars(seed, n_symbols, n))
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 3, md.n).astype(np.float64)  # many ties
     b = rng.integers(0, 3, md.n).astype(np.float64)
     a[rng.random(md.n) < 0.1] = np.nan
     b[: rng.integers(0, md.n + 1)] = np.nan
-    old = ind.COMPARE_BLOCK
-    ind.COMPARE_BLOCK = block
-    try:
-        got = ind.cross_hold(md, a, b)
-    finally:
-        ind.COMPARE_BLOCK = old
+    got = ind.cross_hold(md, a, b)
     want = ind.hold(md, *ind.crosses(md, a, b))
     assert got.dtype == want.dtype and (got == want).all()

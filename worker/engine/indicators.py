@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
+from worker.engine import signal_kernels as kernels
 from worker.engine.market import F64, I8, I64, B, MarketData
 
 CACHE_BYTES = 512 * 1024 * 1024
@@ -83,9 +84,7 @@ def shift(md: MarketData, x: F64, n: int = 1) -> F64:
 def _rebased_cumsum(md: MarketData, x: F64) -> F64:
     """Per block, cumulative sum of ``x - x[first row]`` (small numbers, little drift)."""
     out = np.empty(md.n)
-    for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
-        block = np.subtract(x[lo:hi], x[lo], out=out[lo:hi])
-        np.cumsum(block, out=block)
+    kernels.rebased_cumsum(np.ascontiguousarray(x), md.starts, md.ends, out)
     return out
 
 
@@ -101,15 +100,7 @@ def _sma_known(md: MarketData, x: F64, period: int, csum: F64 | None = None) -> 
     """``sma_of`` of an ``x`` without missing values."""
     csum = _rebased_cumsum(md, x) if csum is None else csum
     out = np.empty(md.n)
-    for lo, hi in zip(md.starts.tolist(), md.ends.tolist(), strict=True):
-        out[lo : min(lo + period - 1, hi)] = np.nan
-        if hi - lo < period:
-            continue
-        window = out[lo + period - 1 : hi]
-        window[0] = csum[lo + period - 1]
-        np.subtract(csum[lo + period : hi], csum[lo : hi - period], out=window[1:])
-        window /= period
-        window += x[lo]
+    kernels.sma_window(np.ascontiguousarray(x), csum, period, md.starts, md.ends, out)
     return out
 
 
@@ -251,37 +242,14 @@ def crosses(md: MarketData, a: F64, b: F64) -> tuple[B, B]:
     return above, below
 
 
-#: Rows per block when comparing two indicator arrays: both compares read the block while it
-#: is in cache, so each input is read from memory once.
-COMPARE_BLOCK = 1 << 16
-
-
 def cross_hold(md: MarketData, a: F64, b: F64) -> I8:
-    """``hold(md, *crosses(md, a, b))`` without the two full boolean arrays: long from a
-    strict cross above until a strict cross below, and the reverse; 0 before the first.
-
-    ``cmp = (a > b) - (a < b)`` is -1, 0 or 1 (0 for ties and NaN); a strict cross is a step
-    of ±2 between consecutive rows of one symbol, and the position after it is ``cmp``.
-    Only the sparse cross rows are gathered, then repeated into the position array.
-    """
-    n = md.n
-    cmp = np.empty(n, dtype=np.int8)
-    for lo in range(0, n, COMPARE_BLOCK):
-        hi = min(lo + COMPARE_BLOCK, n)
-        gt = np.greater(a[lo:hi], b[lo:hi])
-        lt = np.less(a[lo:hi], b[lo:hi])
-        np.subtract(gt.view(np.int8), lt.view(np.int8), out=cmp[lo:hi])
-    step = np.subtract(cmp[1:], cmp[:-1])
-    np.bitwise_and(step, 3, out=step)  # ±2 -> 2; -1, 0, 1 -> 3, 0, 1
-    rows = np.flatnonzero(step == 2) + 1
-    if md.n_symbols > 1:  # a step across two symbols' blocks is no cross
-        rows = rows[~np.isin(rows, md.starts)]
-    marks = np.concatenate([md.starts, rows])
-    values = np.concatenate([np.zeros(md.starts.shape[0], dtype=np.int8), cmp[rows]])
-    if md.n_symbols > 1:
-        order = np.argsort(marks, kind="stable")
-        marks, values = marks[order], values[order]
-    out: I8 = np.repeat(values, np.diff(marks, append=n))
+    """``hold(md, *crosses(md, a, b))`` without the two boolean arrays: long from a strict
+    cross above until a strict cross below, and the reverse; 0 before the first (one pass:
+    ``signal_kernels.cross_position``)."""
+    out: I8 = np.empty(md.n, dtype=np.int8)
+    kernels.cross_position(
+        np.ascontiguousarray(a), np.ascontiguousarray(b), md.starts, md.ends, out
+    )
     return out
 
 

@@ -1,0 +1,66 @@
+"""Compiled kernels of the indicator and signal loops (indicators.py's wrappers call them).
+
+Each one repeats the whole-array numpy expression it replaces, operation for operation,
+so the values are bit-for-bit those of numpy (tests/engine/test_signal_kernels.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from worker.engine.jit import kernel
+from worker.engine.kernel_types import RF8, RI8
+
+
+@kernel(f"void({RF8}, {RI8}, {RI8}, float64[::1])")
+def rebased_cumsum(x, starts, ends, out):  # type: ignore[no-untyped-def]
+    """Per block ``[starts[k], ends[k])``: ``out = cumsum(x - x[first row])``."""
+    for k in range(starts.shape[0]):
+        lo, hi = starts[k], ends[k]
+        if hi <= lo:
+            continue
+        base = x[lo]
+        acc = x[lo] - base
+        out[lo] = acc
+        for i in range(lo + 1, hi):
+            acc += x[i] - base
+            out[i] = acc
+
+
+@kernel(f"void({RF8}, {RF8}, int64, {RI8}, {RI8}, float64[::1])")
+def sma_window(x, csum, period, starts, ends, out):  # type: ignore[no-untyped-def]
+    """Per block: NaN for the first ``period - 1`` rows, then
+    ``(csum[t] - csum[t - period]) / period + x[first row]`` (``csum[t] / period + x[first
+    row]`` on the first full window)."""
+    for k in range(starts.shape[0]):
+        lo, hi = starts[k], ends[k]
+        first = min(lo + period - 1, hi)
+        for i in range(lo, first):
+            out[i] = np.nan
+        if hi - lo < period:
+            continue
+        base = x[lo]
+        out[first] = csum[first] / period + base
+        for i in range(first + 1, hi):
+            out[i] = (csum[i] - csum[i - period]) / period + base
+
+
+@kernel(f"void({RF8}, {RF8}, {RI8}, {RI8}, int8[::1])")
+def cross_position(a, b, starts, ends, out):  # type: ignore[no-untyped-def]
+    """Per block: 0 until the first strict cross, then the side of the last one.
+
+    ``cmp = (a > b) - (a < b)`` (0 for ties and NaN); a strict cross is a step of ±2 of
+    ``cmp`` between two consecutive rows, and the position after it is ``cmp``."""
+    for k in range(starts.shape[0]):
+        lo, hi = starts[k], ends[k]
+        if hi <= lo:
+            continue
+        pos = np.int8(0)
+        prev = np.int8(a[lo] > b[lo]) - np.int8(a[lo] < b[lo])
+        out[lo] = 0
+        for i in range(lo + 1, hi):
+            cmp = np.int8(a[i] > b[i]) - np.int8(a[i] < b[i])
+            if cmp - prev == 2 or cmp - prev == -2:
+                pos = cmp
+            prev = cmp
+            out[i] = pos
