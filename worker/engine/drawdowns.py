@@ -1,7 +1,7 @@
 """Drawdowns: the under-water curve, its longest run, and its periods in time.
 
-Pure numpy. A period starts at the first bar below the running peak and recovers at the
-first bar back at it (docs/metrics.md, Drawdowns).
+Numpy and compiled loops (curve_kernels.py). A period starts at the first bar below the
+running peak and recovers at the first bar back at it (docs/metrics.md, Drawdowns).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
+
+from worker.engine import curve_kernels as kernels
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -64,7 +66,11 @@ def _scanned_peak_ratio(equity: F64, initial: float) -> F64:
 
 
 def drawdown_curve(equity: F64, initial: float) -> F64:
-    """Per bar ``equity / max(initial, running max of equity) - 1`` (<= 0)."""
+    """Per bar ``equity / max(initial, running max of equity) - 1`` (<= 0): one compiled
+    pass (``peak_ratio`` minus 1, bit for bit), or ``peak_ratio`` for a curve with NaN."""
+    out: F64 = np.empty(equity.shape[0])
+    if kernels.drawdown_from_peak(np.ascontiguousarray(equity, dtype=np.float64), initial, out):
+        return out
     out = peak_ratio(equity, initial)
     out -= 1.0
     return out
@@ -89,8 +95,9 @@ def max_drawdown_duration(dd: F64) -> int:
 class DrawdownTable:
     """Every period under water, in time order, as rows of the curve ``dd``: ``start`` the
     first bar below the peak, ``end`` the first bar back at the peak (``len(dd)`` when never
-    recovered); ``depth`` the period's deepest drawdown (< 0) and ``duration_us`` from start
-    to recovery (or to the last bar), in microseconds."""
+    recovered); ``depth`` the period's deepest drawdown (< 0), ``lows`` the row of its
+    deepest bar (the first, on a tie) and ``duration_us`` from start to recovery (or to the
+    last bar), in microseconds."""
 
     start: I64
     end: I64
@@ -98,11 +105,11 @@ class DrawdownTable:
     duration_us: I64
     dd: F64
     bars: int
+    lows: I64
 
     def trough(self, i: int) -> int:
         """Row of period ``i``'s deepest bar (the first, on a tie)."""
-        lo = int(self.start[i])
-        return lo + int(np.argmin(self.dd[lo : int(self.end[i])]))
+        return int(self.lows[i])
 
     @property
     def count(self) -> int:
@@ -116,20 +123,15 @@ class DrawdownTable:
 
 def drawdown_table(micros: I64, dd: F64) -> DrawdownTable:
     """The periods of the drawdown curve ``dd`` on bar times ``micros`` (UTC microseconds)."""
-    dd = np.asarray(dd, dtype=np.float64)
+    dd = np.ascontiguousarray(dd, dtype=np.float64)
     n = int(dd.shape[0])
-    under = (dd < 0).view(np.int8)
-    # the curve starts and ends above water (padding): edges alternate start, end, ...
-    edges = np.flatnonzero(np.diff(under, prepend=np.int8(0), append=np.int8(0)))
-    starts = edges[0::2].astype(np.int64)
-    ends = edges[1::2].astype(np.int64)
-    if starts.shape[0] == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return DrawdownTable(empty, empty, np.empty(0), empty, dd, n)
-    depths = np.minimum.reduceat(dd, starts)
+    k = int(kernels.count_periods(dd))
+    starts, ends, lows = (np.empty(k, dtype=np.int64) for _ in range(3))
+    depths: F64 = np.empty(k)
+    kernels.drawdown_periods(dd, starts, ends, depths, lows)
     stop = np.minimum(ends, n - 1)
     duration = micros[stop] - micros[starts]
-    return DrawdownTable(starts, ends, depths, duration, dd, n)
+    return DrawdownTable(starts, ends, depths, duration, dd, n, lows)
 
 
 @dataclass(frozen=True)

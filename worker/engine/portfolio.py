@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.engine.carry import Carry, Posts, carried_cash
+from worker.engine.curve_kernels import single_equity
 from worker.engine.equity_stats import EquityBlock, array_block
 from worker.engine.execution import CLOSE_ENTRY, Legs
 from worker.engine.market import F64, I64, MarketData
@@ -284,6 +285,8 @@ def volume_limits(md: MarketData, legs: Legs, cfg: RunConfig) -> list[float] | N
 def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
     """Bar-close snapshot on the grid: cash after the last fill at or before t plus the
     positions held at t's close valued at last-known closes."""
+    if md.n_symbols == 1 and fills.posts is None:
+        return _single_curve(md, fills, capital)
     t_n = md.grid_ts.shape[0]
     # state after the last event at or before t: repeat each event's value until the next
     starts = np.concatenate([[0], fills.ev_t])
@@ -311,6 +314,15 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
     short = np.maximum(-value_w, 0.0).sum(axis=1)
     done = carried_cash(fills.posts, fills.ev_t, fills.ev_cash, capital, position_value, short)
     return Curve(done.cash + position_value, done.cash, position_value, gross, done.paid)
+
+
+def _single_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
+    """``equity_curve`` of one symbol without carry, in one compiled pass."""
+    ev_pos = np.zeros(2 * fills.legs.count)
+    ev_pos[0::2] = fills.legs.side * fills.units
+    equity, cash, value = (np.empty(md.n_times) for _ in range(3))
+    single_equity(fills.ev_t, fills.ev_cash, ev_pos, capital, md.close, equity, cash, value)
+    return Curve(equity, cash, value, None)
 
 
 def equity_blocks(md: MarketData, fills: Fills, capital: float) -> EquityBlock:

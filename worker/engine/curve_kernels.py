@@ -1,0 +1,88 @@
+"""Compiled kernels of the per-bar curves: a single symbol's equity curve from its fill
+events, the drawdown curve and its periods under water.
+
+Each one repeats the numpy expression it replaces operation for operation, so the values
+are bit-for-bit those of numpy (tests/engine/test_curve_kernels.py).
+"""
+
+from __future__ import annotations
+
+from worker.engine.jit import kernel
+from worker.engine.kernel_types import RF8, RI8
+
+
+@kernel(f"void({RI8}, {RF8}, {RF8}, float64, {RF8}, float64[::1], float64[::1], float64[::1])")
+def single_equity(ev_t, ev_cash, ev_pos, capital, close, equity, cash, value):  # type: ignore[no-untyped-def]
+    """Per bar t: the cash and position after the last event at or before t (``capital``
+    and 0 before the first), ``value = position * close`` and ``equity = cash + value``."""
+    m = ev_t.shape[0]
+    j = 0
+    c, p = capital, 0.0
+    for t in range(close.shape[0]):
+        while j < m and ev_t[j] <= t:
+            c, p = ev_cash[j], ev_pos[j]
+            j += 1
+        v = p * close[t]
+        cash[t] = c
+        value[t] = v
+        equity[t] = c + v
+
+
+@kernel(f"boolean({RF8}, float64, float64[::1])")
+def drawdown_from_peak(equity, initial, out):  # type: ignore[no-untyped-def]
+    """``out = equity / max(initial, running max of equity) - 1``; False (``out`` partly
+    written) when the curve holds a NaN, whose running max numpy defines differently."""
+    peak = initial
+    for i in range(equity.shape[0]):
+        e = equity[i]
+        if e != e:
+            return False
+        if e > peak:
+            peak = e
+        out[i] = e / peak - 1.0
+    return True
+
+
+@kernel(f"int64({RF8})")
+def count_periods(dd):  # type: ignore[no-untyped-def]
+    """How many runs of consecutive bars with ``dd < 0``."""
+    count = 0
+    under = False
+    for i in range(dd.shape[0]):
+        now = dd[i] < 0
+        if now and not under:
+            count += 1
+        under = now
+    return count
+
+
+@kernel(f"void({RF8}, int64[::1], int64[::1], float64[::1], int64[::1])")
+def drawdown_periods(dd, starts, ends, depths, lows):  # type: ignore[no-untyped-def]
+    """Per run of bars with ``dd < 0`` (``count_periods`` of them): its first bar, the bar
+    after its last (``len(dd)`` if it lasts to the end), the first bar at its minimum,
+    and ``np.minimum.reduceat(dd, starts)``: the minimum from its first bar to the next
+    run's (NaN if a NaN lies in between)."""
+    k = -1
+    under = False
+    low = 0.0
+    for i in range(dd.shape[0]):
+        x = dd[i]
+        if x < 0:
+            if not under:
+                k += 1
+                starts[k] = i
+                depths[k] = x
+                lows[k] = i
+                low = x
+                under = True
+                continue
+            if x < low:
+                low = x
+                lows[k] = i
+        elif under:
+            ends[k] = i
+            under = False
+        if k >= 0 and (x < depths[k] or x != x):
+            depths[k] = x
+    if under:
+        ends[k] = dd.shape[0]
