@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from worker.engine import indicators as ind
+from worker.engine.leg_kernels import change_rows
 from worker.engine.market import F64, I8, I64, MarketData
 from worker.engine.orders import EntryLevels, order_fills
 from worker.engine.params import RunConfig
@@ -82,11 +83,8 @@ def build_legs(
     """``levels``: the strategy's own entry-order levels (orders.py), if it has any."""
     d = desired_positions(md, signal, cfg)
     n = md.n
-    prev = np.empty_like(d)
-    prev[0] = 0
-    prev[1:] = d[:-1]
-    prev[md.starts] = 0
-    cp = np.flatnonzero(d != prev)
+    cp = np.empty(n, dtype=np.int64)
+    cp = cp[: change_rows(d, md.starts, cp)]
     is_pos = d[cp] != 0
     k = np.flatnonzero(is_pos)
     a = cp[k]

@@ -9,4 +9,4 @@ from __future__ import annotations
 
 RF8 = "Array(float64, 1, 'C', readonly=True)"
 RI8 = "Array(int64, 1, 'C', readonly=True)"
-RB1 = "Array(int8, 1, 'C', readonly=True)"
+RI1 = "Array(int8, 1, 'C', readonly=True)"

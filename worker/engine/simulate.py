@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
+from worker.engine.bar_kernels import increasing_in_blocks
 from worker.engine.carry import CARRY_METRICS, Carry
 from worker.engine.equity_stats import EquityStats, array_block, equity_stats
 from worker.engine.execution import Legs, build_legs
@@ -194,8 +195,4 @@ def simulate_metrics_and_sums(
 
 def sorted_ok(md: MarketData) -> bool:
     """Rows strictly increasing in time within each symbol block."""
-    if md.n < 2:
-        return True
-    step = md.ts[1:] > md.ts[:-1]
-    step[md.starts[1:] - 1] = True
-    return bool(step.all())
+    return bool(increasing_in_blocks(md.ts, md.starts, md.ends))

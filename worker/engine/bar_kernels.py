@@ -1,0 +1,17 @@
+"""Compiled kernels of bar validation (bit-identical to the numpy they replace:
+tests/engine/test_bar_kernels.py)."""
+
+from __future__ import annotations
+
+from worker.engine.jit import kernel
+from worker.engine.kernel_types import RI8
+
+
+@kernel(f"boolean({RI8}, {RI8}, {RI8})")
+def increasing_in_blocks(ts, starts, ends):  # type: ignore[no-untyped-def]
+    """Whether ``ts`` strictly increases within every block ``[starts[k], ends[k])``."""
+    for k in range(starts.shape[0]):
+        for i in range(starts[k] + 1, ends[k]):
+            if ts[i] <= ts[i - 1]:
+                return False
+    return True
