@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.engine import annualisation as an
+from worker.engine import sum_kernels as sums
 from worker.engine.return_metrics import SD_EPSILON, finite
 
 F64 = npt.NDArray[np.float64]
@@ -97,20 +98,14 @@ MOMENT_BLOCK = 1 << 16
 def centred_moments(r: F64, b: F64, mr: float, mb: float) -> tuple[float, float, float]:
     """``(Σ(r - mr)², Σ(b - mb)², Σ(r - mr)(b - mb))`` over cache-sized blocks, each
     block's sum added in block order: no BLAS dot, whose threads make the sum depend on
-    the machine's core count (and wait for a core on a busy one)."""
-    n = int(r.shape[0])
-    m = min(MOMENT_BLOCK, n)
-    dr_buf, db_buf, prod = np.empty(m), np.empty(m), np.empty(m)
-    srr = sbb = srb = 0.0
-    for lo in range(0, n, MOMENT_BLOCK):
-        k = min(MOMENT_BLOCK, n - lo)
-        dr = np.subtract(r[lo : lo + k], mr, out=dr_buf[:k])
-        db = np.subtract(b[lo : lo + k], mb, out=db_buf[:k])
-        p = prod[:k]
-        srr += float(np.multiply(dr, dr, out=p).sum())
-        sbb += float(np.multiply(db, db, out=p).sum())
-        srb += float(np.multiply(dr, db, out=p).sum())
-    return srr, sbb, srb
+    the machine's core count (and wait for a core on a busy one). One compiled pass
+    (``sum_kernels``), bit for bit the blockwise numpy sums."""
+    r = np.ascontiguousarray(r, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    out: tuple[float, float, float] = sums.blockwise_sums(
+        sums.CENTRED, r, b, 0.0, mr, mb, MOMENT_BLOCK
+    )
+    return out
 
 
 def benchmark_stats(

@@ -28,7 +28,7 @@ def single_equity(ev_t, ev_cash, ev_pos, capital, close, equity, cash, value):  
         equity[t] = c + v
 
 
-@kernel(f"boolean({RF8}, float64, float64[::1])")
+@kernel(f"boolean({RF8}, float64, float64[::1])", error_model="numpy")
 def drawdown_from_peak(equity, initial, out):  # type: ignore[no-untyped-def]
     """``out = equity / max(initial, running max of equity) - 1``; False (``out`` partly
     written) when the curve holds a NaN, whose running max numpy defines differently."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from worker.engine import sum_kernels as sums
 from worker.engine.drawdowns import longest_run, peak_ratio
 from worker.engine.return_metrics import returns_from_equity
 
@@ -128,18 +129,25 @@ def _equity_stats(
         if not (math.isfinite(top) and math.isfinite(bottom)):
             return _array_stats(_whole(block, bars), initial, threshold)
         lowest = min(lowest, bottom)
-        r = _block_returns(e, prev, buf[:m])
-        sq = ratio_buf[:m]
-        block_total = float(r.sum())
-        block_squares = float(np.multiply(r, r, out=sq).sum())
-        total += block_total
-        squares += block_squares
-        if observe is not None:
+        if observe is None:  # the same three sums in one compiled pass
+            block_total, block_squares, block_down = sums.block_sums(
+                sums.RETURN_SUMS, e, e, prev, threshold, 0.0, 0, m
+            )
+            total += block_total
+            squares += block_squares
+            down += block_down
+        else:
+            r = _block_returns(e, prev, buf[:m])
+            sq = ratio_buf[:m]
+            block_total = float(r.sum())
+            block_squares = float(np.multiply(r, r, out=sq).sum())
+            total += block_total
+            squares += block_squares
             observe(lo, r, sq, block_total, block_squares)
-        if threshold:
-            r -= threshold
-        np.minimum(r, 0.0, out=r)
-        down += float(np.multiply(r, r, out=sq).sum())
+            if threshold:
+                r -= threshold
+            np.minimum(r, 0.0, out=r)
+            down += float(np.multiply(r, r, out=sq).sum())
         prev = float(e[-1])
         if top > peak:
             ratio = running_peak(e, peak, ratio_buf[:m])
