@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from worker.engine import sum_kernels as sk
-from worker.engine.benchmark_metrics import MOMENT_BLOCK, centred_moments
+from worker.engine.benchmark_metrics import (
+    MOMENT_BLOCK,
+    benchmark_stats,
+    centred_moments,
+    curve_benchmark_stats,
+)
 from worker.engine.equity_stats import array_block, equity_stats
+from worker.engine.return_metrics import returns_from_equity
 
 LENGTHS = [*range(0, 20), 127, 128, 129, 136, 255, 256, 257, 1000, 4099, 65_536, 65_537]
 
@@ -102,3 +108,23 @@ def test_equity_stats_equal_the_numpy_blocks(n: int, threshold: float) -> None:
         array_block(equity), n, 1e4, lambda lo, *_: seen.append(lo), threshold=threshold
     )
     assert seen and fast == slow
+
+
+@pytest.mark.parametrize("n", [2, 3, 129, 1000, 2 * 65_536 + 5])
+@pytest.mark.parametrize("special", [None, np.nan, 0.0, np.inf])
+def test_curve_benchmark_stats_equal_the_returns_path(n: int, special: float | None) -> None:
+    """From the curves (returns summed as they are computed) or from the returns arrays:
+    the same numbers; a curve whose returns have a NaN mean is left to the returns path."""
+    rng = np.random.default_rng(n)
+    equity = 1e4 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    bench = 1e4 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    if special is not None:
+        equity[n // 2] = special
+    with np.errstate(all="ignore"):
+        r, b = returns_from_equity(equity, 1e4), returns_from_equity(bench, 1e4)
+        got = curve_benchmark_stats(equity, bench, 1e4, 252.0, 0.02)
+        want = benchmark_stats(r, b, 252.0, 0.02)
+    if got is None:
+        assert np.isnan(r.mean())
+        return
+    assert got == want

@@ -127,7 +127,41 @@ def benchmark_stats(
     n = int(r.shape[0])
     if n < 2:
         return out
-    srr, sbb, srb = centred_moments(r, b, mr, mb)
+    return _from_moments(n, mr, mb, centred_moments(r, b, mr, mb), ppy, risk_free_rate)
+
+
+def curve_benchmark_stats(
+    equity: F64, benchmark: F64, initial: float, ppy: float, risk_free_rate: float = 0.0
+) -> dict[str, float | None] | None:
+    """``benchmark_stats`` of the two curves' per-bar returns (``returns_from_equity``,
+    both from ``initial``), bit for bit, without building the returns: their means and
+    centred moments are summed as they are computed (``sum_kernels``). None when a mean
+    is NaN: the caller then takes ``benchmark_stats``, which leaves such bars out."""
+    e = np.ascontiguousarray(equity, dtype=np.float64)
+    b = np.ascontiguousarray(benchmark, dtype=np.float64)
+    if e.shape != b.shape:
+        raise ValueError(f"returns ({e.shape[0]}) and benchmark ({b.shape[0]}) differ in length")
+    n = int(e.shape[0])
+    if n < 2:
+        return None
+    total_r, total_b, _ = sums.block_sums(sums.RETURNS, e, b, initial, 0.0, 0.0, 0, n)
+    mr, mb = total_r / n, total_b / n
+    if math.isnan(mr) or math.isnan(mb):
+        return None
+    moments = sums.blockwise_sums(sums.CENTRED_RETURNS, e, b, initial, mr, mb, MOMENT_BLOCK)
+    return _from_moments(n, mr, mb, moments, ppy, risk_free_rate)
+
+
+def _from_moments(
+    n: int,
+    mr: float,
+    mb: float,
+    moments: tuple[float, float, float],
+    ppy: float,
+    risk_free_rate: float,
+) -> dict[str, float | None]:
+    out: dict[str, float | None] = dict.fromkeys(BENCHMARK_METRICS)
+    srr, sbb, srb = moments
     var_r, var_b, cov = srr / n, sbb / n, srb / n
     # var(r - b) from the same moments: dr - db is the centred active return
     active_var = max(var_r + var_b - 2.0 * cov, 0.0) * n / (n - 1)

@@ -7,6 +7,8 @@ are bit-for-bit those of numpy (tests/engine/test_curve_kernels.py).
 
 from __future__ import annotations
 
+import numpy as np
+
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
 
@@ -46,13 +48,11 @@ def drawdown_from_peak(equity, initial, out):  # type: ignore[no-untyped-def]
 @kernel(f"int64({RF8})")
 def count_periods(dd):  # type: ignore[no-untyped-def]
     """How many runs of consecutive bars with ``dd < 0``."""
-    count = 0
-    under = False
-    for i in range(dd.shape[0]):
-        now = dd[i] < 0
-        if now and not under:
-            count += 1
-        under = now
+    if dd.shape[0] == 0:
+        return 0
+    count = int(dd[0] < 0)
+    for i in range(1, dd.shape[0]):
+        count += (dd[i] < 0) & ~(dd[i - 1] < 0)
     return count
 
 
@@ -60,29 +60,33 @@ def count_periods(dd):  # type: ignore[no-untyped-def]
 def drawdown_periods(dd, starts, ends, depths, lows):  # type: ignore[no-untyped-def]
     """Per run of bars with ``dd < 0`` (``count_periods`` of them): its first bar, the bar
     after its last (``len(dd)`` if it lasts to the end), the first bar at its minimum,
-    and ``np.minimum.reduceat(dd, starts)``: the minimum from its first bar to the next
-    run's (NaN if a NaN lies in between)."""
+    and ``np.minimum.reduceat(dd, starts)``: that minimum, or NaN if a NaN lies between
+    the run's end and the next run's first bar."""
     k = -1
     under = False
     low = 0.0
+    nan = False
     for i in range(dd.shape[0]):
         x = dd[i]
         if x < 0:
             if not under:
+                if k >= 0:
+                    depths[k] = np.nan if nan else low
                 k += 1
                 starts[k] = i
-                depths[k] = x
                 lows[k] = i
                 low = x
+                nan = False
                 under = True
-                continue
-            if x < low:
+            elif x < low:
                 low = x
                 lows[k] = i
-        elif under:
-            ends[k] = i
-            under = False
-        if k >= 0 and (x < depths[k] or x != x):
-            depths[k] = x
+        else:
+            if under:
+                ends[k] = i
+                under = False
+            nan |= x != x
+    if k >= 0:
+        depths[k] = np.nan if nan else low
     if under:
         ends[k] = dd.shape[0]

@@ -49,18 +49,20 @@ def sma_window(x, csum, period, starts, ends, out):  # type: ignore[no-untyped-d
 def cross_position(a, b, starts, ends, out):  # type: ignore[no-untyped-def]
     """Per block: 0 until the first strict cross, then the side of the last one.
 
-    ``cmp = (a > b) - (a < b)`` (0 for ties and NaN); a strict cross is a step of ±2 of
-    ``cmp`` between two consecutive rows, and the position after it is ``cmp``."""
+    ``cmp = (a > b) - (a < b)`` (0 for ties and NaN), first for every row (a loop the
+    compiler vectorises); a strict cross is a step of ±2 of ``cmp`` between consecutive
+    rows (``cmp · previous cmp == -1``), and the position after it is ``cmp``."""
+    for i in range(a.shape[0]):
+        out[i] = np.int8(a[i] > b[i]) - np.int8(a[i] < b[i])
     for k in range(starts.shape[0]):
         lo, hi = starts[k], ends[k]
         if hi <= lo:
             continue
         pos = np.int8(0)
-        prev = np.int8(a[lo] > b[lo]) - np.int8(a[lo] < b[lo])
+        prev = out[lo]
         out[lo] = 0
         for i in range(lo + 1, hi):
-            cmp = np.int8(a[i] > b[i]) - np.int8(a[i] < b[i])
-            if cmp - prev == 2 or cmp - prev == -2:
-                pos = cmp
+            cmp = out[i]
+            pos = cmp if cmp * prev == -1 else pos
             prev = cmp
             out[i] = pos

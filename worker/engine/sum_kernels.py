@@ -10,7 +10,10 @@ Values (``mode``), for rows ``j`` of ``x`` (and ``y``):
 
 * ``RETURN_SUMS``: ``r = x[j] / x[j - 1] - 1`` (``c0`` before the first row), and
   ``r``, ``r²``, ``min(r - c1, 0)²``;
-* ``CENTRED``: ``dx = x[j] - c1``, ``dy = y[j] - c2``, and ``dx²``, ``dy²``, ``dx·dy``.
+* ``CENTRED``: ``dx = x[j] - c1``, ``dy = y[j] - c2``, and ``dx²``, ``dy²``, ``dx·dy``;
+* ``RETURNS``: the returns ``rx``, ``ry`` of the curves ``x`` and ``y`` (both from ``c0``
+  before the first row), and ``rx``, ``ry``, 0;
+* ``CENTRED_RETURNS``: ``CENTRED`` of those returns.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8
 
-RETURN_SUMS, CENTRED = 0, 1
+RETURN_SUMS, CENTRED, RETURNS, CENTRED_RETURNS = 0, 1, 2, 3
 LEAF = 128
 _SUMS = "UniTuple(float64, 3)"
 
@@ -69,13 +72,28 @@ def _fill(mode, x, y, c0, c1, c2, lo, n, buf):  # type: ignore[no-untyped-def]
             buf[0, i] = r
             buf[1, i] = r * r
             buf[2, i] = m * m
-    else:
+    elif mode == CENTRED:
         for i in range(n):
             dx = x[lo + i] - c1
             dy = y[lo + i] - c2
             buf[0, i] = dx * dx
             buf[1, i] = dy * dy
             buf[2, i] = dx * dy
+    else:
+        for i in range(n):
+            j = lo + i
+            rx = x[j] / (x[j - 1] if j > 0 else c0) - 1.0
+            ry = y[j] / (y[j - 1] if j > 0 else c0) - 1.0
+            if mode == RETURNS:
+                buf[0, i] = rx
+                buf[1, i] = ry
+                buf[2, i] = 0.0
+            else:
+                dx = rx - c1
+                dy = ry - c2
+                buf[0, i] = dx * dx
+                buf[1, i] = dy * dy
+                buf[2, i] = dx * dy
 
 
 @kernel(f"{_SUMS}(int64, {RF8}, {RF8}, float64, float64, float64, int64, int64, float64[:, ::1])")
