@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from worker.engine import sum_kernels as sums
 from worker.engine.drawdowns import longest_run, peak_ratio
+from worker.engine.peak_kernels import peak_block
 from worker.engine.return_metrics import returns_from_equity
 
 F64 = npt.NDArray[np.float64]
@@ -149,6 +150,9 @@ def _equity_stats(
             np.minimum(r, 0.0, out=r)
             down += float(np.multiply(r, r, out=sq).sum())
         prev = float(e[-1])
+        if observe is None:
+            peak, min_ratio, run, best = peak_block(e, top, bottom, peak, min_ratio, run, best)
+            continue
         if top > peak:
             ratio = running_peak(e, peak, ratio_buf[:m])
             peak = float(ratio[-1])
