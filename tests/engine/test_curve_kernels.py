@@ -102,3 +102,21 @@ def test_drawdown_periods_equal_numpy(n: int, seed: int, nan: bool) -> None:
     assert np.array_equal(table.depth, depths, equal_nan=True)
     assert table.lows.tolist() == lows.tolist()
     assert [table.trough(i) for i in range(table.count)] == lows.tolist()
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 1000])
+@pytest.mark.parametrize("absolute", [True, False])
+def test_exposure_and_growth_equal_numpy(n: int, absolute: bool) -> None:
+    rng = np.random.default_rng(n)
+    value, equity = rng.normal(0, 100.0, n), rng.normal(50.0, 100.0, n)
+    value[0], equity[-1] = -0.0, 0.0  # a negative zero, a division by zero
+    got = np.empty(n)
+    ck.exposure_ratio(value, equity, absolute, got)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = (np.abs(value) if absolute else value) / equity
+    assert np.array_equal(got, want, equal_nan=True) and same(got[:-1], want[:-1])
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    ck.scaled_growth(close, 1e4, got)
+    want = np.divide(close, close[0])
+    want *= 1e4
+    assert same(got, want)

@@ -90,3 +90,22 @@ def drawdown_periods(dd, starts, ends, depths, lows):  # type: ignore[no-untyped
         depths[k] = np.nan if nan else low
     if under:
         ends[k] = dd.shape[0]
+
+
+@kernel(f"void({RF8}, {RF8}, boolean, float64[::1])", error_model="numpy")
+def exposure_ratio(value, equity, absolute, out):  # type: ignore[no-untyped-def]
+    """``out = |value| / equity`` (``value / equity`` unless ``absolute``)."""
+    if absolute:
+        for i in range(equity.shape[0]):
+            out[i] = abs(value[i]) / equity[i]
+    else:
+        for i in range(equity.shape[0]):
+            out[i] = value[i] / equity[i]
+
+
+@kernel(f"void({RF8}, float64, float64[::1])", error_model="numpy")
+def scaled_growth(close, capital, out):  # type: ignore[no-untyped-def]
+    """``out = close / close[0] * capital``."""
+    first = close[0]
+    for i in range(close.shape[0]):
+        out[i] = close[i] / first * capital

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from worker.engine.curve_kernels import exposure_ratio, scaled_growth
 from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
@@ -26,9 +27,10 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     handed to polars without a copy."""
     curve = sim.curve
     equity = curve.equity
-    exposure = np.abs(curve.position_value) if curve.gross is None else curve.gross.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(exposure, equity, out=exposure)
+    exposure = np.empty(equity.shape[0])
+    absolute = curve.gross is None
+    value = curve.position_value if curve.gross is None else curve.gross
+    exposure_ratio(np.ascontiguousarray(value), np.ascontiguousarray(equity), absolute, exposure)
     frame = pl.DataFrame(
         {
             "timestamp": utc_timestamps(md.grid_ts),
@@ -48,8 +50,8 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
     """Equal-weight buy-and-hold on the run's timeline: ``capital / k`` in each of the k
     symbols at its first close; before a symbol's first bar its share waits in cash."""
     if md.n_symbols == 1:
-        values = np.divide(md.close, md.close[0])
-        values *= capital
+        values = np.empty(md.n)
+        scaled_growth(md.close, capital, values)
     else:
         close_w = md.marks[0]
         first = md.close[md.starts]

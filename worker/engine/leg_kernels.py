@@ -19,8 +19,7 @@ def change_rows(d, starts, out):  # type: ignore[no-untyped-def]
         while b < nb and starts[b] == i:  # a symbol's first row (empty blocks share one)
             prev = 0
             b += 1
-        if d[i] != prev:
-            out[k] = i
-            k += 1
+        out[k] = i  # kept only when the row changes: no branch per row
+        k += d[i] != prev
         prev = d[i]
     return k
