@@ -11,10 +11,20 @@ import numpy as np
 
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
+from worker.engine.market import F64, I64
 
 
 @kernel(f"void({RI8}, {RF8}, {RF8}, float64, {RF8}, float64[::1], float64[::1], float64[::1])")
-def single_equity(ev_t, ev_cash, ev_pos, capital, close, equity, cash, value):  # type: ignore[no-untyped-def]
+def single_equity(
+    ev_t: I64,
+    ev_cash: F64,
+    ev_pos: F64,
+    capital: float,
+    close: F64,
+    equity: F64,
+    cash: F64,
+    value: F64,
+) -> None:
     """Per bar t: the cash and position after the last event at or before t (``capital``
     and 0 before the first), ``value = position * close`` and ``equity = cash + value``."""
     m = ev_t.shape[0]
@@ -31,7 +41,7 @@ def single_equity(ev_t, ev_cash, ev_pos, capital, close, equity, cash, value):  
 
 
 @kernel(f"boolean({RF8}, float64, float64[::1])", error_model="numpy")
-def drawdown_from_peak(equity, initial, out):  # type: ignore[no-untyped-def]
+def drawdown_from_peak(equity: F64, initial: float, out: F64) -> bool:
     """``out = equity / max(initial, running max of equity) - 1``; False (``out`` partly
     written) when the curve holds a NaN, whose running max numpy defines differently."""
     peak = initial
@@ -46,7 +56,7 @@ def drawdown_from_peak(equity, initial, out):  # type: ignore[no-untyped-def]
 
 
 @kernel(f"int64({RF8})")
-def count_periods(dd):  # type: ignore[no-untyped-def]
+def count_periods(dd: F64) -> int:
     """How many runs of consecutive bars with ``dd < 0``."""
     if dd.shape[0] == 0:
         return 0
@@ -57,7 +67,7 @@ def count_periods(dd):  # type: ignore[no-untyped-def]
 
 
 @kernel(f"void({RF8}, int64[::1], int64[::1], float64[::1], int64[::1])")
-def drawdown_periods(dd, starts, ends, depths, lows):  # type: ignore[no-untyped-def]
+def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) -> None:
     """Per run of bars with ``dd < 0`` (``count_periods`` of them): its first bar, the bar
     after its last (``len(dd)`` if it lasts to the end), the first bar at its minimum,
     and ``np.minimum.reduceat(dd, starts)``: that minimum, or NaN if a NaN lies between
@@ -93,7 +103,7 @@ def drawdown_periods(dd, starts, ends, depths, lows):  # type: ignore[no-untyped
 
 
 @kernel(f"void({RF8}, {RF8}, boolean, float64[::1])", error_model="numpy")
-def exposure_ratio(value, equity, absolute, out):  # type: ignore[no-untyped-def]
+def exposure_ratio(value: F64, equity: F64, absolute: bool, out: F64) -> None:
     """``out = |value| / equity`` (``value / equity`` unless ``absolute``)."""
     if absolute:
         for i in range(equity.shape[0]):
@@ -104,7 +114,7 @@ def exposure_ratio(value, equity, absolute, out):  # type: ignore[no-untyped-def
 
 
 @kernel(f"void({RF8}, float64, float64[::1])", error_model="numpy")
-def scaled_growth(close, capital, out):  # type: ignore[no-untyped-def]
+def scaled_growth(close: F64, capital: float, out: F64) -> None:
     """``out = close / close[0] * capital``."""
     first = close[0]
     for i in range(close.shape[0]):

@@ -19,14 +19,16 @@ or loaded from the cache, when its module is imported, never in the middle of a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from numba import njit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def kernel(*signatures: str, error_model: str = "python") -> Callable[[F], F]:
+def kernel(
+    *signatures: str, error_model: Literal["python", "numpy"] = "python"
+) -> Callable[[F], F]:
     """Compile the decorated function eagerly for ``signatures`` (one or more)."""
 
     def compile_(fn: F) -> F:

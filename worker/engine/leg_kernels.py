@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RI1, RI8
+from worker.engine.market import I8, I64
 
 
 @kernel(f"int64({RI1}, {RI8}, int64[::1])")
-def change_rows(d, starts, out):  # type: ignore[no-untyped-def]
+def change_rows(d: I8, starts: I64, out: I64) -> int:
     """Rows where the desired position differs from the previous row's (0 before a
     symbol's first row), written to ``out`` (at least ``len(d)`` long); their count."""
     k = 0

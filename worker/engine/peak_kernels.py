@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8
+from worker.engine.market import F64
 
 _STATE = "Tuple((float64, float64, int64, int64))"
 
 
 @kernel(f"{_STATE}({RF8}, float64, float64, float64, float64, int64, int64)", error_model="numpy")
-def peak_block(e, top, bottom, peak, min_ratio, run, best):  # type: ignore[no-untyped-def]
+def peak_block(
+    e: F64, top: float, bottom: float, peak: float, min_ratio: float, run: int, best: int
+) -> tuple[float, float, int, int]:
     """``(peak, min_ratio, run, best)`` after the finite block ``e`` (its max ``top`` and
     min ``bottom``): the running peak, the lowest ``equity / peak``, the bars under water
     at the block's end and the longest such run so far.

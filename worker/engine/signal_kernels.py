@@ -10,10 +10,11 @@ import numpy as np
 
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
+from worker.engine.market import F64, I8, I64
 
 
 @kernel(f"void({RF8}, {RI8}, {RI8}, float64[::1])")
-def rebased_cumsum(x, starts, ends, out):  # type: ignore[no-untyped-def]
+def rebased_cumsum(x: F64, starts: I64, ends: I64, out: F64) -> None:
     """Per block ``[starts[k], ends[k])``: ``out = cumsum(x - x[first row])``."""
     for k in range(starts.shape[0]):
         lo, hi = starts[k], ends[k]
@@ -28,7 +29,7 @@ def rebased_cumsum(x, starts, ends, out):  # type: ignore[no-untyped-def]
 
 
 @kernel(f"void({RF8}, {RF8}, int64, {RI8}, {RI8}, float64[::1])")
-def sma_window(x, csum, period, starts, ends, out):  # type: ignore[no-untyped-def]
+def sma_window(x: F64, csum: F64, period: int, starts: I64, ends: I64, out: F64) -> None:
     """Per block: NaN for the first ``period - 1`` rows, then
     ``(csum[t] - csum[t - period]) / period + x[first row]`` (``csum[t] / period + x[first
     row]`` on the first full window)."""
@@ -46,7 +47,7 @@ def sma_window(x, csum, period, starts, ends, out):  # type: ignore[no-untyped-d
 
 
 @kernel(f"void({RF8}, {RF8}, {RI8}, {RI8}, int8[::1])")
-def cross_position(a, b, starts, ends, out):  # type: ignore[no-untyped-def]
+def cross_position(a: F64, b: F64, starts: I64, ends: I64, out: I8) -> None:
     """Per block: 0 until the first strict cross, then the side of the last one.
 
     ``cmp = (a > b) - (a < b)`` (0 for ties and NaN), first for every row (a loop the

@@ -22,6 +22,7 @@ import numpy as np
 
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8
+from worker.engine.market import F64
 
 RETURN_SUMS, CENTRED, RETURNS, CENTRED_RETURNS = 0, 1, 2, 3
 LEAF = 128
@@ -29,7 +30,7 @@ _SUMS = "UniTuple(float64, 3)"
 
 
 @kernel("float64(float64[::1], int64)")
-def leaf_sum(buf, n):  # type: ignore[no-untyped-def]
+def leaf_sum(buf: F64, n: int) -> float:
     """numpy's pairwise sum of ``buf[:n]`` for ``n <= 128`` (one leaf)."""
     if n < 8:
         res = 0.0
@@ -54,14 +55,16 @@ def leaf_sum(buf, n):  # type: ignore[no-untyped-def]
     while i < n:
         res += buf[i]
         i += 1
-    return res
+    return float(res)
 
 
 @kernel(
     f"void(int64, {RF8}, {RF8}, float64, float64, float64, int64, int64, float64[:, ::1])",
     error_model="numpy",
 )
-def _fill(mode, x, y, c0, c1, c2, lo, n, buf):  # type: ignore[no-untyped-def]
+def _fill(
+    mode: int, x: F64, y: F64, c0: float, c1: float, c2: float, lo: int, n: int, buf: F64
+) -> None:
     """The leaf's three values per row (see the module's docstring) into ``buf[k, :n]``."""
     if mode == RETURN_SUMS:
         for i in range(n):
@@ -97,7 +100,9 @@ def _fill(mode, x, y, c0, c1, c2, lo, n, buf):  # type: ignore[no-untyped-def]
 
 
 @kernel(f"{_SUMS}(int64, {RF8}, {RF8}, float64, float64, float64, int64, int64, float64[:, ::1])")
-def _pairwise(mode, x, y, c0, c1, c2, lo, n, buf):  # type: ignore[no-untyped-def]
+def _pairwise(
+    mode: int, x: F64, y: F64, c0: float, c1: float, c2: float, lo: int, n: int, buf: F64
+) -> tuple[float, float, float]:
     if n <= LEAF:
         _fill(mode, x, y, c0, c1, c2, lo, n, buf)
         return leaf_sum(buf[0], n), leaf_sum(buf[1], n), leaf_sum(buf[2], n)
@@ -109,7 +114,9 @@ def _pairwise(mode, x, y, c0, c1, c2, lo, n, buf):  # type: ignore[no-untyped-de
 
 
 @kernel(f"{_SUMS}(int64, {RF8}, {RF8}, float64, float64, float64, int64, int64)")
-def block_sums(mode, x, y, c0, c1, c2, lo, hi):  # type: ignore[no-untyped-def]
+def block_sums(
+    mode: int, x: F64, y: F64, c0: float, c1: float, c2: float, lo: int, hi: int
+) -> tuple[float, float, float]:
     """The three sums of ``mode``'s values over rows ``lo .. hi - 1``, each as ``np.sum``
     of that slice of values gives it."""
     buf = np.empty((3, LEAF))
@@ -118,7 +125,9 @@ def block_sums(mode, x, y, c0, c1, c2, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @kernel(f"{_SUMS}(int64, {RF8}, {RF8}, float64, float64, float64, int64)")
-def blockwise_sums(mode, x, y, c0, c1, c2, block):  # type: ignore[no-untyped-def]
+def blockwise_sums(
+    mode: int, x: F64, y: F64, c0: float, c1: float, c2: float, block: int
+) -> tuple[float, float, float]:
     """``block_sums`` of consecutive blocks of ``block`` rows, added in block order."""
     n = x.shape[0]
     s0 = s1 = s2 = 0.0
