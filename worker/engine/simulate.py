@@ -7,7 +7,6 @@ the corresponding single run.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from worker.engine import metrics as mx
@@ -113,15 +112,19 @@ def simulate(
     fills = sizer(build_legs(md, signal, cfg, levels))
     curve = equity_curve(md, fills, capital)
     ruin_t, calls = None, 0
-    if can_breach(float(curve.equity.min()) if curve.equity.shape[0] else math.inf, cfg):
+    rf = per_period_rate(cfg.risk_free_rate, ppy)
+    bars = int(curve.equity.shape[0])
+    stats = equity_stats(array_block(curve.equity), bars, capital, threshold=rf)
+    if can_breach(stats.min_equity, cfg):  # the curve's lowest bar (inf without bars)
         done = liquidate(md, fills, curve, cfg, capital, sizer)
         fills, curve, ruin_t, calls = done.fills, done.curve, done.ruin_t, done.margin_calls
-    equity, rf = curve.equity, per_period_rate(cfg.risk_free_rate, ppy)
-    if ruin_t is None:
-        stats = equity_stats(array_block(equity), int(equity.shape[0]), capital, threshold=rf)
-    else:
-        wiped = array_block(wiped_path(equity, ruin_t))
-        stats = equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
+        equity = curve.equity
+        if ruin_t is None:
+            stats = equity_stats(array_block(equity), int(equity.shape[0]), capital, threshold=rf)
+        else:
+            wiped = array_block(wiped_path(equity, ruin_t))
+            stats = equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
+    equity = curve.equity
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
     values.update(_carry_metrics(curve))
