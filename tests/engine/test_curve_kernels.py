@@ -111,7 +111,11 @@ def test_exposure_and_growth_equal_numpy(n: int, absolute: bool) -> None:
     value, equity = rng.normal(0, 100.0, n), rng.normal(50.0, 100.0, n)
     value[0], equity[-1] = -0.0, 0.0  # a negative zero, a division by zero
     got = np.empty(n)
-    ck.exposure_ratio(value, equity, absolute, got)
+    assert ck.exposure_ratio(value, equity, absolute, got) == bool(equity.min() > 0)
+    assert ck.exposure_ratio(value, np.abs(equity) + 1.0, absolute, np.empty(n))
+    with_nan = np.abs(equity) + 1.0
+    with_nan[n // 2] = np.nan
+    assert not ck.exposure_ratio(value, with_nan, absolute, np.empty(n))
     with np.errstate(divide="ignore", invalid="ignore"):
         want = (np.abs(value) if absolute else value) / equity
     assert np.array_equal(got, want, equal_nan=True) and same(got[:-1], want[:-1])

@@ -102,15 +102,22 @@ def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) ->
         ends[k] = dd.shape[0]
 
 
-@kernel(f"void({RF8}, {RF8}, boolean, float64[::1])", error_model="numpy")
-def exposure_ratio(value: F64, equity: F64, absolute: bool, out: F64) -> None:
-    """``out = |value| / equity`` (``value / equity`` unless ``absolute``)."""
+@kernel(f"boolean({RF8}, {RF8}, boolean, float64[::1])", error_model="numpy")
+def exposure_ratio(value: F64, equity: F64, absolute: bool, out: F64) -> bool:
+    """``out = |value| / equity`` (``value / equity`` unless ``absolute``); whether every
+    equity is > 0 (False on a NaN, as ``equity.min() > 0``)."""
+    positive = True
     if absolute:
         for i in range(equity.shape[0]):
-            out[i] = abs(value[i]) / equity[i]
+            e = equity[i]
+            out[i] = abs(value[i]) / e
+            positive &= e > 0
     else:
         for i in range(equity.shape[0]):
-            out[i] = value[i] / equity[i]
+            e = equity[i]
+            out[i] = value[i] / e
+            positive &= e > 0
+    return positive
 
 
 @kernel(f"void({RF8}, float64, float64[::1])", error_model="numpy")

@@ -30,7 +30,9 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     exposure = np.empty(equity.shape[0])
     absolute = curve.gross is None
     value = curve.position_value if curve.gross is None else curve.gross
-    exposure_ratio(np.ascontiguousarray(value), np.ascontiguousarray(equity), absolute, exposure)
+    positive = exposure_ratio(
+        np.ascontiguousarray(value), np.ascontiguousarray(equity), absolute, exposure
+    )
     frame = pl.DataFrame(
         {
             "timestamp": utc_timestamps(md.grid_ts),
@@ -41,7 +43,7 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "drawdown": drawdown_curve(equity, sim.capital),
         }
     )
-    if equity.shape[0] and equity.min() > 0:  # False when some equity is NaN
+    if equity.shape[0] and positive:  # False when some equity is NaN
         return frame
     return frame.with_columns(pl.when(pl.col("equity") > 0).then(pl.col("exposure")))
 
