@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from worker.engine import equity_stats as es
+from worker.engine import peak_kernels
 
 
 def curve(seed: int, n: int) -> np.ndarray:
@@ -33,3 +34,13 @@ def test_equity_stats_without_observer_equal_numpy_blocks(
         fast = es.equity_stats(es.array_block(equity), n, float(initial))
         slow = es.equity_stats(es.array_block(equity), n, float(initial), lambda *_: None)
         assert fast == slow
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 1000])
+def test_extremes_equal_numpy(n: int) -> None:
+    e = curve(n, n)
+    assert peak_kernels.extremes(e) == (e.max(), e.min())
+    e[n // 2] = np.nan
+    assert all(np.isnan(v) for v in peak_kernels.extremes(e))
+    e[n // 2] = np.inf
+    assert peak_kernels.extremes(e) == (np.inf, e.min())

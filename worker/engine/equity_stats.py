@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from worker.engine import sum_kernels as sums
 from worker.engine.drawdowns import longest_run, peak_ratio
-from worker.engine.peak_kernels import peak_block
+from worker.engine.peak_kernels import extremes, peak_block
 from worker.engine.return_metrics import returns_from_equity
 
 F64 = npt.NDArray[np.float64]
@@ -126,7 +126,7 @@ def _equity_stats(
     for lo in range(0, bars, step):
         e = block(lo, min(lo + step, bars))
         m = e.shape[0]
-        top, bottom = float(e.max()), float(e.min())
+        top, bottom = extremes(e) if observe is None else (float(e.max()), float(e.min()))
         if not (math.isfinite(top) and math.isfinite(bottom)):
             return _array_stats(_whole(block, bars), initial, threshold)
         lowest = min(lowest, bottom)

@@ -3,6 +3,8 @@ time; bit for bit the numpy it replaces (tests/engine/test_peak_kernels.py)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8
 from worker.engine.market import F64
@@ -51,3 +53,19 @@ def peak_block(
                 best = run
             run = 0
     return peak, min_ratio, run, best
+
+
+@kernel(f"UniTuple(float64, 2)({RF8})")
+def extremes(e: F64) -> tuple[float, float]:
+    """``(e.max(), e.min())`` in one pass (both NaN when ``e`` holds a NaN; ``e`` is not
+    empty)."""
+    top = bottom = e[0]
+    nan = False
+    for i in range(e.shape[0]):
+        x = e[i]
+        nan |= x != x
+        top = x if x > top else top
+        bottom = x if x < bottom else bottom
+    if nan:
+        return np.nan, np.nan
+    return top, bottom
