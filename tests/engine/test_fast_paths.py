@@ -90,23 +90,3 @@ def test_equity_stats_edge_curves(block: int) -> None:
                 assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12)
     finally:
         es.STATS_BLOCK = old
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    seed=st.integers(0, 2**31),
-    n=st.integers(1, 300),
-    chunk=st.sampled_from([1, 2, 7, 64, 1024]),
-    drift=st.sampled_from([-0.01, 0.0, 0.01]),
-)
-def test_running_peak_is_the_running_maximum(seed: int, n: int, chunk: int, drift: float) -> None:
-    rng = np.random.default_rng(seed)
-    e = 100.0 * np.cumprod(1.0 + drift + rng.normal(0, 0.02, n))
-    peak = float(rng.choice([50.0, 100.0, float(e.max()), 1e9]))
-    old = es.PEAK_CHUNK
-    es.PEAK_CHUNK = chunk
-    try:
-        got = es.running_peak(e, peak, np.empty(n))
-    finally:
-        es.PEAK_CHUNK = old
-    assert np.array_equal(got, np.maximum(np.maximum.accumulate(e), peak))

@@ -91,26 +91,6 @@ def benchmark_values(
     return dict(bm.benchmark_stats(returns, bench, ppy, risk_free_rate))
 
 
-def _benchmark_metrics(
-    equity: F64,
-    benchmark: F64 | None,
-    *,
-    initial: float,
-    ppy: float,
-    risk_free_rate: float,
-    ruin_bar: int | None,
-) -> dict[str, Metric]:
-    """``benchmark_values`` of the run's and the benchmark's returns: straight from the
-    curves (``bm.curve_benchmark_stats``) when the run was not ruined and no return is
-    NaN, the same numbers."""
-    if ruin_bar is None and benchmark is not None:
-        fast = bm.curve_benchmark_stats(equity, benchmark, initial, ppy, risk_free_rate)
-        if fast is not None:
-            return dict(fast)
-    r, b = _return_paths(equity, benchmark, initial, ruin_bar)
-    return benchmark_values(r, b, ppy, risk_free_rate)
-
-
 def drawdown_values(table: dd.DrawdownTable, worst: list[dd.DrawdownPeriod]) -> dict[str, Metric]:
     longest, mean = dd.duration_days(table)
     deepest = worst[0] if worst else None
@@ -164,6 +144,7 @@ def analyse(
     (None: no benchmark)."""
     times = micros(equity_frame["timestamp"])
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
+    r, b = _return_paths(equity, benchmark, initial, ruin_bar)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
     worst = dd.worst_periods(table, times)
     monthly = period_returns(times, equity, initial, "M")
@@ -172,16 +153,7 @@ def analyse(
             None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
         )
     }
-    values.update(
-        _benchmark_metrics(
-            equity,
-            benchmark,
-            initial=initial,
-            ppy=ppy,
-            risk_free_rate=risk_free_rate,
-            ruin_bar=ruin_bar,
-        )
-    )
+    values.update(benchmark_values(r, b, ppy, risk_free_rate))
     values.update(drawdown_values(table, worst))
     values.update(trade_values(trades))
     values.update(monthly_values(monthly))

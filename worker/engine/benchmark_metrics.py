@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.engine import annualisation as an
-from worker.engine import sum_kernels as sums
+from worker.engine.moment_kernels import centred_values
 from worker.engine.return_metrics import SD_EPSILON, finite
 
 F64 = npt.NDArray[np.float64]
@@ -98,14 +98,22 @@ MOMENT_BLOCK = 1 << 16
 def centred_moments(r: F64, b: F64, mr: float, mb: float) -> tuple[float, float, float]:
     """``(Σ(r - mr)², Σ(b - mb)², Σ(r - mr)(b - mb))`` over cache-sized blocks, each
     block's sum added in block order: no BLAS dot, whose threads make the sum depend on
-    the machine's core count (and wait for a core on a busy one). One compiled pass
-    (``sum_kernels``), bit for bit the blockwise numpy sums."""
+    the machine's core count (and wait for a core on a busy one). A block's three products
+    are computed in one compiled pass (``moment_kernels.centred_values``), then summed by
+    numpy."""
     r = np.ascontiguousarray(r, dtype=np.float64)
     b = np.ascontiguousarray(b, dtype=np.float64)
-    out: tuple[float, float, float] = sums.blockwise_sums(
-        sums.CENTRED, r, b, 0.0, mr, mb, MOMENT_BLOCK
-    )
-    return out
+    n = int(r.shape[0])
+    buf = np.empty((3, min(MOMENT_BLOCK, n)))
+    srr = sbb = srb = 0.0
+    for lo in range(0, n, MOMENT_BLOCK):
+        k = min(MOMENT_BLOCK, n - lo)
+        rr, bb, rb = buf[0, :k], buf[1, :k], buf[2, :k]
+        centred_values(r, b, mr, mb, lo, rr, bb, rb)
+        srr += float(rr.sum())
+        sbb += float(bb.sum())
+        srb += float(rb.sum())
+    return srr, sbb, srb
 
 
 def benchmark_stats(
@@ -128,28 +136,6 @@ def benchmark_stats(
     if n < 2:
         return out
     return _from_moments(n, mr, mb, centred_moments(r, b, mr, mb), ppy, risk_free_rate)
-
-
-def curve_benchmark_stats(
-    equity: F64, benchmark: F64, initial: float, ppy: float, risk_free_rate: float = 0.0
-) -> dict[str, float | None] | None:
-    """``benchmark_stats`` of the two curves' per-bar returns (``returns_from_equity``,
-    both from ``initial``), bit for bit, without building the returns: their means and
-    centred moments are summed as they are computed (``sum_kernels``). None when a mean
-    is NaN: the caller then takes ``benchmark_stats``, which leaves such bars out."""
-    e = np.ascontiguousarray(equity, dtype=np.float64)
-    b = np.ascontiguousarray(benchmark, dtype=np.float64)
-    if e.shape != b.shape:
-        raise ValueError(f"returns ({e.shape[0]}) and benchmark ({b.shape[0]}) differ in length")
-    n = int(e.shape[0])
-    if n < 2:
-        return None
-    total_r, total_b, _ = sums.block_sums(sums.RETURNS, e, b, initial, 0.0, 0.0, 0, n)
-    mr, mb = total_r / n, total_b / n
-    if math.isnan(mr) or math.isnan(mb):
-        return None
-    moments = sums.blockwise_sums(sums.CENTRED_RETURNS, e, b, initial, mr, mb, MOMENT_BLOCK)
-    return _from_moments(n, mr, mb, moments, ppy, risk_free_rate)
 
 
 def _from_moments(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from worker.engine import sum_kernels as sums
 from worker.engine.drawdowns import longest_run, peak_ratio
+from worker.engine.moment_kernels import return_values
 from worker.engine.peak_kernels import extremes, peak_block
 from worker.engine.return_metrics import returns_from_equity
 
@@ -22,9 +22,6 @@ F64 = npt.NDArray[np.float64]
 
 #: Bars per block in ``equity_stats``: a block's temporaries stay in the L2 cache.
 STATS_BLOCK = 1 << 16
-
-#: Bars per chunk of ``running_peak``'s scan.
-PEAK_CHUNK = 1024
 
 #: ``block(lo, hi)``: the equity curve's bars ``lo .. hi - 1`` as a float64 array.
 EquityBlock = Callable[[int, int], F64]
@@ -58,28 +55,6 @@ def _block_returns(e: F64, prev: float, out: F64) -> F64:
     return out
 
 
-def running_peak(e: F64, peak: float, out: F64) -> F64:
-    """``max(peak, running max of e)`` into ``out``, scanning only the chunks that reach a
-    new high (np.maximum.accumulate is a sequential loop, several times slower than a
-    reduction): elsewhere the running peak is the one carried into the chunk."""
-    m = e.shape[0]
-    size = PEAK_CHUNK
-    full = m - m % size
-    if full:
-        chunk_max = e[:full].reshape(-1, size).max(axis=1)
-        carried = np.maximum.accumulate(np.concatenate([[peak], chunk_max]))
-        chunks = out[:full].reshape(-1, size)
-        chunks[:] = carried[:-1, None]
-        for k in np.flatnonzero(chunk_max > carried[:-1]).tolist():
-            np.maximum.accumulate(e[k * size : (k + 1) * size], out=chunks[k])
-            np.maximum(chunks[k], carried[k], out=chunks[k])
-        peak = float(carried[-1])
-    if full < m:
-        np.maximum.accumulate(e[full:], out=out[full:])
-        np.maximum(out[full:], peak, out=out[full:])
-    return out
-
-
 def _one_pass_ok(bars: int, total: float, squares: float) -> bool:
     mean = total / bars
     return bars * mean * mean < 1e-3 * squares
@@ -98,9 +73,11 @@ def equity_stats(
     and sums are per-block sums added in block order (so any producer of the same curve,
     whole or blockwise, gets the same numbers).
 
-    The running peak is only scanned in blocks that reach a new high; elsewhere it is the
-    constant peak carried in, so such a block's worst ratio is its minimum over that peak
-    (correctly rounded division is monotone) and it is under water wherever it is below it.
+    A block's per-bar returns, their squares and downside are computed in one compiled
+    pass and summed by numpy (``moment_kernels.return_values``); its running peak and time
+    under water in another (``peak_kernels.peak_block``: in a block without a new high the
+    peak is the one carried in, so its worst ratio is its minimum over that peak, correctly
+    rounded division being monotone, and it is under water wherever it is below it).
     A non-finite curve falls back to whole-array numpy semantics (and ``observe`` sees
     only the blocks before it).
     """
@@ -121,56 +98,24 @@ def _equity_stats(
     peak = prev = float(initial)
     min_ratio = math.inf
     best = run = 0
-    buf = np.empty(min(step, bars))
-    ratio_buf = np.empty(min(step, bars))
+    buf = np.empty((3, min(step, bars)))
     for lo in range(0, bars, step):
-        e = block(lo, min(lo + step, bars))
+        e = np.ascontiguousarray(block(lo, min(lo + step, bars)), dtype=np.float64)
         m = e.shape[0]
-        top, bottom = extremes(e) if observe is None else (float(e.max()), float(e.min()))
+        top, bottom = extremes(e)
         if not (math.isfinite(top) and math.isfinite(bottom)):
             return _array_stats(_whole(block, bars), initial, threshold)
         lowest = min(lowest, bottom)
-        if observe is None:  # the same three sums in one compiled pass
-            block_total, block_squares, block_down = sums.block_sums(
-                sums.RETURN_SUMS, e, e, prev, threshold, 0.0, 0, m
-            )
-            total += block_total
-            squares += block_squares
-            down += block_down
-        else:
-            r = _block_returns(e, prev, buf[:m])
-            sq = ratio_buf[:m]
-            block_total = float(r.sum())
-            block_squares = float(np.multiply(r, r, out=sq).sum())
-            total += block_total
-            squares += block_squares
+        r, sq, below = buf[0, :m], buf[1, :m], buf[2, :m]
+        return_values(e, prev, threshold, r, sq, below)
+        block_total, block_squares = float(r.sum()), float(sq.sum())
+        total += block_total
+        squares += block_squares
+        if observe is not None:
             observe(lo, r, sq, block_total, block_squares)
-            if threshold:
-                r -= threshold
-            np.minimum(r, 0.0, out=r)
-            down += float(np.multiply(r, r, out=sq).sum())
+        down += float(below.sum())
         prev = float(e[-1])
-        if observe is None:
-            peak, min_ratio, run, best = peak_block(e, top, bottom, peak, min_ratio, run, best)
-            continue
-        if top > peak:
-            ratio = running_peak(e, peak, ratio_buf[:m])
-            peak = float(ratio[-1])
-            np.divide(e, ratio, out=ratio)
-            min_ratio = min(min_ratio, float(ratio.min()))
-            under = ratio < 1.0
-        else:
-            min_ratio = min(min_ratio, bottom / peak)
-            if top < peak:
-                run += m
-                continue
-            under = e < peak
-        false = np.flatnonzero(~under)
-        if false.shape[0] == 0:
-            run += m
-            continue
-        best = max(best, run + int(false[0]), longest_run(under))
-        run = m - 1 - int(false[-1])
+        peak, min_ratio, run, best = peak_block(e, top, bottom, peak, min_ratio, run, best)
     best = max(best, run)
     dev = None
     if bars >= 2 and math.isfinite(total) and not _one_pass_ok(bars, total, squares):
@@ -178,7 +123,7 @@ def _equity_stats(
         dev, prev = 0.0, float(initial)
         for lo in range(0, bars, step):
             e = block(lo, min(lo + step, bars))
-            r = _block_returns(e, prev, buf[: e.shape[0]])
+            r = _block_returns(e, prev, buf[0, : e.shape[0]])
             r -= mean
             dev += float(np.multiply(r, r, out=r).sum())
             prev = float(e[-1])

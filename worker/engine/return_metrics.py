@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from worker.engine import annualisation as an
 from worker.engine.drawdowns import drawdown
+from worker.engine.moment_kernels import curve_returns
 
 F64 = npt.NDArray[np.float64]
 #: A per-bar return standard deviation at or below this is rounding noise of a flat curve.
@@ -40,13 +41,8 @@ def clean(returns: F64) -> F64:
 
 def returns_from_equity(equity: F64, initial: float) -> F64:
     """Per-bar simple returns; the first bar's return is against the initial capital."""
-    out: F64 = np.empty_like(equity)
-    if out.shape[0] == 0:
-        return out
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[0] = equity[0] / initial
-        np.divide(equity[1:], equity[:-1], out=out[1:])
-    out -= 1.0
+    out: F64 = np.empty(equity.shape[0])
+    curve_returns(np.ascontiguousarray(equity, dtype=np.float64), float(initial), out)
     return out
 
 
