@@ -55,20 +55,10 @@ def drawdown_from_peak(equity: F64, initial: float, out: F64) -> bool:
     return True
 
 
-@kernel(f"int64({RF8})")
-def count_periods(dd: F64) -> int:
-    """How many runs of consecutive bars with ``dd < 0``."""
-    if dd.shape[0] == 0:
-        return 0
-    count = int(dd[0] < 0)
-    for i in range(1, dd.shape[0]):
-        count += (dd[i] < 0) & ~(dd[i - 1] < 0)
-    return count
-
-
-@kernel(f"void({RF8}, int64[::1], int64[::1], float64[::1], int64[::1])")
-def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) -> None:
-    """Per run of bars with ``dd < 0`` (``count_periods`` of them): its first bar, the bar
+@kernel(f"int64({RF8}, int64[::1], int64[::1], float64[::1], int64[::1])")
+def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) -> int:
+    """How many runs of bars with ``dd < 0`` (the arrays hold ``(len(dd) + 1) // 2``), and
+    per run: its first bar, the bar
     after its last (``len(dd)`` if it lasts to the end), the first bar at its minimum,
     and ``np.minimum.reduceat(dd, starts)``: that minimum, or NaN if a NaN lies between
     the run's end and the next run's first bar."""
@@ -100,6 +90,7 @@ def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) ->
         depths[k] = np.nan if nan else low
     if under:
         ends[k] = dd.shape[0]
+    return k + 1
 
 
 @kernel(f"boolean({RF8}, {RF8}, boolean, float64[::1])", error_model="numpy")

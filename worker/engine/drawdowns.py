@@ -125,13 +125,13 @@ def drawdown_table(micros: I64, dd: F64) -> DrawdownTable:
     """The periods of the drawdown curve ``dd`` on bar times ``micros`` (UTC microseconds)."""
     dd = np.ascontiguousarray(dd, dtype=np.float64)
     n = int(dd.shape[0])
-    k = int(kernels.count_periods(dd))
-    starts, ends, lows = (np.empty(k, dtype=np.int64) for _ in range(3))
-    depths: F64 = np.empty(k)
-    kernels.drawdown_periods(dd, starts, ends, depths, lows)
-    stop = np.minimum(ends, n - 1)
-    duration = micros[stop] - micros[starts]
-    return DrawdownTable(starts, ends, depths, duration, dd, n, lows)
+    most = (n + 1) // 2  # runs are separated by at least one bar
+    starts, ends, lows = (np.empty(most, dtype=np.int64) for _ in range(3))
+    depths: F64 = np.empty(most)
+    k = kernels.drawdown_periods(dd, starts, ends, depths, lows)
+    starts, ends, lows = starts[:k].copy(), ends[:k].copy(), lows[:k].copy()
+    duration = micros[np.minimum(ends, n - 1)] - micros[starts]
+    return DrawdownTable(starts, ends, depths[:k].copy(), duration, dd, n, lows)
 
 
 @dataclass(frozen=True)
