@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.engine.bar_kernels import increasing_in_blocks
+from worker.engine.bar_kernels import increasing_in_blocks, positive_finite
 from worker.engine.leg_kernels import change_rows
 
 LENGTHS = [[1], [2], [5], [1, 7, 1], [300], [3, 1, 40], [1000, 2000]]
@@ -57,3 +57,13 @@ def test_increasing_in_blocks_equals_numpy(lengths: list[int], seed: int) -> Non
         i = int(rng.integers(1, n))
         ts[i] = ts[i - 1] - (seed % 2)
     assert increasing_in_blocks(ts, starts, ends) == numpy_sorted(ts, starts)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 9, 1000])
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0])
+def test_positive_finite_equals_numpy(n: int, special: float | None) -> None:
+    x = np.random.default_rng(n).random(n) + 0.5
+    if special is not None and n:
+        x[n // 2] = special
+    want = not n or bool(x.min() > 0 and x.max() < np.inf)
+    assert positive_finite(x) == want

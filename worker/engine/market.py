@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from worker.engine.bar_kernels import positive_finite
 from worker.engine.errors import EngineInputError
 
 F64 = npt.NDArray[np.float64]
@@ -40,8 +41,7 @@ class MarketData:
         """A price column as float64; missing, infinite or non-positive prices are an input
         error (files are validated on import, frames handed in directly are checked here)."""
         out: F64 = self.frame[name].to_numpy().astype(np.float64, copy=False)
-        # min is NaN when any value is: ``min > 0 and max < inf`` is "finite and positive"
-        if out.shape[0] and not (out.min() > 0 and out.max() < np.inf):
+        if not positive_finite(np.ascontiguousarray(out)):
             row = int(np.flatnonzero(~(np.isfinite(out) & (out > 0)))[0])
             symbol = self.symbols[int(self.sym_of(np.array([row]))[0])]
             raise EngineInputError(
