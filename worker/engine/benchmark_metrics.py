@@ -135,19 +135,7 @@ def benchmark_stats(
     n = int(r.shape[0])
     if n < 2:
         return out
-    return _from_moments(n, mr, mb, centred_moments(r, b, mr, mb), ppy, risk_free_rate)
-
-
-def _from_moments(
-    n: int,
-    mr: float,
-    mb: float,
-    moments: tuple[float, float, float],
-    ppy: float,
-    risk_free_rate: float,
-) -> dict[str, float | None]:
-    out: dict[str, float | None] = dict.fromkeys(BENCHMARK_METRICS)
-    srr, sbb, srb = moments
+    srr, sbb, srb = centred_moments(r, b, mr, mb)
     var_r, var_b, cov = srr / n, sbb / n, srb / n
     # var(r - b) from the same moments: dr - db is the centred active return
     active_var = max(var_r + var_b - 2.0 * cov, 0.0) * n / (n - 1)
