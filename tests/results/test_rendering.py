@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import subprocess
@@ -376,6 +377,35 @@ def test_within_a_timestamp_a_trade_is_entered_before_it_is_left() -> None:
     assert order == [
         ("entry", 1), ("exit", 1), ("entry", 2), ("exit", 2), ("entry", 3), ("exit", 3)
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("finite", [True, False])
+def test_trade_events_csv_is_the_event_frame_as_polars_writes_it(finite: bool) -> None:
+    """The COPY rows are built without a CSV writer: the bytes must be what polars'
+    writer makes of the event frame, quotes, commas and backslashes in the text included."""
+    t0, t1, t2 = (datetime(2024, 1, day, 9, 30, 15, 250_000, tzinfo=UTC) for day in (1, 2, 3))
+    trades = pl.DataFrame(
+        {
+            "symbol": ['A"B', "C,D", "E\\F"],
+            "side": ["long", "short", "long"],
+            "entry_time": [t0, t1, t2],
+            "entry_price": [1.0, 1.5, 2.25],
+            "exit_time": [t1, t2, t2],
+            "exit_price": [1.0, float("nan") if not finite else 3.0, 1e-7],
+            "units": [1, 2, 3],
+            "fees": [0.0, 0.1, 0.2],
+            "pnl": [0.0, float("-inf") if not finite else -1.0, 12345.678],
+            "return": [0.0, 0.5, -0.25],
+            "exit_reason": ["signal", 'stop "loss"', "take_profit"],
+        }
+    ).with_columns(pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")))
+    run_id = uuid.uuid4()
+    buffer = io.BytesIO()
+    trade_event_frame(trades, run_id).write_csv(
+        buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
+    )
+    assert trade_events_csv(run_id, trades) == buffer.getvalue()
+    assert trade_events_csv(run_id, trades.head(0)) == b""
 
 
 def test_grid_report_reads_the_overfitting_statistics(

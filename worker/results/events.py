@@ -8,70 +8,86 @@ completion transaction, so an attempt that lost its lease leaves no events behin
 
 from __future__ import annotations
 
-import io
 import uuid
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from worker.schemas.event import COPY_COLUMNS
 
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+# polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
+_NON_FINITE = r"-?\b(?:NaN|inf)\b"
+
+
+def _payloads(trades: pl.DataFrame, *, formatted: bool = False) -> pl.DataFrame:
+    """Each trade's entry and exit payloads as JSON text, and its times (as text for COPY
+    if ``formatted``)."""
+    number = pl.int_range(1, trades.height + 1, dtype=pl.Int64).alias("trade")
+    entry = pl.struct(number, "symbol", "side", "units", pl.col("entry_price").alias("price"))
+    exit_ = pl.struct(
+        number,
+        "symbol",
+        "side",
+        "units",
+        pl.col("exit_price").alias("price"),
+        "fees",
+        "pnl",
+        "return",
+        "exit_reason",
+    )
+    finite = _all_finite(trades)
+
+    def text(payload: pl.Expr) -> pl.Expr:
+        json = payload.struct.json_encode()
+        if not finite:
+            json = json.str.replace_all(_NON_FINITE, "null")
+        return json
+
+    def when(column: str) -> pl.Expr:
+        return (
+            pl.col(column).dt.to_string(_TIME_FORMAT).fill_null("") if formatted else pl.col(column)
+        )
+
+    return trades.select(
+        when("entry_time").alias("entry_time"),
+        text(entry).alias("entry"),
+        when("exit_time").alias("exit_time"),
+        text(exit_).alias("exit"),
+    )
+
+
+def _event_order(trades: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """Positions into (every entry, then every exit) in event order: by time; within one
+    timestamp, exits of trades opened earlier first (a reversal closes before it opens),
+    then entries, then exits of trades opened at that same timestamp (a trade stopped out
+    on its entry bar is entered before it is left); then by trade."""
+    n = trades.height
+    entry, exit_ = trades["entry_time"].to_numpy(), trades["exit_time"].to_numpy()
+    order = np.concatenate([np.ones(n, np.int8), np.where(exit_ == entry, 2, 0).astype(np.int8)])
+    trade = np.tile(np.arange(n), 2)
+    # a missing time (NaT, the smallest int64) sorts first, as polars sorts nulls
+    times = np.concatenate([entry, exit_]).view(np.int64)
+    positions: npt.NDArray[np.int64] = np.lexsort((trade, order, times))
+    return positions
+
 
 def trade_event_frame(trades: pl.DataFrame, run_id: uuid.UUID | None = None) -> pl.DataFrame:
-    """Two rows per trade (entry, exit), ordered by time, payload as JSON text; with
-    ``run_id``, led by a ``run_id`` column (the rows of ``COPY_COLUMNS``).
-
-    Within one timestamp, exits of trades opened earlier come first (a reversal closes
-    before it opens), then entries, then exits of trades opened at that same timestamp (a
-    trade stopped out on its entry bar is entered before it is left). Eager, not lazy: on a
-    small run the cost is per polars call, and a lazy query's collect costs more than the
-    few eager calls it would replace.
-    """
-    lead = [] if run_id is None else [pl.lit(str(run_id)).alias("run_id")]
-    numbered = trades.with_row_index("trade", offset=1)
-    number = pl.col("trade").cast(pl.Int64)
-    entries = numbered.select(
-        *lead,
-        pl.lit("trade_entry").alias("event_type"),
-        pl.col("entry_time").alias("timestamp"),
-        pl.struct(number, "symbol", "side", "units", pl.col("entry_price").alias("price"))
-        .struct.json_encode()
-        .alias("payload"),
-        pl.lit(1, dtype=pl.Int8).alias("order"),
-        "trade",
-    )
-    exits = numbered.select(
-        *lead,
-        pl.lit("trade_exit").alias("event_type"),
-        pl.col("exit_time").alias("timestamp"),
-        pl.struct(
-            number,
-            "symbol",
-            "side",
-            "units",
-            pl.col("exit_price").alias("price"),
-            "fees",
-            "pnl",
-            "return",
-            "exit_reason",
-        )
-        .struct.json_encode()
-        .alias("payload"),
-        pl.when(pl.col("exit_time") == pl.col("entry_time"))
-        .then(pl.lit(2, dtype=pl.Int8))
-        .otherwise(pl.lit(0, dtype=pl.Int8))
-        .alias("order"),
-        "trade",
-    )
-    events = pl.concat([entries, exits]).sort("timestamp", "order", "trade")
-    columns = [*(["run_id"] if lead else []), "event_type", "timestamp"]
-    if _all_finite(trades):
-        return events.select(*columns, "payload")
-    return events.select(
-        *columns,
-        # polars writes non-finite floats as NaN/inf tokens, which JSONB rejects.
-        pl.col("payload").str.replace_all(r"-?\b(?:NaN|inf)\b", "null"),
-    )
+    """Two rows per trade (entry, exit), in event order (`_event_order`), payload as JSON
+    text; with ``run_id``, led by a ``run_id`` column (the rows of ``COPY_COLUMNS``)."""
+    n = trades.height
+    parts = _payloads(trades)
+    events = pl.DataFrame(
+        {
+            "event_type": ["trade_entry"] * n + ["trade_exit"] * n,
+            "timestamp": pl.concat([parts["entry_time"], parts["exit_time"]]),
+            "payload": pl.concat([parts["entry"], parts["exit"]]),
+        }
+    )[_event_order(trades)]
+    if run_id is None:
+        return events
+    return events.select(pl.lit(str(run_id)).alias("run_id"), pl.all())
 
 
 def _all_finite(trades: pl.DataFrame) -> bool:
@@ -85,13 +101,30 @@ def _all_finite(trades: pl.DataFrame) -> bool:
 
 
 def trade_events_csv(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
-    """The trade events as CSV rows for COPY, in COPY_COLUMNS order, built by polars.
+    """The trade events as CSV rows for COPY, in COPY_COLUMNS order, in event order.
 
-    Going through CSV keeps the Python side to one buffer: no per-event Python objects, no
-    per-event codec calls (about ten times less work in the worker than row tuples).
+    Times and payloads are formatted by polars in one query; Python only quotes the payloads
+    (doubling their quotes in one pass over them all) and joins the lines in the order numpy
+    sorted them: one string per field, no CSV writer (whose fixed cost was a third of the
+    work on a daily run). The bytes are those polars' ``write_csv`` writes for
+    ``trade_event_frame``.
     """
-    frame = trade_event_frame(trades, run_id)
-    assert tuple(frame.columns) == COPY_COLUMNS
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z")
-    return buffer.getvalue()
+    assert COPY_COLUMNS == ("run_id", "event_type", "timestamp", "payload")
+    n = trades.height
+    parts = _payloads(trades, formatted=True)
+    entry_time, exit_time = parts["entry_time"].to_list(), parts["exit_time"].to_list()
+    entry, exit_ = _csv_quoted(parts["entry"].to_list()), _csv_quoted(parts["exit"].to_list())
+    entry_head, exit_head = f"{run_id},trade_entry,", f"{run_id},trade_exit,"
+    lines = [
+        f'{entry_head}{entry_time[i]},"{entry[i]}"\n'
+        if i < n
+        else f'{exit_head}{exit_time[i - n]},"{exit_[i - n]}"\n'
+        for i in _event_order(trades).tolist()
+    ]
+    return "".join(lines).encode()
+
+
+def _csv_quoted(payloads: list[str]) -> list[str]:
+    """The payloads with their quotes doubled, as in a quoted CSV field: joined by a control
+    character JSON text never holds raw (it escapes them), replaced in one call, split."""
+    return "\x1f".join(payloads).replace('"', '""').split("\x1f") if payloads else []
