@@ -11,9 +11,13 @@ RED: Rgb = (178, 45, 38)
 
 
 def _mix(a: Rgb, b: Rgb, t: float) -> Rgb:
+    # spelt out, not a generator over zip: a report colours a few hundred cells
     t = min(max(t, 0.0), 1.0)
-    r, g, bl = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
-    return r, g, bl
+    return (
+        round(a[0] + (b[0] - a[0]) * t),
+        round(a[1] + (b[1] - a[1]) * t),
+        round(a[2] + (b[2] - a[2]) * t),
+    )
 
 
 def _style(rgb: Rgb, strength: float) -> str:

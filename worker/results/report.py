@@ -17,6 +17,7 @@ import jinja2
 
 from worker import jsonsafe
 from worker.engine.api import BacktestResult
+from worker.results import report_rows
 from worker.results import report_view as view
 from worker.results.chart_data import chart_data, script_json
 from worker.results.grid_heatmap import grid_parameters, grid_view
@@ -144,6 +145,9 @@ def html_report(
             result.leaderboard, grid_metric, grid_parameters(result.leaderboard)
         )
     data = chart_data(result, sheet.drawdowns, bench_label)
+    returns_and_risk, trade_statistics = view.split_metric_rows(
+        metric_rows(metrics, sheet.benchmark_metrics)
+    )
     page = _templates.get_template("report.html.j2").render(
         identity=identity,
         title=identity.label or identity.strategy_name,
@@ -154,11 +158,12 @@ def html_report(
         bars=equity.height,
         cards=view.cards(metrics, sheet.benchmark_metrics),
         benchmark_label=bench_label,
-        metric_tables=view.split_metric_rows(metric_rows(metrics, sheet.benchmark_metrics)),
+        metric_rows=report_rows.metric_table_rows(returns_and_risk, benchmark=True),
+        trade_metric_rows=report_rows.metric_table_rows(trade_statistics, benchmark=False),
         periods_per_year=format_metric("periods_per_year", metrics.get("periods_per_year")),
         risk_free_rate=f"{100 * float(result.resolved_config.get('risk_free_rate') or 0):g} %",
         drawdowns=view.drawdown_rows(sheet.drawdowns, fmt),
-        monthly=view.monthly_table(sheet.monthly, sheet.yearly),
+        monthly_rows=report_rows.monthly_rows(sheet.monthly, sheet.yearly),
         months=view.MONTHS,
         yearly=view.yearly_rows(sheet.yearly, sheet.benchmark_yearly),
         grid=grid,

@@ -18,7 +18,6 @@ from worker.engine.calendar_returns import PeriodReturn
 from worker.engine.drawdowns import DrawdownPeriod
 from worker.engine.grid_stats import BOARD_METRICS, RUN_METRICS
 from worker.engine.metrics import METRIC_NAMES
-from worker.results.colors import signed_color
 from worker.results.epoch import epoch_micros
 from worker.results.metric_labels import READINGS, format_metric, label_of, undefined_note
 
@@ -90,7 +89,7 @@ def _duration(value: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def _pct(value: float | None) -> str:
+def signed_pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.2f} %"
 
 
@@ -140,35 +139,6 @@ def drawdown_rows(periods: list[DrawdownPeriod], fmt: str) -> list[dict[str, str
     ]
 
 
-@dataclass(frozen=True)
-class MonthCell:
-    text: str
-    style: str
-
-
-def monthly_table(
-    monthly: list[PeriodReturn], yearly: list[PeriodReturn]
-) -> list[tuple[int, list[MonthCell], MonthCell]]:
-    """One row per year: twelve month cells (blank without bars) and the year's return."""
-    values = [r.value for r in monthly if r.value is not None]
-    largest = max((abs(v) for v in values), default=0.0)
-    by_month = {(r.year, r.month): r.value for r in monthly}
-    year_values = [r.value for r in yearly if r.value is not None]
-    largest_year = max((abs(v) for v in year_values), default=0.0)
-    rows = []
-    for year in yearly:
-        cells = []
-        for month in range(1, 13):
-            if (year.year, month) in by_month:
-                value = by_month[(year.year, month)]
-                cells.append(MonthCell(_pct(value), signed_color(value, largest)))
-            else:
-                cells.append(MonthCell("", ""))
-        total = MonthCell(_pct(year.value), signed_color(year.value, largest_year))
-        rows.append((year.year, cells, total))
-    return rows
-
-
 def yearly_rows(yearly: list[PeriodReturn], benchmark: list[PeriodReturn]) -> list[dict[str, Any]]:
     """Strategy against buy-and-hold per year, with bar lengths scaled to the largest."""
     bench = {r.year: r.value for r in benchmark}
@@ -181,9 +151,9 @@ def yearly_rows(yearly: list[PeriodReturn], benchmark: list[PeriodReturn]) -> li
         rows.append(
             {
                 "year": r.year,
-                "value": _pct(r.value),
-                "benchmark": _pct(other),
-                "excess": _pct(excess),
+                "value": signed_pct(r.value),
+                "benchmark": signed_pct(other),
+                "excess": signed_pct(excess),
                 "css": "" if r.value is None else "pos" if r.value > 0 else "neg",
                 "excess_css": "" if excess is None else "pos" if excess > 0 else "neg",
                 "bar": 0.0 if r.value is None else round(50 * abs(r.value) / largest, 2),
