@@ -499,3 +499,16 @@ def test_the_report_title_says_what_the_run_used(result: BacktestResult) -> None
     assert params is not None
     assert f"best of the grid <b>{expected}</b>" in params.group(1)
     assert "commission=0.001" in params.group(1) and "→" in params.group(1)
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%d.%m.%Y"])
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_trade_table_times_are_those_polars_formats(fmt: str, zone: str) -> None:
+    """The trade list formats its times with numpy: the text must be polars' own."""
+    from worker.results.trade_table import _times
+
+    times = pl.Series(
+        [datetime(2024, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC), None, datetime(1999, 12, 31, 9, 5)],
+        dtype=pl.Datetime("us", "UTC"),
+    ).dt.convert_time_zone(zone)
+    assert _times(times, fmt) == times.dt.to_string(fmt).fill_null("").to_list()
