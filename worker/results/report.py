@@ -162,10 +162,13 @@ def html_report(
         trade_metric_rows=report_rows.metric_table_rows(trade_statistics, benchmark=False),
         periods_per_year=format_metric("periods_per_year", metrics.get("periods_per_year")),
         risk_free_rate=f"{100 * float(result.resolved_config.get('risk_free_rate') or 0):g} %",
-        drawdowns=view.drawdown_rows(sheet.drawdowns, fmt),
+        drawdowns=bool(sheet.drawdowns),
+        drawdown_rows=report_rows.drawdown_table_rows(view.drawdown_rows(sheet.drawdowns, fmt)),
         monthly_rows=report_rows.monthly_rows(sheet.monthly, sheet.yearly),
         months=view.MONTHS,
-        yearly=view.yearly_rows(sheet.yearly, sheet.benchmark_yearly),
+        yearly_rows=report_rows.yearly_table_rows(
+            view.yearly_rows(sheet.yearly, sheet.benchmark_yearly)
+        ),
         grid=grid,
         overfitting=view.overfitting_rows(metrics) if grid is not None else [],
         walk_forward=walk_forward_view(result.walk_forward),

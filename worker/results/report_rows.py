@@ -7,6 +7,8 @@ bytes the template's loops used to write, the indentation before each next row i
 
 from __future__ import annotations
 
+from typing import Any
+
 from markupsafe import Markup, escape
 
 from worker.engine.calendar_returns import PeriodReturn
@@ -55,4 +57,34 @@ def monthly_rows(monthly: list[PeriodReturn], yearly: list[PeriodReturn]) -> Mar
         cells.append(f'<td class="cell year-col" style="{style}">{text}</td></tr>')
         cells.append(_ROW_GAP)
         out.append("".join(cells))
+    return Markup("".join(out))
+
+
+def drawdown_table_rows(rows: list[dict[str, str]]) -> Markup:
+    """The worst drawdown periods (``report_view.drawdown_rows``), numbered from 1."""
+    out = []
+    for number, d in enumerate(rows, start=1):
+        muted = ' class="muted"' if d["recovery"] == "not recovered" else ""
+        out.append(
+            f"<tr><td>{number}</td><td>{escape(d['start'])}</td><td>{escape(d['trough'])}</td>"
+            f"<td{muted}>{escape(d['recovery'])}</td>"
+            f'<td class="num neg">{escape(d["depth"])}</td><td class="num">{escape(d["bars"])}</td>'
+            f'<td class="num">{escape(d["duration"])}</td></tr>{_ROW_GAP}'
+        )
+    return Markup("".join(out))
+
+
+def yearly_table_rows(rows: list[dict[str, Any]]) -> Markup:
+    """Strategy against buy-and-hold per year (``report_view.yearly_rows``), with the bars."""
+    out = []
+    for y in rows:
+        out.append(
+            f'<tr><td>{escape(y["year"])}</td><td class="num {escape(y["css"])}">'
+            f'{escape(y["value"])}</td><td class="num muted">{escape(y["benchmark"])}</td>'
+            f'<td class="num {escape(y["excess_css"])}">{escape(y["excess"])}</td>'
+            f'<td class="bars"><div class="bar strat {escape(y["bar_side"])}" '
+            f'style="width:{escape(y["bar"])}%"></div><div class="bar bench '
+            f'{escape(y["bench_side"])}" style="width:{escape(y["bench_bar"])}%"></div></td></tr>'
+            f"{_ROW_GAP}"
+        )
     return Markup("".join(out))
