@@ -502,14 +502,24 @@ def test_the_report_title_says_what_the_run_used(result: BacktestResult) -> None
     assert "commission=0.001" in params.group(1) and "→" in params.group(1)
 
 
-@pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%d.%m.%Y"])
-@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
-def test_trade_table_times_are_those_polars_formats(fmt: str, zone: str) -> None:
-    """The trade list formats its times with numpy: the text must be polars' own."""
-    from worker.results.trade_table import _times
+@pytest.mark.parametrize(
+    "fmt", ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%.f%:z", "%d.%m.%Y"]
+)
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", None])
+@pytest.mark.parametrize("fraction", [0, 999_999])
+def test_times_formatted_by_numpy_are_those_polars_writes(
+    fmt: str, zone: str | None, fraction: int
+) -> None:
+    """The trade list and the event rows format their times with numpy where they can: the
+    text must be polars' own, whatever the zone, format or fraction of a second."""
+    from worker.results.time_text import time_texts
 
     times = pl.Series(
-        [datetime(2024, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC), None, datetime(1999, 12, 31, 9, 5)],
-        dtype=pl.Datetime("us", "UTC"),
-    ).dt.convert_time_zone(zone)
-    assert _times(times, fmt) == times.dt.to_string(fmt).fill_null("").to_list()
+        [datetime(2024, 3, 1, 23, 59, 59, fraction), None, datetime(1969, 12, 31, 9, 5)],
+        dtype=pl.Datetime("us"),
+    )
+    if zone is not None:
+        times = times.dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
+    if zone is None and "%:z" in fmt:
+        return  # a naive time has no offset to write
+    assert time_texts(times, fmt) == times.dt.to_string(fmt).fill_null("").to_list()

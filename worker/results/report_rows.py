@@ -1,8 +1,9 @@
 """The report's longer tables as HTML rows, built in Python rather than in the template.
 
-Through Jinja each cell costs a lookup, an escape and a yield; here a row is one format
-string, and only text that can hold markup (labels, notes) is escaped. The rows are the
-bytes the template's loops used to write, the indentation before each next row included.
+Through Jinja each cell costs a lookup, an escape and a yield; here a row is one f-string,
+its texts escaped as the template escaped them (the heatmap's cells are numbers and colours
+made here, written as they are). The rows are the bytes the template's loops used to write,
+the indentation before each next row included.
 """
 
 from __future__ import annotations

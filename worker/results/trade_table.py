@@ -13,12 +13,11 @@ from collections.abc import Iterable
 from functools import lru_cache
 from html import escape
 from itertools import chain
-from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
 from markupsafe import Markup
+
+from worker.results.time_text import time_texts
 
 TRADES_SHOWN_EACH_END = 100
 
@@ -37,33 +36,15 @@ def _escaped(text: str | None) -> str:
     return escape(text or "")
 
 
-# the formats of report_view.time_format
-_NUMPY_UNITS: dict[str, Literal["D", "m"]] = {"%Y-%m-%d": "D", "%Y-%m-%d %H:%M": "m"}
-
-
-def _times(column: pl.Series, fmt: str) -> list[str]:
-    """``dt.to_string(fmt)`` with nulls as "", by numpy for the report's two formats of UTC
-    times (one call, no polars query: a query's fixed cost is most of a short table's)."""
-    unit = _NUMPY_UNITS.get(fmt)
-    dtype = column.dtype
-    if unit is None or not isinstance(dtype, pl.Datetime) or dtype.time_zone not in (None, "UTC"):
-        texts: list[str] = column.dt.to_string(fmt).fill_null("").to_list()
-        return texts
-    values: npt.NDArray[np.datetime64] = column.to_numpy()
-    shown = np.datetime_as_string(values, unit=unit)
-    shown[np.isnat(values)] = ""
-    return [text.replace("T", " ") for text in shown.tolist()] if unit == "m" else shown.tolist()
-
-
 def _rows(trades: pl.DataFrame, numbers: Iterable[int], fmt: str) -> list[str]:
     n = trades.height
     bars = trades["bars_held"].to_list() if "bars_held" in trades.columns else [None] * n
     columns = zip(
         trades["symbol"].to_list(),
         trades["side"].to_list(),
-        _times(trades["entry_time"], fmt),
+        time_texts(trades["entry_time"], fmt),
         trades["entry_price"].to_list(),
-        _times(trades["exit_time"], fmt),
+        time_texts(trades["exit_time"], fmt),
         trades["exit_price"].to_list(),
         trades["units"].to_list(),
         trades["fees"].to_list(),
