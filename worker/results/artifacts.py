@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as parquet
 
 from worker.db.enums import ArtifactKind
@@ -74,16 +75,17 @@ def _parquet(frame: pl.DataFrame) -> bytes:
         for name, dtype in frame.schema.items()
         if dtype.is_numeric() or dtype.is_temporal()
     }
-    buffer = io.BytesIO()
+    sink = pa.BufferOutputStream()  # Arrow's own buffer: no call back into Python per page
     parquet.write_table(
         table,
-        buffer,
+        sink,
         compression="zstd",
         use_dictionary=False,
         column_encoding=encodings,
         write_statistics=[name for name, dtype in frame.schema.items() if not dtype.is_float()],
     )
-    return buffer.getvalue()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 class _Run:
