@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
+from worker.engine import grid_fast
 from worker.engine.errors import EngineInputError
 from worker.engine.grid_order import cache_budget, evaluation_order
 from worker.engine.grid_stats import BOARD_METRICS, grid_overfitting, partitions_for
@@ -194,18 +195,23 @@ def evaluate(
 
     def one(item: tuple[dict[str, Any], Strategy]) -> Result:
         combo, strategy = item
-        signal = strategy.signal(md)
         size = cfg.position_size or strategy.default_position_size(md.n_symbols)
-        values, sums = simulate_metrics_and_sums(
-            md,
-            signal,
-            cfg,
-            capital=capital,
-            size=size,
-            ppy=ppy,
-            partitions=max(partitions, 1),
-            levels=strategy.entry_levels(md),
+        parts = max(partitions, 1)
+        fast = grid_fast.combination(
+            md, strategy, cfg, capital=capital, size=size, ppy=ppy, partitions=parts
         )
+        if fast is None:
+            fast = simulate_metrics_and_sums(
+                md,
+                strategy.signal(md),
+                cfg,
+                capital=capital,
+                size=size,
+                ppy=ppy,
+                partitions=parts,
+                levels=strategy.entry_levels(md),
+            )
+        values, sums = fast
         return {**{k: _cell(v) for k, v in combo.items()}, **values}, sums
 
     n = len(valid)

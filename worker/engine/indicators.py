@@ -122,14 +122,18 @@ def _sma_with_gaps(md: MarketData, x: F64, period: int) -> F64:
     return out
 
 
+def running_sum(md: MarketData, src: str = "close") -> F64:
+    """The cached re-based running sum ``sma`` cuts its windows from."""
+    x = source(md, src)
+    return cached(md, ("cumsum", src), lambda: _rebased_cumsum(md, x))
+
+
 def sma(md: MarketData, period: int, src: str = "close") -> F64:
     """Simple moving average of a price column (``sma_of``; the running sum is cached).
     Price columns are finite (``MarketData`` checks them), so nothing is missing."""
 
     def compute() -> F64:
-        x = source(md, src)
-        csum = cached(md, ("cumsum", src), lambda: _rebased_cumsum(md, x))
-        return _sma_known(md, x, period, csum)
+        return _sma_known(md, source(md, src), period, running_sum(md, src))
 
     return cached(md, ("sma", period, src), compute)
 

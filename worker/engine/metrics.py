@@ -108,12 +108,35 @@ def compute_all(
         assert equity is not None
         rf = an.per_period_rate(risk_free_rate, ppy)
         stats = equity_stats(array_block(equity), int(equity.shape[0]), initial, threshold=rf)
+    return assemble(
+        stats,
+        initial=initial,
+        ppy=ppy,
+        trades=trade_stats(pnl, trade_returns),
+        commissions=float(fees.sum()),
+        exposure=exposure,
+        buy_and_hold=buy_and_hold_return(first_close, last_close),
+    )
+
+
+def assemble(
+    stats: EquityStats,
+    *,
+    initial: float,
+    ppy: float,
+    trades: Mapping[str, Any],
+    commissions: float,
+    exposure: float | None,
+    buy_and_hold: float | None,
+) -> dict[str, Metric]:
+    """Every metric in ``METRIC_NAMES`` from the curve's ``equity_stats``, the trade
+    metrics (``trade_stats``) and the run's totals (``compute_all`` without the arrays)."""
     bars = stats.bars
     values: dict[str, Any] = dict.fromkeys(METRIC_NAMES)
-    values.update(trade_stats(pnl, trade_returns))
+    values.update(trades)
     values.update(
-        commissions_paid=float(fees.sum()),
-        buy_and_hold_return=buy_and_hold_return(first_close, last_close),
+        commissions_paid=commissions,
+        buy_and_hold_return=buy_and_hold,
         periods_per_year=float(ppy),
         bars=bars,
         final_value=stats.final,

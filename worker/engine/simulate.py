@@ -51,12 +51,13 @@ def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer
     return lambda legs: size_multi(md, legs, cfg, capital, size, carry)
 
 
-def _carry_metrics(curve: Curve | None) -> dict[str, Metric]:
+def carry_metrics(curve: Curve | None) -> dict[str, Metric]:
+    """The carry metrics of ``curve`` (all 0 without a curve or without carry)."""
     paid = (0.0, 0.0, 0.0, 0.0) if curve is None or curve.carry_paid is None else curve.carry_paid
     return {name: finite(value) for name, value in zip(CARRY_METRICS, paid, strict=True)}
 
 
-def _carried(cfg: RunConfig) -> bool:
+def carried(cfg: RunConfig) -> bool:
     """Whether carry is charged: its curve is built whole (simulate's path)."""
     return bool(cfg.cash_interest_rate or cfg.borrow_rate or cfg.funding_rate)
 
@@ -127,7 +128,7 @@ def simulate(
     equity = curve.equity
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
-    values.update(_carry_metrics(curve))
+    values.update(carry_metrics(curve))
     return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital)
 
 
@@ -146,7 +147,7 @@ def simulate_metrics(
     need a liquidation (its equity reached 0, or margin_maintenance is set) takes the exact
     path of ``simulate``, as does a run with carry. The numbers are exactly those of
     ``simulate``."""
-    if _carried(cfg):
+    if carried(cfg):
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels).metrics
     fills = _fills(md, signal, cfg, capital, size, levels)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
@@ -155,7 +156,7 @@ def simulate_metrics(
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels).metrics
     values = _metrics(md, fills, stats, capital, ppy)[2]
     values.update(account_metrics(md, None, capital, None, 0))
-    values.update(_carry_metrics(None))
+    values.update(carry_metrics(None))
     return values
 
 
@@ -181,7 +182,7 @@ def simulate_metrics_and_sums(
         equity_stats(array_block(sim.curve.equity), md.n_times, capital, recorder)
         return sim.metrics, recorder.sums()
 
-    if _carried(cfg):
+    if carried(cfg):
         return exact()
     fills = _fills(md, signal, cfg, capital, size, levels)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
@@ -192,7 +193,7 @@ def simulate_metrics_and_sums(
         return exact()
     values = _metrics(md, fills, stats, capital, ppy)[2]
     values.update(account_metrics(md, None, capital, None, 0))
-    values.update(_carry_metrics(None))
+    values.update(carry_metrics(None))
     return values, recorder.sums()
 
 

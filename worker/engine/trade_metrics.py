@@ -22,19 +22,40 @@ MICROS_PER_DAY = 86_400_000_000
 def trade_stats(pnl: F64, trade_returns: F64) -> dict[str, Number]:
     """Counts and averages over closed trades; a win is ``pnl > 0`` after costs."""
     n = int(pnl.shape[0])
-    wins = int((pnl > 0).sum())
-    gross_win = float(pnl[pnl > 0].sum())
-    gross_loss = float(-pnl[pnl < 0].sum())
+    return trade_stats_of(
+        n,
+        int((pnl > 0).sum()),
+        float(pnl[pnl > 0].sum()),
+        float(-pnl[pnl < 0].sum()),
+        float(pnl.sum()),
+        float(trade_returns.sum()),
+        float(trade_returns.max()) if n else None,
+        float(trade_returns.min()) if n else None,
+    )
+
+
+def trade_stats_of(
+    n: int,
+    wins: int,
+    gross_win: float,
+    gross_loss: float,
+    pnl_sum: float,
+    return_sum: float,
+    best: float | None,
+    worst: float | None,
+) -> dict[str, Number]:
+    """``trade_stats`` from the trades' totals (``np.sum`` order): for callers that summed
+    the trades themselves (the grid's compiled path)."""
     return {
         "total_trades": n,
         "winning_trades": wins,
         "losing_trades": n - wins,
         "win_rate": wins / n if n else None,
         "profit_factor": finite(gross_win / gross_loss) if gross_loss > 0 else None,
-        "expectancy": finite(pnl.mean()) if n else None,
-        "avg_trade_return": finite(trade_returns.mean()) if n else None,
-        "best_trade_return": finite(trade_returns.max()) if n else None,
-        "worst_trade_return": finite(trade_returns.min()) if n else None,
+        "expectancy": finite(pnl_sum / n) if n else None,
+        "avg_trade_return": finite(return_sum / n) if n else None,
+        "best_trade_return": finite(best),
+        "worst_trade_return": finite(worst),
     }
 
 
