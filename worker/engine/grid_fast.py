@@ -61,10 +61,10 @@ def combination(
     if not applies(md, cfg, strategy):
         return None
     assert isinstance(strategy, SmaCrossover)
-    close = md.close
+    close, open_ = np.ascontiguousarray(md.close), np.ascontiguousarray(md.open)
     next_open = cfg.fill == "next_open"
     entry, exit_, side, eod = gk.crossover_legs(
-        ind.running_sum(md),
+        np.ascontiguousarray(ind.running_sum(md)),
         float(close[0]),
         strategy.fast_period,
         strategy.slow_period,
@@ -83,7 +83,7 @@ def combination(
         ]
     )
     pe, px, units, fees, cash_in, cash_out = gk.sized_legs(
-        md.open, close, entry, exit_, side, eod, next_open, costs
+        open_, close, entry, exit_, side, eod, next_open, costs
     )
     edges = partition_bounds(md.n_times, partitions)
     out = np.zeros(gk.SLOTS)

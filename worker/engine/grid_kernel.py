@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from worker.engine.jit import kernel
-from worker.engine.numpy_sums import dot_sum, pairwise_sum, reduceat_sum, span_sum
+from worker.engine.numpy_sums import dot_pair, pairwise_sum, pairwise_sums3, reduceat_sum, span_sum
 
 #: Bars per block: ``equity_stats.STATS_BLOCK`` (tests check they agree).
 BLOCK = 1 << 16
@@ -48,84 +48,97 @@ BLOCK = 1 << 16
 SLOTS = 22
 OK, NOT_FINITE, NOT_POSITIVE = range(3)
 #: A read-only float64 vector (MarketData's price columns are read-only).
-RO = "Array(float64, 1, 'A', readonly=True)"
+RO = "Array(float64, 1, 'C', readonly=True)"
+F64, I64, I8, B1 = "float64[::1]", "int64[::1]", "int8[::1]", "boolean[::1]"
 
 
-@kernel(f"void({RO}, float64, int64, int64, int64, float64[:])", error_model="numpy")
+@kernel(f"void({RO}, float64, int64, int64, int64, {F64})", error_model="numpy")
 def _sma_block(csum, x0, period, lo, hi, out):  # type: ignore[no-untyped-def]
     """``indicators._sma_known`` for rows lo .. hi - 1 into out[0 : hi - lo]."""
     p = float(period)
-    for t in range(lo, hi):
-        if t < period - 1:
-            out[t - lo] = np.nan
-        elif t == period - 1:
-            out[t - lo] = csum[t] / p + x0
-        else:
-            out[t - lo] = (csum[t] - csum[t - period]) / p + x0
+    warm = min(max(period - 1, lo), hi)
+    for t in range(lo, warm):
+        out[t - lo] = np.nan
+    if lo <= period - 1 < hi:
+        out[period - 1 - lo] = csum[period - 1] / p + x0
+    for t in range(max(period, lo), hi):
+        out[t - lo] = (csum[t] - csum[t - period]) / p + x0
 
 
 @kernel(
-    "Tuple((int64[:], int64[:], int8[:], boolean[:]))"
-    f"({RO}, float64, int64, int64, boolean, boolean)",
+    f"int64({F64}, {F64}, int64, int64, {I8}, {I64}, {I8}, int64)",
+    error_model="numpy",
+)
+def _crosses(a, b, lo, m, cmp, rows, values, k):  # type: ignore[no-untyped-def]
+    """``cross_hold``'s strict crosses of rows lo .. lo + m - 1 (``a``, ``b``: their
+    averages) appended to ``rows``/``values`` from ``k`` on; ``cmp[0]`` holds the previous
+    row's comparison and then this block's last. Returns the new count."""
+    prev = cmp[0]
+    for j in range(m):
+        cmp[j + 1] = (1 if a[j] > b[j] else 0) - (1 if a[j] < b[j] else 0)
+    cmp[0] = prev
+    for j in range(m):
+        step = cmp[j + 1] - cmp[j]
+        if (step == 2 or step == -2) and lo + j > 0:
+            rows[k] = lo + j
+            values[k] = cmp[j + 1]
+            k += 1
+    cmp[0] = cmp[m]
+    return k
+
+
+@kernel(
+    f"Tuple(({I64}, {I64}, {I8}, {B1}))({RO}, float64, int64, int64, boolean, boolean)",
     error_model="numpy",
 )
 def crossover_legs(csum, x0, fast, slow, long_only, next_open):  # type: ignore[no-untyped-def]
     """Legs (entry row, exit row, side, exit at end of data) of ``cross_hold`` on the fast
     and slow SMAs, through ``desired_positions`` and ``build_legs`` (one symbol)."""
     n = csum.shape[0]
-    cap = 64
-    entry = np.empty(cap, dtype=np.int64)
-    exit_ = np.empty(cap, dtype=np.int64)
-    side = np.empty(cap, dtype=np.int8)
-    m = 0
-    a = np.empty(min(BLOCK, max(n, 1)))
-    b = np.empty(min(BLOCK, max(n, 1)))
-    pos = 0
-    prev_c = 0
-    prev_s = 0
-    prev_d = 0
+    size = min(BLOCK, max(n, 1))
+    a = np.empty(size)
+    b = np.empty(size)
+    cmp = np.zeros(size + 1, dtype=np.int8)
+    rows = np.empty(n, dtype=np.int64)
+    values = np.empty(n, dtype=np.int8)
+    k = 0
     for lo in range(0, n, BLOCK):
-        hi = min(lo + BLOCK, n)
-        _sma_block(csum, x0, fast, lo, hi, a)
-        _sma_block(csum, x0, slow, lo, hi, b)
-        for t in range(lo, hi):
-            fa = a[t - lo]
-            sb = b[t - lo]
-            c = (1 if fa > sb else 0) - (1 if fa < sb else 0)
-            if t > 0 and (c - prev_c == 2 or c - prev_c == -2):
-                pos = c
-            prev_c = c
-            s = pos if pos > 0 or not long_only else 0
-            if next_open:
-                d = prev_s if t > 0 else 0
-            elif t == n - 1:
-                d = (prev_s if n > 1 else 0) if s != 0 else 0
-            else:
-                d = s
-            prev_s = s
-            if d != prev_d:
-                if prev_d != 0:
-                    exit_[m - 1] = t
-                if d != 0:
-                    if m == cap:
-                        cap *= 2
-                        entry = np.concatenate((entry, np.empty(cap - m, dtype=np.int64)))
-                        exit_ = np.concatenate((exit_, np.empty(cap - m, dtype=np.int64)))
-                        side = np.concatenate((side, np.empty(cap - m, dtype=np.int8)))
-                    entry[m] = t
-                    side[m] = d
-                    m += 1
-                prev_d = d
-    eod = np.zeros(m, dtype=np.bool_)
-    if prev_d != 0:
-        exit_[m - 1] = n - 1
-        eod[m - 1] = True
-    return entry[:m].copy(), exit_[:m].copy(), side[:m].copy(), eod
+        m = min(BLOCK, n - lo)
+        _sma_block(csum, x0, fast, lo, lo + m, a)
+        _sma_block(csum, x0, slow, lo, lo + m, b)
+        k = _crosses(a, b, lo, m, cmp, rows, values, k)
+    entry = np.empty(k + 1, dtype=np.int64)
+    exit_ = np.empty(k + 1, dtype=np.int64)
+    side = np.empty(k + 1, dtype=np.int8)
+    legs = 0
+    held = 0  # desired position (``desired_positions``) before the change
+    s = 0  # target position after the last cross
+    for i in range(k):
+        target = values[i]
+        if long_only and target < 0:
+            target = 0
+        if target == s:
+            continue
+        s = target
+        row = rows[i] + 1 if next_open else rows[i]
+        if row > n - 1 or (not next_open and row == n - 1 and target != 0):
+            continue  # desired_positions: no change on the last row (to flat excepted)
+        if held != 0:
+            exit_[legs - 1] = row
+        if target != 0:
+            entry[legs] = row
+            side[legs] = target
+            legs += 1
+        held = target
+    eod = np.zeros(legs, dtype=np.bool_)
+    if held != 0:
+        exit_[legs - 1] = n - 1
+        eod[legs - 1] = True
+    return entry[:legs].copy(), exit_[:legs].copy(), side[:legs].copy(), eod
 
 
 @kernel(
-    "UniTuple(float64[:], 6)"
-    f"({RO}, {RO}, int64[:], int64[:], int8[:], boolean[:], boolean, float64[:])",
+    f"UniTuple({F64}, 6)({RO}, {RO}, {I64}, {I64}, {I8}, {B1}, boolean, {F64})",
     error_model="numpy",
 )
 def sized_legs(open_, close, entry, exit_, side, eod, next_open, costs):  # type: ignore[no-untyped-def]
@@ -204,15 +217,14 @@ def sized_legs(open_, close, entry, exit_, side, eod, next_open, costs):  # type
 
 
 @kernel(
-    f"int64({RO}, int64[:], int64[:], int8[:], float64[:], float64[:], float64[:],"
-    " float64, int64, int64, float64[:])",
+    f"int64({RO}, {I64}, {I64}, {I8}, {F64}, {F64}, {F64}, float64, int64, int64, int64, {F64})",
     error_model="numpy",
 )
-def _equity_block(close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, e):  # type: ignore[no-untyped-def]
-    """Bars lo .. lo + len(e) - 1 of ``equity_blocks``'s curve into ``e``, from fill event
+def _equity_block(close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e):  # type: ignore[no-untyped-def]
+    """Bars lo .. lo + m - 1 of ``equity_blocks``'s curve into ``e[:m]``, from fill event
     ``ev`` on (event 2k is leg k's entry, 2k + 1 its exit); returns the event to go on
     from. A bar's state is the one after its last event."""
-    hi = lo + e.shape[0]
+    hi = lo + m
     n_ev = 2 * entry.shape[0]
     t = lo
     while t < hi:
@@ -235,12 +247,41 @@ def _equity_block(close, entry, exit_, side, units, cash_in, cash_out, capital, 
     return ev
 
 
+@kernel(f"UniTuple(float64, 3)({F64}, int64)", error_model="numpy")
+def _extremes(e, m):  # type: ignore[no-untyped-def]
+    """Largest and smallest of e[:m] (NaN-blind), and 1.0 when some value is not finite."""
+    tops = np.full(8, -np.inf)
+    bottoms = np.full(8, np.inf)
+    bad = 0
+    j = 0
+    while j + 8 <= m:
+        for q in range(8):
+            x = e[j + q]
+            tops[q] = x if x > tops[q] else tops[q]
+            bottoms[q] = x if x < bottoms[q] else bottoms[q]
+            bad |= x - x != 0.0
+        j += 8
+    while j < m:
+        x = e[j]
+        tops[0] = x if x > tops[0] else tops[0]
+        bottoms[0] = x if x < bottoms[0] else bottoms[0]
+        bad |= x - x != 0.0
+        j += 1
+    top, bottom = tops[0], bottoms[0]
+    for q in range(1, 8):
+        top = tops[q] if tops[q] > top else top
+        bottom = bottoms[q] if bottoms[q] < bottom else bottom
+    return top, bottom, float(bad)
+
+
 @kernel(
-    f"int64({RO}, int64[:], int64[:], int8[:], float64[:], float64[:], float64[:],"
-    " float64, int64[:], float64, float64[:], float64[:], float64[:])",
+    f"int64({RO}, {I64}, {I64}, {I8}, {F64}, {F64}, {F64},"
+    f" float64, {I64}, float64, {F64}, {F64}, {F64})",
     error_model="numpy",
 )
-def curve_pass(close, entry, exit_, side, units, cash_in, cash_out, capital, edges, threshold, out, s1, s2):  # type: ignore[no-untyped-def]
+def curve_pass(
+    close, entry, exit_, side, units, cash_in, cash_out, capital, edges, threshold, out, s1, s2
+):  # type: ignore[no-untyped-def]
     """``equity_stats`` of the curve (``out[BARS .. HAS_DEV]``) with a
     ``PeriodSumsRecorder`` on partitions ``edges`` (``s1``, ``s2``, ``out[S3]``,
     ``out[S4]``); the status: OK, or NOT_FINITE / NOT_POSITIVE (the slow path decides)."""
@@ -249,50 +290,35 @@ def curve_pass(close, entry, exit_, side, units, cash_in, cash_out, capital, edg
     e = np.empty(size)
     r = np.empty(size)
     sq = np.empty(size)
+    dn = np.empty(size)
     total = squares = down = s3 = s4 = 0.0
     lowest = np.inf
     peak = prev = capital
     min_ratio = np.inf
-    stretch = np.inf  # lowest equity since the peak was last raised
     best = run = 0
     ev = 0
     n_edges = edges.shape[0]
     for lo in range(0, bars, BLOCK):
         m = min(BLOCK, bars - lo)
         hi = lo + m
-        eb = e[:m]
-        ev = _equity_block(close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, eb)
+        ev = _equity_block(
+            close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e
+        )
+        top, bottom, nan = _extremes(e, m)
+        if nan != 0.0:
+            return NOT_FINITE
+        lowest = min(lowest, bottom)
+        r[0] = e[0] / prev - 1.0
+        for j in range(1, m):
+            r[j] = e[j] / e[j - 1] - 1.0
         for j in range(m):
-            if not math.isfinite(eb[j]):
-                return NOT_FINITE
-        for j in range(m):
-            x = eb[j]
-            if x < lowest:
-                lowest = x
-            r[j] = x / prev - 1.0
             sq[j] = r[j] * r[j]
-            prev = x
-            if x > peak:
-                if stretch / peak < min_ratio:
-                    min_ratio = stretch / peak
-                peak = x
-                stretch = x
-                run = 0
-            else:
-                if x < stretch:
-                    stretch = x
-                if x < peak:
-                    run += 1
-                    if run > best:
-                        best = run
-                else:
-                    run = 0
-        rb = r[:m]
-        qb = sq[:m]
-        block_total = pairwise_sum(rb)
-        block_squares = pairwise_sum(qb)
+            d = min(r[j] - threshold, 0.0)
+            dn[j] = d * d
+        block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, m)
         total += block_total
         squares += block_squares
+        down += block_down
         # PeriodSumsRecorder.__call__
         first = 0
         while first < n_edges and edges[first] <= lo:
@@ -308,10 +334,10 @@ def curve_pass(close, entry, exit_, side, units, cash_in, cash_out, capital, edg
         elif following == 1:
             k = edges[first + 1] - lo
             if 2 * k <= m:
-                a, b = span_sum(rb, 0, k), span_sum(qb, 0, k)
+                a, b = span_sum(r, 0, k), span_sum(sq, 0, k)
             else:
-                a = block_total - span_sum(rb, k, m)
-                b = block_squares - span_sum(qb, k, m)
+                a = block_total - span_sum(r, k, m)
+                b = block_squares - span_sum(sq, k, m)
             s1[first] += a
             s2[first] += b
             s1[first + 1] += block_total - a
@@ -321,21 +347,44 @@ def curve_pass(close, entry, exit_, side, units, cash_in, cash_out, capital, edg
             start = 0
             while True:
                 nxt = edges[i + 1] - lo if i + 1 < n_edges and edges[i + 1] < hi else m
-                s1[i] += reduceat_sum(rb, start, nxt)
-                s2[i] += reduceat_sum(qb, start, nxt)
+                s1[i] += reduceat_sum(r, start, nxt)
+                s2[i] += reduceat_sum(sq, start, nxt)
                 if nxt == m:
                     break
                 start = nxt
                 i += 1
-        s3 += dot_sum(qb, rb)
-        s4 += dot_sum(qb, qb)
-        for j in range(m):
-            d = rb[j] - threshold if threshold != 0.0 else rb[j]
-            d = min(d, 0.0)
-            qb[j] = d * d
-        down += pairwise_sum(qb)
-    if stretch / peak < min_ratio:
-        min_ratio = stretch / peak
+        block_s3, block_s4 = dot_pair(sq, r, m)
+        s3 += block_s3
+        s4 += block_s4
+        prev = e[m - 1]
+        if top > peak:  # equity_stats: the running peak only where it rises
+            stretch = np.inf  # lowest equity since the peak last rose
+            for j in range(m):
+                x = e[j]
+                if x > peak:
+                    min_ratio = min(min_ratio, stretch / peak)
+                    peak = stretch = x
+                    run = 0
+                else:
+                    stretch = min(stretch, x)
+                    if x < peak:
+                        run += 1
+                        best = max(best, run)
+                    else:
+                        run = 0
+            min_ratio = min(min_ratio, stretch / peak)
+        else:
+            min_ratio = min(min_ratio, bottom / peak)
+            if top < peak:
+                run += m
+                best = max(best, run)
+            else:
+                for j in range(m):
+                    if e[j] < peak:
+                        run += 1
+                        best = max(best, run)
+                    else:
+                        run = 0
     out[BARS] = bars
     out[FINAL] = prev if bars else capital
     out[TOTAL] = total
@@ -357,23 +406,21 @@ def curve_pass(close, entry, exit_, side, units, cash_in, cash_out, capital, edg
             ev = 0
             for lo in range(0, bars, BLOCK):
                 m = min(BLOCK, bars - lo)
-                eb = e[:m]
                 ev = _equity_block(
-                    close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, eb
+                    close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e
                 )
                 for j in range(m):
-                    x = (eb[j] / prev - 1.0) - mean
+                    x = (e[j] / prev - 1.0) - mean
                     sq[j] = x * x
-                    prev = eb[j]
-                dev += pairwise_sum(sq[:m])
+                    prev = e[j]
+                dev += span_sum(sq, 0, m)
             out[DEV] = dev
             out[HAS_DEV] = 1.0
     return OK
 
 
 @kernel(
-    "void(int8[:], float64[:], float64[:], float64[:], float64[:], int64[:], int64[:],"
-    " float64[:])",
+    f"void({I8}, {F64}, {F64}, {F64}, {F64}, {I64}, {I64}, {F64})",
     error_model="numpy",
 )
 def trade_pass(side, units, pe, px, fees, entry, exit_, out):  # type: ignore[no-untyped-def]
