@@ -52,31 +52,61 @@ RO = "Array(float64, 1, 'C', readonly=True)"
 F64, I64, I8, B1 = "float64[::1]", "int64[::1]", "int8[::1]", "boolean[::1]"
 
 
-@kernel(f"void({RO}, float64, int64, int64, int64, {F64})", error_model="numpy")
-def _sma_block(csum, x0, period, lo, hi, out):  # type: ignore[no-untyped-def]
-    """``indicators._sma_known`` for rows lo .. hi - 1 into out[0 : hi - lo]."""
-    p = float(period)
-    warm = min(max(period - 1, lo), hi)
-    for t in range(lo, warm):
-        out[t - lo] = np.nan
-    if lo <= period - 1 < hi:
-        out[period - 1 - lo] = csum[period - 1] / p + x0
-    for t in range(max(period, lo), hi):
-        out[t - lo] = (csum[t] - csum[t - period]) / p + x0
+#: Two averages whose approximations differ by more than this fraction of the price level
+#: compare as their exact values do (the approximations are within a few 1e-16 of it).
+NEAR = 1e-9
 
 
-@kernel(
-    f"int64({F64}, {F64}, int64, int64, {I8}, {I64}, {I8}, int64)",
-    error_model="numpy",
-)
-def _crosses(a, b, lo, m, cmp, rows, values, k):  # type: ignore[no-untyped-def]
-    """``cross_hold``'s strict crosses of rows lo .. lo + m - 1 (``a``, ``b``: their
-    averages) appended to ``rows``/``values`` from ``k`` on; ``cmp[0]`` holds the previous
-    row's comparison and then this block's last. Returns the new count."""
-    prev = cmp[0]
-    for j in range(m):
-        cmp[j + 1] = (1 if a[j] > b[j] else 0) - (1 if a[j] < b[j] else 0)
-    cmp[0] = prev
+@kernel(f"float64({RO}, float64, int64, int64)", error_model="numpy")
+def _sma_at(csum, x0, period, t):  # type: ignore[no-untyped-def]
+    """``indicators._sma_known`` at row t (one symbol): NaN during the warm-up."""
+    if t < period - 1:
+        return np.nan
+    if t == period - 1:
+        return csum[t] / float(period) + x0
+    return (csum[t] - csum[t - period]) / float(period) + x0
+
+
+@kernel(f"void({RO}, float64, int64, int64, int64, int64, {I8}, {B1})", error_model="numpy")
+def _compare(csum, x0, fast, slow, lo, m, cmp, near):  # type: ignore[no-untyped-def]
+    """``cmp[1 + j]`` = sign(fast SMA - slow SMA) at row lo + j (0 for ties and NaN), as
+    ``cross_hold`` compares the exact averages: each window's mean is approximated by a
+    multiplication, and only rows whose two approximations are too close to tell apart
+    (``NEAR``) are divided exactly."""
+    inv_f = 1.0 / fast
+    inv_s = 1.0 / slow
+    start = min(max(slow, lo), lo + m)
+    for t in range(lo, start):
+        a = _sma_at(csum, x0, fast, t)
+        b = _sma_at(csum, x0, slow, t)
+        cmp[1 + t - lo] = (1 if a > b else 0) - (1 if a < b else 0)
+        near[1 + t - lo] = False
+    tol = NEAR * abs(x0)
+    count = lo + m - start
+    # views indexed from 0: numba then drops the negative-index checks and vectorises
+    now = csum[start : start + count]
+    back_f = csum[start - fast : start - fast + count]
+    back_s = csum[start - slow : start - slow + count]
+    out = cmp[1 + start - lo : 1 + start - lo + count]
+    close = near[1 + start - lo : 1 + start - lo + count]
+    for j in range(count):
+        a = (now[j] - back_f[j]) * inv_f
+        b = (now[j] - back_s[j]) * inv_s
+        gap = a - b
+        out[j] = (gap > 0) - (gap < 0)
+        close[j] = abs(gap) <= tol + NEAR * (abs(a) + abs(b))
+    for j in range(count):
+        if close[j]:
+            a = (now[j] - back_f[j]) / float(fast) + x0
+            b = (now[j] - back_s[j]) / float(slow) + x0
+            out[j] = (a > b) - (a < b)
+
+
+@kernel(f"int64(int64, int64, {I8}, {I64}, {I8}, int64)", error_model="numpy")
+def _crosses(lo, m, cmp, rows, values, k):  # type: ignore[no-untyped-def]
+    """``cross_hold``'s strict crosses among rows lo .. lo + m - 1 (``cmp[1:]``, ``cmp[0]``
+    the previous row's) appended to ``rows``/``values`` from ``k`` on; ``cmp[0]`` then
+    holds this block's last. Returns the new count."""
     for j in range(m):
         step = cmp[j + 1] - cmp[j]
         if (step == 2 or step == -2) and lo + j > 0:
@@ -96,17 +126,15 @@ def crossover_legs(csum, x0, fast, slow, long_only, next_open):  # type: ignore[
     and slow SMAs, through ``desired_positions`` and ``build_legs`` (one symbol)."""
     n = csum.shape[0]
     size = min(BLOCK, max(n, 1))
-    a = np.empty(size)
-    b = np.empty(size)
     cmp = np.zeros(size + 1, dtype=np.int8)
+    near = np.zeros(size + 1, dtype=np.bool_)
     rows = np.empty(n, dtype=np.int64)
     values = np.empty(n, dtype=np.int8)
     k = 0
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
-        _sma_block(csum, x0, fast, lo, lo + m, a)
-        _sma_block(csum, x0, slow, lo, lo + m, b)
-        k = _crosses(a, b, lo, m, cmp, rows, values, k)
+        _compare(csum, x0, fast, slow, lo, m, cmp, near)
+        k = _crosses(lo, m, cmp, rows, values, k)
     entry = np.empty(k + 1, dtype=np.int64)
     exit_ = np.empty(k + 1, dtype=np.int64)
     side = np.empty(k + 1, dtype=np.int8)
@@ -241,8 +269,10 @@ def _equity_block(close, entry, exit_, side, units, cash_in, cash_out, capital, 
         stop = hi
         if ev < n_ev:
             stop = min(hi, entry[ev // 2] if ev % 2 == 0 else exit_[ev // 2])
-        for j in range(t, stop):
-            e[j - lo] = pos * close[j] + cash
+        part = e[t - lo : stop - lo]
+        marks = close[t:stop]
+        for j in range(stop - t):
+            part[j] = pos * marks[j] + cash
         t = stop
     return ev
 
@@ -309,8 +339,9 @@ def curve_pass(
             return NOT_FINITE
         lowest = min(lowest, bottom)
         r[0] = e[0] / prev - 1.0
-        for j in range(1, m):
-            r[j] = e[j] / e[j - 1] - 1.0
+        later, earlier, rest = e[1:m], e[: m - 1], r[1:m]
+        for j in range(m - 1):
+            rest[j] = later[j] / earlier[j] - 1.0
         for j in range(m):
             sq[j] = r[j] * r[j]
             d = min(r[j] - threshold, 0.0)
