@@ -17,6 +17,7 @@ from worker.engine import grid_kernel as gk
 from worker.engine import indicators as ind
 from worker.engine.annualisation import per_period_rate
 from worker.engine.equity_stats import EquityStats
+from worker.engine.grid_curve import curve_pass
 from worker.engine.liquidation import account_metrics
 from worker.engine.market import MarketData
 from worker.engine.metrics import Metric, assemble, buy_and_hold_return
@@ -90,7 +91,7 @@ def combination(
     s1 = np.zeros(partitions)
     s2 = np.zeros(partitions)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
-    status = gk.curve_pass(
+    status = curve_pass(
         close, entry, exit_, side, units, cash_in, cash_out, capital, edges, rf, out, s1, s2
     )
     if status != gk.OK:

@@ -1,12 +1,12 @@
-"""Compiled passes of a grid combination's common case (grid_fast.py says which): one
+"""Compiled legs of a grid combination's common case (grid_fast.py says which): one
 symbol, market entries, no stops, carry, volume cap or maintenance margin.
 
-``crossover_legs`` is the SMA crossover's signal, desired position and trade legs in one
+``crossover_legs`` is the SMA crossover's signal, desired positions and trade legs in one
 pass over the bars (the moving averages cut from the running sum as ``indicators.sma_of``
-does); ``curve_pass`` sizes the legs, builds the equity curve block by block and gathers
-what ``equity_stats``, ``PeriodSumsRecorder`` and the trade metrics take from it, adding
-in numpy's order (numpy_sums.py), so every number is that of ``simulate_metrics_and_sums``.
-Kernels only: the wrappers are in grid_fast.py.
+does); ``sized_legs`` prices and sizes them (``build_legs``, ``size_single``);
+``trade_pass`` sums what the trade metrics need. The equity curve's pass is in
+grid_curve.py. Sums add in numpy's order (numpy_sums.py), so every number is that of
+``simulate_metrics_and_sums``. Kernels only: the wrappers are in grid_fast.py.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import math
 import numpy as np
 
 from worker.engine.jit import kernel
-from worker.engine.numpy_sums import dot_pair, pairwise_sum, pairwise_sums3, reduceat_sum, span_sum
+from worker.engine.market import F64, I8, I64, B
+from worker.engine.numpy_sums import pairwise_sum
 
 #: Bars per block: ``equity_stats.STATS_BLOCK`` (tests check they agree).
 BLOCK = 1 << 16
-#: ``curve_pass``'s result slots (``out``) and its status codes.
+#: Result slots (``out``) of ``grid_curve.curve_pass`` and ``trade_pass``, and the curve
+#: pass's status codes.
 (
     BARS,
     FINAL,
@@ -47,9 +49,9 @@ BLOCK = 1 << 16
 ) = range(22)
 SLOTS = 22
 OK, NOT_FINITE, NOT_POSITIVE = range(3)
-#: A read-only float64 vector (MarketData's price columns are read-only).
+#: Signature types: contiguous vectors, read-only ones (MarketData's price columns).
 RO = "Array(float64, 1, 'C', readonly=True)"
-F64, I64, I8, B1 = "float64[::1]", "int64[::1]", "int8[::1]", "boolean[::1]"
+VF, VI, VS, VB = "float64[::1]", "int64[::1]", "int8[::1]", "boolean[::1]"
 
 
 #: Two averages whose approximations differ by more than this fraction of the price level
@@ -58,17 +60,17 @@ NEAR = 1e-9
 
 
 @kernel(f"float64({RO}, float64, int64, int64)", error_model="numpy")
-def _sma_at(csum, x0, period, t):  # type: ignore[no-untyped-def]
+def _sma_at(csum: F64, x0: float, period: int, t: int) -> float:
     """``indicators._sma_known`` at row t (one symbol): NaN during the warm-up."""
     if t < period - 1:
         return np.nan
     if t == period - 1:
-        return csum[t] / float(period) + x0
-    return (csum[t] - csum[t - period]) / float(period) + x0
+        return float(csum[t] / float(period) + x0)
+    return float((csum[t] - csum[t - period]) / float(period) + x0)
 
 
-@kernel(f"void({RO}, float64, int64, int64, int64, int64, {I8}, {B1})", error_model="numpy")
-def _compare(csum, x0, fast, slow, lo, m, cmp, near):  # type: ignore[no-untyped-def]
+@kernel(f"void({RO}, float64, int64, int64, int64, int64, {VS}, {VB})", error_model="numpy")
+def _compare(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I8, near: B) -> None:
     """``cmp[1 + j]`` = sign(fast SMA - slow SMA) at row lo + j (0 for ties and NaN), as
     ``cross_hold`` compares the exact averages: each window's mean is approximated by a
     multiplication, and only rows whose two approximations are too close to tell apart
@@ -102,8 +104,8 @@ def _compare(csum, x0, fast, slow, lo, m, cmp, near):  # type: ignore[no-untyped
             out[j] = (a > b) - (a < b)
 
 
-@kernel(f"int64(int64, int64, {I8}, {I64}, {I8}, int64)", error_model="numpy")
-def _crosses(lo, m, cmp, rows, values, k):  # type: ignore[no-untyped-def]
+@kernel(f"int64(int64, int64, {VS}, {VI}, {VS}, int64)", error_model="numpy")
+def _crosses(lo: int, m: int, cmp: I8, rows: I64, values: I8, k: int) -> int:
     """``cross_hold``'s strict crosses among rows lo .. lo + m - 1 (``cmp[1:]``, ``cmp[0]``
     the previous row's) appended to ``rows``/``values`` from ``k`` on; ``cmp[0]`` then
     holds this block's last. Returns the new count."""
@@ -118,10 +120,12 @@ def _crosses(lo, m, cmp, rows, values, k):  # type: ignore[no-untyped-def]
 
 
 @kernel(
-    f"Tuple(({I64}, {I64}, {I8}, {B1}))({RO}, float64, int64, int64, boolean, boolean)",
+    f"Tuple(({VI}, {VI}, {VS}, {VB}))({RO}, float64, int64, int64, boolean, boolean)",
     error_model="numpy",
 )
-def crossover_legs(csum, x0, fast, slow, long_only, next_open):  # type: ignore[no-untyped-def]
+def crossover_legs(
+    csum: F64, x0: float, fast: int, slow: int, long_only: bool, next_open: bool
+) -> tuple[I64, I64, I8, B]:
     """Legs (entry row, exit row, side, exit at end of data) of ``cross_hold`` on the fast
     and slow SMAs, through ``desired_positions`` and ``build_legs`` (one symbol)."""
     n = csum.shape[0]
@@ -166,10 +170,19 @@ def crossover_legs(csum, x0, fast, slow, long_only, next_open):  # type: ignore[
 
 
 @kernel(
-    f"UniTuple({F64}, 6)({RO}, {RO}, {I64}, {I64}, {I8}, {B1}, boolean, {F64})",
+    f"UniTuple({VF}, 6)({RO}, {RO}, {VI}, {VI}, {VS}, {VB}, boolean, {VF})",
     error_model="numpy",
 )
-def sized_legs(open_, close, entry, exit_, side, eod, next_open, costs):  # type: ignore[no-untyped-def]
+def sized_legs(
+    open_: F64,
+    close: F64,
+    entry: I64,
+    exit_: I64,
+    side: I8,
+    eod: B,
+    next_open: bool,
+    costs: F64,
+) -> tuple[F64, F64, F64, F64, F64, F64]:
     """Per leg: entry and exit prices after slippage (``build_legs``), units, fees, and
     cash after its entry and after its exit (``size_single``). ``costs``: commission,
     commission_fixed, margin_initial, size, capital, integer units (1.0 or 0.0), slippage."""
@@ -245,216 +258,12 @@ def sized_legs(open_, close, entry, exit_, side, eod, next_open, costs):  # type
 
 
 @kernel(
-    f"int64({RO}, {I64}, {I64}, {I8}, {F64}, {F64}, {F64}, float64, int64, int64, int64, {F64})",
+    f"void({VS}, {VF}, {VF}, {VF}, {VF}, {VI}, {VI}, {VF})",
     error_model="numpy",
 )
-def _equity_block(close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e):  # type: ignore[no-untyped-def]
-    """Bars lo .. lo + m - 1 of ``equity_blocks``'s curve into ``e[:m]``, from fill event
-    ``ev`` on (event 2k is leg k's entry, 2k + 1 its exit); returns the event to go on
-    from. A bar's state is the one after its last event."""
-    hi = lo + m
-    n_ev = 2 * entry.shape[0]
-    t = lo
-    while t < hi:
-        while ev < n_ev and (entry[ev // 2] if ev % 2 == 0 else exit_[ev // 2]) <= t:
-            ev += 1
-        if ev == 0:
-            cash, pos = capital, 0.0
-        else:
-            k = (ev - 1) // 2
-            if (ev - 1) % 2 == 0:
-                cash, pos = cash_in[k], float(side[k]) * units[k]
-            else:
-                cash, pos = cash_out[k], 0.0
-        stop = hi
-        if ev < n_ev:
-            stop = min(hi, entry[ev // 2] if ev % 2 == 0 else exit_[ev // 2])
-        part = e[t - lo : stop - lo]
-        marks = close[t:stop]
-        for j in range(stop - t):
-            part[j] = pos * marks[j] + cash
-        t = stop
-    return ev
-
-
-@kernel(f"UniTuple(float64, 3)({F64}, int64)", error_model="numpy")
-def _extremes(e, m):  # type: ignore[no-untyped-def]
-    """Largest and smallest of e[:m] (NaN-blind), and 1.0 when some value is not finite."""
-    tops = np.full(8, -np.inf)
-    bottoms = np.full(8, np.inf)
-    bad = 0
-    j = 0
-    while j + 8 <= m:
-        for q in range(8):
-            x = e[j + q]
-            tops[q] = x if x > tops[q] else tops[q]
-            bottoms[q] = x if x < bottoms[q] else bottoms[q]
-            bad |= x - x != 0.0
-        j += 8
-    while j < m:
-        x = e[j]
-        tops[0] = x if x > tops[0] else tops[0]
-        bottoms[0] = x if x < bottoms[0] else bottoms[0]
-        bad |= x - x != 0.0
-        j += 1
-    top, bottom = tops[0], bottoms[0]
-    for q in range(1, 8):
-        top = tops[q] if tops[q] > top else top
-        bottom = bottoms[q] if bottoms[q] < bottom else bottom
-    return top, bottom, float(bad)
-
-
-@kernel(
-    f"int64({RO}, {I64}, {I64}, {I8}, {F64}, {F64}, {F64},"
-    f" float64, {I64}, float64, {F64}, {F64}, {F64})",
-    error_model="numpy",
-)
-def curve_pass(
-    close, entry, exit_, side, units, cash_in, cash_out, capital, edges, threshold, out, s1, s2
-):  # type: ignore[no-untyped-def]
-    """``equity_stats`` of the curve (``out[BARS .. HAS_DEV]``) with a
-    ``PeriodSumsRecorder`` on partitions ``edges`` (``s1``, ``s2``, ``out[S3]``,
-    ``out[S4]``); the status: OK, or NOT_FINITE / NOT_POSITIVE (the slow path decides)."""
-    bars = close.shape[0]
-    size = min(BLOCK, max(bars, 1))
-    e = np.empty(size)
-    r = np.empty(size)
-    sq = np.empty(size)
-    dn = np.empty(size)
-    total = squares = down = s3 = s4 = 0.0
-    lowest = np.inf
-    peak = prev = capital
-    min_ratio = np.inf
-    best = run = 0
-    ev = 0
-    n_edges = edges.shape[0]
-    for lo in range(0, bars, BLOCK):
-        m = min(BLOCK, bars - lo)
-        hi = lo + m
-        ev = _equity_block(
-            close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e
-        )
-        top, bottom, nan = _extremes(e, m)
-        if nan != 0.0:
-            return NOT_FINITE
-        lowest = min(lowest, bottom)
-        r[0] = e[0] / prev - 1.0
-        later, earlier, rest = e[1:m], e[: m - 1], r[1:m]
-        for j in range(m - 1):
-            rest[j] = later[j] / earlier[j] - 1.0
-        for j in range(m):
-            sq[j] = r[j] * r[j]
-            d = min(r[j] - threshold, 0.0)
-            dn[j] = d * d
-        block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, m)
-        total += block_total
-        squares += block_squares
-        down += block_down
-        # PeriodSumsRecorder.__call__
-        first = 0
-        while first < n_edges and edges[first] <= lo:
-            first += 1
-        first -= 1
-        following = 0
-        for i in range(first + 1, min(first + 3, n_edges)):
-            if edges[i] < hi:
-                following += 1
-        if following == 0:
-            s1[first] += block_total
-            s2[first] += block_squares
-        elif following == 1:
-            k = edges[first + 1] - lo
-            if 2 * k <= m:
-                a, b = span_sum(r, 0, k), span_sum(sq, 0, k)
-            else:
-                a = block_total - span_sum(r, k, m)
-                b = block_squares - span_sum(sq, k, m)
-            s1[first] += a
-            s2[first] += b
-            s1[first + 1] += block_total - a
-            s2[first + 1] += block_squares - b
-        else:
-            i = first
-            start = 0
-            while True:
-                nxt = edges[i + 1] - lo if i + 1 < n_edges and edges[i + 1] < hi else m
-                s1[i] += reduceat_sum(r, start, nxt)
-                s2[i] += reduceat_sum(sq, start, nxt)
-                if nxt == m:
-                    break
-                start = nxt
-                i += 1
-        block_s3, block_s4 = dot_pair(sq, r, m)
-        s3 += block_s3
-        s4 += block_s4
-        prev = e[m - 1]
-        if top > peak:  # equity_stats: the running peak only where it rises
-            stretch = np.inf  # lowest equity since the peak last rose
-            for j in range(m):
-                x = e[j]
-                if x > peak:
-                    min_ratio = min(min_ratio, stretch / peak)
-                    peak = stretch = x
-                    run = 0
-                else:
-                    stretch = min(stretch, x)
-                    if x < peak:
-                        run += 1
-                        best = max(best, run)
-                    else:
-                        run = 0
-            min_ratio = min(min_ratio, stretch / peak)
-        else:
-            min_ratio = min(min_ratio, bottom / peak)
-            if top < peak:
-                run += m
-                best = max(best, run)
-            else:
-                for j in range(m):
-                    if e[j] < peak:
-                        run += 1
-                        best = max(best, run)
-                    else:
-                        run = 0
-    out[BARS] = bars
-    out[FINAL] = prev if bars else capital
-    out[TOTAL] = total
-    out[SQUARES] = squares
-    out[DOWN] = down
-    out[MIN_RATIO] = min_ratio
-    out[MIN_EQUITY] = lowest
-    out[UNDERWATER] = best
-    out[S3] = s3
-    out[S4] = s4
-    out[HAS_DEV] = 0.0
-    if not lowest > 0:
-        return NOT_POSITIVE
-    if bars >= 2 and math.isfinite(total):
-        mean = total / bars
-        if not bars * mean * mean < 1e-3 * squares:
-            dev = 0.0
-            prev = capital
-            ev = 0
-            for lo in range(0, bars, BLOCK):
-                m = min(BLOCK, bars - lo)
-                ev = _equity_block(
-                    close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e
-                )
-                for j in range(m):
-                    x = (e[j] / prev - 1.0) - mean
-                    sq[j] = x * x
-                    prev = e[j]
-                dev += span_sum(sq, 0, m)
-            out[DEV] = dev
-            out[HAS_DEV] = 1.0
-    return OK
-
-
-@kernel(
-    f"void({I8}, {F64}, {F64}, {F64}, {F64}, {I64}, {I64}, {F64})",
-    error_model="numpy",
-)
-def trade_pass(side, units, pe, px, fees, entry, exit_, out):  # type: ignore[no-untyped-def]
+def trade_pass(
+    side: I8, units: F64, pe: F64, px: F64, fees: F64, entry: I64, exit_: I64, out: F64
+) -> None:
     """What ``trade_metrics.trade_stats``, ``commissions_paid`` and ``exposure`` take from
     the executed legs (``simulate._metrics``), into ``out[TRADES .. COVERED]``."""
     m = units.shape[0]

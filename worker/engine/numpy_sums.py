@@ -15,7 +15,10 @@ Kernels only (numba): ``tests/engine/test_numpy_sums.py`` checks each against nu
 
 from __future__ import annotations
 
+import numpy as np
+
 from worker.engine.jit import kernel
+from worker.engine.market import F64
 
 #: numpy's PW_BLOCKSIZE: spans up to this many values are summed with 8 accumulators.
 PAIRWISE_BLOCK = 128
@@ -24,7 +27,7 @@ EINSUM_CHUNK = 8192
 
 
 @kernel("float64(float64[::1])", "float64(float64[:])", error_model="numpy")
-def _leaf(v):  # type: ignore[no-untyped-def]
+def _leaf(v: F64) -> float:
     """numpy's sum of 8 to 128 values: 8 accumulators, then the rest one by one. (Loops
     over views from 0: numba drops its negative-index checks and vectorises them.)"""
     n = v.shape[0]
@@ -43,7 +46,7 @@ def _leaf(v):  # type: ignore[no-untyped-def]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     for i in range(end, n):
         res += v[i]
-    return res
+    return float(res)
 
 
 @kernel(
@@ -51,7 +54,7 @@ def _leaf(v):  # type: ignore[no-untyped-def]
     "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
-def _pairwise(a, lo, n):  # type: ignore[no-untyped-def]
+def _pairwise(a: F64, lo: int, n: int) -> float:
     if n < 8:
         res = -0.0
         for i in range(lo, lo + n):
@@ -65,7 +68,7 @@ def _pairwise(a, lo, n):  # type: ignore[no-untyped-def]
 
 
 @kernel("float64(float64[::1])", "float64(float64[:])", error_model="numpy")
-def pairwise_sum(a):  # type: ignore[no-untyped-def]
+def pairwise_sum(a: F64) -> float:
     """``np.sum(a)``."""
     return 0.0 + _pairwise(a, 0, a.shape[0]) if a.shape[0] else 0.0
 
@@ -75,7 +78,7 @@ def pairwise_sum(a):  # type: ignore[no-untyped-def]
     "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
-def span_sum(a, lo, hi):  # type: ignore[no-untyped-def]
+def span_sum(a: F64, lo: int, hi: int) -> float:
     """``np.sum(a[lo:hi])``."""
     return 0.0 + _pairwise(a, lo, hi - lo) if hi > lo else 0.0
 
@@ -85,9 +88,9 @@ def span_sum(a, lo, hi):  # type: ignore[no-untyped-def]
     "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
-def reduceat_sum(a, lo, hi):  # type: ignore[no-untyped-def]
+def reduceat_sum(a: F64, lo: int, hi: int) -> float:
     """``np.add.reduceat(a, [.., lo, hi, ..])`` at ``lo`` (``lo < hi``)."""
-    return a[lo] + _pairwise(a, lo + 1, hi - lo - 1) if hi - lo > 1 else a[lo]
+    return float(a[lo] + _pairwise(a, lo + 1, hi - lo - 1) if hi - lo > 1 else a[lo])
 
 
 @kernel(
@@ -95,7 +98,7 @@ def reduceat_sum(a, lo, hi):  # type: ignore[no-untyped-def]
     "UniTuple(float64, 2)(float64[:], float64[:])",
     error_model="numpy",
 )
-def _dot_chunk(q, r):  # type: ignore[no-untyped-def]
+def _dot_chunk(q: F64, r: F64) -> tuple[float, float]:
     """One buffer of numpy's einsum: ``(Σ q·r, Σ q·q)`` over the views ``q``, ``r``."""
     n = q.shape[0]
     r0 = r1 = q0 = q1 = 0.0
@@ -134,7 +137,7 @@ def _dot_chunk(q, r):  # type: ignore[no-untyped-def]
     "UniTuple(float64, 2)(float64[:], float64[:], int64)",
     error_model="numpy",
 )
-def dot_pair(q, r, n):  # type: ignore[no-untyped-def]
+def dot_pair(q: F64, r: F64, n: int) -> tuple[float, float]:
     """``np.einsum("i,i->", q[:n], r[:n])`` and ``np.einsum("i,i->", q[:n], q[:n])`` in one
     pass."""
     out_r = 0.0
@@ -147,10 +150,8 @@ def dot_pair(q, r, n):  # type: ignore[no-untyped-def]
     return out_r, out_q
 
 
-def dot_sum(a: object, b: object) -> float:
-    """``np.einsum("i,i->", a, b)`` (same length; for tests)."""
-    import numpy as np
-
+def dot_sum(a: F64, b: F64) -> float:
+    """``np.einsum("i,i->", a, b)`` (same length)."""
     x = np.ascontiguousarray(a, dtype=np.float64)
     return float(dot_pair(np.ascontiguousarray(b, dtype=np.float64), x, x.shape[0])[0])
 
@@ -159,7 +160,7 @@ def dot_sum(a: object, b: object) -> float:
     "UniTuple(float64, 3)(float64[::1], float64[::1], float64[::1], int64)",
     error_model="numpy",
 )
-def pairwise_sums3(a, b, c, n):  # type: ignore[no-untyped-def]
+def pairwise_sums3(a: F64, b: F64, c: F64, n: int) -> tuple[float, float, float]:
     """``np.sum`` of ``a[:n]``, ``b[:n]`` and ``c[:n]``."""
     if n == 0:
         return 0.0, 0.0, 0.0
