@@ -29,11 +29,14 @@ def test_order_varies_the_parameter_of_fewest_values_fastest() -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("compiled", [False, True])
 def test_each_moving_average_is_computed_once(
-    monkeypatch: pytest.MonkeyPatch, threads: int
+    monkeypatch: pytest.MonkeyPatch, threads: int, compiled: bool
 ) -> None:
     """With the budget the order needs (see ``cache_budget``), no moving average is evicted
-    before its last use."""
+    before its last use. A stop takes the combinations through ``simulate`` (and the
+    cached averages); without, the compiled path (grid_fast.py) cuts them from the running
+    sum and caches none."""
     computed: list[int] = []
     kernel = ind._sma_known
 
@@ -46,7 +49,7 @@ def test_each_moving_average_is_computed_once(
     res = run_backtest(
         BARS,
         {"kind": "sma_crossover"},
-        {"grid": grid},
+        {"grid": grid} if compiled else {"grid": grid, "stop_loss": 0.5},
         initial_capital=10_000,
         timeframe="1d",
         threads=threads,
@@ -55,4 +58,5 @@ def test_each_moving_average_is_computed_once(
     best = res.best_params
     assert best is not None
     # every grid period once, then the best combination's two for its full run
-    assert sorted(computed) == sorted([*FAST, *SLOW, best["fast_period"], best["slow_period"]])
+    in_grid = [] if compiled else [*FAST, *SLOW]
+    assert sorted(computed) == sorted([*in_grid, best["fast_period"], best["slow_period"]])
