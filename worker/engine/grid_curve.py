@@ -156,14 +156,17 @@ def curve_pass(
         if nan != 0.0:
             return NOT_FINITE
         lowest = min(lowest, bottom)
-        r[0] = e[0] / prev - 1.0
-        later, earlier, rest = e[1:m], e[: m - 1], r[1:m]
+        # per bar: the return, its square and its shortfall's square (a NaN return, from a
+        # curve at 0, is left to the slow path: NOT_POSITIVE)
+        x = e[0] / prev - 1.0
+        d = min(x - threshold, 0.0)
+        r[0], sq[0], dn[0] = x, x * x, d * d
+        later, earlier, rs, sqs, dns = e[1:m], e[: m - 1], r[1:m], sq[1:m], dn[1:m]
         for j in range(m - 1):
-            rest[j] = later[j] / earlier[j] - 1.0
-        for j in range(m):
-            sq[j] = r[j] * r[j]
-            d = min(r[j] - threshold, 0.0)
-            dn[j] = d * d
+            x = later[j] / earlier[j] - 1.0
+            d = x - threshold
+            d = d if d < 0.0 else 0.0
+            rs[j], sqs[j], dns[j] = x, x * x, d * d
         block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, m)
         total += block_total
         squares += block_squares

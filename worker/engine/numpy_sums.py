@@ -26,26 +26,37 @@ PAIRWISE_BLOCK = 128
 EINSUM_CHUNK = 8192
 
 
-@kernel("float64(float64[::1])", "float64(float64[:])", error_model="numpy")
-def _leaf(v: F64) -> float:
-    """numpy's sum of 8 to 128 values: 8 accumulators, then the rest one by one. (Loops
-    over views from 0: numba drops its negative-index checks and vectorises them.)"""
-    n = v.shape[0]
-    r0, r1, r2, r3 = v[0], v[1], v[2], v[3]
-    r4, r5, r6, r7 = v[4], v[5], v[6], v[7]
+@kernel(
+    "float64(float64[::1], int64, int64)",
+    "float64(float64[:], int64, int64)",
+    error_model="numpy",
+)
+def _leaf(a: F64, lo: int, n: int) -> float:
+    """numpy's sum of the 8 to 128 values from ``lo``: 8 accumulators, then the rest one
+    by one. (Unsigned indices: numba then drops its negative-index checks and the loop
+    runs at numpy's speed.)"""
+    b = np.uint64(lo)
+    r0, r1, r2, r3 = a[b], a[b + np.uint64(1)], a[b + np.uint64(2)], a[b + np.uint64(3)]
+    r4, r5, r6, r7 = (
+        a[b + np.uint64(4)],
+        a[b + np.uint64(5)],
+        a[b + np.uint64(6)],
+        a[b + np.uint64(7)],
+    )
     end = n - n % 8
-    for i in range(8, end, 8):
-        r0 += v[i]
-        r1 += v[i + 1]
-        r2 += v[i + 2]
-        r3 += v[i + 3]
-        r4 += v[i + 4]
-        r5 += v[i + 5]
-        r6 += v[i + 6]
-        r7 += v[i + 7]
+    for j in range(1, end // 8):
+        i = b + np.uint64(8 * j)
+        r0 += a[i]
+        r1 += a[i + np.uint64(1)]
+        r2 += a[i + np.uint64(2)]
+        r3 += a[i + np.uint64(3)]
+        r4 += a[i + np.uint64(4)]
+        r5 += a[i + np.uint64(5)]
+        r6 += a[i + np.uint64(6)]
+        r7 += a[i + np.uint64(7)]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(end, n):
-        res += v[i]
+    for j in range(end, n):
+        res += a[b + np.uint64(j)]
     return float(res)
 
 
@@ -61,7 +72,7 @@ def _pairwise(a: F64, lo: int, n: int) -> float:
             res += a[i]
         return res
     if n <= PAIRWISE_BLOCK:
-        return _leaf(a[lo : lo + n])
+        return _leaf(a, lo, n)
     n2 = n // 2
     n2 -= n2 % 8
     return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
@@ -94,38 +105,30 @@ def reduceat_sum(a: F64, lo: int, hi: int) -> float:
 
 
 @kernel(
-    "UniTuple(float64, 2)(float64[::1], float64[::1])",
-    "UniTuple(float64, 2)(float64[:], float64[:])",
+    "UniTuple(float64, 2)(float64[::1], float64[::1], int64, int64)",
+    "UniTuple(float64, 2)(float64[:], float64[:], int64, int64)",
     error_model="numpy",
 )
-def _dot_chunk(q: F64, r: F64) -> tuple[float, float]:
-    """One buffer of numpy's einsum: ``(Σ q·r, Σ q·q)`` over the views ``q``, ``r``."""
-    n = q.shape[0]
+def _dot_chunk(q: F64, r: F64, lo: int, n: int) -> tuple[float, float]:
+    """One buffer of numpy's einsum: ``(Σ q·r, Σ q·q)`` over the n values from ``lo``."""
+    b = np.uint64(lo)
     r0 = r1 = q0 = q1 = 0.0
     end = n - n % 8
-    for i in range(0, end, 8):
-        r0 = q[i + 6] * r[i + 6] + r0
-        r1 = q[i + 7] * r[i + 7] + r1
-        q0 = q[i + 6] * q[i + 6] + q0
-        q1 = q[i + 7] * q[i + 7] + q1
-        r0 = q[i + 4] * r[i + 4] + r0
-        r1 = q[i + 5] * r[i + 5] + r1
-        q0 = q[i + 4] * q[i + 4] + q0
-        q1 = q[i + 5] * q[i + 5] + q1
-        r0 = q[i + 2] * r[i + 2] + r0
-        r1 = q[i + 3] * r[i + 3] + r1
-        q0 = q[i + 2] * q[i + 2] + q0
-        q1 = q[i + 3] * q[i + 3] + q1
-        r0 = q[i] * r[i] + r0
-        r1 = q[i + 1] * r[i + 1] + r1
-        q0 = q[i] * q[i] + q0
-        q1 = q[i + 1] * q[i + 1] + q1
-    for i in range(end, n, 2):
+    for j in range(end // 8):
+        i = b + np.uint64(8 * j)
+        for h in (6, 4, 2, 0):
+            x, y = q[i + np.uint64(h)], q[i + np.uint64(h + 1)]
+            r0 = x * r[i + np.uint64(h)] + r0
+            r1 = y * r[i + np.uint64(h + 1)] + r1
+            q0 = x * x + q0
+            q1 = y * y + q1
+    for j in range(end, n, 2):
+        i = b + np.uint64(j)
         r0 = q[i] * r[i] + r0
         q0 = q[i] * q[i] + q0
-        if i + 1 < n:
-            r1 = q[i + 1] * r[i + 1] + r1
-            q1 = q[i + 1] * q[i + 1] + q1
+        if j + 1 < n:
+            r1 = q[i + np.uint64(1)] * r[i + np.uint64(1)] + r1
+            q1 = q[i + np.uint64(1)] * q[i + np.uint64(1)] + q1
         else:  # the lane past the end is loaded as 0
             r1 = 0.0 * 0.0 + r1
             q1 = 0.0 * 0.0 + q1
@@ -143,8 +146,7 @@ def dot_pair(q: F64, r: F64, n: int) -> tuple[float, float]:
     out_r = 0.0
     out_q = 0.0
     for lo in range(0, n, EINSUM_CHUNK):
-        hi = min(lo + EINSUM_CHUNK, n)
-        a, b = _dot_chunk(q[lo:hi], r[lo:hi])
+        a, b = _dot_chunk(q, r, lo, min(EINSUM_CHUNK, n - lo))
         out_r = out_r + a
         out_q = out_q + b
     return out_r, out_q
