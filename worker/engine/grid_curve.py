@@ -84,31 +84,29 @@ def _equity_block(
     return ev
 
 
+#: A float64's exponent bits: all set for inf and NaN.
+EXPONENT = np.int64(0x7FF0000000000000)
+
+
 @kernel(f"UniTuple(float64, 3)({VF}, int64)", error_model="numpy")
 def _extremes(e: F64, m: int) -> tuple[float, float, float]:
-    """Largest and smallest of e[:m] (NaN-blind), and 1.0 when some value is not finite."""
-    tops = np.full(8, -np.inf)
-    bottoms = np.full(8, np.inf)
-    bad = 0
-    j = 0
-    while j + 8 <= m:
-        for q in range(8):
-            x = e[j + q]
-            tops[q] = x if x > tops[q] else tops[q]
-            bottoms[q] = x if x < bottoms[q] else bottoms[q]
-            bad |= x - x != 0.0
-        j += 8
-    while j < m:
-        x = e[j]
-        tops[0] = x if x > tops[0] else tops[0]
-        bottoms[0] = x if x < bottoms[0] else bottoms[0]
-        bad |= x - x != 0.0
-        j += 1
-    top, bottom = tops[0], bottoms[0]
-    for q in range(1, 8):
-        top = tops[q] if tops[q] > top else top
-        bottom = bottoms[q] if bottoms[q] < bottom else bottom
-    return top, bottom, float(bad)
+    """Largest and smallest of e[:m], and 1.0 when some value is not finite. Compared as
+    their bits (integers order positive doubles as the doubles; a negative or zero value
+    still gives a smallest <= 0, all the caller needs of it), which vectorises."""
+    bits = e[:m].view(np.int64)
+    top = np.iinfo(np.int64).min
+    bottom = np.iinfo(np.int64).max
+    special = np.int64(0)
+    for j in range(m):
+        x = bits[j]
+        top = x if x > top else top
+        bottom = x if x < bottom else bottom
+        y = x & EXPONENT
+        special = y if y > special else special
+    both = np.empty(2, dtype=np.int64)
+    both[0], both[1] = top, bottom
+    values = both.view(np.float64)
+    return values[0], values[1], 1.0 if special == EXPONENT else 0.0
 
 
 @kernel(

@@ -158,6 +158,34 @@ def dot_sum(a: F64, b: F64) -> float:
     return float(dot_pair(np.ascontiguousarray(b, dtype=np.float64), x, x.shape[0])[0])
 
 
+@kernel("float64(float64[::1], int64, float64[::1])", error_model="numpy")
+def _perfect(a: F64, n: int, sums: F64) -> float:
+    """``_pairwise(a, 0, n)`` for n a power of two >= 128: the halves are then always
+    exact halves, so the tree is the leaves of 128 in order, added pairwise level by level
+    (no recursion; ``sums`` holds n // 128 values)."""
+    leaves = n // PAIRWISE_BLOCK
+    for k in range(leaves):
+        base = k * PAIRWISE_BLOCK
+        r0, r1, r2, r3 = a[base], a[base + 1], a[base + 2], a[base + 3]
+        r4, r5, r6, r7 = a[base + 4], a[base + 5], a[base + 6], a[base + 7]
+        for j in range(1, PAIRWISE_BLOCK // 8):
+            i = base + 8 * j
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        sums[k] = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while leaves > 1:
+        leaves //= 2
+        for k in range(leaves):
+            sums[k] = sums[2 * k] + sums[2 * k + 1]
+    return float(sums[0])
+
+
 @kernel(
     "UniTuple(float64, 3)(float64[::1], float64[::1], float64[::1], int64)",
     error_model="numpy",
@@ -166,4 +194,7 @@ def pairwise_sums3(a: F64, b: F64, c: F64, n: int) -> tuple[float, float, float]
     """``np.sum`` of ``a[:n]``, ``b[:n]`` and ``c[:n]``."""
     if n == 0:
         return 0.0, 0.0, 0.0
+    if n >= PAIRWISE_BLOCK and n & (n - 1) == 0:
+        sums = np.empty(n // PAIRWISE_BLOCK)
+        return 0.0 + _perfect(a, n, sums), 0.0 + _perfect(b, n, sums), 0.0 + _perfect(c, n, sums)
     return 0.0 + _pairwise(a, 0, n), 0.0 + _pairwise(b, 0, n), 0.0 + _pairwise(c, 0, n)
