@@ -69,12 +69,16 @@ def _sma_at(csum: F64, x0: float, period: int, t: int) -> float:
     return float((csum[t] - csum[t - period]) / float(period) + x0)
 
 
-@kernel(f"void({RO}, float64, int64, int64, int64, int64, {VS}, {VB})", error_model="numpy")
-def _compare(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I8, near: B) -> None:
+#: ``_compare``'s mark for a row whose two approximations are too close to tell apart.
+UNSURE = 2
+
+
+@kernel(f"void({RO}, float64, int64, int64, int64, int64, {VS})", error_model="numpy")
+def _compare(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I8) -> None:
     """``cmp[1 + j]`` = sign(fast SMA - slow SMA) at row lo + j (0 for ties and NaN), as
     ``cross_hold`` compares the exact averages: each window's mean is approximated by a
     multiplication, and only rows whose two approximations are too close to tell apart
-    (``NEAR``) are divided exactly."""
+    (``NEAR``, marked ``UNSURE``) are divided exactly."""
     inv_f = 1.0 / fast
     inv_s = 1.0 / slow
     start = min(max(slow, lo), lo + m)
@@ -82,7 +86,6 @@ def _compare(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I
         a = _sma_at(csum, x0, fast, t)
         b = _sma_at(csum, x0, slow, t)
         cmp[1 + t - lo] = (1 if a > b else 0) - (1 if a < b else 0)
-        near[1 + t - lo] = False
     tol = NEAR * abs(x0)
     count = lo + m - start
     # views indexed from 0: numba then drops the negative-index checks and vectorises
@@ -90,18 +93,20 @@ def _compare(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I
     back_f = csum[start - fast : start - fast + count]
     back_s = csum[start - slow : start - slow + count]
     out = cmp[1 + start - lo : 1 + start - lo + count]
-    close = near[1 + start - lo : 1 + start - lo + count]
+    unsure = 0
     for j in range(count):
         a = (now[j] - back_f[j]) * inv_f
         b = (now[j] - back_s[j]) * inv_s
         gap = a - b
-        out[j] = (gap > 0) - (gap < 0)
-        close[j] = abs(gap) <= tol + NEAR * (abs(a) + abs(b))
-    for j in range(count):
-        if close[j]:
-            a = (now[j] - back_f[j]) / float(fast) + x0
-            b = (now[j] - back_s[j]) / float(slow) + x0
-            out[j] = (a > b) - (a < b)
+        close = abs(gap) <= tol + NEAR * (abs(a) + abs(b))
+        out[j] = UNSURE if close else (gap > 0) - (gap < 0)
+        unsure += close
+    if unsure:
+        for j in range(count):
+            if out[j] == UNSURE:
+                a = (now[j] - back_f[j]) / float(fast) + x0
+                b = (now[j] - back_s[j]) / float(slow) + x0
+                out[j] = (a > b) - (a < b)
 
 
 @kernel(f"int64(int64, int64, {VS}, {VI}, {VS}, int64)", error_model="numpy")
@@ -131,13 +136,12 @@ def crossover_legs(
     n = csum.shape[0]
     size = min(BLOCK, max(n, 1))
     cmp = np.zeros(size + 1, dtype=np.int8)
-    near = np.zeros(size + 1, dtype=np.bool_)
     rows = np.empty(n, dtype=np.int64)
     values = np.empty(n, dtype=np.int8)
     k = 0
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
-        _compare(csum, x0, fast, slow, lo, m, cmp, near)
+        _compare(csum, x0, fast, slow, lo, m, cmp)
         k = _crosses(lo, m, cmp, rows, values, k)
     entry = np.empty(k + 1, dtype=np.int64)
     exit_ = np.empty(k + 1, dtype=np.int64)
