@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.engine.conftest import make_bars
 from tests.engine.test_property import random_bars
 from worker.engine import equity_stats as es
 from worker.engine import grid_fast
@@ -148,3 +149,18 @@ def test_a_ruined_curve_is_left_to_the_single_run_path() -> None:
 
 def test_kernel_blocks_are_the_equity_stats_blocks() -> None:
     assert gk.BLOCK == es.STATS_BLOCK
+
+
+def test_ties_and_near_ties_of_the_averages_compare_exactly() -> None:
+    """Prices whose moving averages tie (a repeating pattern) or differ in the last bits
+    (tiny steps on a large level) take the exact division of the comparison."""
+    pattern = np.tile([100.0, 101.0, 100.0, 101.0, 100.5, 100.5], 80)
+    level = 1e6 + np.cumsum(np.random.default_rng(4).integers(-1, 2, 480)) * 1e-9
+    for closes in (pattern, level, np.full(480, 50.0)):
+        rows = [(c, c * 1.001, c * 0.999, c) for c in closes.tolist()]
+        md = MarketData.from_frame(make_bars(rows))
+        for fast, slow in [(2, 4), (2, 6), (3, 6), (1, 2), (6, 12)]:
+            config = {"fill": "close", "units": "fractional", "commission": 0.001}
+            got, expected = both(md, SmaCrossover(fast_period=fast, slow_period=slow), config, 1.0)
+            assert got is not None
+            same(got, expected)
