@@ -28,7 +28,6 @@ EINSUM_CHUNK = 8192
 
 @kernel(
     "float64(float64[::1], int64, int64)",
-    "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
 def _leaf(a: F64, lo: int, n: int) -> float:
@@ -62,7 +61,6 @@ def _leaf(a: F64, lo: int, n: int) -> float:
 
 @kernel(
     "float64(float64[::1], int64, int64)",
-    "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
 def _pairwise(a: F64, lo: int, n: int) -> float:
@@ -78,7 +76,7 @@ def _pairwise(a: F64, lo: int, n: int) -> float:
     return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
 
 
-@kernel("float64(float64[::1])", "float64(float64[:])", error_model="numpy")
+@kernel("float64(float64[::1])", error_model="numpy")
 def pairwise_sum(a: F64) -> float:
     """``np.sum(a)``."""
     return 0.0 + _pairwise(a, 0, a.shape[0]) if a.shape[0] else 0.0
@@ -86,7 +84,6 @@ def pairwise_sum(a: F64) -> float:
 
 @kernel(
     "float64(float64[::1], int64, int64)",
-    "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
 def span_sum(a: F64, lo: int, hi: int) -> float:
@@ -96,7 +93,6 @@ def span_sum(a: F64, lo: int, hi: int) -> float:
 
 @kernel(
     "float64(float64[::1], int64, int64)",
-    "float64(float64[:], int64, int64)",
     error_model="numpy",
 )
 def reduceat_sum(a: F64, lo: int, hi: int) -> float:
@@ -106,7 +102,6 @@ def reduceat_sum(a: F64, lo: int, hi: int) -> float:
 
 @kernel(
     "UniTuple(float64, 2)(float64[::1], float64[::1], int64, int64)",
-    "UniTuple(float64, 2)(float64[:], float64[:], int64, int64)",
     error_model="numpy",
 )
 def _dot_chunk(q: F64, r: F64, lo: int, n: int) -> tuple[float, float]:
@@ -137,7 +132,6 @@ def _dot_chunk(q: F64, r: F64, lo: int, n: int) -> tuple[float, float]:
 
 @kernel(
     "UniTuple(float64, 2)(float64[::1], float64[::1], int64)",
-    "UniTuple(float64, 2)(float64[:], float64[:], int64)",
     error_model="numpy",
 )
 def dot_pair(q: F64, r: F64, n: int) -> tuple[float, float]:
