@@ -1,23 +1,11 @@
-"""Sizing with one shared cash balance, the equity curve and the trade list.
+"""Fills of one symbol, the equity curve and the trade list.
 
 Sizing is the only sequential part: a position's units depend on equity when it opens,
 which depends on every earlier fill. The loop therefore runs over *fills* (two per trade),
 never over bars; everything per bar is vectorised afterwards.
 
-Sizing rule: at an entry, ``units = min((position_size * equity - commission_fixed) /
-(price * (1 + commission)), (free - commission_fixed) / (price * (margin_initial +
-commission)))`` (rounded down for integer units), where ``equity = cash + Σ units_j *
-mark_j`` and ``free = equity - margin_initial * Σ |units_j| * mark_j`` over the other
-open positions, marked at the fill's price field (open for open fills, close for close
-fills; last close if a symbol has no bar then). All entries of one timestamp and phase
-are sized from the same equity; each one takes ``margin_initial * units * price + fee``
-from ``free`` for the next (in symbol order); ``free <= 1e-9 * |equity|`` counts as 0.
-With ``max_volume_share`` an entry
-gets at most that fraction of its fill bar's volume (``volume_limits``; exits are never
-capped). A leg that gets no unit is skipped. With
-``margin_initial = 1`` (the default) a long never borrows: cash stays >= 0. Short sales
-credit the proceeds to cash. Costs of carry (carry.py) are posted to cash at every fill
-and month start; the loop keeps the posted balance, and sizes from it plus what has accrued.
+Several symbols share the cash balance: multi_sizing.py sizes their fills (the sizing rule
+is there); one symbol without carry or a volume cap is sized here (``size_single``).
 """
 
 from __future__ import annotations
@@ -27,15 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.engine.carry import Carry, Posts, carried_cash
+from worker.engine.carry import Posts, carried_cash
 from worker.engine.curve_kernels import single_equity
 from worker.engine.equity_stats import EquityBlock, array_block
-from worker.engine.execution import CLOSE_ENTRY, Legs
+from worker.engine.execution import Legs
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.params import RunConfig
-
-#: Free margin at or below this fraction of equity is rounding noise of used-up margin: 0.
-FREE_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,29 +45,6 @@ class Curve:
     def gross_value(self) -> F64:
         out: F64 = np.abs(self.position_value) if self.gross is None else self.gross
         return out
-
-
-def _size(
-    value: float,
-    free: float,
-    price: float,
-    commission: float,
-    margin: float,
-    fixed: float,
-    integer: bool,
-    limit: float = math.inf,
-) -> float:
-    """Units for ``value`` of equity, capped at what ``free`` margin buys after costs and
-    at ``limit`` units (the volume cap)."""
-    units = (value - fixed) / (price * (1.0 + commission))
-    cap = (free - fixed) / (price * (margin + commission))
-    if cap < units:
-        units = cap
-    if limit < units:
-        units = limit
-    if integer:
-        units = math.floor(units) if math.isfinite(units) else 0.0
-    return units if units > 0 and math.isfinite(units) else 0.0
 
 
 def size_single(legs: Legs, cfg: RunConfig, capital: float, size: float) -> Fills:
@@ -184,102 +146,6 @@ def _size_single_loop(
     fees = np.where(traded, u_arr * (legs.entry_price + legs.exit_price) * cfg.commission, 0.0)
     fees = fees + np.where(traded, 2.0 * fixed, 0.0)
     return Fills(legs, u_arr, fees, _interleave(legs), ev_cash)
-
-
-def size_multi(
-    md: MarketData,
-    legs: Legs,
-    cfg: RunConfig,
-    capital: float,
-    size: float,
-    carry: Carry | None = None,
-) -> Fills:
-    """Several symbols sharing one cash balance: fills in time order (see module doc).
-    Also the path of one symbol when carry or the volume cap is on."""
-    c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
-    margin = cfg.margin_initial
-    m = legs.count
-    close_w, open_mark = md.marks
-    t_entry = md.t_idx[legs.entry_row]
-    t_exit = legs.exit_t
-    ev_t = np.concatenate([t_entry, t_exit])
-    ev_phase = np.concatenate([legs.entry_phase, legs.exit_phase])
-    ev_sym = np.concatenate([legs.sym, legs.sym])
-    order = np.lexsort((ev_sym, ev_phase, ev_t))
-    ev_leg = np.concatenate([np.arange(m), np.arange(m)])[order].tolist()
-    is_entry = (order < m).tolist()
-    ev_t_sorted = ev_t[order]
-    t_l, ph_l = ev_t_sorted.tolist(), ev_phase[order].tolist()
-    sym_l, sd_l = legs.sym.tolist(), legs.side.tolist()
-    pe_l, px_l = legs.entry_price.tolist(), legs.exit_price.tolist()
-    book = np.zeros((2, md.n_symbols))  # per symbol: signed units held, and |units|
-    held, gross = book[0], book[1]
-    units = [0.0] * m
-    fees = [0.0] * m
-    ev_cash = [0.0] * (2 * m)
-    cash = capital
-    group: tuple[int, int] | None = None
-    equity = free = capital
-    noise = FREE_EPSILON * capital
-    limits = volume_limits(md, legs, cfg)
-    posts = Posts(carry) if carry is not None else None
-    t_post = 0  # bar of the last carry posting: holdings and cash unchanged since
-    for e in range(2 * m):
-        k = ev_leg[e]
-        u_k = units[k]
-        t = t_l[e]
-        if is_entry[e]:
-            key = (t, ph_l[e])
-            if key != group:
-                group = key
-                row = close_w[t] if key[1] == CLOSE_ENTRY else open_mark[t]
-                value, used = (book @ row).tolist()
-                now = cash
-                if carry is not None:
-                    now = carry.accrue(t_post, t, cash, carry.weights(held), None)
-                equity = now + value
-                free = equity - margin * used
-                noise = FREE_EPSILON * abs(equity)
-            pe = pe_l[k]
-            spare = free if free > noise else 0.0
-            limit = math.inf if limits is None else limits[k]
-            u = _size(size * equity, spare, pe, c, margin, fixed, integer, limit)
-            if u > 0.0:
-                if posts is not None:
-                    cash = posts.carry.accrue(t_post, t, cash, posts.carry.weights(held), posts)
-                    t_post = t
-                    posts.fill_e.append(e)
-                fee = u * pe * c + fixed
-                free -= margin * u * pe + fee
-                cash = cash - sd_l[k] * u * pe - fee
-                held[sym_l[k]] = sd_l[k] * u
-                gross[sym_l[k]] = u
-                units[k] = u
-                fees[k] = fee
-        elif u_k > 0.0:
-            if posts is not None:
-                cash = posts.carry.accrue(t_post, t, cash, posts.carry.weights(held), posts)
-                t_post = t
-                posts.fill_e.append(e)
-            px = px_l[k]
-            fee = u_k * px * c + fixed
-            cash = cash + sd_l[k] * u_k * px - fee
-            held[sym_l[k]] = 0.0
-            gross[sym_l[k]] = 0.0
-            fees[k] += fee
-        ev_cash[e] = cash
-    if posts is not None:
-        posts.close(md.n_times - 1, t_post, cash, posts.carry.weights(held))
-    return Fills(legs, np.array(units), np.array(fees), ev_t_sorted, np.array(ev_cash), posts)
-
-
-def volume_limits(md: MarketData, legs: Legs, cfg: RunConfig) -> list[float] | None:
-    """Per leg, the most units its entry may fill: ``max_volume_share`` of the entry
-    bar's volume (None without a cap)."""
-    if cfg.max_volume_share is None:
-        return None
-    out: list[float] = (cfg.max_volume_share * md.volume[legs.entry_row]).tolist()
-    return out
 
 
 def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:

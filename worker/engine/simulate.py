@@ -18,6 +18,7 @@ from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
 from worker.engine.market import F64, I8, MarketData
 from worker.engine.metrics import Metric
+from worker.engine.multi_sizing import size_multi
 from worker.engine.orders import EntryLevels
 from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSums, PeriodSumsRecorder
@@ -27,7 +28,6 @@ from worker.engine.portfolio import (
     equity_blocks,
     equity_curve,
     exposure,
-    size_multi,
     size_single,
 )
 from worker.engine.return_metrics import finite

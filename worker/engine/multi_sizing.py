@@ -1,0 +1,239 @@
+"""Sizing fills of several symbols against one shared cash balance.
+
+Sizing rule: at an entry, ``units = min((position_size * equity - commission_fixed) /
+(price * (1 + commission)), (free - commission_fixed) / (price * (margin_initial +
+commission)))`` (rounded down for integer units), where ``equity = cash + Σ units_j *
+mark_j`` and ``free = equity - margin_initial * Σ |units_j| * mark_j`` over the other
+open positions, marked at the fill's price field (open for open fills, close for close
+fills; last close if a symbol has no bar then). All entries of one timestamp and phase
+are sized from the same equity; each one takes ``margin_initial * units * price + fee``
+from ``free`` for the next (in symbol order); ``free <= 1e-9 * |equity|`` counts as 0.
+With ``max_volume_share`` an entry gets at most that fraction of its fill bar's volume
+(``volume_limits``; exits are never capped). A leg that gets no unit is skipped. With
+``margin_initial = 1`` (the default) a long never borrows: cash stays >= 0. Short sales
+credit the proceeds to cash. Costs of carry (carry.py) are posted to cash at every fill
+and month start; the loop keeps the posted balance, and sizes from it plus what has accrued.
+
+``size_multi`` runs the loop compiled (portfolio_kernel.size_fills); ``_size_multi_py`` is
+the same loop in Python, kept as the reference the kernel is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.engine.carry import Carry, Posts
+from worker.engine.execution import CLOSE_ENTRY, Legs
+from worker.engine.market import I64, MarketData
+from worker.engine.params import RunConfig
+from worker.engine.portfolio import Fills
+from worker.engine.portfolio_kernel import FREE_EPSILON, size_fills
+
+_NO_CARRY_MARKS = np.zeros((1, 1))
+_NO_CARRY_TIMES = np.zeros(1, dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Events:
+    """The fill events in the loop's order: time, phase, then symbol; entries first."""
+
+    order: I64  # index into [entries..., exits...]
+    t: I64
+
+
+def _events(md: MarketData, legs: Legs) -> _Events:
+    t_entry = md.t_idx[legs.entry_row]
+    ev_t = np.concatenate([t_entry, legs.exit_t])
+    ev_phase = np.concatenate([legs.entry_phase, legs.exit_phase])
+    ev_sym = np.concatenate([legs.sym, legs.sym])
+    order = np.lexsort((ev_sym, ev_phase, ev_t))
+    return _Events(order, ev_t[order])
+
+
+def size_multi(
+    md: MarketData,
+    legs: Legs,
+    cfg: RunConfig,
+    capital: float,
+    size: float,
+    carry: Carry | None = None,
+) -> Fills:
+    """Several symbols sharing one cash balance: fills in time order (see module doc).
+    Also the path of one symbol when carry or the volume cap is on."""
+    m = legs.count
+    ev = _events(md, legs)
+    order = ev.order
+    phase = np.concatenate([legs.entry_phase, legs.exit_phase])[order]
+    close_w, open_mark = (np.ascontiguousarray(a, dtype=np.float64) for a in md.marks)
+    limits = volume_limits(md, legs, cfg)
+    units, fees, ev_cash = np.zeros(m), np.zeros(m), np.zeros(2 * m)
+    n = np.zeros(2, dtype=np.int64)
+    if carry is None:
+        rates, years, marks, months = (
+            (0.0, 0.0, 0.0),
+            _NO_CARRY_MARKS[0],
+            _NO_CARRY_MARKS,
+            _NO_CARRY_TIMES,
+        )
+        fill_e, month_t, month_cash = _NO_CARRY_TIMES, _NO_CARRY_TIMES, _NO_CARRY_MARKS[0]
+    else:
+        rates = (carry.interest, carry.borrow, carry.funding)
+        years, months = carry.years, carry.months
+        marks = np.ascontiguousarray(carry.marks, dtype=np.float64)
+        fill_e = np.zeros(2 * m, dtype=np.int64)
+        month_t = np.zeros(months.shape[0], dtype=np.int64)
+        month_cash = np.zeros(months.shape[0])
+    size_fills(
+        (order % max(m, 1)).astype(np.int64),
+        order < m,
+        ev.t.astype(np.int64),
+        phase.astype(np.int8),
+        legs.sym.astype(np.int64),
+        legs.side.astype(np.int8),
+        np.ascontiguousarray(legs.entry_price, dtype=np.float64),
+        np.ascontiguousarray(legs.exit_price, dtype=np.float64),
+        np.full(m, math.inf) if limits is None else np.array(limits, dtype=np.float64),
+        close_w,
+        open_mark,
+        float(capital),
+        float(size),
+        float(cfg.commission),
+        float(cfg.commission_fixed),
+        float(cfg.margin_initial),
+        cfg.units == "integer",
+        carry is not None,
+        *rates,
+        np.ascontiguousarray(years, dtype=np.float64),
+        marks,
+        np.ascontiguousarray(months, dtype=np.int64),
+        units,
+        fees,
+        ev_cash,
+        fill_e,
+        month_t,
+        month_cash,
+        n,
+    )
+    posts = None
+    if carry is not None:
+        k = int(n[1])
+        posts = Posts(carry, month_t[:k].tolist(), month_cash[:k].tolist(), fill_e[: n[0]].tolist())
+    return Fills(legs, units, fees, ev.t, ev_cash, posts)
+
+
+def _size(
+    value: float,
+    free: float,
+    price: float,
+    commission: float,
+    margin: float,
+    fixed: float,
+    integer: bool,
+    limit: float = math.inf,
+) -> float:
+    """Units for ``value`` of equity, capped at what ``free`` margin buys after costs and
+    at ``limit`` units (the volume cap)."""
+    units = (value - fixed) / (price * (1.0 + commission))
+    cap = (free - fixed) / (price * (margin + commission))
+    if cap < units:
+        units = cap
+    if limit < units:
+        units = limit
+    if integer:
+        units = math.floor(units) if math.isfinite(units) else 0.0
+    return units if units > 0 and math.isfinite(units) else 0.0
+
+
+def _size_multi_py(
+    md: MarketData,
+    legs: Legs,
+    cfg: RunConfig,
+    capital: float,
+    size: float,
+    carry: Carry | None = None,
+) -> Fills:
+    """``size_multi`` in Python: the reference of portfolio_kernel.size_fills."""
+    c, fixed, integer = cfg.commission, cfg.commission_fixed, cfg.units == "integer"
+    margin = cfg.margin_initial
+    m = legs.count
+    close_w, open_mark = md.marks
+    ev = _events(md, legs)
+    order = ev.order
+    ev_phase = np.concatenate([legs.entry_phase, legs.exit_phase])
+    ev_leg = np.concatenate([np.arange(m), np.arange(m)])[order].tolist()
+    is_entry = (order < m).tolist()
+    ev_t_sorted = ev.t
+    t_l, ph_l = ev_t_sorted.tolist(), ev_phase[order].tolist()
+    sym_l, sd_l = legs.sym.tolist(), legs.side.tolist()
+    pe_l, px_l = legs.entry_price.tolist(), legs.exit_price.tolist()
+    book = np.zeros((2, md.n_symbols))  # per symbol: signed units held, and |units|
+    held, gross = book[0], book[1]
+    units = [0.0] * m
+    fees = [0.0] * m
+    ev_cash = [0.0] * (2 * m)
+    cash = capital
+    group: tuple[int, int] | None = None
+    equity = free = capital
+    noise = FREE_EPSILON * capital
+    limits = volume_limits(md, legs, cfg)
+    posts = Posts(carry) if carry is not None else None
+    t_post = 0  # bar of the last carry posting: holdings and cash unchanged since
+    for e in range(2 * m):
+        k = ev_leg[e]
+        u_k = units[k]
+        t = t_l[e]
+        if is_entry[e]:
+            key = (t, ph_l[e])
+            if key != group:
+                group = key
+                row = close_w[t] if key[1] == CLOSE_ENTRY else open_mark[t]
+                value, used = (book @ row).tolist()
+                now = cash
+                if carry is not None:
+                    now = carry.accrue(t_post, t, cash, carry.weights(held), None)
+                equity = now + value
+                free = equity - margin * used
+                noise = FREE_EPSILON * abs(equity)
+            pe = pe_l[k]
+            spare = free if free > noise else 0.0
+            limit = math.inf if limits is None else limits[k]
+            u = _size(size * equity, spare, pe, c, margin, fixed, integer, limit)
+            if u > 0.0:
+                if posts is not None:
+                    cash = posts.carry.accrue(t_post, t, cash, posts.carry.weights(held), posts)
+                    t_post = t
+                    posts.fill_e.append(e)
+                fee = u * pe * c + fixed
+                free -= margin * u * pe + fee
+                cash = cash - sd_l[k] * u * pe - fee
+                held[sym_l[k]] = sd_l[k] * u
+                gross[sym_l[k]] = u
+                units[k] = u
+                fees[k] = fee
+        elif u_k > 0.0:
+            if posts is not None:
+                cash = posts.carry.accrue(t_post, t, cash, posts.carry.weights(held), posts)
+                t_post = t
+                posts.fill_e.append(e)
+            px = px_l[k]
+            fee = u_k * px * c + fixed
+            cash = cash + sd_l[k] * u_k * px - fee
+            held[sym_l[k]] = 0.0
+            gross[sym_l[k]] = 0.0
+            fees[k] += fee
+        ev_cash[e] = cash
+    if posts is not None:
+        posts.close(md.n_times - 1, t_post, cash, posts.carry.weights(held))
+    return Fills(legs, np.array(units), np.array(fees), ev_t_sorted, np.array(ev_cash), posts)
+
+
+def volume_limits(md: MarketData, legs: Legs, cfg: RunConfig) -> list[float] | None:
+    """Per leg, the most units its entry may fill: ``max_volume_share`` of the entry
+    bar's volume (None without a cap)."""
+    if cfg.max_volume_share is None:
+        return None
+    out: list[float] = (cfg.max_volume_share * md.volume[legs.entry_row]).tolist()
+    return out

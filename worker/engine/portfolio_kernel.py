@@ -1,0 +1,205 @@
+"""Kernels of the multi-symbol portfolio: sizing fills against one cash balance, with costs
+of carry, and the per-bar position values of the curve.
+
+They copy the reference loop of multi_sizing.py operation for operation. Where it takes a
+dot product with numpy (``book @ marks``, ``Δmarks @ weights``) they call ``np.dot``, which
+numba hands to the same BLAS routine (gemv, dot), so every number is bit-for-bit the loop's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from worker.engine.execution import CLOSE_ENTRY
+from worker.engine.jit import kernel
+from worker.engine.market import F64, I8, I64, B
+
+#: Free margin at or below this fraction of equity is rounding noise of used-up margin: 0.
+FREE_EPSILON = 1e-9
+
+# inputs may be read-only (wide views of the bars' columns)
+_F1 = "Array(float64, 1, 'C', readonly=True)"
+_F2 = "Array(float64, 2, 'C', readonly=True)"
+_I1 = "Array(int64, 1, 'C', readonly=True)"
+_I8 = "Array(int8, 1, 'C', readonly=True)"
+_B1 = "Array(boolean, 1, 'C', readonly=True)"
+
+
+@kernel(f"void({_F1}, float64, float64, float64[::1])")
+def carry_weights(held: F64, funding: float, borrow: float, out: F64) -> None:
+    """Per symbol, the carry rate on one unit's close value (carry.Carry.weights)."""
+    for s in range(held.shape[0]):
+        short = -held[s]
+        if not (short >= 0.0 or math.isnan(short)):  # np.maximum(-held, 0.0)
+            short = 0.0
+        out[s] = funding * held[s] + borrow * short
+
+
+@kernel(
+    f"float64(int64, int64, float64, {_F1}, float64, {_F1}, {_F2}, {_I1}, boolean, "
+    "int64[::1], float64[::1], int64[::1], float64[::1])"
+)
+def accrue(
+    t0: int,
+    t1: int,
+    cash: float,
+    w: F64,
+    interest: float,
+    years: F64,
+    marks: F64,
+    months: I64,
+    record: bool,
+    month_t: I64,
+    month_cash: F64,
+    n: I64,
+    diff: F64,
+) -> float:
+    """carry.Carry.accrue: posted cash at bar t1 from posted ``cash`` at t0's close; with
+    ``record`` the month postings on the way go to ``month_t``/``month_cash`` at ``n[1]``.
+    ``diff``: scratch of one row of ``marks``."""
+    if t1 <= t0:
+        return cash
+    lo = np.searchsorted(months, t0, side="right")
+    hi = np.searchsorted(months, t1, side="right")
+    t1_posts = hi > lo and months[hi - 1] == t1
+    a = t0
+    for j in range(lo, hi + 1):
+        m = months[j] if j < hi else t1
+        if m == a:
+            continue
+        for s in range(diff.shape[0]):
+            diff[s] = marks[m, s] - marks[a, s]
+        cost = np.dot(diff, w)
+        if cash < 0:
+            cost -= interest * cash * (years[m] - years[a])
+        cash -= cost
+        if record and (m != t1 or t1_posts):
+            month_t[n[1]] = m
+            month_cash[n[1]] = cash
+            n[1] += 1
+        a = m
+    return cash
+
+
+@kernel(
+    f"void({_I1}, {_B1}, {_I1}, {_I8}, {_I1}, {_I8}, {_F1}, {_F1}, {_F1}, {_F2}, {_F2}, "
+    "float64, float64, float64, float64, float64, boolean, "
+    f"boolean, float64, float64, float64, {_F1}, {_F2}, {_I1}, "
+    "float64[::1], float64[::1], float64[::1], int64[::1], int64[::1], float64[::1], int64[::1])"
+)
+def size_fills(
+    ev_leg: I64,
+    is_entry: B,
+    ev_t: I64,
+    ev_phase: I8,
+    sym: I64,
+    side: I8,
+    pe: F64,
+    px: F64,
+    limits: F64,
+    close_w: F64,
+    open_mark: F64,
+    capital: float,
+    size: float,
+    c: float,
+    fixed: float,
+    margin: float,
+    integer: bool,
+    carried: bool,
+    interest: float,
+    borrow: float,
+    funding: float,
+    years: F64,
+    marks: F64,
+    months: I64,
+    units: F64,
+    fees: F64,
+    ev_cash: F64,
+    fill_e: I64,
+    month_t: I64,
+    month_cash: F64,
+    n: I64,
+) -> None:
+    """Size every fill event in order (multi_sizing._size_multi_py, the reference). Out:
+    ``units``/``fees`` per leg, ``ev_cash`` per event; with ``carried`` the executed events
+    (``fill_e``, ``n[0]`` of them) and month postings (``n[1]``)."""
+    s_n = close_w.shape[1]
+    book = np.zeros((2, s_n))  # per symbol: signed units held, and |units|
+    w = np.zeros(s_n)
+    diff = np.zeros(s_n)
+    vu = np.zeros(2)
+    cash = capital
+    g_t, g_ph = -1, -1
+    equity = free = capital
+    noise = FREE_EPSILON * capital
+    t_post = 0
+    for e in range(ev_leg.shape[0]):
+        k = ev_leg[e]
+        t = ev_t[e]
+        sd = side[k]
+        if is_entry[e]:
+            if t != g_t or ev_phase[e] != g_ph:
+                g_t, g_ph = t, ev_phase[e]
+                if g_ph == CLOSE_ENTRY:
+                    np.dot(book, close_w[t], vu)
+                else:
+                    np.dot(book, open_mark[t], vu)
+                now = cash
+                if carried:
+                    carry_weights(book[0], funding, borrow, w)
+                    now = accrue(t_post, t, cash, w, interest, years, marks, months, False,
+                                 month_t, month_cash, n, diff)  # fmt: skip
+                equity = now + vu[0]
+                free = equity - margin * vu[1]
+                noise = FREE_EPSILON * abs(equity)
+            p = pe[k]
+            spare = free if free > noise else 0.0
+            u = (size * equity - fixed) / (p * (1.0 + c))
+            cap = (spare - fixed) / (p * (margin + c))
+            if cap < u:
+                u = cap
+            if limits[k] < u:
+                u = limits[k]
+            if integer:
+                u = math.floor(u) if math.isfinite(u) else 0.0
+            if not (u > 0 and math.isfinite(u)):
+                u = 0.0
+            if u > 0.0:
+                if carried:
+                    carry_weights(book[0], funding, borrow, w)
+                    cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
+                                  month_t, month_cash, n, diff)  # fmt: skip
+                    t_post = t
+                    fill_e[n[0]] = e
+                    n[0] += 1
+                fee = u * p * c + fixed
+                free -= margin * u * p + fee
+                cash = cash - sd * u * p - fee
+                book[0, sym[k]] = sd * u
+                book[1, sym[k]] = u
+                units[k] = u
+                fees[k] = fee
+        elif units[k] > 0.0:
+            if carried:
+                carry_weights(book[0], funding, borrow, w)
+                cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
+                              month_t, month_cash, n, diff)  # fmt: skip
+                t_post = t
+                fill_e[n[0]] = e
+                n[0] += 1
+            u = units[k]
+            fee = u * px[k] * c + fixed
+            cash = cash + sd * u * px[k] - fee
+            book[0, sym[k]] = 0.0
+            book[1, sym[k]] = 0.0
+            fees[k] += fee
+        ev_cash[e] = cash
+    if carried:  # carry.Posts.close: the month postings after the last fill
+        t_end = close_w.shape[0] - 1
+        hi = np.searchsorted(months, t_end, side="right")
+        if hi and months[hi - 1] > t_post:
+            carry_weights(book[0], funding, borrow, w)
+            accrue(t_post, months[hi - 1], cash, w, interest, years, marks, months, True,
+                   month_t, month_cash, n, diff)  # fmt: skip
