@@ -15,7 +15,7 @@ from worker.engine.execution import build_legs
 from worker.engine.market import MarketData
 from worker.engine.multi_sizing import _size_multi_py, size_multi
 from worker.engine.params import RunConfig
-from worker.engine.portfolio import Fills
+from worker.engine.portfolio import Fills, _values
 from worker.engine.simulate import simulate
 from worker.engine.synthetic import generate_bars
 
@@ -51,6 +51,14 @@ def same(a: Fills, b: Fills) -> None:
         assert a.posts.fill_e == b.posts.fill_e
 
 
+ALL_CARRY = {
+    **DAY,
+    "margin_initial": 0.5,
+    "cash_interest_rate": 0.1,
+    "borrow_rate": 0.04,
+    "funding_rate": 0.02,
+    "max_volume_share": 0.001,
+}
 CASES: dict[str, tuple[dict[str, Any], float, float]] = {
     # name: (config, position size, share of rows dropped)
     "default": ({}, 0.25, 0.0),
@@ -73,12 +81,7 @@ CASES: dict[str, tuple[dict[str, Any], float, float]] = {
     "interest": ({**DAY, "margin_initial": 0.5, "cash_interest_rate": 0.08}, 0.6, 0.0),
     "borrow": ({**DAY, "borrow_rate": 0.05}, 0.3, 0.1),
     "funding": ({**DAY, "funding_rate": -0.03, "commission": 0.001}, 0.3, 0.0),
-    "all carry": (
-        {**DAY, "margin_initial": 0.5, "cash_interest_rate": 0.1, "borrow_rate": 0.04,
-         "funding_rate": 0.02, "max_volume_share": 0.001},
-        0.7,
-        0.2,
-    ),  # fmt: skip
+    "all carry": (ALL_CARRY, 0.7, 0.2),
     "carry integer next open": ({"units": "integer", "borrow_rate": 0.05}, 0.3, 0.2),
 }
 
@@ -117,19 +120,22 @@ def test_a_wiped_account_stops_sizing_as_the_loop_does() -> None:
     assert (fast.units == 0).any()
 
 
+@pytest.mark.parametrize("symbols", [2, 4, 9, 17])
 @pytest.mark.parametrize("gaps", [0.0, 0.25])
-def test_curve_of_several_symbols(gaps: float) -> None:
-    """The curve's position value is Σ units x last close per bar, in symbol order."""
-    md = market(4, 400, gaps, 11)
-    cfg = RunConfig.model_validate({**DAY, "margin_initial": 0.5})
+def test_curve_of_several_symbols_is_numpys(symbols: int, gaps: float) -> None:
+    """The compiled per-bar sums are numpy's ``sum(axis=1)`` of units x last close."""
+    md = market(symbols, 400, gaps, 11 + symbols)
+    cfg = RunConfig.model_validate({**DAY, "margin_initial": 0.5, "borrow_rate": 0.05})
     res = simulate(md, signal(md, 11), cfg, capital=10_000.0, size=0.5, ppy=252.0)
     legs, units = res.fills.legs, res.fills.units
     held = np.zeros((md.n_times, md.n_symbols))
-    for k in np.flatnonzero(units > 0):
+    for k in np.flatnonzero(units > 0):  # legs: by symbol, then entry
         t_in = md.t_idx[legs.entry_row[k]]
         held[t_in : legs.exit_t[k], legs.sym[k]] = legs.side[k] * units[k]
     value_w = held * md.marks[0]
-    assert np.array_equal(res.curve.position_value, value_w.sum(axis=1))
-    assert res.curve.gross is not None
-    assert np.array_equal(res.curve.gross, np.abs(value_w).sum(axis=1))
-    assert np.array_equal(res.curve.equity, res.curve.cash + res.curve.position_value)
+    value, gross, short = _values(md, res.fills)
+    assert np.array_equal(value, value_w.sum(axis=1))
+    assert np.array_equal(gross, np.abs(value_w).sum(axis=1))
+    assert np.array_equal(short, np.maximum(-value_w, 0.0).sum(axis=1))
+    assert (short > 0).any() and (value > 0).any()
+    assert np.array_equal(res.curve.position_value, value)

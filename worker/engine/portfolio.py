@@ -21,6 +21,7 @@ from worker.engine.equity_stats import EquityBlock, array_block
 from worker.engine.execution import Legs
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.params import RunConfig
+from worker.engine.portfolio_kernel import ROW_SUM_MAX, position_values
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,14 +171,9 @@ def equity_curve(md: MarketData, fills: Fills, capital: float) -> Curve:
             fills.posts, fills.ev_t, fills.ev_cash, capital, value, np.maximum(-value, 0.0)
         )
         return Curve(done.cash + value, done.cash, value, None, done.paid)
-    pos_w = _positions_wide(md, fills)
-    close_w = md.marks[0]
-    value_w = pos_w * close_w
-    position_value = value_w.sum(axis=1)
-    gross = np.abs(value_w).sum(axis=1)
+    position_value, gross, short = _values(md, fills)
     if fills.posts is None:
         return Curve(cash + position_value, cash, position_value, gross)
-    short = np.maximum(-value_w, 0.0).sum(axis=1)
     done = carried_cash(fills.posts, fills.ev_t, fills.ev_cash, capital, position_value, short)
     return Curve(done.cash + position_value, done.cash, position_value, gross, done.paid)
 
@@ -241,6 +237,34 @@ def exposure(md: MarketData, fills: Fills) -> float | None:
     covered_from = np.maximum(t_in[1:], reach[:-1])
     covered = int(t_end[0] - t_in[0]) + int(np.maximum(t_end[1:] - covered_from, 0).sum())
     return covered / t_n
+
+
+def _values(md: MarketData, fills: Fills) -> tuple[F64, F64, F64]:
+    """Per bar, over the symbols: Σ position value, Σ |position value| and Σ short value
+    (at closes)."""
+    close_w = md.marks[0]
+    if md.n_symbols > ROW_SUM_MAX:
+        value_w = _positions_wide(md, fills) * close_w
+        short = np.maximum(-value_w, 0.0).sum(axis=1)
+        return value_w.sum(axis=1), np.abs(value_w).sum(axis=1), short
+    legs = fills.legs
+    done = fills.units > 0
+    n = 2 * int(done.sum())
+    fill_t = np.empty(n, dtype=np.int64)
+    fill_t[0::2] = md.t_idx[legs.entry_row[done]]
+    fill_t[1::2] = legs.exit_t[done]
+    held = np.zeros(n)
+    held[0::2] = legs.side[done] * fills.units[done]
+    order = np.argsort(fill_t, kind="stable")  # a symbol's fills stay in their order
+    out = np.empty((3, md.n_times))
+    position_values(
+        fill_t[order],
+        np.repeat(legs.sym[done], 2)[order],
+        held[order],
+        np.ascontiguousarray(close_w, dtype=np.float64),
+        *out,
+    )
+    return out[0], out[1], out[2]
 
 
 def _positions_wide(md: MarketData, fills: Fills) -> F64:

@@ -203,3 +203,66 @@ def size_fills(
             carry_weights(book[0], funding, borrow, w)
             accrue(t_post, months[hi - 1], cash, w, interest, years, marks, months, True,
                    month_t, month_cash, n, diff)  # fmt: skip
+
+
+#: The widest row ``row_sum`` sums as numpy does (one pairwise block).
+ROW_SUM_MAX = 128
+
+
+@kernel(f"float64({_F1})")
+def row_sum(a: F64) -> float:
+    """numpy's sum of one contiguous row of at most ``ROW_SUM_MAX`` values (its pairwise
+    summation's base case: sequential below 8, else 8 accumulators), onto 0.0 as
+    ``sum(axis=1)`` starts."""
+    n = a.shape[0]
+    if n < 8:
+        res: float = 0.0
+        for i in range(n):
+            res += a[i]
+        return 0.0 + res
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return 0.0 + res
+
+
+@kernel(f"void({_I1}, {_I1}, {_F1}, {_F2}, float64[::1], float64[::1], float64[::1])")
+def position_values(
+    fill_t: I64, fill_sym: I64, fill_held: F64, close_w: F64, value: F64, gross: F64, short: F64
+) -> None:
+    """Per bar, Σ units x close, Σ |units x close| and Σ short value over the symbols, from
+    the executed fills in time order (``fill_held``: the symbol's units after the fill; of
+    two fills at one bar the later holds). The sums are numpy's ``sum(axis=1)`` of the
+    T x S values, without building them."""
+    t_n, s_n = close_w.shape
+    held = np.zeros(s_n)
+    v = np.empty(s_n)
+    a = np.empty(s_n)
+    sh = np.empty(s_n)
+    j, n = 0, fill_t.shape[0]
+    for t in range(t_n):
+        while j < n and fill_t[j] <= t:
+            held[fill_sym[j]] = fill_held[j]
+            j += 1
+        for s in range(s_n):
+            x = held[s] * close_w[t, s]
+            v[s] = x
+            a[s] = abs(x)
+            y = -x
+            sh[s] = y if (y >= 0.0 or math.isnan(y)) else 0.0  # np.maximum(-x, 0.0)
+        value[t] = row_sum(v)
+        gross[t] = row_sum(a)
+        short[t] = row_sum(sh)
