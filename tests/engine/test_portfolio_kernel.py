@@ -12,6 +12,7 @@ import pytest
 from worker.engine.bars import canonicalize
 from worker.engine.carry import Carry
 from worker.engine.execution import build_legs
+from worker.engine.frames import buy_and_hold_curve
 from worker.engine.market import MarketData
 from worker.engine.multi_sizing import _size_multi_py, size_multi
 from worker.engine.params import RunConfig
@@ -139,3 +140,14 @@ def test_curve_of_several_symbols_is_numpys(symbols: int, gaps: float) -> None:
     assert np.array_equal(short, np.maximum(-value_w, 0.0).sum(axis=1))
     assert (short > 0).any() and (value > 0).any()
     assert np.array_equal(res.curve.position_value, value)
+
+
+@pytest.mark.parametrize("symbols", [2, 7, 8, 19])
+def test_buy_and_hold_of_several_symbols_is_numpys(symbols: int) -> None:
+    md = market(symbols, 300, 0.3, 3 + symbols)
+    close_w = md.marks[0]
+    first = md.close[md.starts]
+    growth = np.divide(close_w, first, out=np.ones_like(close_w), where=close_w > 0)
+    assert (growth == 1.0).any()  # gaps before some symbol's first bar
+    expected = 1234.5 * growth.mean(axis=1)
+    assert np.array_equal(buy_and_hold_curve(md, 1234.5).to_numpy(), expected)

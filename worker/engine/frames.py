@@ -13,6 +13,7 @@ from worker.engine.curve_kernels import exposure_ratio, scaled_growth
 from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
+from worker.engine.portfolio_kernel import ROW_SUM_MAX, buy_and_hold
 from worker.engine.simulate import Simulation
 
 
@@ -54,6 +55,10 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
     if md.n_symbols == 1:
         values = np.empty(md.n)
         scaled_growth(md.close, capital, values)
+    elif md.n_symbols <= ROW_SUM_MAX:
+        values = np.empty(md.n_times)
+        close_w = np.ascontiguousarray(md.marks[0], dtype=np.float64)
+        buy_and_hold(close_w, md.close[md.starts].astype(np.float64), float(capital), values)
     else:
         close_w = md.marks[0]
         first = md.close[md.starts]

@@ -266,3 +266,16 @@ def position_values(
         value[t] = row_sum(v)
         gross[t] = row_sum(a)
         short[t] = row_sum(sh)
+
+
+@kernel(f"void({_F2}, {_F1}, float64, float64[::1])", error_model="numpy")
+def buy_and_hold(close_w: F64, first: F64, capital: float, out: F64) -> None:
+    """Per bar, ``capital`` x the mean over the symbols of close / first close (1 before a
+    symbol's first bar): frames.buy_and_hold_curve's ``growth.mean(axis=1)``, unbuilt."""
+    t_n, s_n = close_w.shape
+    growth = np.empty(s_n)
+    for t in range(t_n):
+        for s in range(s_n):
+            x = close_w[t, s]
+            growth[s] = x / first[s] if x > 0 else 1.0
+        out[t] = capital * (row_sum(growth) / s_n)
