@@ -57,8 +57,8 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
         scaled_growth(md.close, capital, values)
     elif md.n_symbols <= ROW_SUM_MAX:
         values = np.empty(md.n_times)
-        close_w = np.ascontiguousarray(md.marks[0], dtype=np.float64)
-        buy_and_hold(close_w, md.close[md.starts].astype(np.float64), float(capital), values)
+        first = md.close[md.starts]
+        buy_and_hold(md.marks_by_symbol[0], first, float(capital), values)
     else:
         close_w = md.marks[0]
         first = md.close[md.starts]

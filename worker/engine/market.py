@@ -130,6 +130,19 @@ class MarketData:
         open_mark = np.where(np.isnan(open_w), prev_close, open_w)
         return close_w, open_mark
 
+    @cached_property
+    def marks_by_symbol(self) -> tuple[F64, F64]:
+        """``marks`` as symbol x timeline, C-contiguous (each symbol's marks in time order,
+        as the compiled loops read them): on aligned data a free view of the columns."""
+        if self.shared_timeline:
+            s_n = self.n_symbols
+            return (
+                np.ascontiguousarray(self.close.reshape(s_n, -1)),
+                np.ascontiguousarray(self.open.reshape(s_n, -1)),
+            )
+        close_w, open_mark = self.marks
+        return np.ascontiguousarray(close_w.T), np.ascontiguousarray(open_mark.T)
+
     def _wide(self, column: F64) -> F64:
         out: F64 = np.ascontiguousarray(column.reshape(self.n_symbols, -1).T)
         return out

@@ -67,7 +67,7 @@ def size_multi(
     ev = _events(md, legs)
     order = ev.order
     phase = np.concatenate([legs.entry_phase, legs.exit_phase])[order]
-    close_w, open_mark = (np.ascontiguousarray(a, dtype=np.float64) for a in md.marks)
+    close_st, open_st = md.marks_by_symbol
     limits = volume_limits(md, legs, cfg)
     units, fees, ev_cash = np.zeros(m), np.zeros(m), np.zeros(2 * m)
     n = np.zeros(2, dtype=np.int64)
@@ -96,8 +96,8 @@ def size_multi(
         np.ascontiguousarray(legs.entry_price, dtype=np.float64),
         np.ascontiguousarray(legs.exit_price, dtype=np.float64),
         np.full(m, math.inf) if limits is None else np.array(limits, dtype=np.float64),
-        close_w,
-        open_mark,
+        close_st,
+        open_st,
         float(capital),
         float(size),
         float(cfg.commission),

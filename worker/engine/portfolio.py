@@ -242,9 +242,8 @@ def exposure(md: MarketData, fills: Fills) -> float | None:
 def _values(md: MarketData, fills: Fills) -> tuple[F64, F64, F64]:
     """Per bar, over the symbols: Σ position value, Σ |position value| and Σ short value
     (at closes)."""
-    close_w = md.marks[0]
     if md.n_symbols > ROW_SUM_MAX:
-        value_w = _positions_wide(md, fills) * close_w
+        value_w = _positions_wide(md, fills) * md.marks[0]
         short = np.maximum(-value_w, 0.0).sum(axis=1)
         return value_w.sum(axis=1), np.abs(value_w).sum(axis=1), short
     legs = fills.legs
@@ -261,7 +260,7 @@ def _values(md: MarketData, fills: Fills) -> tuple[F64, F64, F64]:
         fill_t[order],
         np.repeat(legs.sym[done], 2)[order],
         held[order],
-        np.ascontiguousarray(close_w, dtype=np.float64),
+        md.marks_by_symbol[0],
         *out,
     )
     return out[0], out[1], out[2]

@@ -99,8 +99,8 @@ def size_fills(
     pe: F64,
     px: F64,
     limits: F64,
-    close_w: F64,
-    open_mark: F64,
+    close_st: F64,
+    open_st: F64,
     capital: float,
     size: float,
     c: float,
@@ -125,11 +125,12 @@ def size_fills(
     """Size every fill event in order (multi_sizing._size_multi_py, the reference). Out:
     ``units``/``fees`` per leg, ``ev_cash`` per event; with ``carried`` the executed events
     (``fill_e``, ``n[0]`` of them) and month postings (``n[1]``)."""
-    s_n = close_w.shape[1]
+    s_n = close_st.shape[0]
     book = np.zeros((2, s_n))  # per symbol: signed units held, and |units|
     w = np.zeros(s_n)
     diff = np.zeros(s_n)
     vu = np.zeros(2)
+    mark = np.zeros(s_n)
     cash = capital
     g_t, g_ph = -1, -1
     equity = free = capital
@@ -142,10 +143,10 @@ def size_fills(
         if is_entry[e]:
             if t != g_t or ev_phase[e] != g_ph:
                 g_t, g_ph = t, ev_phase[e]
-                if g_ph == CLOSE_ENTRY:
-                    np.dot(book, close_w[t], vu)
-                else:
-                    np.dot(book, open_mark[t], vu)
+                row = close_st if g_ph == CLOSE_ENTRY else open_st
+                for s in range(s_n):
+                    mark[s] = row[s, t]
+                np.dot(book, mark, vu)
                 now = cash
                 if carried:
                     carry_weights(book[0], funding, borrow, w)
@@ -197,7 +198,7 @@ def size_fills(
             fees[k] += fee
         ev_cash[e] = cash
     if carried:  # carry.Posts.close: the month postings after the last fill
-        t_end = close_w.shape[0] - 1
+        t_end = close_st.shape[1] - 1
         hi = np.searchsorted(months, t_end, side="right")
         if hi and months[hi - 1] > t_post:
             carry_weights(book[0], funding, borrow, w)
@@ -241,13 +242,13 @@ def row_sum(a: F64) -> float:
 
 @kernel(f"void({_I1}, {_I1}, {_F1}, {_F2}, float64[::1], float64[::1], float64[::1])")
 def position_values(
-    fill_t: I64, fill_sym: I64, fill_held: F64, close_w: F64, value: F64, gross: F64, short: F64
+    fill_t: I64, fill_sym: I64, fill_held: F64, close_st: F64, value: F64, gross: F64, short: F64
 ) -> None:
     """Per bar, Σ units x close, Σ |units x close| and Σ short value over the symbols, from
     the executed fills in time order (``fill_held``: the symbol's units after the fill; of
     two fills at one bar the later holds). The sums are numpy's ``sum(axis=1)`` of the
-    T x S values, without building them."""
-    t_n, s_n = close_w.shape
+    T x S values, without building them. ``close_st``: last closes, symbol x timeline."""
+    s_n, t_n = close_st.shape
     held = np.zeros(s_n)
     v = np.empty(s_n)
     a = np.empty(s_n)
@@ -258,7 +259,7 @@ def position_values(
             held[fill_sym[j]] = fill_held[j]
             j += 1
         for s in range(s_n):
-            x = held[s] * close_w[t, s]
+            x = held[s] * close_st[s, t]
             v[s] = x
             a[s] = abs(x)
             y = -x
@@ -269,13 +270,13 @@ def position_values(
 
 
 @kernel(f"void({_F2}, {_F1}, float64, float64[::1])", error_model="numpy")
-def buy_and_hold(close_w: F64, first: F64, capital: float, out: F64) -> None:
+def buy_and_hold(close_st: F64, first: F64, capital: float, out: F64) -> None:
     """Per bar, ``capital`` x the mean over the symbols of close / first close (1 before a
     symbol's first bar): frames.buy_and_hold_curve's ``growth.mean(axis=1)``, unbuilt."""
-    t_n, s_n = close_w.shape
+    s_n, t_n = close_st.shape
     growth = np.empty(s_n)
     for t in range(t_n):
         for s in range(s_n):
-            x = close_w[t, s]
+            x = close_st[s, t]
             growth[s] = x / first[s] if x > 0 else 1.0
         out[t] = capital * (row_sum(growth) / s_n)
