@@ -58,7 +58,7 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
     elif md.n_symbols <= ROW_SUM_MAX:
         values = np.empty(md.n_times)
         first = md.close[md.starts]
-        buy_and_hold(md.marks_by_symbol[0], first, float(capital), values)
+        buy_and_hold(md.close_by_symbol, first, float(capital), values)
     else:
         close_w = md.marks[0]
         first = md.close[md.starts]

@@ -131,17 +131,19 @@ class MarketData:
         return close_w, open_mark
 
     @cached_property
-    def marks_by_symbol(self) -> tuple[F64, F64]:
-        """``marks`` as symbol x timeline, C-contiguous (each symbol's marks in time order,
-        as the compiled loops read them): on aligned data a free view of the columns."""
+    def close_by_symbol(self) -> F64:
+        """``marks[0]`` as symbol x timeline, C-contiguous (each symbol's marks in time
+        order, as the compiled loops read them): on aligned data a view of the column."""
         if self.shared_timeline:
-            s_n = self.n_symbols
-            return (
-                np.ascontiguousarray(self.close.reshape(s_n, -1)),
-                np.ascontiguousarray(self.open.reshape(s_n, -1)),
-            )
-        close_w, open_mark = self.marks
-        return np.ascontiguousarray(close_w.T), np.ascontiguousarray(open_mark.T)
+            return np.ascontiguousarray(self.close.reshape(self.n_symbols, -1))
+        return np.ascontiguousarray(self.marks[0].T)
+
+    @cached_property
+    def open_mark_by_symbol(self) -> F64:
+        """``marks[1]`` as symbol x timeline, like ``close_by_symbol``."""
+        if self.shared_timeline:
+            return np.ascontiguousarray(self.open.reshape(self.n_symbols, -1))
+        return np.ascontiguousarray(self.marks[1].T)
 
     def _wide(self, column: F64) -> F64:
         out: F64 = np.ascontiguousarray(column.reshape(self.n_symbols, -1).T)

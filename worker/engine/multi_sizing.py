@@ -26,12 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.engine.carry import Carry, Posts
-from worker.engine.execution import CLOSE_ENTRY, Legs
+from worker.engine.execution import CLOSE_ENTRY, LIQUIDATION, Legs
 from worker.engine.market import I64, MarketData
 from worker.engine.params import RunConfig
 from worker.engine.portfolio import Fills
 from worker.engine.portfolio_kernel import FREE_EPSILON, size_fills
 
+#: The fill phases: execution.OPEN_EXIT (0) .. LIQUIDATION.
+PHASES = LIQUIDATION + 1
 _NO_CARRY_MARKS = np.zeros((1, 1))
 _NO_CARRY_TIMES = np.zeros(1, dtype=np.int64)
 
@@ -49,7 +51,9 @@ def _events(md: MarketData, legs: Legs) -> _Events:
     ev_t = np.concatenate([t_entry, legs.exit_t])
     ev_phase = np.concatenate([legs.entry_phase, legs.exit_phase])
     ev_sym = np.concatenate([legs.sym, legs.sym])
-    order = np.lexsort((ev_sym, ev_phase, ev_t))
+    # one stable sort on (time, phase, symbol) as one integer: phases are below PHASES
+    key = (ev_t * PHASES + ev_phase) * max(md.n_symbols, 1) + ev_sym
+    order = np.argsort(key, kind="stable")
     return _Events(order, ev_t[order])
 
 
@@ -67,7 +71,10 @@ def size_multi(
     ev = _events(md, legs)
     order = ev.order
     phase = np.concatenate([legs.entry_phase, legs.exit_phase])[order]
-    close_st, open_st = md.marks_by_symbol
+    close_st = md.close_by_symbol
+    # the open marks only when some entry fills elsewhere than at a close
+    at_close = bool((legs.entry_phase == CLOSE_ENTRY).all())
+    open_st = close_st if at_close else md.open_mark_by_symbol
     limits = volume_limits(md, legs, cfg)
     units, fees, ev_cash = np.zeros(m), np.zeros(m), np.zeros(2 * m)
     n = np.zeros(2, dtype=np.int64)

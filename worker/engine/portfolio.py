@@ -260,7 +260,7 @@ def _values(md: MarketData, fills: Fills) -> tuple[F64, F64, F64]:
         fill_t[order],
         np.repeat(legs.sym[done], 2)[order],
         held[order],
-        md.marks_by_symbol[0],
+        md.close_by_symbol,
         *out,
     )
     return out[0], out[1], out[2]
