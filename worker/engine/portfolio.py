@@ -248,18 +248,13 @@ def _values(md: MarketData, fills: Fills) -> tuple[F64, F64, F64]:
         return value_w.sum(axis=1), np.abs(value_w).sum(axis=1), short
     legs = fills.legs
     done = fills.units > 0
-    n = 2 * int(done.sum())
-    fill_t = np.empty(n, dtype=np.int64)
-    fill_t[0::2] = md.t_idx[legs.entry_row[done]]
-    fill_t[1::2] = legs.exit_t[done]
-    held = np.zeros(n)
-    held[0::2] = legs.side[done] * fills.units[done]
-    order = np.argsort(fill_t, kind="stable")  # a symbol's fills stay in their order
+    sym = legs.sym[done]
     out = np.empty((3, md.n_times))
     position_values(
-        fill_t[order],
-        np.repeat(legs.sym[done], 2)[order],
-        held[order],
+        md.t_idx[legs.entry_row[done]],
+        legs.exit_t[done],
+        legs.side[done] * fills.units[done],
+        np.searchsorted(sym, np.arange(md.n_symbols + 1)).astype(np.int64),
         md.close_by_symbol,
         *out,
     )

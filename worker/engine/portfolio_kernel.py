@@ -240,25 +240,44 @@ def row_sum(a: F64) -> float:
     return 0.0 + res
 
 
-@kernel(f"void({_I1}, {_I1}, {_F1}, {_F2}, float64[::1], float64[::1], float64[::1])")
+@kernel(f"void({_I1}, {_I1}, {_F1}, {_I1}, {_F2}, float64[::1], float64[::1], float64[::1])")
 def position_values(
-    fill_t: I64, fill_sym: I64, fill_held: F64, close_st: F64, value: F64, gross: F64, short: F64
+    t_in: I64,
+    t_out: I64,
+    units: F64,
+    bounds: I64,
+    close_st: F64,
+    value: F64,
+    gross: F64,
+    short: F64,
 ) -> None:
-    """Per bar, Σ units x close, Σ |units x close| and Σ short value over the symbols, from
-    the executed fills in time order (``fill_held``: the symbol's units after the fill; of
-    two fills at one bar the later holds). The sums are numpy's ``sum(axis=1)`` of the
-    T x S values, without building them. ``close_st``: last closes, symbol x timeline."""
+    """Per bar, Σ units x close, Σ |units x close| and Σ short value over the symbols: numpy's
+    ``sum(axis=1)`` of the T x S values, without building them. The executed legs, by
+    symbol then entry (symbol s: ``bounds[s]:bounds[s + 1]``), hold signed ``units`` from
+    the close of bar ``t_in`` to before bar ``t_out``'s (of two fills at one bar the later
+    holds). ``close_st``: last closes, symbol x timeline."""
     s_n, t_n = close_st.shape
     held = np.zeros(s_n)
+    entered = np.zeros(s_n, dtype=np.bool_)
+    at = bounds[:-1].copy()
     v = np.empty(s_n)
     a = np.empty(s_n)
     sh = np.empty(s_n)
-    j, n = 0, fill_t.shape[0]
     for t in range(t_n):
-        while j < n and fill_t[j] <= t:
-            held[fill_sym[j]] = fill_held[j]
-            j += 1
         for s in range(s_n):
+            k = at[s]
+            while k < bounds[s + 1]:
+                if not entered[s]:
+                    if t_in[k] > t:
+                        break
+                    held[s] = units[k]
+                    entered[s] = True
+                if t_out[k] > t:
+                    break
+                held[s] = 0.0
+                entered[s] = False
+                k += 1
+            at[s] = k
             x = held[s] * close_st[s, t]
             v[s] = x
             a[s] = abs(x)
