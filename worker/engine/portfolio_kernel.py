@@ -1,9 +1,15 @@
-"""Kernels of the multi-symbol portfolio: sizing fills against one cash balance, with costs
-of carry, and the per-bar position values of the curve.
+"""Kernels of the multi-symbol portfolio: sizing fills against one cash balance (with costs
+of carry), and the per-bar sums of its curve and of the buy-and-hold benchmark.
 
-They copy the reference loop of multi_sizing.py operation for operation. Where it takes a
-dot product with numpy (``book @ marks``, ``Δmarks @ weights``) they call ``np.dot``, which
-numba hands to the same BLAS routine (gemv, dot), so every number is bit-for-bit the loop's.
+Every number is bit-for-bit the one of the numpy code they replace:
+
+* ``size_fills`` copies the reference loop of multi_sizing.py operation for operation.
+  Where the loop takes a dot product with numpy (``book @ marks``, ``Δmarks @ weights``)
+  it calls ``np.dot``, which numba hands to BLAS (gemv, dot) through scipy; numpy's and
+  scipy's OpenBLAS run the same kernels for these (tests/engine/test_portfolio_kernel.py
+  checks the equality on every configuration).
+* ``row_sum`` adds a row in the order of numpy's ``sum(axis=1)``, so the per-bar sums need
+  no T x S array.
 """
 
 from __future__ import annotations
