@@ -142,6 +142,7 @@ def size_fills(
     equity = free = capital
     noise = FREE_EPSILON * capital
     t_post = 0
+    look_t0, look_n = -1, 0  # the group's look at the accrual: from bar, postings end
     for e in range(ev_leg.shape[0]):
         k = ev_leg[e]
         t = ev_t[e]
@@ -154,10 +155,13 @@ def size_fills(
                     mark[s] = row[s, t]
                 np.dot(book, mark, vu)
                 now = cash
-                if carried:
+                if carried:  # a look, kept for the group's first fill (nothing fills before it)
                     carry_weights(book[0], funding, borrow, w)
-                    now = accrue(t_post, t, cash, w, interest, years, marks, months, False,
+                    posted = n[1]
+                    now = accrue(t_post, t, cash, w, interest, years, marks, months, True,
                                  month_t, month_cash, n, diff)  # fmt: skip
+                    look_t0, look_n = t_post, n[1]
+                    n[1] = posted
                 equity = now + vu[0]
                 free = equity - margin * vu[1]
                 noise = FREE_EPSILON * abs(equity)
@@ -175,9 +179,14 @@ def size_fills(
                 u = 0.0
             if u > 0.0:
                 if carried:
-                    carry_weights(book[0], funding, borrow, w)
-                    cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
-                                  month_t, month_cash, n, diff)  # fmt: skip
+                    if t_post == look_t0:  # the look's accrual, and its month postings
+                        cash = now
+                        n[1] = look_n
+                    else:
+                        carry_weights(book[0], funding, borrow, w)
+                        cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
+                                      month_t, month_cash, n, diff)  # fmt: skip
+                    look_t0 = -1
                     t_post = t
                     fill_e[n[0]] = e
                     n[0] += 1
@@ -193,6 +202,7 @@ def size_fills(
                 carry_weights(book[0], funding, borrow, w)
                 cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
                               month_t, month_cash, n, diff)  # fmt: skip
+                look_t0 = -1
                 t_post = t
                 fill_e[n[0]] = e
                 n[0] += 1
