@@ -2,15 +2,18 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    ENV=production DATA_DIR=/data ARTIFACT_DIR=/artifacts METRICS_PORT=9100
+    ENV=production DATA_DIR=/data ARTIFACT_DIR=/artifacts METRICS_PORT=9100 \
+    NUMBA_CACHE_DIR=/app/.kernels
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md alembic.ini ./
 COPY worker ./worker
 COPY migrations ./migrations
 RUN pip install -c constraints.txt -e . && useradd --create-home --uid 10001 worker \
-    && mkdir -p /data /artifacts && chown worker /data /artifacts
+    && mkdir -p /data /artifacts /app/.kernels && chown worker /data /artifacts /app/.kernels
 USER worker
+# The engine's numba kernels compiled once into the image (about 15 s), not at each start.
+RUN python -c "import worker.pipeline.runner"
 
 # 8000: the API (`serve`); 9100: a worker's /metrics, /healthz and /readyz (METRICS_PORT).
 EXPOSE 8000 9100
