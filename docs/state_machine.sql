@@ -215,6 +215,9 @@ BEGIN
         END IF;
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NEW.status = 'pending' AND NEW.cancel_requested THEN
+            NEW.status := 'cancelled';  -- no claim takes it: it would never end
+        END IF;
         IF OLD.status IN ('succeeded', 'failed', 'cancelled') AND NOT (
             OLD.status IN ('failed', 'cancelled') AND NEW.status IN ('pending', 'waiting')
             AND (retrying = OLD.id::text OR retrying = OLD.parent_id::text) IS TRUE
@@ -360,7 +363,7 @@ CREATE TRIGGER api_keys_notify_revoked AFTER DELETE OR UPDATE OF revoked_at, sco
 
 CREATE TRIGGER queue_state_notify_resumed AFTER UPDATE OF paused ON queue_state FOR EACH ROW WHEN (old.paused AND NOT new.paused) EXECUTE FUNCTION queue_state_notify_resumed();
 
-CREATE TRIGGER runs_guard_transition BEFORE UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (new.cancel_requested AND NOT old.cancel_requested OR new.status IS DISTINCT FROM old.status AND ((old.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) OR new.status = 'succeeded'::run_status AND old.status <> 'running'::run_status OR (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND (new.finished_at IS NULL OR new.lease_expires_at IS NOT NULL) OR new.status = 'pending'::run_status AND new.lease_expires_at IS NOT NULL)) EXECUTE FUNCTION runs_guard_transition();
+CREATE TRIGGER runs_guard_transition BEFORE UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (new.cancel_requested AND NOT old.cancel_requested OR new.status IS DISTINCT FROM old.status AND ((old.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) OR new.status = 'succeeded'::run_status AND old.status <> 'running'::run_status OR (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND (new.finished_at IS NULL OR new.lease_expires_at IS NOT NULL) OR new.status = 'pending'::run_status AND new.lease_expires_at IS NOT NULL OR new.status = 'pending'::run_status AND new.cancel_requested)) EXECUTE FUNCTION runs_guard_transition();
 
 CREATE TRIGGER runs_notify_completed AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status AND (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND new.parent_id IS NULL) EXECUTE FUNCTION runs_notify_completed();
 

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.db.rows import insert_dataset, insert_run, insert_strategy
 from worker.config import load_settings
 from worker.db import Base
 from worker.db.migrate import downgrade, upgrade
@@ -64,3 +65,37 @@ async def test_models_match_the_migrated_database(database_url: str) -> None:
             assert await connection.run_sync(_diff) == []
     finally:
         await engine.dispose()
+
+
+async def test_0014_cancels_runs_left_pending_with_cancel_requested(
+    empty_database_url: str,
+) -> None:
+    """Before 0014 a reaped run asked to stop stayed pending for ever; the migration ends it."""
+    await asyncio.to_thread(upgrade, empty_database_url, "0013")
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        dataset_id = await insert_dataset(connection)
+        strategy_id = await insert_strategy(connection)
+        stuck = await insert_run(connection, dataset_id, strategy_id)
+        plain = await insert_run(connection, dataset_id, strategy_id)
+        await connection.execute(
+            "UPDATE runs SET status = 'running', locked_by = 'w', attempts = 1,"
+            " lease_expires_at = now() + interval '1 minute' WHERE id = $1",
+            stuck,
+        )
+        await connection.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", stuck)
+        await connection.execute(
+            "UPDATE runs SET status = 'pending', locked_by = NULL WHERE id = $1", stuck
+        )
+        assert (
+            await connection.fetchval("SELECT status FROM runs WHERE id = $1", stuck) == "pending"
+        )
+        await asyncio.to_thread(upgrade, empty_database_url)
+        rows = dict(await connection.fetch("SELECT id, status::text FROM runs"))
+        assert rows == {stuck: "cancelled", plain: "pending"}
+        event = await connection.fetchval(
+            "SELECT payload::text FROM events WHERE run_id = $1 AND event_type = 'cancelled'", stuck
+        )
+        assert event == '{"reason": "cancel_requested", "attempt": 1}'
+    finally:
+        await connection.close()

@@ -163,11 +163,11 @@ async def test_a_sweep_that_failed_in_its_fan_in_goes_back_to_pending(
     assert event["children_requeued"] == 0
 
 
-async def test_a_child_left_pending_with_its_cancel_requested_is_requeued(
+async def test_a_stopping_child_whose_worker_died_is_requeued(
     conn: asyncpg.Connection, db: asyncpg.Connection
 ) -> None:
-    """A running child asked to stop whose worker died: the reaper hands it back to pending,
-    where no claim takes it (cancel_requested); the retry clears the flag."""
+    """A running child asked to stop whose worker died: the reaper ends it cancelled (before
+    migration 0014 it was left pending, where no claim takes it); the retry runs it again."""
     parent, (failing, orphan) = await sweep(conn, db, 2)
     await claim(conn, orphan)
     await claim(conn, failing)
@@ -175,7 +175,7 @@ async def test_a_child_left_pending_with_its_cancel_requested_is_requeued(
     assert await conn.fetchval("SELECT cancel_requested FROM runs WHERE id = $1", orphan)
     await conn.execute("UPDATE runs SET lease_expires_at = now() - interval '1 second'")
     await queries.reap(db)
-    assert await status(conn, orphan) == "pending"
+    assert await status(conn, orphan) == "cancelled"
     retried = await fleet.retry_run(db, parent, 3)
     assert retried is not None and retried.status == "waiting"
     row = await conn.fetchrow(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -145,6 +146,59 @@ async def test_batch_writes_take_each_runs_own_values(db: asyncpg.Connection) ->
             "SELECT extract(epoch FROM run_after - now()) FROM runs WHERE id = $1", job.id
         )
         assert delays[i] - 5 < wait <= delays[i]
+
+
+async def test_reaper_cancels_a_run_asked_to_stop_whose_worker_died(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """Handed back to pending, a run with cancel_requested is never claimed again (the claim
+    skips the flag), so it would never end: the reaper ends it cancelled, and Node hears it."""
+    [run_id] = await insert_runs(db, 1)
+    await queries.claim(db, A, 1, 30)
+    await db.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", run_id)
+    listener = await asyncpg.connect(database_url)
+    completed: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("run_completed", lambda *args: completed.put_nowait(args[3]))
+    try:
+        await expire(db, run_id)
+        [reaped] = await queries.reap(db)
+        assert (reaped.id, reaped.status, reaped.lost_by) == (run_id, "cancelled", A)
+        payload = json.loads(await asyncio.wait_for(completed.get(), 5))
+    finally:
+        await listener.close()
+    assert (payload["run_id"], payload["status"]) == (str(run_id), "cancelled")
+    row = await run_row(db, run_id)
+    assert row["status"] == "cancelled"
+    assert row["locked_by"] is None and row["lease_expires_at"] is None
+    assert row["finished_at"] is not None
+    assert row["progress"]["stage"] == "cancelled"
+    event = await db.fetchrow(
+        "SELECT event_type, payload FROM events WHERE run_id = $1 AND event_type = 'cancelled'",
+        run_id,
+    )
+    assert event["payload"] == {"attempt": 1, "worker_id": A, "reason": "lease_expired"}
+    assert await event_types(db, run_id) == ["claimed", "cancelled"]
+    assert await queries.reap(db) == []
+
+
+@pytest.mark.parametrize("send_back", ["retry", "hand_back"])
+async def test_a_run_asked_to_stop_and_sent_back_to_pending_is_cancelled(
+    db: asyncpg.Connection, send_back: str
+) -> None:
+    """The table's rule (migration 0014), whoever writes it: a run becoming pending with
+    cancel_requested set is cancelled in that statement, as when the request meets a pending
+    run."""
+    [run_id] = await insert_runs(db, 1)
+    [job] = await queries.claim(db, A, 1, 30)
+    await db.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", run_id)
+    if send_back == "retry":
+        error = {"type": "connection_lost", "message": "x"}
+        assert await queries.retry(db, A, [(run_id, job.attempt, error, 0.0)]) == {run_id}
+    else:
+        assert await queries.hand_back(db, A, [(run_id, job.attempt)]) == {run_id}
+    row = await run_row(db, run_id)
+    assert row["status"] == "cancelled"
+    assert row["finished_at"] is not None and row["lease_expires_at"] is None
 
 
 async def test_reaper_fails_a_run_whose_attempts_are_exhausted(db: asyncpg.Connection) -> None:

@@ -1,5 +1,8 @@
 -- Runs whose lease expired (their worker died or hung): back to pending, or `failed` once
--- attempts reach max_attempts. Rows another session is updating are skipped.
+-- attempts reach max_attempts. A run asked to stop (cancel_requested) ends `cancelled`
+-- instead: no claim takes a pending run with the flag, so handed back it would never end.
+-- The status triggers send `run_completed` for either final state, as for any other.
+-- Rows another session is updating are skipped.
 WITH expired AS (
     SELECT id, locked_by AS lost_by
     FROM runs
@@ -9,9 +12,10 @@ WITH expired AS (
 ),
 reaped AS (
     UPDATE runs AS r
-    SET status = CASE WHEN r.attempts >= r.max_attempts
-                      THEN 'failed'::run_status ELSE 'pending'::run_status END,
-        error = jsonb_build_object(
+    SET status = CASE WHEN r.cancel_requested THEN 'cancelled'::run_status
+                      WHEN r.attempts >= r.max_attempts THEN 'failed'::run_status
+                      ELSE 'pending'::run_status END,
+        error = CASE WHEN r.cancel_requested THEN r.error ELSE jsonb_build_object(
             'type', CASE WHEN r.attempts >= r.max_attempts
                          THEN 'attempts_exhausted' ELSE 'lease_expired' END,
             'message', CASE WHEN r.attempts >= r.max_attempts
@@ -23,7 +27,10 @@ reaped AS (
                             r.attempts, r.max_attempts, e.lost_by) END,
             'detail', jsonb_build_object(
                 'attempts', r.attempts, 'max_attempts', r.max_attempts,
-                'worker_id', e.lost_by)),
+                'worker_id', e.lost_by)) END,
+        progress = CASE WHEN r.cancel_requested THEN jsonb_build_object(
+            'run_id', r.id, 'stage', 'cancelled', 'pct', r.progress -> 'pct')
+            ELSE r.progress END,
         locked_by = NULL,
         run_after = now()
     FROM expired AS e
@@ -33,8 +40,10 @@ reaped AS (
 logged AS (
     INSERT INTO events (run_id, event_type, payload)
     SELECT id,
-           CASE WHEN status = 'failed' THEN 'failed' ELSE 'lease_expired' END,
+           CASE WHEN status = 'pending' THEN 'lease_expired' ELSE status END,
            jsonb_build_object('attempt', attempts, 'worker_id', lost_by)
+           || CASE WHEN status = 'cancelled' THEN '{"reason": "lease_expired"}'::jsonb
+                   ELSE '{}'::jsonb END
     FROM reaped
 )
 SELECT id, status, attempts, max_attempts, lost_by FROM reaped;
