@@ -42,6 +42,7 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self._finished_series: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.run_duration = Histogram(
             "run_duration_seconds",
             "From a run's start on this process to its final write, by state.",
@@ -121,8 +122,16 @@ class WorkerMetrics:
                 self.queue_wait.observe(wait)
 
     def finished(self, status: str, error_type: str, seconds: float) -> None:
-        self.runs_finished.labels(status, error_type).inc()
-        self.run_duration.labels(status).observe(seconds)
+        key = (status, error_type)
+        series = self._finished_series.get(key)
+        if series is None:  # labels() takes a lock and builds its key on every call
+            series = (
+                self.runs_finished.labels(status, error_type),
+                self.run_duration.labels(status),
+            )
+            self._finished_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 def final_label(final: Any, written: Any) -> tuple[str, str]:
