@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from worker.engine.walk_forward import WalkForward
 
 #: Bump whenever any number the engine produces could change.
-ENGINE_VERSION = "1.5.0"
+ENGINE_VERSION = "1.5.1"
 
 Progress = Callable[[str, float], None]
 Cancel = Callable[[], bool]

@@ -30,6 +30,7 @@ import numpy as np
 
 from worker.engine.indicators import cached
 from worker.engine.market import F64, I64, MarketData
+from worker.engine.ordered_dot import ordered_dot
 from worker.engine.params import RunConfig
 
 #: Microseconds in the Actual/365 day count's year.
@@ -78,7 +79,7 @@ class Carry:
         for m in [*self.months[lo:hi].tolist(), t1]:
             if m == a:
                 continue
-            cost = float((self.marks[m] - self.marks[a]) @ w)
+            cost = float(ordered_dot(self.marks[m] - self.marks[a], w))
             if cash < 0:
                 cost -= self.interest * cash * (self.years[m] - self.years[a])
             cash -= cost

@@ -28,6 +28,7 @@ import numpy as np
 from worker.engine.carry import Carry, Posts
 from worker.engine.execution import CLOSE_ENTRY, LIQUIDATION, Legs
 from worker.engine.market import I64, MarketData
+from worker.engine.ordered_dot import ordered_dot
 from worker.engine.params import RunConfig
 from worker.engine.portfolio import Fills
 from worker.engine.portfolio_kernel import FREE_EPSILON, size_fills
@@ -197,7 +198,7 @@ def _size_multi_py(
             if key != group:
                 group = key
                 row = close_w[t] if key[1] == CLOSE_ENTRY else open_mark[t]
-                value, used = (book @ row).tolist()
+                value, used = ordered_dot(book, row).tolist()
                 now = cash
                 if carry is not None:
                     now = carry.accrue(t_post, t, cash, carry.weights(held), None)

@@ -4,10 +4,10 @@ of carry), and the per-bar sums of its curve and of the buy-and-hold benchmark.
 Every number is bit-for-bit the one of the numpy code they replace:
 
 * ``size_fills`` copies the reference loop of multi_sizing.py operation for operation.
-  Where the loop takes a dot product with numpy (``book @ marks``, ``Δmarks @ weights``)
-  it calls ``np.dot``, which numba hands to BLAS (gemv, dot) through scipy; numpy's and
-  scipy's OpenBLAS run the same kernels for these (tests/engine/test_portfolio_kernel.py
-  checks the equality on every configuration).
+  Its products over the symbols (``book · marks``, ``Δmarks · weights``) are plain loops
+  adding left to right, as ``ordered_dot`` does in the reference: no BLAS, whose kernel
+  (picked by the CPU at run time) would make the last bits depend on the machine
+  (tests/engine/test_portfolio_kernel.py checks the equality on every configuration).
 * ``row_sum`` adds a row in the order of numpy's ``sum(axis=1)``, so the per-bar sums need
   no T x S array.
 """
@@ -45,7 +45,7 @@ def carry_weights(held: F64, funding: float, borrow: float, out: F64) -> None:
 
 @kernel(
     f"float64(int64, int64, float64, {_F1}, float64, {_F1}, {_F2}, {_I1}, boolean, "
-    "int64[::1], float64[::1], int64[::1], float64[::1])"
+    "int64[::1], float64[::1], int64[::1])"
 )
 def accrue(
     t0: int,
@@ -60,11 +60,9 @@ def accrue(
     month_t: I64,
     month_cash: F64,
     n: I64,
-    diff: F64,
 ) -> float:
     """carry.Carry.accrue: posted cash at bar t1 from posted ``cash`` at t0's close; with
-    ``record`` the month postings on the way go to ``month_t``/``month_cash`` at ``n[1]``.
-    ``diff``: scratch of one row of ``marks``."""
+    ``record`` the month postings on the way go to ``month_t``/``month_cash`` at ``n[1]``."""
     if t1 <= t0:
         return cash
     lo = np.searchsorted(months, t0, side="right")
@@ -75,9 +73,9 @@ def accrue(
         m = months[j] if j < hi else t1
         if m == a:
             continue
-        for s in range(diff.shape[0]):
-            diff[s] = marks[m, s] - marks[a, s]
-        cost = np.dot(diff, w)
+        cost = 0.0
+        for s in range(w.shape[0]):
+            cost += (marks[m, s] - marks[a, s]) * w[s]
         if cash < 0:
             cost -= interest * cash * (years[m] - years[a])
         cash -= cost
@@ -134,9 +132,6 @@ def size_fills(
     s_n = close_st.shape[0]
     book = np.zeros((2, s_n))  # per symbol: signed units held, and |units|
     w = np.zeros(s_n)
-    diff = np.zeros(s_n)
-    vu = np.zeros(2)
-    mark = np.zeros(s_n)
     cash = capital
     g_t, g_ph = -1, -1
     equity = free = capital
@@ -151,19 +146,20 @@ def size_fills(
             if t != g_t or ev_phase[e] != g_ph:
                 g_t, g_ph = t, ev_phase[e]
                 row = close_st if g_ph == CLOSE_ENTRY else open_st
+                value = used = 0.0
                 for s in range(s_n):
-                    mark[s] = row[s, t]
-                np.dot(book, mark, vu)
+                    value += book[0, s] * row[s, t]
+                    used += book[1, s] * row[s, t]
                 now = cash
                 if carried:  # a look, kept for the group's first fill (nothing fills before it)
                     carry_weights(book[0], funding, borrow, w)
                     posted = n[1]
                     now = accrue(t_post, t, cash, w, interest, years, marks, months, True,
-                                 month_t, month_cash, n, diff)  # fmt: skip
+                                 month_t, month_cash, n)  # fmt: skip
                     look_t0, look_n = t_post, n[1]
                     n[1] = posted
-                equity = now + vu[0]
-                free = equity - margin * vu[1]
+                equity = now + value
+                free = equity - margin * used
                 noise = FREE_EPSILON * abs(equity)
             p = pe[k]
             spare = free if free > noise else 0.0
@@ -185,7 +181,7 @@ def size_fills(
                     else:
                         carry_weights(book[0], funding, borrow, w)
                         cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
-                                      month_t, month_cash, n, diff)  # fmt: skip
+                                      month_t, month_cash, n)  # fmt: skip
                     look_t0 = -1
                     t_post = t
                     fill_e[n[0]] = e
@@ -201,7 +197,7 @@ def size_fills(
             if carried:
                 carry_weights(book[0], funding, borrow, w)
                 cash = accrue(t_post, t, cash, w, interest, years, marks, months, True,
-                              month_t, month_cash, n, diff)  # fmt: skip
+                              month_t, month_cash, n)  # fmt: skip
                 look_t0 = -1
                 t_post = t
                 fill_e[n[0]] = e
@@ -219,7 +215,7 @@ def size_fills(
         if hi and months[hi - 1] > t_post:
             carry_weights(book[0], funding, borrow, w)
             accrue(t_post, months[hi - 1], cash, w, interest, years, marks, months, True,
-                   month_t, month_cash, n, diff)  # fmt: skip
+                   month_t, month_cash, n)  # fmt: skip
 
 
 #: The widest row ``row_sum`` sums as numpy does (one pairwise block).
