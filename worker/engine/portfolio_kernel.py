@@ -8,8 +8,8 @@ Every number is bit-for-bit the one of the numpy code they replace:
   adding left to right, as ``ordered_dot`` does in the reference: no BLAS, whose kernel
   (picked by the CPU at run time) would make the last bits depend on the machine
   (tests/engine/test_portfolio_kernel.py checks the equality on every configuration).
-* ``row_sum`` adds a row in the order of numpy's ``sum(axis=1)``, so the per-bar sums need
-  no T x S array.
+* Rows are added by ``numpy_sums.pairwise_sum``, in the order of numpy's ``sum(axis=1)``,
+  so the per-bar sums need no T x S array.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from worker.engine.execution import CLOSE_ENTRY
 from worker.engine.jit import kernel
 from worker.engine.market import F64, I8, I64, B
+from worker.engine.numpy_sums import pairwise_sum
 
 #: Free margin at or below this fraction of equity is rounding noise of used-up margin: 0.
 FREE_EPSILON = 1e-9
@@ -218,38 +219,9 @@ def size_fills(
                    month_t, month_cash, n)  # fmt: skip
 
 
-#: The widest row ``row_sum`` sums as numpy does (one pairwise block).
+#: The most symbols the curve kernels sum per bar (one pairwise block of numpy's sum; wider
+#: portfolios take the numpy path, which builds T x S arrays).
 ROW_SUM_MAX = 128
-
-
-@kernel(f"float64({_F1})")
-def row_sum(a: F64) -> float:
-    """numpy's sum of one contiguous row of at most ``ROW_SUM_MAX`` values (its pairwise
-    summation's base case: sequential below 8, else 8 accumulators), onto 0.0 as
-    ``sum(axis=1)`` starts."""
-    n = a.shape[0]
-    if n < 8:
-        res: float = 0.0
-        for i in range(n):
-            res += a[i]
-        return 0.0 + res
-    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-    i = 8
-    while i < n - n % 8:
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[i]
-        i += 1
-    return 0.0 + res
 
 
 @kernel(f"void({_I1}, {_I1}, {_F1}, {_I1}, {_F2}, float64[::1], float64[::1], float64[::1])")
@@ -295,9 +267,9 @@ def position_values(
             a[s] = abs(x)
             y = -x
             sh[s] = y if (y >= 0.0 or math.isnan(y)) else 0.0  # np.maximum(-x, 0.0)
-        value[t] = row_sum(v)
-        gross[t] = row_sum(a)
-        short[t] = row_sum(sh)
+        value[t] = pairwise_sum(v)
+        gross[t] = pairwise_sum(a)
+        short[t] = pairwise_sum(sh)
 
 
 @kernel(f"void({_F2}, {_F1}, float64, float64[::1])", error_model="numpy")
@@ -310,4 +282,4 @@ def buy_and_hold(close_st: F64, first: F64, capital: float, out: F64) -> None:
         for s in range(s_n):
             x = close_st[s, t]
             growth[s] = x / first[s] if x > 0 else 1.0
-        out[t] = capital * (row_sum(growth) / s_n)
+        out[t] = capital * (pairwise_sum(growth) / s_n)
