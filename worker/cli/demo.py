@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import time
 from decimal import Decimal
@@ -139,6 +140,9 @@ def demo(
     async def main() -> list[Any]:
         with console.status("preparing") as status:
             plan = await plan_module.prepare(settings, workdir, lambda stage: status.update(stage))
+            # Once here, so the workers load the kernels instead of each compiling them.
+            status.update("loading the engine's kernels (compiled once per machine: ~15 s)")
+            await asyncio.to_thread(importlib.import_module, "worker.pipeline.runner")
         console.print(
             f"enqueued {len(plan.runs)} runs on dataset {plan.dataset_id};"
             f" starting {workers} worker process(es), {concurrency} run(s) each"
