@@ -9,12 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tests.engine.sizing_reference import size_multi_reference
 from worker.engine.bars import canonicalize
 from worker.engine.carry import Carry
 from worker.engine.execution import build_legs
 from worker.engine.frames import buy_and_hold_curve
 from worker.engine.market import MarketData
-from worker.engine.multi_sizing import _size_multi_py, size_multi
+from worker.engine.multi_sizing import size_multi
 from worker.engine.params import RunConfig
 from worker.engine.portfolio import Fills, _values
 from worker.engine.simulate import simulate
@@ -97,7 +98,7 @@ def test_kernel_fills_are_the_python_loops(name: str, symbols: int) -> None:
     legs = build_legs(md, signal(md, seed, cfg.direction == "long_short"), cfg, (None, None))
     carry = Carry.of(md, cfg)
     fast = size_multi(md, legs, cfg, 10_000.0, size, carry)
-    same(_size_multi_py(md, legs, cfg, 10_000.0, size, carry), fast)
+    same(size_multi_reference(md, legs, cfg, 10_000.0, size, carry), fast)
     assert (fast.units > 0).any()
 
 
@@ -107,7 +108,7 @@ def test_no_legs() -> None:
     legs = build_legs(md, np.zeros(md.n, dtype=np.int8), cfg, (None, None))
     carry = Carry.of(md, cfg)
     fast = size_multi(md, legs, cfg, 1000.0, 0.5, carry)
-    same(_size_multi_py(md, legs, cfg, 1000.0, 0.5, carry), fast)
+    same(size_multi_reference(md, legs, cfg, 1000.0, 0.5, carry), fast)
     assert fast.units.shape == (0,)
 
 
@@ -117,7 +118,7 @@ def test_a_wiped_account_stops_sizing_as_the_loop_does() -> None:
     cfg = RunConfig.model_validate({**DAY, "margin_initial": 0.25, "commission_fixed": 400.0})
     legs = build_legs(md, signal(md, 5), cfg, (None, None))
     fast = size_multi(md, legs, cfg, 1000.0, 4.0)
-    same(_size_multi_py(md, legs, cfg, 1000.0, 4.0), fast)
+    same(size_multi_reference(md, legs, cfg, 1000.0, 4.0), fast)
     assert (fast.units == 0).any()
 
 

@@ -127,7 +127,7 @@ def size_fills(
     month_cash: F64,
     n: I64,
 ) -> None:
-    """Size every fill event in order (multi_sizing._size_multi_py, the reference). Out:
+    """Size every fill event in order (tests/engine/sizing_reference.py, the reference). Out:
     ``units``/``fees`` per leg, ``ev_cash`` per event; with ``carried`` the executed events
     (``fill_e``, ``n[0]`` of them) and month postings (``n[1]``)."""
     s_n = close_st.shape[0]
