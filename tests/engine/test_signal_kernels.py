@@ -89,3 +89,22 @@ def test_cross_position_equals_numpy(lengths: list[int], seed: int) -> None:
     sk.cross_position(a, b, starts, ends, got)
     want = numpy_cross(a, b, starts, ends) if n else np.empty(0, dtype=np.int8)
     assert got.dtype == want.dtype and (got == want).all()
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sma_cross_position_equals_two_averages_crossed(lengths: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    starts, ends = blocks(lengths)
+    n = int(ends[-1])
+    x = np.round(100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n))), 1)  # ties of averages
+    csum = numpy_cumsum(x, starts, ends)
+    for fast, slow in ((1, 2), (2, 3), (3, 10), (10, 30), (5, 301), (30, 10), (4, 4)):
+        a, b = np.empty(n), np.empty(n)
+        sk.sma_window(x, csum, fast, starts, ends, a)
+        sk.sma_window(x, csum, slow, starts, ends, b)
+        want = np.empty(n, dtype=np.int8)
+        sk.cross_position(a, b, starts, ends, want)
+        got = np.full(n, 7, dtype=np.int8)
+        sk.sma_cross_position(x, csum, fast, slow, starts, ends, got)
+        assert got.tobytes() == want.tobytes(), (fast, slow)

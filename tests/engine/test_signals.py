@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.engine.test_property import random_bars
 from worker.engine import indicators as ind
 from worker.engine.market import MarketData
+from worker.engine.strategies.crossover import SmaCrossover
 
 
 def loop_hold(md: MarketData, el, xl, es, xs):  # type: ignore[no-untyped-def]
@@ -104,3 +106,13 @@ def test_cross_hold_is_hold_of_crosses(seed: int, n_symbols: int, n: int) -> Non
     got = ind.cross_hold(md, a, b)
     want = ind.hold(md, *ind.crosses(md, a, b))
     assert got.dtype == want.dtype and (got == want).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("n_symbols", [1, 3])
+def test_sma_crossover_signal_is_cross_hold_of_the_averages(seed: int, n_symbols: int) -> None:
+    md = MarketData.from_frame(random_bars(seed, n_symbols, 5000))
+    for fast, slow in ((2, 5), (10, 30), (7, 200)):
+        got = SmaCrossover(fast_period=fast, slow_period=slow).signal(md)
+        want = ind.cross_hold(md, ind.sma(md, fast), ind.sma(md, slow))
+        assert got.tobytes() == want.tobytes()

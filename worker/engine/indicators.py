@@ -257,6 +257,17 @@ def cross_hold(md: MarketData, a: F64, b: F64) -> I8:
     return out
 
 
+def sma_cross_hold(md: MarketData, fast: int, slow: int, src: str = "close") -> I8:
+    """``cross_hold(md, sma(md, fast, src), sma(md, slow, src))`` in one pass over the
+    cached running sum, without the two average arrays
+    (``signal_kernels.sma_cross_position``)."""
+    out: I8 = np.empty(md.n, dtype=np.int8)
+    x = np.ascontiguousarray(source(md, src))
+    csum = running_sum(md, src)
+    kernels.sma_cross_position(x, csum, fast, slow, md.starts, md.ends, out)
+    return out
+
+
 def _ffill_index(md: MarketData, mask: B) -> I64:
     """Per row, the last row <= it within its symbol where ``mask`` holds (or the block's
     first row)."""

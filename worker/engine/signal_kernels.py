@@ -67,3 +67,52 @@ def cross_position(a: F64, b: F64, starts: I64, ends: I64, out: I8) -> None:
             pos = cmp if cmp * prev == -1 else pos
             prev = cmp
             out[i] = pos
+
+
+@kernel(f"float64({RF8}, float64, int64, int64, int64)")
+def _sma_row(csum: F64, base: float, period: int, lo: int, i: int) -> float:
+    """``sma_window``'s value at row i of the block starting at ``lo``."""
+    if i < lo + period - 1:
+        return np.nan
+    if i == lo + period - 1:
+        return float(csum[i] / period + base)
+    return float((csum[i] - csum[i - period]) / period + base)
+
+
+@kernel(f"void({RF8}, {RF8}, int64, int64, {RI8}, {RI8}, int8[::1])")
+def sma_cross_position(
+    x: F64, csum: F64, fast: int, slow: int, starts: I64, ends: I64, out: I8
+) -> None:
+    """``cross_position`` of the ``sma_window`` averages of periods ``fast`` and ``slow``
+    without the two average arrays: per block, the sign of their difference is computed
+    row by row from the running sum ``csum`` (the same operations as ``sma_window``), then
+    turned into positions as ``cross_position`` does."""
+    longest = max(fast, slow)
+    for k in range(starts.shape[0]):
+        lo, hi = starts[k], ends[k]
+        if hi <= lo:
+            continue
+        base = x[lo]
+        edge = min(lo + longest, hi)  # rows before it: a window may be short or first
+        for i in range(lo, edge):
+            a = _sma_row(csum, base, fast, lo, i)
+            b = _sma_row(csum, base, slow, lo, i)
+            out[i] = np.int8(a > b) - np.int8(a < b)
+        count = hi - edge
+        # views indexed from 0: numba drops the negative-index checks and vectorises
+        now = csum[edge:hi]
+        back_f = csum[edge - fast : edge - fast + count]
+        back_s = csum[edge - slow : edge - slow + count]
+        cmp = out[edge:hi]
+        for j in range(count):
+            a = (now[j] - back_f[j]) / fast + base
+            b = (now[j] - back_s[j]) / slow + base
+            cmp[j] = np.int8(a > b) - np.int8(a < b)
+        pos = np.int8(0)
+        prev = out[lo]
+        out[lo] = 0
+        for i in range(lo + 1, hi):
+            c = out[i]
+            pos = c if c * prev == -1 else pos
+            prev = c
+            out[i] = pos

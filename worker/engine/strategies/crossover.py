@@ -39,6 +39,9 @@ class SmaCrossover(_Crossover):
     def _average(self, md: MarketData, period: int) -> F64:
         return ind.sma(md, period)
 
+    def signal(self, md: MarketData) -> I8:
+        return ind.sma_cross_hold(md, self.fast_period, self.slow_period)
+
 
 class EmaCrossover(_Crossover):
     """Exponential moving averages of close: span semantics (alpha = 2/(period+1)),
