@@ -51,24 +51,13 @@ def test_return_values_equal_numpy(n: int, threshold: float, special: float | No
     assert same(out, numpy_returns(e, 9_999.0))
 
 
-@pytest.mark.parametrize("n", LENGTHS)
-@pytest.mark.parametrize("lo", [0, 3])
-def test_centred_values_equal_numpy(n: int, lo: int) -> None:
-    rng = np.random.default_rng(n)
-    x, y = rng.normal(0, 1, n + lo), rng.normal(0, 1, n + lo)
-    if n:
-        x[lo + n // 2], y[lo] = np.nan, -0.0
-    xx, yy, xy = np.empty(n), np.empty(n), np.empty(n)
-    mk.centred_values(x, y, 0.25, 0.0, lo, xx, yy, xy)
-    dx, dy = x[lo:] - 0.25, y[lo:] - 0.0
-    assert same(xx, dx * dx) and same(yy, dy * dy) and same(xy, dx * dy)
-
-
-def numpy_centred_moments(r: np.ndarray, b: np.ndarray, mr: float, mb: float) -> tuple:
+def numpy_centred_moments(
+    r: np.ndarray, b: np.ndarray, mr: float, mb: float, block: int = MOMENT_BLOCK
+) -> tuple:
     srr = sbb = srb = 0.0
-    for lo in range(0, r.shape[0], MOMENT_BLOCK):
-        dr = r[lo : lo + MOMENT_BLOCK] - mr
-        db = b[lo : lo + MOMENT_BLOCK] - mb
+    for lo in range(0, r.shape[0], block):
+        dr = r[lo : lo + block] - mr
+        db = b[lo : lo + block] - mb
         srr += float((dr * dr).sum())
         sbb += float((db * db).sum())
         srb += float((dr * db).sum())
@@ -82,3 +71,19 @@ def test_centred_moments_equal_blockwise_numpy(n: int) -> None:
     mr, mb = (float(r.mean()), float(b.mean())) if n else (0.0, 0.0)
     got = np.array(centred_moments(r, b, mr, mb))
     assert same(got, np.array(numpy_centred_moments(r, b, mr, mb), dtype=np.float64))
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+@pytest.mark.parametrize("block", [1, 8, 100, 128, 4096, MOMENT_BLOCK])
+def test_centred_sums_equal_blockwise_numpy(n: int, block: int) -> None:
+    rng = np.random.default_rng(n + block)
+    x, y = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    if n > 2:
+        x[n // 2], y[1] = -0.0, np.inf
+    got = np.array(mk.centred_sums(x, y, 0.25, 0.0, block))
+    assert same(got, np.array(numpy_centred_moments(x, y, 0.25, 0.0, block), dtype=np.float64))
+    if n:
+        x[n - 1] = np.nan
+        got = np.array(mk.centred_sums(x, y, 0.25, 0.0, block))
+        want = np.array(numpy_centred_moments(x, y, 0.25, 0.0, block), dtype=np.float64)
+        assert same(got, want)

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.engine import annualisation as an
-from worker.engine.moment_kernels import centred_values
+from worker.engine.moment_kernels import centred_sums
 from worker.engine.return_metrics import SD_EPSILON, finite
 
 F64 = npt.NDArray[np.float64]
@@ -98,22 +98,11 @@ MOMENT_BLOCK = 1 << 16
 def centred_moments(r: F64, b: F64, mr: float, mb: float) -> tuple[float, float, float]:
     """``(Σ(r - mr)², Σ(b - mb)², Σ(r - mr)(b - mb))`` over cache-sized blocks, each
     block's sum added in block order: no BLAS dot, whose threads make the sum depend on
-    the machine's core count (and wait for a core on a busy one). A block's three products
-    are computed in one compiled pass (``moment_kernels.centred_values``), then summed by
-    numpy."""
+    the machine's core count (and wait for a core on a busy one). One compiled pass
+    (``moment_kernels.centred_sums``), summing each block as numpy does."""
     r = np.ascontiguousarray(r, dtype=np.float64)
     b = np.ascontiguousarray(b, dtype=np.float64)
-    n = int(r.shape[0])
-    buf = np.empty((3, min(MOMENT_BLOCK, n)))
-    srr = sbb = srb = 0.0
-    for lo in range(0, n, MOMENT_BLOCK):
-        k = min(MOMENT_BLOCK, n - lo)
-        rr, bb, rb = buf[0, :k], buf[1, :k], buf[2, :k]
-        centred_values(r, b, mr, mb, lo, rr, bb, rb)
-        srr += float(rr.sum())
-        sbb += float(bb.sum())
-        srb += float(rb.sum())
-    return srr, sbb, srb
+    return centred_sums(r, b, float(mr), float(mb), MOMENT_BLOCK)
 
 
 def benchmark_stats(

@@ -1,13 +1,16 @@
-"""Compiled kernels that compute, in one pass, the per-bar values a block's sums are taken
-of; numpy then sums them (its pairwise sum is vectorised, a compiled one is not), so every
-sum is the one numpy gave before (tests/engine/test_moment_kernels.py).
+"""Compiled kernels of the per-bar values a curve's sums are taken of: ``return_values``
+leaves the sums to numpy, ``centred_sums`` adds them in numpy's order (numpy_sums.py), so
+every sum is the one numpy gave before (tests/engine/test_moment_kernels.py).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8
 from worker.engine.market import F64
+from worker.engine.numpy_sums import pairwise_sums3
 
 _OUT3 = "float64[::1], float64[::1], float64[::1]"
 
@@ -28,18 +31,30 @@ def return_values(e: F64, prev: float, threshold: float, r: F64, sq: F64, down: 
         down[i] = m * m
 
 
-@kernel(f"void({RF8}, {RF8}, float64, float64, int64, {_OUT3})")
-def centred_values(
-    x: F64, y: F64, mx: float, my: float, lo: int, xx: F64, yy: F64, xy: F64
-) -> None:
-    """For rows ``lo ..`` (as many as ``xx`` holds): ``dx = x - mx``, ``dy = y - my``, and
-    ``xx = dx²``, ``yy = dy²``, ``xy = dx·dy``."""
-    for i in range(xx.shape[0]):
-        dx = x[lo + i] - mx
-        dy = y[lo + i] - my
-        xx[i] = dx * dx
-        yy[i] = dy * dy
-        xy[i] = dx * dy
+@kernel(f"UniTuple(float64, 3)({RF8}, {RF8}, float64, float64, int64)", error_model="numpy")
+def centred_sums(x: F64, y: F64, mx: float, my: float, block: int) -> tuple[float, float, float]:
+    """``(Σ dx², Σ dy², Σ dx·dy)`` with ``dx = x - mx``, ``dy = y - my``: per block of
+    ``block`` rows the three products, each block's ``np.sum`` (``numpy_sums``) added in
+    block order."""
+    n = x.shape[0]
+    size = min(block, max(n, 1))
+    xx, yy, xy = np.empty(size), np.empty(size), np.empty(size)
+    sxx = syy = sxy = 0.0
+    for lo in range(0, n, block):
+        k = min(block, n - lo)
+        # views indexed from 0: numba drops the negative-index checks and vectorises
+        xs, ys = x[lo : lo + k], y[lo : lo + k]
+        for i in range(k):
+            dx = xs[i] - mx
+            dy = ys[i] - my
+            xx[i] = dx * dx
+            yy[i] = dy * dy
+            xy[i] = dx * dy
+        a, b, c = pairwise_sums3(xx, yy, xy, k)
+        sxx += a
+        syy += b
+        sxy += c
+    return sxx, syy, sxy
 
 
 @kernel(f"void({RF8}, float64, float64[::1])", error_model="numpy")
