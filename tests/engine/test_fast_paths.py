@@ -14,6 +14,7 @@ from tests.engine.test_property import configs, random_bars, random_signal, with
 from worker.engine import equity_stats as es
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
+from worker.engine.return_metrics import returns_from_equity
 from worker.engine.simulate import simulate, simulate_metrics
 
 
@@ -47,8 +48,13 @@ def test_simulate_metrics_equal_simulate(
     finally:
         es.STATS_BLOCK = old
     same(full.metrics, fast)
-    # and the blockwise statistics agree with whole-array numpy
+    # the returns kept for the analysis are the curve's (None only after a ruin)
     equity = full.curve.equity
+    if full.returns is None:
+        assert full.metrics["ruined"]
+    else:
+        assert full.returns.tobytes() == returns_from_equity(equity, 10_000.0).tobytes()
+    # and the blockwise statistics agree with whole-array numpy
     whole = es._array_stats(equity, 10_000.0, 0.0)
     es.STATS_BLOCK = block
     try:
@@ -79,6 +85,12 @@ def test_equity_stats_edge_curves(block: int) -> None:
         ]
         for curve in curves:
             got = es.equity_stats(es.array_block(curve), curve.shape[0], 100.0)
+            kept = np.full(curve.shape[0], 7.0)
+            with_returns = es.equity_stats(
+                es.array_block(curve), curve.shape[0], 100.0, returns=kept
+            )
+            assert repr(with_returns) == repr(got)
+            assert kept.tobytes() == returns_from_equity(curve, 100.0).tobytes()
             want = es._array_stats(curve, 100.0, 0.0)
             assert got.underwater == want.underwater
             assert got.final == want.final

@@ -70,15 +70,21 @@ def micros(timestamps: pl.Series) -> I64:
 
 
 def _return_paths(
-    equity: F64, benchmark: F64 | None, initial: float, ruin_bar: int | None
+    equity: F64,
+    benchmark: F64 | None,
+    initial: float,
+    ruin_bar: int | None,
+    returns: F64 | None = None,
 ) -> tuple[F64, F64 | None]:
-    """Per-bar returns of the run and the benchmark; a ruined run's stop at the ruin bar,
-    whose equity counts as 0 (as the return metrics do, docs/metrics.md)."""
+    """Per-bar returns of the run (``returns`` when the simulation kept them) and the
+    benchmark; a ruined run's stop at the ruin bar, whose equity counts as 0 (as the
+    return metrics do, docs/metrics.md)."""
     if ruin_bar is not None:
         equity = equity[:ruin_bar].copy()
         equity[-1] = 0.0
         benchmark = None if benchmark is None else benchmark[:ruin_bar]
-    r = returns_from_equity(equity, initial)
+        returns = None
+    r = returns_from_equity(equity, initial) if returns is None else returns
     b = None if benchmark is None else returns_from_equity(benchmark, initial)
     return r, b
 
@@ -138,13 +144,15 @@ def analyse(
     ppy: float,
     risk_free_rate: float = 0.0,
     ruin_bar: int | None = None,
+    returns: F64 | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
-    (None: no benchmark)."""
+    (None: no benchmark). ``returns``: the equity's per-bar returns
+    (``Simulation.returns``), if known."""
     times = micros(equity_frame["timestamp"])
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
-    r, b = _return_paths(equity, benchmark, initial, ruin_bar)
+    r, b = _return_paths(equity, benchmark, initial, ruin_bar, returns)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
     worst = dd.worst_periods(table, times)
     monthly = period_returns(times, equity, initial, "M")

@@ -279,6 +279,7 @@ def simulate_run(
         ppy=ppy,
         risk_free_rate=cfg.risk_free_rate,
         ruin_bar=_ruin_bar(sim.metrics),
+        returns=sim.returns,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)

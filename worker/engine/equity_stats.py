@@ -67,6 +67,7 @@ def equity_stats(
     observe: BlockObserver | None = None,
     *,
     threshold: float = 0.0,
+    returns: F64 | None = None,
 ) -> EquityStats:
     """Equity statistics in one pass over cache-sized blocks, ``block(lo, hi)`` giving the
     curve's bars ``lo .. hi - 1``; each per-bar value is computed as on the whole array,
@@ -80,9 +81,12 @@ def equity_stats(
     rounded division being monotone, and it is under water wherever it is below it).
     A non-finite curve falls back to whole-array numpy semantics (and ``observe`` sees
     only the blocks before it).
+
+    ``returns`` (``bars`` long), when given, receives the per-bar returns
+    (``return_metrics.returns_from_equity`` of the curve), kept for the run's analysis.
     """
     with np.errstate(divide="ignore", invalid="ignore"):  # once, not per block
-        return _equity_stats(block, bars, initial, observe, threshold)
+        return _equity_stats(block, bars, initial, observe, threshold, returns)
 
 
 def _equity_stats(
@@ -91,6 +95,7 @@ def _equity_stats(
     initial: float,
     observe: BlockObserver | None,
     threshold: float,
+    returns: F64 | None,
 ) -> EquityStats:
     step = STATS_BLOCK
     total = squares = down = 0.0
@@ -104,9 +109,13 @@ def _equity_stats(
         m = e.shape[0]
         top, bottom = extremes(e)
         if not (math.isfinite(top) and math.isfinite(bottom)):
-            return _array_stats(_whole(block, bars), initial, threshold)
+            whole = _whole(block, bars)
+            if returns is not None:
+                returns[:] = returns_from_equity(whole, initial)
+            return _array_stats(whole, initial, threshold)
         lowest = min(lowest, bottom)
-        r, sq, below = buf[0, :m], buf[1, :m], buf[2, :m]
+        r = buf[0, :m] if returns is None else returns[lo : lo + m]
+        sq, below = buf[1, :m], buf[2, :m]
         return_values(e, prev, threshold, r, sq, below)
         block_total, block_squares = float(r.sum()), float(sq.sum())
         total += block_total

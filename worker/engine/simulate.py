@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
 from worker.engine.bar_kernels import increasing_in_blocks
@@ -42,6 +44,9 @@ class Simulation:
     trade_returns: F64
     metrics: dict[str, Metric]
     capital: float
+    #: ``returns_from_equity(curve.equity, capital)``, kept from the pass over the curve
+    #: (None after a ruin: the analysis then stops the returns at the ruin bar).
+    returns: F64 | None = None
 
 
 def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer:
@@ -115,21 +120,24 @@ def simulate(
     ruin_t, calls = None, 0
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     bars = int(curve.equity.shape[0])
-    stats = equity_stats(array_block(curve.equity), bars, capital, threshold=rf)
+    returns: F64 | None = np.empty(bars)
+    stats = equity_stats(array_block(curve.equity), bars, capital, threshold=rf, returns=returns)
     if can_breach(stats.min_equity, cfg):  # the curve's lowest bar (inf without bars)
         done = liquidate(md, fills, curve, cfg, capital, sizer)
         fills, curve, ruin_t, calls = done.fills, done.curve, done.ruin_t, done.margin_calls
         equity = curve.equity
         if ruin_t is None:
-            stats = equity_stats(array_block(equity), int(equity.shape[0]), capital, threshold=rf)
+            block = array_block(equity)
+            stats = equity_stats(block, bars, capital, threshold=rf, returns=returns)
         else:
+            returns = None
             wiped = array_block(wiped_path(equity, ruin_t))
             stats = equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
     equity = curve.equity
     pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
     values.update(carry_metrics(curve))
-    return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital)
+    return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital, returns)
 
 
 def simulate_metrics(
