@@ -23,9 +23,12 @@ def increasing_in_blocks(ts: I64, starts: I64, ends: I64) -> bool:
     """Whether ``ts`` strictly increases within every block ``[starts[k], ends[k])``."""
     for k in range(starts.shape[0]):
         for lo in range(starts[k] + 1, ends[k], CHUNK):
+            hi = min(lo + CHUNK, ends[k])
+            # views indexed from 0: numba drops the negative-index checks and vectorises
+            now, before = ts[lo:hi], ts[lo - 1 : hi - 1]
             bad = False
-            for i in range(lo, min(lo + CHUNK, ends[k])):
-                bad |= ts[i] <= ts[i - 1]
+            for i in range(hi - lo):
+                bad |= now[i] <= before[i]
             if bad:
                 return False
     return True
