@@ -69,12 +69,12 @@ def _sma_at(csum: F64, x0: float, period: int, t: int) -> float:
     return float((csum[t] - csum[t - period]) / float(period) + x0)
 
 
-#: ``_compare``'s mark for a row whose two approximations are too close to tell apart.
+#: ``compare_averages``'s mark for a row whose two approximations are too close to tell apart.
 UNSURE = 2
 
 
 @kernel(f"void({RO}, float64, int64, int64, int64, int64, {VS})", error_model="numpy")
-def _compare(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I8) -> None:
+def compare_averages(csum: F64, x0: float, fast: int, slow: int, lo: int, m: int, cmp: I8) -> None:
     """``cmp[1 + j]`` = sign(fast SMA - slow SMA) at row lo + j (0 for ties and NaN), as
     ``cross_hold`` compares the exact averages: each window's mean is approximated by a
     multiplication, and only rows whose two approximations are too close to tell apart
@@ -141,7 +141,7 @@ def crossover_legs(
     k = 0
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
-        _compare(csum, x0, fast, slow, lo, m, cmp)
+        compare_averages(csum, x0, fast, slow, lo, m, cmp)
         k = _crosses(lo, m, cmp, rows, values, k)
     entry = np.empty(k + 1, dtype=np.int64)
     exit_ = np.empty(k + 1, dtype=np.int64)

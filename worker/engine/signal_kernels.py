@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from worker.engine.grid_kernel import BLOCK, compare_averages
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
 from worker.engine.market import F64, I8, I64
@@ -84,15 +85,32 @@ def sma_cross_position(
     x: F64, csum: F64, fast: int, slow: int, starts: I64, ends: I64, out: I8
 ) -> None:
     """``cross_position`` of the ``sma_window`` averages of periods ``fast`` and ``slow``
-    without the two average arrays: per block, the sign of their difference is computed
-    row by row from the running sum ``csum`` (the same operations as ``sma_window``), then
-    turned into positions as ``cross_position`` does."""
+    without the two average arrays: per block, the sign of their difference row by row
+    from the running sum ``csum`` (``grid_kernel.compare_averages``, which divides only
+    where two averages are too close to tell apart by a multiplication; with
+    ``fast >= slow`` the same operations as ``sma_window``), then turned into positions
+    as ``cross_position`` does."""
     longest = max(fast, slow)
+    cmp = np.zeros(min(BLOCK, max(out.shape[0], 1)) + 1, dtype=np.int8)
     for k in range(starts.shape[0]):
         lo, hi = starts[k], ends[k]
         if hi <= lo:
             continue
         base = x[lo]
+        if fast < slow:
+            block = csum[lo:hi]
+            pos = np.int8(0)
+            prev = np.int8(0)
+            for c0 in range(0, hi - lo, BLOCK):
+                m = min(BLOCK, hi - lo - c0)
+                compare_averages(block, base, fast, slow, c0, m, cmp)
+                for j in range(m):
+                    c = cmp[j + 1]
+                    pos = c if c * prev == -1 else pos
+                    prev = c
+                    out[lo + c0 + j] = pos
+            out[lo] = 0
+            continue
         edge = min(lo + longest, hi)  # rows before it: a window may be short or first
         for i in range(lo, edge):
             a = _sma_row(csum, base, fast, lo, i)
@@ -103,11 +121,11 @@ def sma_cross_position(
         now = csum[edge:hi]
         back_f = csum[edge - fast : edge - fast + count]
         back_s = csum[edge - slow : edge - slow + count]
-        cmp = out[edge:hi]
+        cells = out[edge:hi]
         for j in range(count):
             a = (now[j] - back_f[j]) / fast + base
             b = (now[j] - back_s[j]) / slow + base
-            cmp[j] = np.int8(a > b) - np.int8(a < b)
+            cells[j] = np.int8(a > b) - np.int8(a < b)
         pos = np.int8(0)
         prev = out[lo]
         out[lo] = 0
