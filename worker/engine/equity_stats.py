@@ -55,7 +55,8 @@ def _block_returns(e: F64, prev: float, out: F64) -> F64:
     return out
 
 
-def _one_pass_ok(bars: int, total: float, squares: float) -> bool:
+def one_pass_ok(bars: int, total: float, squares: float) -> bool:
+    """Whether the one-pass variance is safe (else ``EquityStats.dev`` is summed)."""
     mean = total / bars
     return bars * mean * mean < 1e-3 * squares
 
@@ -127,7 +128,7 @@ def _equity_stats(
         peak, min_ratio, run, best = peak_block(e, top, bottom, peak, min_ratio, run, best)
     best = max(best, run)
     dev = None
-    if bars >= 2 and math.isfinite(total) and not _one_pass_ok(bars, total, squares):
+    if bars >= 2 and math.isfinite(total) and not one_pass_ok(bars, total, squares):
         mean = total / bars
         dev, prev = 0.0, float(initial)
         for lo in range(0, bars, step):
@@ -153,7 +154,7 @@ def _array_stats(equity: F64, initial: float, threshold: float) -> EquityStats:
     total = float(r.sum())
     squares = float(r @ r)
     dev = None
-    if bars >= 2 and math.isfinite(total) and not _one_pass_ok(bars, total, squares):
+    if bars >= 2 and math.isfinite(total) and not one_pass_ok(bars, total, squares):
         d = np.subtract(r, total / bars)
         dev = float(d @ d)
     if threshold:

@@ -15,6 +15,7 @@ from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
 from worker.engine.bar_kernels import increasing_in_blocks
 from worker.engine.carry import CARRY_METRICS, Carry
+from worker.engine.curve_stats import curve_and_stats
 from worker.engine.equity_stats import EquityStats, array_block, equity_stats
 from worker.engine.execution import Legs, build_legs
 from worker.engine.liquidation import Sizer, account_metrics, can_breach, liquidate, wiped_path
@@ -116,12 +117,17 @@ def simulate(
     """``levels``: the strategy's entry-order levels (``Strategy.entry_levels``)."""
     sizer = _sizer(md, cfg, capital, size)
     fills = sizer(build_legs(md, signal, cfg, levels))
-    curve = equity_curve(md, fills, capital)
     ruin_t, calls = None, 0
     rf = per_period_rate(cfg.risk_free_rate, ppy)
+    returns: F64 | None
+    if md.n_symbols == 1 and fills.posts is None:
+        curve, stats, returns = curve_and_stats(md, fills, capital, rf)
+    else:
+        curve = equity_curve(md, fills, capital)
+        returns = np.empty(curve.equity.shape[0])
+        block = array_block(curve.equity)
+        stats = equity_stats(block, returns.shape[0], capital, threshold=rf, returns=returns)
     bars = int(curve.equity.shape[0])
-    returns: F64 | None = np.empty(bars)
-    stats = equity_stats(array_block(curve.equity), bars, capital, threshold=rf, returns=returns)
     if can_breach(stats.min_equity, cfg):  # the curve's lowest bar (inf without bars)
         done = liquidate(md, fills, curve, cfg, capital, sizer)
         fills, curve, ruin_t, calls = done.fills, done.curve, done.ruin_t, done.margin_calls

@@ -1,0 +1,185 @@
+"""One symbol's equity curve and its ``equity_stats`` in one compiled pass (simulate's
+common case: one symbol, no carry), with the per-bar returns kept for the analysis: each
+block of the curve is summarised while it is still in the cache, instead of being written
+whole and read back.
+
+The curve is ``curve_kernels.single_equity``'s, the statistics ``equity_stats``' of it:
+the same blocks of ``STATS_BLOCK`` bars, per bar the same return, square and shortfall as
+``moment_kernels.return_values``, each block summed in numpy's order
+(``numpy_sums.pairwise_sums3``), extremes and running peak by ``peak_kernels``. So every
+number is the one the two passes gave (tests/engine/test_curve_stats.py). A curve that is
+not finite everywhere, or whose variance needs the second pass, is finished by
+``equity_stats`` itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from worker.engine.equity_stats import (
+    STATS_BLOCK,
+    EquityStats,
+    array_block,
+    equity_stats,
+    one_pass_ok,
+)
+from worker.engine.jit import kernel
+from worker.engine.kernel_types import RF8, RI8
+from worker.engine.market import F64, I64, MarketData
+from worker.engine.numpy_sums import pairwise_sums3
+from worker.engine.peak_kernels import extremes, peak_block
+from worker.engine.portfolio import Curve, Fills
+
+#: Slots of ``single_curve_stats``' ``out``.
+TOTAL, SQUARES, DOWN, MIN_RATIO, MIN_EQUITY, UNDERWATER, FINAL = range(7)
+_OUT = "float64[::1]"
+_STATE = "Tuple((int64, float64, float64))"
+
+
+@kernel(
+    f"{_STATE}({RI8}, {RF8}, {RF8}, {RF8}, int64, int64, int64, float64, float64, "
+    f"{_OUT}, {_OUT}, {_OUT})"
+)
+def _curve_part(
+    ev_t: I64,
+    ev_cash: F64,
+    ev_pos: F64,
+    close: F64,
+    lo: int,
+    hi: int,
+    j: int,
+    c: float,
+    p: float,
+    equity: F64,
+    cash: F64,
+    value: F64,
+) -> tuple[int, float, float]:
+    """``single_equity`` on bars lo .. hi - 1, from event ``j`` and the cash ``c`` and
+    position ``p`` it left; returns them for the next part."""
+    m_ev = ev_t.shape[0]
+    t = lo
+    while t < hi:
+        while j < m_ev and ev_t[j] <= t:
+            c, p = ev_cash[j], ev_pos[j]
+            j += 1
+        stop = hi if j >= m_ev else min(hi, ev_t[j])
+        # views indexed from 0: numba drops the negative-index checks and vectorises
+        es, cs, vs, marks = equity[t:stop], cash[t:stop], value[t:stop], close[t:stop]
+        for i in range(stop - t):
+            v = p * marks[i]
+            cs[i] = c
+            vs[i] = v
+            es[i] = c + v
+        t = stop
+    return j, c, p
+
+
+@kernel(
+    f"boolean({RI8}, {RF8}, {RF8}, float64, {RF8}, float64, int64, "
+    f"{_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT})",
+    error_model="numpy",
+)
+def single_curve_stats(
+    ev_t: I64,
+    ev_cash: F64,
+    ev_pos: F64,
+    capital: float,
+    close: F64,
+    threshold: float,
+    block: int,
+    equity: F64,
+    cash: F64,
+    value: F64,
+    returns: F64,
+    out: F64,
+) -> bool:
+    """``single_equity`` into ``equity``, ``cash`` and ``value``, and per block of
+    ``block`` bars the returns (into ``returns``) and ``equity_stats``' sums, extremes and
+    peak (into ``out``); False (the curve written whole, the rest not) when some equity is
+    not finite."""
+    n = close.shape[0]
+    size = min(block, max(n, 1))
+    sq = np.empty(size)
+    dn = np.empty(size)
+    j = 0
+    c, p = capital, 0.0
+    total = squares = down = 0.0
+    lowest = np.inf
+    peak = prev = capital
+    min_ratio = np.inf
+    best = run = 0
+    finite = True
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        j, c, p = _curve_part(ev_t, ev_cash, ev_pos, close, lo, hi, j, c, p, equity, cash, value)
+        if not finite:
+            continue
+        e = equity[lo:hi]
+        top, bottom = extremes(e)
+        if not (math.isfinite(top) and math.isfinite(bottom)):
+            finite = False
+            continue
+        lowest = min(lowest, bottom)
+        r = returns[lo:hi]
+        before = prev
+        for i in range(hi - lo):  # moment_kernels.return_values
+            x = e[i]
+            ri = x / before - 1.0
+            before = x
+            d = ri - threshold
+            below = d if (d < 0.0 or d != d) else 0.0
+            r[i] = ri
+            sq[i] = ri * ri
+            dn[i] = below * below
+        block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, hi - lo)
+        total += block_total
+        squares += block_squares
+        down += block_down
+        prev = e[hi - lo - 1]
+        peak, min_ratio, run, best = peak_block(e, top, bottom, peak, min_ratio, run, best)
+    out[TOTAL] = total
+    out[SQUARES] = squares
+    out[DOWN] = down
+    out[MIN_RATIO] = min_ratio
+    out[MIN_EQUITY] = lowest
+    out[UNDERWATER] = max(best, run)
+    out[FINAL] = prev if n else capital
+    return finite
+
+
+def curve_and_stats(
+    md: MarketData, fills: Fills, capital: float, threshold: float
+) -> tuple[Curve, EquityStats, F64]:
+    """``portfolio.equity_curve`` of one symbol without carry, its ``equity_stats`` and
+    its per-bar returns (``return_metrics.returns_from_equity``)."""
+    legs = fills.legs
+    ev_pos = np.zeros(2 * legs.count)
+    ev_pos[0::2] = legs.side * fills.units
+    n = md.n_times
+    equity, cash, value, returns = (np.empty(n) for _ in range(4))
+    out = np.empty(7)
+    whole = single_curve_stats(
+        fills.ev_t, fills.ev_cash, ev_pos, capital, md.close, threshold, STATS_BLOCK,
+        equity, cash, value, returns, out,
+    )  # fmt: skip
+    curve = Curve(equity, cash, value, None)
+    if not whole:
+        stats = equity_stats(array_block(equity), n, capital, threshold=threshold, returns=returns)
+        return curve, stats, returns
+    stats = EquityStats(
+        n,
+        float(out[FINAL]),
+        float(out[TOTAL]),
+        float(out[SQUARES]),
+        float(out[DOWN]),
+        float(out[MIN_RATIO]),
+        float(out[MIN_EQUITY]),
+        int(out[UNDERWATER]),
+        None,
+        threshold,
+    )
+    if n >= 2 and math.isfinite(stats.total) and not one_pass_ok(n, stats.total, stats.squares):
+        stats = equity_stats(array_block(equity), n, capital, threshold=threshold)
+    return curve, stats, returns
