@@ -326,3 +326,22 @@ def test_benchmark_stats_sum_over_several_blocks() -> None:
     dr, db = r - r.mean(), b - b.mean()
     moments = bm.centred_moments(r, b, float(r.mean()), float(b.mean()))
     assert moments == pytest.approx((dr @ dr, db @ db, dr @ db), rel=1e-13)
+
+
+def test_the_calendar_tables_are_period_returns_of_the_run_and_its_benchmark() -> None:
+    bars = generate_bars(symbols=["AAA"], n_bars=3_000, timeframe="1h", seed=2)
+    res = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 10, "slow_period": 30},
+        {"commission": 0.001},
+        initial_capital=10_000,
+        timeframe="1h",
+    )
+    times = micros(res.equity["timestamp"])
+    equity, bench = res.equity["equity"].to_numpy(), res.benchmark.to_numpy()  # type: ignore[union-attr]
+    tables = res.analysis  # type: ignore[union-attr]
+    assert tables is not None and len(tables.monthly) > 1 and len(tables.yearly) >= 1
+    assert tables.monthly == period_returns(times, equity, 10_000.0, "M")
+    assert tables.yearly == period_returns(times, equity, 10_000.0, "Y")
+    assert tables.benchmark_monthly == period_returns(times, bench, 10_000.0, "M")
+    assert tables.benchmark_yearly == period_returns(times, bench, 10_000.0, "Y")

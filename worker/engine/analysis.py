@@ -18,7 +18,7 @@ import polars as pl
 from worker.engine import benchmark_metrics as bm
 from worker.engine import drawdowns as dd
 from worker.engine import trade_metrics as tm
-from worker.engine.calendar_returns import PeriodReturn, period_returns
+from worker.engine.calendar_returns import PeriodReturn, calendar_periods, returns_over
 from worker.engine.metrics import Metric, sanitize
 from worker.engine.return_metrics import finite, returns_from_equity
 
@@ -89,6 +89,19 @@ def _return_paths(
     return r, b
 
 
+def _calendar(times: I64) -> tuple[tuple[I64, I64] | None, tuple[I64, I64] | None]:
+    """The months and years of the bar times (``calendar_periods``), None without bars."""
+    if times.shape[0] == 0:
+        return None, None
+    return calendar_periods(times, "M"), calendar_periods(times, "Y")
+
+
+def _calendar_returns(
+    periods: tuple[I64, I64] | None, curve: F64 | None, initial: float, unit: str
+) -> list[PeriodReturn]:
+    return [] if periods is None or curve is None else returns_over(periods, curve, initial, unit)
+
+
 def benchmark_values(
     returns: F64, bench: F64 | None, ppy: float, risk_free_rate: float
 ) -> dict[str, Metric]:
@@ -155,7 +168,8 @@ def analyse(
     r, b = _return_paths(equity, benchmark, initial, ruin_bar, returns)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
     worst = dd.worst_periods(table, times)
-    monthly = period_returns(times, equity, initial, "M")
+    months, years = _calendar(times)
+    monthly = _calendar_returns(months, equity, initial, "M")
     values: dict[str, Metric] = {
         "benchmark_return": (
             None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
@@ -168,10 +182,14 @@ def analyse(
     analysis = Analysis(
         drawdowns=worst,
         monthly=monthly,
-        yearly=period_returns(times, equity, initial, "Y"),
-        benchmark_monthly=[] if benchmark is None else period_returns(times, benchmark, initial),
+        yearly=_calendar_returns(years, equity, initial, "Y"),
+        benchmark_monthly=(
+            returns_over(months, benchmark, initial, "M")
+            if months and benchmark is not None
+            else []
+        ),
         benchmark_yearly=(
-            [] if benchmark is None else period_returns(times, benchmark, initial, "Y")
+            returns_over(years, benchmark, initial, "Y") if years and benchmark is not None else []
         ),
     )
     return sanitize(values), analysis

@@ -44,7 +44,15 @@ def period_returns(micros: I64, equity: F64, initial: float, unit: str = "M") ->
     last equity over the previous period's last (the first period's over ``initial``)."""
     if len(equity) == 0:
         return []
-    keys, last = calendar_periods(micros, unit)
+    return returns_over(calendar_periods(micros, unit), equity, initial, unit)
+
+
+def returns_over(
+    periods: tuple[I64, I64], equity: F64, initial: float, unit: str
+) -> list[PeriodReturn]:
+    """``period_returns`` on the ``calendar_periods`` of the curve's bar times (found once
+    for curves on the same bars)."""
+    keys, last = periods
     closing = np.asarray(equity, dtype=np.float64)[last]
     opening = np.concatenate([[initial], closing[:-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
