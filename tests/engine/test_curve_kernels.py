@@ -89,13 +89,20 @@ def test_drawdown_curve_with_nan_takes_numpy() -> None:
     assert np.array_equal(dd.drawdown_curve(equity, 100.0), want, equal_nan=True)
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 11, 1000])
+@pytest.mark.parametrize("n", [0, 1, 2, 11, 1000, 255, 256, 257, 5_000])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("nan", [False, True])
-def test_drawdown_periods_equal_numpy(n: int, seed: int, nan: bool) -> None:
-    curve = dd.drawdown_curve(curves(seed, n), 100.0)
+@pytest.mark.parametrize("vol", [0.02, 0.001])
+def test_drawdown_periods_equal_numpy(n: int, seed: int, nan: bool, vol: float) -> None:
+    rng = np.random.default_rng(seed)
+    equity = 100.0 * np.exp(np.cumsum(rng.normal(0, vol, n)))  # long runs under water
+    if n > 600:
+        equity[300:520] = equity[:300].max() * 2  # a long stretch at the peak
+        equity[700] = equity[701] = equity[:700].min() * 0.5  # tie at the trough
+        equity[2000:2300] = equity[:2000].min() * 0.25  # a flat trough: ties over a stretch
+    curve = dd.drawdown_curve(equity if vol < 0.01 else curves(seed, n), 100.0)
     if nan and n:
-        curve[np.random.default_rng(seed).random(n) < 0.05] = np.nan
+        curve[rng.random(n) < (0.05 if vol > 0.01 else 0.0005)] = np.nan
     starts, ends, depths, lows = numpy_periods(curve)
     table = dd.drawdown_table(np.arange(n, dtype=np.int64) * 60_000_000, curve)
     assert table.start.tolist() == starts.tolist() and table.end.tolist() == ends.tolist()

@@ -55,18 +55,58 @@ def drawdown_from_peak(equity: F64, initial: float, out: F64) -> bool:
     return True
 
 
+#: Bars per stretch ``drawdown_periods`` first checks whole (a compiled, vectorised test).
+STRETCH = 256
+
+
 @kernel(f"int64({RF8}, int64[::1], int64[::1], float64[::1], int64[::1])")
 def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) -> int:
     """How many runs of bars with ``dd < 0`` (the arrays hold ``(len(dd) + 1) // 2``), and
     per run: its first bar, the bar
     after its last (``len(dd)`` if it lasts to the end), the first bar at its minimum,
     and ``np.minimum.reduceat(dd, starts)``: that minimum, or NaN if a NaN lies between
-    the run's end and the next run's first bar."""
+    the run's end and the next run's first bar.
+
+    Bar by bar, except that a stretch of ``STRETCH`` bars that stays under water (or
+    stays at the peak, without NaN) is taken whole: under water only its minimum can
+    change the run, at the stretch's first bar holding it; a stretch that fails the test
+    is then taken bar by bar."""
+    n = dd.shape[0]
+    bits = dd.view(np.int64)
+    low_box = np.zeros(1)
+    low_bits = low_box.view(np.int64)
     k = -1
     under = False
     low = 0.0
     nan = False
-    for i in range(dd.shape[0]):
+    i = 0
+    scalar_until = 0
+    while i < n:
+        if i >= scalar_until and i + STRETCH <= n:
+            part = dd[i : i + STRETCH]
+            whole = True
+            if under:
+                # negative doubles order as the reverse of their bits read as integers:
+                # the stretch's minimum is its largest integer (a vectorised reduction)
+                pb = bits[i : i + STRETCH]
+                top = pb[0]
+                for j in range(STRETCH):
+                    whole &= part[j] < 0.0
+                    top = pb[j] if pb[j] > top else top
+                low_box[0] = low
+                if whole and top > low_bits[0]:
+                    for j in range(STRETCH):
+                        if pb[j] == top:
+                            low = part[j]
+                            lows[k] = i + j
+                            break
+            else:
+                for j in range(STRETCH):
+                    whole &= part[j] >= 0.0
+            if whole:
+                i += STRETCH
+                continue
+            scalar_until = i + STRETCH
         x = dd[i]
         if x < 0:
             if not under:
@@ -86,10 +126,11 @@ def drawdown_periods(dd: F64, starts: I64, ends: I64, depths: F64, lows: I64) ->
                 ends[k] = i
                 under = False
             nan |= x != x
+        i += 1
     if k >= 0:
         depths[k] = np.nan if nan else low
     if under:
-        ends[k] = dd.shape[0]
+        ends[k] = n
     return k + 1
 
 
