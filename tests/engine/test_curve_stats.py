@@ -1,7 +1,7 @@
 """curve_stats' one pass equals, bit for bit, the two passes it replaced (kept as the
 references): ``equity_curve``, ``equity_stats`` and ``returns_from_equity``, on curves of
 several blocks, with and without the risk-free threshold, a curve whose variance needs the
-second pass, and curves with inf and NaN."""
+second pass, and curves with inf, NaN, zeros and negative equity."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def test_flat_and_steadily_climbing_curves() -> None:
     check(md, fills, 0.0)
 
 
-@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
-def test_a_curve_not_finite_is_summed_by_equity_stats(special: float) -> None:
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan, 0.0, -0.0, -5.0])
+def test_curves_not_finite_or_not_positive(special: float) -> None:
     md = market(2 * STATS_BLOCK + 5, 3)
     fills = random_fills(md, 3, {})
     cash = fills.ev_cash.copy()

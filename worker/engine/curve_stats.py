@@ -6,7 +6,8 @@ whole and read back.
 The curve is ``curve_kernels.single_equity``'s, the statistics ``equity_stats``' of it:
 the same blocks of ``STATS_BLOCK`` bars, per bar the same return, square and shortfall as
 ``moment_kernels.return_values``, each block summed in numpy's order
-(``numpy_sums.pairwise_sums3``), extremes and running peak by ``peak_kernels``. So every
+(``numpy_sums.pairwise_sums3``), extremes (``grid_curve.bit_extremes`` on a positive
+block, else ``peak_kernels.extremes``) and running peak by ``peak_kernels``. So every
 number is the one the two passes gave (tests/engine/test_curve_stats.py). A curve that is
 not finite everywhere, or whose variance needs the second pass, is finished by
 ``equity_stats`` itself.
@@ -25,6 +26,7 @@ from worker.engine.equity_stats import (
     equity_stats,
     one_pass_ok,
 )
+from worker.engine.grid_curve import bit_extremes
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
 from worker.engine.market import F64, I64, MarketData
@@ -117,7 +119,9 @@ def single_curve_stats(
         if not finite:
             continue
         e = equity[lo:hi]
-        top, bottom = extremes(e)
+        top, bottom, special = bit_extremes(e, hi - lo)
+        if special != 0.0 or not bottom > 0.0:  # their bits order only positive doubles
+            top, bottom = extremes(e)
         if not (math.isfinite(top) and math.isfinite(bottom)):
             finite = False
             continue

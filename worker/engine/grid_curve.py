@@ -89,7 +89,7 @@ EXPONENT = np.int64(0x7FF0000000000000)
 
 
 @kernel(f"UniTuple(float64, 3)({VF}, int64)", error_model="numpy")
-def _extremes(e: F64, m: int) -> tuple[float, float, float]:
+def bit_extremes(e: F64, m: int) -> tuple[float, float, float]:
     """Largest and smallest of e[:m], and 1.0 when some value is not finite. Compared as
     their bits (integers order positive doubles as the doubles; a negative or zero value
     still gives a smallest <= 0, all the caller needs of it), which vectorises."""
@@ -150,7 +150,7 @@ def curve_pass(
         ev = _equity_block(
             close, entry, exit_, side, units, cash_in, cash_out, capital, ev, lo, m, e
         )
-        top, bottom, nan = _extremes(e, m)
+        top, bottom, nan = bit_extremes(e, m)
         if nan != 0.0:
             return NOT_FINITE
         lowest = min(lowest, bottom)
