@@ -20,6 +20,7 @@ import polars as pl
 
 from worker.engine.analysis import Analysis, analyse
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
+from worker.engine.crossover_fills import crossover_fills
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
 from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame, utc_timestamps
 from worker.engine.market import MarketData
@@ -258,12 +259,14 @@ def simulate_run(
     assert strategy is not None
 
     stages.report("signals", 0.0)
-    signal = strategy.signal(md)
+    size = cfg.position_size or strategy.default_position_size(md.n_symbols)
+    # the SMA crossover's common case goes from the running sum to sized legs directly
+    fills = crossover_fills(md, strategy, cfg, capital=capital, size=size)
+    signal = strategy.signal(md) if fills is None else None
     stages.done("signals")
     stages.report("simulate", 0.0)
-    size = cfg.position_size or strategy.default_position_size(md.n_symbols)
     levels = strategy.entry_levels(md)
-    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels)
+    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels, fills=fills)
     stages.done("simulate")
     stages.report("metrics", 0.0)
     equity = equity_frame(md, sim)

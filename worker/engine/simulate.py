@@ -106,17 +106,22 @@ def _metrics(
 
 def simulate(
     md: MarketData,
-    signal: I8,
+    signal: I8 | None,
     cfg: RunConfig,
     *,
     capital: float,
     size: float,
     ppy: float,
     levels: EntryLevels = (None, None),
+    fills: Fills | None = None,
 ) -> Simulation:
-    """``levels``: the strategy's entry-order levels (``Strategy.entry_levels``)."""
+    """``levels``: the strategy's entry-order levels (``Strategy.entry_levels``).
+    ``fills``: the sized fills of the signal, when they were built without it
+    (``crossover_fills``); ``signal`` is then not read."""
     sizer = _sizer(md, cfg, capital, size)
-    fills = sizer(build_legs(md, signal, cfg, levels))
+    if fills is None:
+        assert signal is not None
+        fills = sizer(build_legs(md, signal, cfg, levels))
     ruin_t, calls = None, 0
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     returns: F64 | None
