@@ -34,21 +34,23 @@ def test_each_moving_average_is_computed_once(
     monkeypatch: pytest.MonkeyPatch, threads: int, compiled: bool
 ) -> None:
     """With the budget the order needs (see ``cache_budget``), no moving average is evicted
-    before its last use. A stop takes the combinations through ``simulate`` (and the
-    cached averages); without, the compiled path (grid_fast.py) cuts them from the running
-    sum and caches none."""
+    before its last use. A stop takes the EMA crossover's combinations through ``simulate``
+    (and the cached averages); the SMA crossover's compiled path (grid_fast.py) cuts them
+    from the running sum and caches none, nor does its best combination's full run
+    (crossover_fills.py)."""
     computed: list[int] = []
-    kernel = ind._sma_known
+    name = "_sma_known" if compiled else "ema_of"
+    kernel = getattr(ind, name)
 
-    def counting(md: Any, x: Any, period: int, csum: Any = None) -> Any:
+    def counting(md: Any, x: Any, period: int, *rest: Any) -> Any:
         computed.append(period)
-        return kernel(md, x, period, csum)
+        return kernel(md, x, period, *rest)
 
-    monkeypatch.setattr(ind, "_sma_known", counting)
+    monkeypatch.setattr(ind, name, counting)
     grid = {"fast_period": FAST, "slow_period": SLOW}
     res = run_backtest(
         BARS,
-        {"kind": "sma_crossover"},
+        {"kind": "sma_crossover" if compiled else "ema_crossover"},
         {"grid": grid} if compiled else {"grid": grid, "stop_loss": 0.5},
         initial_capital=10_000,
         timeframe="1d",
@@ -57,6 +59,9 @@ def test_each_moving_average_is_computed_once(
     assert res.leaderboard is not None and res.leaderboard.height == len(FAST) * len(SLOW)
     best = res.best_params
     assert best is not None
+    if compiled:
+        assert computed == []
+        return
     # every grid period once, then the best combination's two for its full run
-    in_grid = [] if compiled else [*FAST, *SLOW]
+    in_grid = [*FAST, *SLOW]
     assert sorted(computed) == sorted([*in_grid, best["fast_period"], best["slow_period"]])
