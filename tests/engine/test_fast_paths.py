@@ -13,9 +13,22 @@ from hypothesis import strategies as st
 from tests.engine.test_property import configs, random_bars, random_signal, with_margin
 from worker.engine import equity_stats as es
 from worker.engine.market import MarketData
+from worker.engine.metrics import compute_all
 from worker.engine.params import RunConfig
+from worker.engine.portfolio import exposure
 from worker.engine.return_metrics import returns_from_equity
 from worker.engine.simulate import simulate, simulate_metrics
+
+#: Metrics of the equity curve (a ruined run's are of its wiped path).
+EQUITY_KEYS = {
+    "total_return", "sharpe_ratio", "max_drawdown", "final_value", "cagr", "volatility",
+    "sortino_ratio", "calmar_ratio", "max_drawdown_duration_bars", "bars",
+}  # fmt: skip
+#: Set by simulate beside compute_all.
+ACCOUNT_KEYS = {
+    "ruined", "ruin_bar", "ruin_time", "margin_calls",
+    "carry_paid", "interest_paid", "borrow_paid", "funding_paid",
+}  # fmt: skip
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -102,3 +115,41 @@ def test_equity_stats_edge_curves(block: int) -> None:
                 assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12)
     finally:
         es.STATS_BLOCK = old
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 80),
+    config=configs,
+    size=st.sampled_from([0.3, 1.0, 1.5, 4.0]),
+)
+def test_single_symbol_metrics_equal_compute_all(
+    seed: int, n: int, config: dict[str, Any], size: float
+) -> None:
+    """One symbol's trade metrics come from grid_kernel.trade_pass: the numbers of
+    ``metrics.compute_all`` on the executed legs (the reference), after any liquidation."""
+    bars = random_bars(seed, 1, n, vol=0.15)
+    md = MarketData.from_frame(bars)
+    cfg = RunConfig.model_validate(with_margin(config, size))
+    sim = simulate(
+        md, random_signal(seed, bars.height), cfg, capital=10_000.0, size=size, ppy=252.0
+    )
+    done = sim.fills.units > 0
+    want = compute_all(
+        stats=es.equity_stats(
+            es.array_block(sim.curve.equity), md.n_times, 10_000.0, threshold=0.0
+        ),
+        initial=10_000.0,
+        ppy=252.0,
+        pnl=sim.pnl,
+        trade_returns=sim.trade_returns,
+        fees=sim.fills.fees[done],
+        exposure=exposure(md, sim.fills),
+        first_close=md.close[md.starts],
+        last_close=md.close[md.ends - 1],
+    )
+    skip = ACCOUNT_KEYS | (EQUITY_KEYS if sim.metrics["ruined"] else set())
+    want = {k: v for k, v in want.items() if k not in skip}
+    got = {k: sim.metrics[k] for k in want}
+    same(got, want)

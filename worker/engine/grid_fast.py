@@ -20,14 +20,13 @@ from worker.engine.equity_stats import EquityStats
 from worker.engine.grid_curve import curve_pass
 from worker.engine.liquidation import account_metrics
 from worker.engine.market import MarketData
-from worker.engine.metrics import Metric, assemble, buy_and_hold_return
+from worker.engine.metrics import Metric
 from worker.engine.overfitting import partition_bounds
 from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSums
-from worker.engine.simulate import carried, carry_metrics
+from worker.engine.simulate import carried, carry_metrics, trade_pass_metrics
 from worker.engine.strategies import Strategy
 from worker.engine.strategies.crossover import SmaCrossover
-from worker.engine.trade_metrics import trade_stats_of
 
 
 def applies(md: MarketData, cfg: RunConfig, strategy: Strategy) -> bool:
@@ -116,27 +115,7 @@ def _metrics(
         v[gk.DEV] if v[gk.HAS_DEV] else None,
         rf,
     )
-    n = int(v[gk.TRADES])
-    trades = trade_stats_of(
-        n,
-        int(v[gk.WINS]),
-        v[gk.GROSS_WIN],
-        v[gk.GROSS_LOSS],
-        v[gk.PNL_SUM],
-        v[gk.RETURN_SUM],
-        v[gk.BEST] if n else None,
-        v[gk.WORST] if n else None,
-    )
-    t_n = md.n_times
-    values = assemble(
-        stats,
-        initial=capital,
-        ppy=ppy,
-        trades=trades,
-        commissions=v[gk.FEES],
-        exposure=(int(v[gk.COVERED]) / t_n if n else 0.0) if t_n else None,
-        buy_and_hold=buy_and_hold_return(md.close[md.starts], md.close[md.ends - 1]),
-    )
+    values = trade_pass_metrics(md, out, stats, capital, ppy)
     values.update(account_metrics(md, None, capital, None, 0))
     values.update(carry_metrics(None))
     return values

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.engine import grid_kernel as gk
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
 from worker.engine.bar_kernels import increasing_in_blocks
@@ -34,6 +35,7 @@ from worker.engine.portfolio import (
     size_single,
 )
 from worker.engine.return_metrics import finite
+from worker.engine.trade_metrics import trade_stats_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +92,8 @@ def _metrics(
     fees = fills.fees[done]
     pnl = legs.side[done] * u * (px - pe) - fees
     trade_returns = pnl / (u * pe)
+    if md.n_symbols == 1:
+        return pnl, trade_returns, _single_metrics(md, fills, stats, capital, ppy)
     values = mx.compute_all(
         stats=stats,
         initial=capital,
@@ -102,6 +106,50 @@ def _metrics(
         last_close=md.close[md.ends - 1],
     )
     return pnl, trade_returns, values
+
+
+def _single_metrics(
+    md: MarketData, fills: Fills, stats: EquityStats, capital: float, ppy: float
+) -> dict[str, Metric]:
+    """``compute_all``'s metrics of one symbol's legs (sorted in time): their trade sums
+    and exposure in one compiled pass (``grid_kernel.trade_pass``, numpy's order)."""
+    legs = fills.legs
+    c = np.ascontiguousarray
+    out = np.zeros(gk.SLOTS)
+    gk.trade_pass(
+        c(legs.side), c(fills.units), c(legs.entry_price), c(legs.exit_price), c(fills.fees),
+        c(legs.entry_row), c(legs.exit_t), out,
+    )  # fmt: skip
+    return trade_pass_metrics(md, out, stats, capital, ppy)
+
+
+def trade_pass_metrics(
+    md: MarketData, out: F64, stats: EquityStats, capital: float, ppy: float
+) -> dict[str, Metric]:
+    """``compute_all`` from the curve's statistics and ``grid_kernel.trade_pass``'s
+    ``out`` (one symbol)."""
+    v = out.tolist()
+    n = int(v[gk.TRADES])
+    trades = trade_stats_of(
+        n,
+        int(v[gk.WINS]),
+        v[gk.GROSS_WIN],
+        v[gk.GROSS_LOSS],
+        v[gk.PNL_SUM],
+        v[gk.RETURN_SUM],
+        v[gk.BEST] if n else None,
+        v[gk.WORST] if n else None,
+    )
+    t_n = md.n_times
+    return mx.assemble(
+        stats,
+        initial=capital,
+        ppy=ppy,
+        trades=trades,
+        commissions=v[gk.FEES],
+        exposure=(int(v[gk.COVERED]) / t_n if n else 0.0) if t_n else None,
+        buy_and_hold=mx.buy_and_hold_return(md.close[md.starts], md.close[md.ends - 1]),
+    )
 
 
 def simulate(
