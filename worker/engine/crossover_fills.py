@@ -38,8 +38,10 @@ def crossover_fills(
     if not applies(md, cfg, strategy):
         return None
     assert isinstance(strategy, SmaCrossover)
-    close, open_ = np.ascontiguousarray(md.close), np.ascontiguousarray(md.open)
     next_open = cfg.fill == "next_open"
+    close = np.ascontiguousarray(md.close)
+    # close fills never read the opens: MarketData then does not convert and check them
+    open_ = np.ascontiguousarray(md.open) if next_open else close
     entry, exit_, side, eod = gk.crossover_legs(
         np.ascontiguousarray(ind.running_sum(md)),
         float(close[0]),
