@@ -183,13 +183,7 @@ def analyse(
         drawdowns=worst,
         monthly=monthly,
         yearly=_calendar_returns(years, equity, initial, "Y"),
-        benchmark_monthly=(
-            returns_over(months, benchmark, initial, "M")
-            if months and benchmark is not None
-            else []
-        ),
-        benchmark_yearly=(
-            returns_over(years, benchmark, initial, "Y") if years and benchmark is not None else []
-        ),
+        benchmark_monthly=_calendar_returns(months, benchmark, initial, "M"),
+        benchmark_yearly=_calendar_returns(years, benchmark, initial, "Y"),
     )
     return sanitize(values), analysis
