@@ -16,6 +16,7 @@ import polars as pl
 
 from worker.engine.bar_kernels import positive_finite
 from worker.engine.errors import EngineInputError
+from worker.engine.string_views import all_equal
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -205,9 +206,9 @@ def _rle(column: pl.Series) -> tuple[list[str], I64]:
 def sorted_runs(column: pl.Series) -> tuple[list[str], I64] | None:
     """(symbols, block lengths) when the symbol column is sorted, one block per symbol;
     None when it is not. A canonical frame's blocks are found by binary search and each is
-    checked by one comparison with its symbol (about 1 ms per million rows, against 7 ms
-    for a run-length encoding of the strings); more than ``MAX_SEARCHED_RUNS`` symbols are
-    run-length encoded."""
+    checked against its symbol (``string_views.all_equal``: about 0.2 ms per million rows,
+    against 7 ms for a run-length encoding of the strings); more than ``MAX_SEARCHED_RUNS``
+    symbols are run-length encoded."""
     n = column.len()
     if column.null_count():
         return None
@@ -223,7 +224,7 @@ def sorted_runs(column: pl.Series) -> tuple[list[str], I64] | None:
         hi = int(column.search_sorted(symbol, side="right"))
         if hi <= lo or (symbols and symbol <= symbols[-1]):
             return None
-        if not bool((column.slice(lo, hi - lo) == symbol).all()):
+        if not all_equal(column.slice(lo, hi - lo), symbol):
             return None
         symbols.append(symbol)
         ends.append(hi)
