@@ -70,28 +70,34 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
 def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     legs, fills = sim.legs, sim.fills
     done = fills.units > 0
-    entry_row, exit_row = legs.entry_row[done], legs.exit_row[done]
-    side = legs.side[done]
-    symbols = pl.Series(md.symbols, dtype=pl.String)
-    reasons = pl.Series(EXIT_REASONS, dtype=pl.String)
+    take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
+    entry_row, exit_row = legs.entry_row[take], legs.exit_row[take]
     frame = pl.DataFrame(
         {
-            "symbol": symbols.gather(legs.sym[done]),
-            "side": pl.Series(["short", "long"], dtype=pl.String).gather(
-                (side > 0).astype(np.int64)
-            ),
+            "symbol": _symbols(md, legs.sym[take]),
+            "side": SIDES.gather((legs.side[take] > 0).astype(np.int64)),
             "entry_time": utc_timestamps(md.ts[entry_row]),
-            "entry_price": legs.entry_price[done],
-            "exit_time": utc_timestamps(md.grid_ts[legs.exit_t[done]]),
-            "exit_price": legs.exit_price[done],
-            "units": fills.units[done],
-            "fees": fills.fees[done],
+            "entry_price": legs.entry_price[take],
+            "exit_time": utc_timestamps(md.grid_ts[legs.exit_t[take]]),
+            "exit_price": legs.exit_price[take],
+            "units": fills.units[take],
+            "fees": fills.fees[take],
             "pnl": sim.pnl,
             "return": sim.trade_returns,
-            "exit_reason": reasons.gather(legs.reason[done].astype(np.int64)),
+            "exit_reason": REASONS.gather(legs.reason[take].astype(np.int64)),
             "bars_held": (exit_row - entry_row).astype(np.int64),
         }
     )
     if md.n_symbols > 1:  # chronological across symbols
         frame = frame.sort("entry_time", "symbol", maintain_order=True)
     return frame
+
+
+SIDES = pl.Series(["short", "long"], dtype=pl.String)
+REASONS = pl.Series(EXIT_REASONS, dtype=pl.String)
+
+
+def _symbols(md: MarketData, codes: np.ndarray) -> pl.Series:
+    if md.n_symbols == 1:
+        return pl.repeat(md.symbols[0], codes.shape[0], dtype=pl.String, eager=True)
+    return pl.Series(md.symbols, dtype=pl.String).gather(codes)
