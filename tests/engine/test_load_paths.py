@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import numpy as np
@@ -15,6 +16,7 @@ from tests.engine.conftest import START, make_bars
 from tests.engine.test_leg_kernels import blocks, numpy_sorted
 from worker.engine.api import run_backtest
 from worker.engine.bar_kernels import CHUNK, increasing_in_blocks
+from worker.engine.column_copy import STEP, increasing_timestamps, positive_prices
 from worker.engine.errors import EngineInputError
 from worker.engine.market import MarketData
 from worker.engine.string_views import all_equal, inline_view
@@ -152,3 +154,52 @@ def test_unknown_symbol_and_other_symbols_in_chunks() -> None:
     extra = make_bars([(1.0, 1.0, 1.0, 1.0)], "A", start=late)
     unsorted = pl.concat([bars, extra], rechunk=False)  # A's bar after B's block
     assert run(unsorted) == run(unsorted.sort("symbol", "timestamp"))
+
+
+def in_chunks(values: np.ndarray, cuts: list[int], dtype: pl.DataType) -> pl.Series:
+    bounds = [0, *sorted({min(c, values.shape[0]) for c in cuts}), values.shape[0]]
+    parts = [pl.Series("x", values[a:b]) for a, b in itertools.pairwise(bounds)]
+    return pl.concat(parts, rechunk=False).cast(dtype)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 3 * STEP),
+    cuts=st.lists(st.integers(0, 3 * STEP), max_size=4),
+    defects=st.lists(st.integers(0, 3 * STEP), max_size=2),
+)
+def test_increasing_timestamps_copy_the_column(n: int, cuts: list[int], defects: list[int]) -> None:
+    ts = np.arange(n, dtype=np.int64) * 60_000_000
+    for d in defects:
+        if 0 < d < n:
+            ts[d] = ts[d - 1] - (d % 2)  # a repeat or a step back
+    series = in_chunks(ts, cuts, pl.Datetime("us", "UTC"))
+    got = increasing_timestamps(series)
+    if series.n_chunks() < 2:
+        assert got is None
+        return
+    assert got is not None
+    assert got[0].dtype == np.int64 and (got[0] == ts).all()
+    assert got[1] == bool((ts[1:] > ts[:-1]).all())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, None])
+@pytest.mark.parametrize("at", [0, STEP - 1, STEP, 2 * STEP + 5])
+def test_positive_prices_copy_or_refuse(bad: float | None, at: int) -> None:
+    close = 100.0 + np.arange(2 * STEP + 6, dtype=np.float64)
+    series = in_chunks(close, [STEP, STEP + 3], pl.Float64)
+    got = positive_prices(series)
+    assert got is not None and got.dtype == np.float64 and (got == close).all()
+    values = series.to_list()
+    values[at] = bad
+    broken = pl.concat([pl.Series("x", values[:STEP]), pl.Series("x", values[STEP:])])
+    assert broken.n_chunks() == 2 and positive_prices(broken) is None
+    assert positive_prices(series.cast(pl.Float32)) is None
+    assert positive_prices(series.rechunk()) is None  # one chunk: to_numpy needs no copy
+
+
+def test_other_timestamp_columns_are_left_to_numpy() -> None:
+    ts = np.arange(10, dtype=np.int64)
+    assert increasing_timestamps(in_chunks(ts, [5], pl.Datetime("ms", "UTC"))) is None
+    with_null = pl.concat([pl.Series("x", [1, None]), pl.Series("x", [3])], rechunk=False)
+    assert increasing_timestamps(with_null.cast(pl.Datetime("us", "UTC"))) is None

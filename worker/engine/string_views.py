@@ -47,15 +47,19 @@ def inline_view(value: str) -> tuple[int, int] | None:
 
 
 def _views(column: pl.Series) -> list[U64] | None:
-    """Each chunk's views, without a copy (``to_arrow`` of a Series of many chunks would
-    join them into one, a copy of every view)."""
+    """Each chunk's views, without a copy (through the Arrow C stream, which keeps the
+    chunks: ``Series.to_arrow`` would join them, a copy of every view)."""
+    import pyarrow as pa
+
+    arrow = pa.chunked_array(column)
+    if not pa.types.is_string_view(arrow.type):
+        return None
     out: list[U64] = []
-    for part in column.get_chunks():
-        arrow = part.to_arrow(compat_level=pl.CompatLevel.newest())
-        if str(arrow.type) != "string_view":
-            return None
-        words = np.frombuffer(arrow.buffers()[1], dtype=np.uint64).reshape(-1, 2)
-        out.append(words[arrow.offset : arrow.offset + len(arrow)])
+    for chunk in arrow.chunks:
+        if not len(chunk):
+            continue
+        words = np.frombuffer(chunk.buffers()[1], dtype=np.uint64).reshape(-1, 2)
+        out.append(words[chunk.offset : chunk.offset + len(chunk)])
     return out
 
 
