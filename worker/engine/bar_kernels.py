@@ -20,20 +20,12 @@ CHUNK = 4096
 
 @kernel(f"boolean({RI8}, {RI8}, {RI8})")
 def increasing_in_blocks(ts: I64, starts: I64, ends: I64) -> bool:
-    """Whether ``ts`` strictly increases within every block ``[starts[k], ends[k])``.
-
-    Each chunk compares two slices indexed from 0: ``ts[i - 1]`` with a signed ``i`` would
-    make numba check for a negative index on every row, which keeps the loop scalar
-    (1.4 ms per million rows against 0.1 ms)."""
+    """Whether ``ts`` strictly increases within every block ``[starts[k], ends[k])``."""
     for k in range(starts.shape[0]):
-        hi = ends[k]
-        for lo in range(starts[k] + 1, hi, CHUNK):
-            m = min(CHUNK, hi - lo)
-            before = ts[lo - 1 : lo - 1 + m]
-            after = ts[lo : lo + m]
+        for lo in range(starts[k] + 1, ends[k], CHUNK):
             bad = False
-            for i in range(m):
-                bad |= after[i] <= before[i]
+            for i in range(lo, min(lo + CHUNK, ends[k])):
+                bad |= ts[i] <= ts[i - 1]
             if bad:
                 return False
     return True
