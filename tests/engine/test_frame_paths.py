@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.engine.test_property import random_bars
+from worker.engine import curve_kernels as ck
 from worker.engine import drawdowns as dd
 from worker.engine.curve_kernels import PEAK_BLOCK
+from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
-from worker.engine.frames import trades_frame, utc_timestamps
+from worker.engine.frames import equity_frame, trades_frame, utc_timestamps
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
 from worker.engine.simulate import Simulation, simulate
@@ -51,6 +53,32 @@ def reference_trades(md: MarketData, sim: Simulation) -> pl.DataFrame:
     return frame
 
 
+def reference_equity(md: MarketData, sim: Simulation) -> pl.DataFrame:
+    """``frames.equity_frame`` as it was built before (engine 1.5.1): the exposure and the
+    drawdown each in its own pass."""
+    curve = sim.curve
+    equity = curve.equity
+    exposure = np.empty(equity.shape[0])
+    absolute = curve.gross is None
+    value = curve.position_value if curve.gross is None else curve.gross
+    positive = ck.exposure_ratio(
+        np.ascontiguousarray(value), np.ascontiguousarray(equity), absolute, exposure
+    )
+    frame = pl.DataFrame(
+        {
+            "timestamp": utc_timestamps(md.grid_ts),
+            "equity": equity,
+            "cash": curve.cash,
+            "position_value": curve.position_value,
+            "exposure": exposure,
+            "drawdown": drawdown_curve(equity, sim.capital),
+        }
+    )
+    if equity.shape[0] and positive:
+        return frame
+    return frame.with_columns(pl.when(pl.col("equity") > 0).then(pl.col("exposure")))
+
+
 CONFIGS = [
     {},
     {"units": "integer"},  # small capital: some entries get no unit (masked out)
@@ -77,6 +105,9 @@ def test_trades_frame_equals_the_reference(
     got, want = trades_frame(md, sim), reference_trades(md, sim)
     assert got.schema == want.schema and got.equals(want)
     assert got.to_dicts() == want.to_dicts()
+    got, want = equity_frame(md, sim), reference_equity(md, sim)
+    assert got.schema == want.schema and got.equals(want, null_equal=True)
+    assert str(got.to_dicts()) == str(want.to_dicts())  # NaN in the same places
 
 
 def test_trades_frame_with_a_masked_fill() -> None:
@@ -102,3 +133,29 @@ def test_drawdown_curve_across_blocks(shape: str, n: int) -> None:
             broken[at] = np.nan
             want = dd._scanned_peak_ratio(broken, 100.0) - 1.0
             assert np.array_equal(dd.drawdown_curve(broken, 100.0), want, equal_nan=True)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, PEAK_BLOCK + 1, 3 * PEAK_BLOCK + 5])
+@pytest.mark.parametrize("absolute", [True, False])
+@pytest.mark.parametrize("nan_at", [None, 0, PEAK_BLOCK, -1])
+def test_exposure_drawdown_is_both_kernels(n: int, absolute: bool, nan_at: int | None) -> None:
+    rng = np.random.default_rng(n)
+    equity = 100.0 + np.cumsum(rng.normal(0, 5.0, n))  # goes below zero
+    value = rng.normal(0, 100.0, n)
+    if n:
+        value[0] = -0.0
+        equity[n // 2] = 0.0  # a division by zero
+    if nan_at is not None and n > abs(nan_at) and n > PEAK_BLOCK:
+        equity[nan_at] = np.nan
+    for initial in (50.0, 1e9):
+        exposure, drawdown = np.empty(n), np.empty(n)
+        whole, positive = ck.exposure_drawdown(value, equity, initial, absolute, exposure, drawdown)
+        want_dd = np.empty(n)
+        assert whole == ck.drawdown_from_peak(equity, initial, want_dd)
+        if not whole:
+            continue
+        want_exposure = np.empty(n)
+        assert positive == ck.exposure_ratio(value, equity, absolute, want_exposure)
+        assert np.array_equal(drawdown, want_dd, equal_nan=True)
+        assert np.array_equal(exposure, want_exposure, equal_nan=True)
+        assert np.signbit(exposure).tolist() == np.signbit(want_exposure).tolist()

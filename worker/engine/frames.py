@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from worker.engine.curve_kernels import exposure_ratio, scaled_growth
+from worker.engine.curve_kernels import exposure_drawdown, exposure_ratio, scaled_growth
 from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
 from worker.engine.market import MarketData
@@ -27,21 +27,22 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     equity, null where equity <= 0) and drawdown; each column built once in numpy and
     handed to polars without a copy."""
     curve = sim.curve
-    equity = curve.equity
-    exposure = np.empty(equity.shape[0])
+    equity = np.ascontiguousarray(curve.equity)
     absolute = curve.gross is None
-    value = curve.position_value if curve.gross is None else curve.gross
-    positive = exposure_ratio(
-        np.ascontiguousarray(value), np.ascontiguousarray(equity), absolute, exposure
-    )
+    value = np.ascontiguousarray(curve.position_value if curve.gross is None else curve.gross)
+    exposure, drawdown = np.empty(equity.shape[0]), np.empty(equity.shape[0])
+    whole, positive = exposure_drawdown(value, equity, sim.capital, absolute, exposure, drawdown)
+    if not whole:  # a NaN equity: each column on its own path
+        positive = exposure_ratio(value, equity, absolute, exposure)
+        drawdown = drawdown_curve(equity, sim.capital)
     frame = pl.DataFrame(
         {
             "timestamp": utc_timestamps(md.grid_ts),
-            "equity": equity,
+            "equity": curve.equity,
             "cash": curve.cash,
             "position_value": curve.position_value,
             "exposure": exposure,
-            "drawdown": drawdown_curve(equity, sim.capital),
+            "drawdown": drawdown,
         }
     )
     if equity.shape[0] and positive:  # False when some equity is NaN
