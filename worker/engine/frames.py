@@ -69,25 +69,35 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
 
 
 def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
+    """One row per executed trade. The columns go to polars as numpy arrays (views where
+    every fill executed) and the strings and times are made from their codes in one query:
+    each polars call costs a few tenths of a millisecond after the simulation's passes."""
     legs, fills = sim.legs, sim.fills
     done = fills.units > 0
     take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
     entry_row, exit_row = legs.entry_row[take], legs.exit_row[take]
-    frame = pl.DataFrame(
+    codes = pl.DataFrame(
         {
-            "symbol": _symbols(md, legs.sym[take]),
-            "side": SIDES.gather((legs.side[take] > 0).astype(np.int64)),
-            "entry_time": utc_timestamps(md.ts[entry_row]),
+            "symbol": legs.sym[take],
+            "side": (legs.side[take] > 0).astype(np.int64),
+            "entry_time": md.ts[entry_row],
             "entry_price": legs.entry_price[take],
-            "exit_time": utc_timestamps(md.grid_ts[legs.exit_t[take]]),
+            "exit_time": md.grid_ts[legs.exit_t[take]],
             "exit_price": legs.exit_price[take],
             "units": fills.units[take],
             "fees": fills.fees[take],
             "pnl": sim.pnl,
             "return": sim.trade_returns,
-            "exit_reason": REASONS.gather(legs.reason[take].astype(np.int64)),
+            "exit_reason": legs.reason[take].astype(np.int64),
             "bars_held": (exit_row - entry_row).astype(np.int64),
         }
+    )
+    symbols = pl.Series(md.symbols, dtype=pl.String)
+    frame = codes.with_columns(
+        pl.lit(symbols).gather(pl.col("symbol")).alias("symbol"),
+        pl.lit(SIDES).gather(pl.col("side")).alias("side"),
+        pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")),
+        pl.lit(REASONS).gather(pl.col("exit_reason")).alias("exit_reason"),
     )
     if md.n_symbols > 1:  # chronological across symbols
         frame = frame.sort("entry_time", "symbol", maintain_order=True)
@@ -96,9 +106,3 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
 
 SIDES = pl.Series(["short", "long"], dtype=pl.String)
 REASONS = pl.Series(EXIT_REASONS, dtype=pl.String)
-
-
-def _symbols(md: MarketData, codes: np.ndarray) -> pl.Series:
-    if md.n_symbols == 1:
-        return pl.repeat(md.symbols[0], codes.shape[0], dtype=pl.String, eager=True)
-    return pl.Series(md.symbols, dtype=pl.String).gather(codes)
