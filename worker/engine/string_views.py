@@ -3,7 +3,8 @@
 polars stores strings as Arrow string views: 16 bytes per row, and a string of at most 12
 bytes lies wholly in its view (length as uint32, the bytes, zero padding). Such a string is
 equal to another exactly when their views are equal, so the check reads two integers per
-row instead of comparing strings (0.2 ms per million rows against 1 ms for polars' ``==``).
+row instead of comparing strings (a million rows: 0.2 ms in cache, 0.8 ms from memory,
+against 1 ms in cache for polars' ``==``).
 Longer strings, or views laid out otherwise (an older polars, a non-zero padding), fall back
 to polars' comparison, so the answer never depends on the layout.
 """
@@ -51,6 +52,8 @@ def _views(column: pl.Series) -> list[U64] | None:
     chunks: ``Series.to_arrow`` would join them, a copy of every view)."""
     import pyarrow as pa
 
+    if not hasattr(column, "__arrow_c_stream__"):  # an older polars: no zero-copy export
+        return None
     arrow = pa.chunked_array(column)
     if not pa.types.is_string_view(arrow.type):
         return None
