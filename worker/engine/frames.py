@@ -80,9 +80,9 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
         {
             "symbol": legs.sym[take],
             "side": (legs.side[take] > 0).astype(np.int64),
-            "entry_time": md.ts[entry_row],
+            "entry_time": pl.Series(values=md.ts[entry_row], dtype=UTC),
             "entry_price": legs.entry_price[take],
-            "exit_time": md.grid_ts[legs.exit_t[take]],
+            "exit_time": pl.Series(values=md.grid_ts[legs.exit_t[take]], dtype=UTC),
             "exit_price": legs.exit_price[take],
             "units": fills.units[take],
             "fees": fills.fees[take],
@@ -96,7 +96,6 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     frame = codes.with_columns(
         pl.lit(symbols).gather(pl.col("symbol")).alias("symbol"),
         pl.lit(SIDES).gather(pl.col("side")).alias("side"),
-        pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")),
         pl.lit(REASONS).gather(pl.col("exit_reason")).alias("exit_reason"),
     )
     if md.n_symbols > 1:  # chronological across symbols
@@ -104,5 +103,6 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     return frame
 
 
+UTC = pl.Datetime("us", "UTC")
 SIDES = pl.Series(["short", "long"], dtype=pl.String)
 REASONS = pl.Series(EXIT_REASONS, dtype=pl.String)
