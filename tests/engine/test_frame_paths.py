@@ -21,6 +21,20 @@ from worker.engine.params import RunConfig
 from worker.engine.simulate import Simulation, simulate
 
 
+def old_utc(values: np.ndarray) -> pl.Series:
+    """``frames.utc_timestamps`` before: an Int64 series cast to Datetime."""
+    return pl.Series(values.astype(np.int64, copy=False)).cast(pl.Datetime("us", "UTC"))
+
+
+def test_utc_timestamps_equal_the_cast_without_a_copy() -> None:
+    values = np.array([0, 1, -1, 1_700_000_000_000_000, -(2**40), 2**52], dtype=np.int64)
+    got = utc_timestamps(values)
+    want = old_utc(values)
+    assert got.dtype == want.dtype and got.name == want.name and got.equals(want)
+    values[0] = 7  # the series is a view of the array
+    assert got.to_physical()[0] == 7
+
+
 def reference_trades(md: MarketData, sim: Simulation) -> pl.DataFrame:
     """``frames.trades_frame`` as it was built before (engine 1.5.1): masked copies and a
     gather of every string column."""
@@ -36,9 +50,9 @@ def reference_trades(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "side": pl.Series(["short", "long"], dtype=pl.String).gather(
                 (side > 0).astype(np.int64)
             ),
-            "entry_time": utc_timestamps(md.ts[entry_row]),
+            "entry_time": old_utc(md.ts[entry_row]),
             "entry_price": legs.entry_price[done],
-            "exit_time": utc_timestamps(md.grid_ts[legs.exit_t[done]]),
+            "exit_time": old_utc(md.grid_ts[legs.exit_t[done]]),
             "exit_price": legs.exit_price[done],
             "units": fills.units[done],
             "fees": fills.fees[done],
@@ -66,7 +80,7 @@ def reference_equity(md: MarketData, sim: Simulation) -> pl.DataFrame:
     )
     frame = pl.DataFrame(
         {
-            "timestamp": utc_timestamps(md.grid_ts),
+            "timestamp": old_utc(md.grid_ts),
             "equity": equity,
             "cash": curve.cash,
             "position_value": curve.position_value,

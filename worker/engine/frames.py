@@ -16,10 +16,14 @@ from worker.engine.market import MarketData
 from worker.engine.portfolio_kernel import ROW_SUM_MAX, buy_and_hold
 from worker.engine.simulate import Simulation
 
+UTC = pl.Datetime("us", "UTC")
+SIDES = pl.Series(["short", "long"], dtype=pl.String)
+REASONS = pl.Series(EXIT_REASONS, dtype=pl.String)
+
 
 def utc_timestamps(values: np.ndarray) -> pl.Series:
     """UTC microseconds as a Datetime series (an int64 array is not copied)."""
-    return pl.Series(values.astype(np.int64, copy=False)).cast(pl.Datetime("us", "UTC"))
+    return pl.Series(values=values.astype(np.int64, copy=False), dtype=UTC)
 
 
 def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
@@ -70,8 +74,8 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
 
 def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     """One row per executed trade. The columns go to polars as numpy arrays (views where
-    every fill executed) and the strings and times are made from their codes in one query:
-    each polars call costs a few tenths of a millisecond after the simulation's passes."""
+    every fill executed) and the strings are made from their codes in one query: each
+    polars call costs a few tenths of a millisecond after the simulation's passes."""
     legs, fills = sim.legs, sim.fills
     done = fills.units > 0
     take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
@@ -80,9 +84,9 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
         {
             "symbol": legs.sym[take],
             "side": (legs.side[take] > 0).astype(np.int64),
-            "entry_time": pl.Series(values=md.ts[entry_row], dtype=UTC),
+            "entry_time": utc_timestamps(md.ts[entry_row]),
             "entry_price": legs.entry_price[take],
-            "exit_time": pl.Series(values=md.grid_ts[legs.exit_t[take]], dtype=UTC),
+            "exit_time": utc_timestamps(md.grid_ts[legs.exit_t[take]]),
             "exit_price": legs.exit_price[take],
             "units": fills.units[take],
             "fees": fills.fees[take],
@@ -101,8 +105,3 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     if md.n_symbols > 1:  # chronological across symbols
         frame = frame.sort("entry_time", "symbol", maintain_order=True)
     return frame
-
-
-UTC = pl.Datetime("us", "UTC")
-SIDES = pl.Series(["short", "long"], dtype=pl.String)
-REASONS = pl.Series(EXIT_REASONS, dtype=pl.String)
