@@ -40,19 +40,70 @@ def single_equity(
         equity[t] = c + v
 
 
+#: Bars per block of the drawdown kernels: the running peaks of a block are written first
+#: (a scan, one bar after the other), then divided into in one loop the compiler vectorises
+#: while the block is still in cache (0.8 ms per million bars against 1.3 ms in one loop).
+PEAK_BLOCK = 1024
+
+
 @kernel(f"boolean({RF8}, float64, float64[::1])", error_model="numpy")
 def drawdown_from_peak(equity: F64, initial: float, out: F64) -> bool:
     """``out = equity / max(initial, running max of equity) - 1``; False (``out`` partly
     written) when the curve holds a NaN, whose running max numpy defines differently."""
     peak = initial
-    for i in range(equity.shape[0]):
-        e = equity[i]
-        if e != e:
-            return False
-        if e > peak:
-            peak = e
-        out[i] = e / peak - 1.0
+    n = equity.shape[0]
+    for lo in range(0, n, PEAK_BLOCK):
+        m = min(PEAK_BLOCK, n - lo)
+        block, dd = equity[lo : lo + m], out[lo : lo + m]
+        for i in range(m):
+            e = block[i]
+            if e != e:
+                return False
+            if e > peak:
+                peak = e
+            dd[i] = peak
+        for i in range(m):
+            dd[i] = block[i] / dd[i] - 1.0
     return True
+
+
+@kernel(
+    f"Tuple((boolean, boolean))({RF8}, {RF8}, float64, boolean, float64[::1], float64[::1])",
+    error_model="numpy",
+)
+def exposure_drawdown(
+    value: F64, equity: F64, initial: float, absolute: bool, exposure: F64, drawdown: F64
+) -> tuple[bool, bool]:
+    """``exposure_ratio`` and ``drawdown_from_peak`` in one pass over the equity (the
+    equity frame's two derived columns): (False on a NaN, with both outputs partly
+    written; whether every equity is > 0)."""
+    peak = initial
+    positive = True
+    n = equity.shape[0]
+    for lo in range(0, n, PEAK_BLOCK):
+        m = min(PEAK_BLOCK, n - lo)
+        block, dd = equity[lo : lo + m], drawdown[lo : lo + m]
+        held, ratio = value[lo : lo + m], exposure[lo : lo + m]
+        for i in range(m):  # drawdown_from_peak's scan
+            e = block[i]
+            if e != e:
+                return False, False
+            if e > peak:
+                peak = e
+            dd[i] = peak
+        if absolute:
+            for i in range(m):
+                e = block[i]
+                dd[i] = e / dd[i] - 1.0
+                ratio[i] = abs(held[i]) / e
+                positive &= e > 0
+        else:
+            for i in range(m):
+                e = block[i]
+                dd[i] = e / dd[i] - 1.0
+                ratio[i] = held[i] / e
+                positive &= e > 0
+    return True, positive
 
 
 #: Bars per stretch ``drawdown_periods`` first checks whole (a compiled, vectorised test).

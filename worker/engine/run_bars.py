@@ -10,7 +10,6 @@ from worker.engine.benchmark import BenchmarkBars, split_benchmark, wanted_symbo
 from worker.engine.errors import EngineInputError
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
-from worker.engine.simulate import sorted_ok
 
 
 def prepare_bars(
@@ -34,7 +33,7 @@ def _window(bars: pl.DataFrame, cfg: RunConfig, *, windowed: bool) -> pl.DataFra
             type="invalid_bars",
             detail={"missing": missing},
         )
-    frame = bars.select(CANONICAL_COLUMNS)
+    frame = bars if bars.columns == list(CANONICAL_COLUMNS) else bars.select(CANONICAL_COLUMNS)
     if not is_canonical(frame):
         try:
             frame = canonicalize(frame)
@@ -82,9 +81,9 @@ def _non_empty(frame: pl.DataFrame, cfg: RunConfig) -> pl.DataFrame:
 
 def market_data(frame: pl.DataFrame) -> MarketData:
     md = MarketData.from_frame(frame)
-    if not sorted_ok(md):
+    if not md.ordered:
         md = MarketData.from_frame(frame.sort("symbol", "timestamp"))
-        if not sorted_ok(md):
+        if not md.ordered:
             raise EngineInputError(
                 "bars have duplicate timestamps for a symbol", type="invalid_bars"
             )
