@@ -14,7 +14,6 @@ import numpy as np
 from worker.engine import grid_kernel as gk
 from worker.engine import metrics as mx
 from worker.engine.annualisation import per_period_rate
-from worker.engine.bar_kernels import increasing_in_blocks
 from worker.engine.carry import CARRY_METRICS, Carry
 from worker.engine.curve_stats import curve_and_stats
 from worker.engine.equity_stats import EquityStats, array_block, equity_stats
@@ -262,8 +261,3 @@ def simulate_metrics_and_sums(
     values.update(account_metrics(md, None, capital, None, 0))
     values.update(carry_metrics(None))
     return values, recorder.sums()
-
-
-def sorted_ok(md: MarketData) -> bool:
-    """Rows strictly increasing in time within each symbol block."""
-    return bool(increasing_in_blocks(md.ts, md.starts, md.ends))
