@@ -11,6 +11,12 @@ schema as migrated, then with one part of it removed (an index, a trigger, the e
 foreign key); the variants are alternated `--repeat` times, so the difference to `as
 migrated` is what that part costs per run. Each variant gets a fresh database, copied from
 one migrated template, dropped afterwards. Not a test.
+
+Beside the CPU: the WAL written per run (a figure the machine's load does not move: a new
+index entry or a non-HOT version shows in it) and how many of the updates of `runs` were HOT.
+The `queue table` variants price a design, not the schema: `bench/queue_table/` moves the
+claim's and the reaper's indexes off `runs` into a narrow table, with its own claim and
+completion statements, at the fillfactor named.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import asyncio
 import os
 import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -31,18 +39,50 @@ from worker.queue.sql import load
 WORKER = "bench-host:1:cost"
 LEASE_SECONDS = 60.0
 
-VARIANTS: dict[str, str] = {
-    "as migrated": "",
-    "without the run_completed trigger": ("ALTER TABLE runs DISABLE TRIGGER runs_notify_completed"),
-    "without every trigger of runs": "ALTER TABLE runs DISABLE TRIGGER USER",
-    "without the events' foreign key": ("ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs"),
-    "without ix_events_payload (GIN)": "DROP INDEX ix_events_payload",
-    "without ix_runs_status": "DROP INDEX ix_runs_status",
-    "without the 7 secondary indexes of runs": (
+QUEUE_TABLE = Path(__file__).resolve().parent / "queue_table"
+
+
+def design(name: str) -> str:
+    return (QUEUE_TABLE / f"{name}.sql").read_text()
+
+
+@dataclass(frozen=True)
+class Variant:
+    setup: str = ""  # run before the runs are inserted
+    seeded: str = ""  # run after
+    claim: str = load("claim")
+    complete: str = load("complete_batch")
+
+
+def queue_table(fillfactor: int) -> Variant:
+    return Variant(
+        setup=design("setup") + f"ALTER TABLE runs SET (fillfactor = {int(fillfactor)});",
+        seeded=design("fill"),
+        claim=design("claim"),
+        complete=design("complete_batch"),
+    )
+
+
+VARIANTS: dict[str, Variant] = {
+    "as migrated": Variant(),
+    "without the run_completed trigger": Variant(
+        "ALTER TABLE runs DISABLE TRIGGER runs_notify_completed"
+    ),
+    "without every trigger of runs": Variant("ALTER TABLE runs DISABLE TRIGGER USER"),
+    "without the events' foreign key": Variant(
+        "ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs"
+    ),
+    "without ix_events_payload (GIN)": Variant("DROP INDEX ix_events_payload"),
+    "without ix_runs_status": Variant("DROP INDEX ix_runs_status"),
+    "without the 7 secondary indexes of runs": Variant(
         "DROP INDEX ix_runs_created_at_id, ix_runs_dataset_id, ix_runs_mode_date,"
         " ix_runs_strategy_id, ix_runs_metadata, ix_runs_finished_at;"
         " ALTER TABLE runs DROP CONSTRAINT uq_runs_idempotency_key"
     ),
+    "fillfactor 30": Variant("ALTER TABLE runs SET (fillfactor = 30)"),
+    "queue table (fillfactor 90)": queue_table(90),
+    "queue table, fillfactor 50": queue_table(50),
+    "queue table, fillfactor 30": queue_table(30),
 }
 
 
@@ -84,13 +124,21 @@ def completion_args(rows: list[asyncpg.Record]) -> list[object]:
     ]
 
 
-async def drain(url: str, runs: int, batch: int) -> tuple[float, float, float]:
-    """CPU microseconds per run of the claim and the completion backends, and runs/s."""
+@dataclass(frozen=True)
+class Drained:
+    claim_us: float  # CPU of the claiming backend per run
+    complete_us: float
+    rate: float  # runs/s
+    wal_bytes: float  # per run
+
+
+async def drain(url: str, runs: int, batch: int, variant: Variant) -> Drained:
     claimer = await asyncpg.connect(url, server_settings={"enable_bitmapscan": "off"})
     completer = await asyncpg.connect(url)
-    claim, complete = load("claim"), load("complete_batch")
+    claim, complete = variant.claim, variant.complete
     try:
         pids = [claimer.get_server_pid(), completer.get_server_pid()]
+        wal_start = await claimer.fetchval("SELECT pg_current_wal_insert_lsn()")
         before = [cpu_seconds([pid]) for pid in pids]
         started = time.perf_counter()
         written = 0
@@ -98,12 +146,15 @@ async def drain(url: str, runs: int, batch: int) -> tuple[float, float, float]:
             written += len(await completer.fetch(complete, WORKER, *completion_args(rows)))
         elapsed = time.perf_counter() - started
         after = [cpu_seconds([pid]) for pid in pids]
+        wal = await claimer.fetchval(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1)", wal_start
+        )
     finally:
         await claimer.close()
         await completer.close()
     assert written == runs, (written, runs)
     claim_us, complete_us = (1e6 * (a - b) / runs for a, b in zip(after, before, strict=True))
-    return claim_us, complete_us, runs / elapsed
+    return Drained(claim_us, complete_us, runs / elapsed, float(wal) / runs)
 
 
 async def measure(server: str, template: str, variant: str, runs: int, batch: int) -> None:
@@ -111,17 +162,30 @@ async def measure(server: str, template: str, variant: str, runs: int, batch: in
     await admin(server, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     url = with_database(server, name)
     try:
+        chosen = VARIANTS[variant]
         connection = await asyncpg.connect(url)
         try:
-            if VARIANTS[variant]:
-                await connection.execute(VARIANTS[variant])
+            if chosen.setup:
+                await connection.execute(chosen.setup)
             await seed(connection, runs)
+            if chosen.seeded:
+                await connection.execute(chosen.seeded)
+            await connection.execute("VACUUM ANALYZE")
         finally:
             await connection.close()
-        claim_us, complete_us, rate = await drain(url, runs, batch)
+        d = await drain(url, runs, batch, chosen)
+        connection = await asyncpg.connect(url)
+        try:
+            hot = await connection.fetchval(
+                "SELECT n_tup_hot_upd::float8 / nullif(n_tup_upd, 0) FROM pg_stat_user_tables"
+                " WHERE relname = 'runs'"
+            )
+        finally:
+            await connection.close()
         print(
-            f"{variant:<42} claim {claim_us:5.1f}  completion {complete_us:5.1f}  "
-            f"total {claim_us + complete_us:5.1f} us/run  ({rate:,.0f} runs/s)",
+            f"{variant:<42} claim {d.claim_us:5.1f}  completion {d.complete_us:5.1f}  "
+            f"total {d.claim_us + d.complete_us:5.1f} us/run  ({d.rate:,.0f} runs/s)  "
+            f"WAL {d.wal_bytes:,.0f} B/run  HOT {100 * (hot or 0):.0f} % of updates",
             flush=True,
         )
     finally:
