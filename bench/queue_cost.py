@@ -13,10 +13,8 @@ migrated` is what that part costs per run. Each variant gets a fresh database, c
 one migrated template, dropped afterwards. Not a test.
 
 Beside the CPU: the WAL written per run (a figure the machine's load does not move: a new
-index entry or a non-HOT version shows in it) and how many of the updates of `runs` were HOT.
-The `queue table` variants price a design, not the schema: `bench/queue_table/` moves the
-claim's and the reaper's indexes off `runs` into a narrow table, with its own claim and
-completion statements, at the fillfactor named.
+index entry or a non-HOT version shows in it) and how many of the updates of `runs` were HOT
+(since migration 0015 the claim's can be, when its page has room: the fillfactor variants).
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 
@@ -39,28 +36,12 @@ from worker.queue.sql import load
 WORKER = "bench-host:1:cost"
 LEASE_SECONDS = 60.0
 
-QUEUE_TABLE = Path(__file__).resolve().parent / "queue_table"
-
-
-def design(name: str) -> str:
-    return (QUEUE_TABLE / f"{name}.sql").read_text()
-
 
 @dataclass(frozen=True)
 class Variant:
     setup: str = ""  # run before the runs are inserted
-    seeded: str = ""  # run after
     claim: str = load("claim")
     complete: str = load("complete_batch")
-
-
-def queue_table(fillfactor: int) -> Variant:
-    return Variant(
-        setup=design("setup") + f"ALTER TABLE runs SET (fillfactor = {int(fillfactor)});",
-        seeded=design("fill"),
-        claim=design("claim"),
-        complete=design("complete_batch"),
-    )
 
 
 VARIANTS: dict[str, Variant] = {
@@ -79,10 +60,8 @@ VARIANTS: dict[str, Variant] = {
         " ix_runs_strategy_id, ix_runs_metadata, ix_runs_finished_at;"
         " ALTER TABLE runs DROP CONSTRAINT uq_runs_idempotency_key"
     ),
+    "fillfactor 90 (before 0015)": Variant("ALTER TABLE runs SET (fillfactor = 90)"),
     "fillfactor 30": Variant("ALTER TABLE runs SET (fillfactor = 30)"),
-    "queue table (fillfactor 90)": queue_table(90),
-    "queue table, fillfactor 50": queue_table(50),
-    "queue table, fillfactor 30": queue_table(30),
 }
 
 
@@ -168,8 +147,6 @@ async def measure(server: str, template: str, variant: str, runs: int, batch: in
             if chosen.setup:
                 await connection.execute(chosen.setup)
             await seed(connection, runs)
-            if chosen.seeded:
-                await connection.execute(chosen.seeded)
             await connection.execute("VACUUM ANALYZE")
         finally:
             await connection.close()

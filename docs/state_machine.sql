@@ -200,6 +200,16 @@ AS $function$
     ))
 $function$;
 
+CREATE OR REPLACE FUNCTION public.runs_enqueue_inserted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    INSERT INTO run_queue (run_id, priority, run_after, created_at)
+    SELECT id, priority, run_after, created_at FROM new_runs WHERE status = 'pending';
+    RETURN NULL;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.runs_guard_transition()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -266,6 +276,26 @@ CREATE OR REPLACE FUNCTION public.runs_notify_pending_requeued()
 AS $function$
 BEGIN
     PERFORM pg_notify('runs_pending', '');
+    RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.runs_queue_sync()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF NEW.status = 'pending' THEN
+        INSERT INTO run_queue (run_id, priority, run_after, created_at)
+        VALUES (NEW.id, NEW.priority, NEW.run_after, NEW.created_at)
+        ON CONFLICT (run_id) DO UPDATE
+        SET priority = EXCLUDED.priority,
+            run_after = EXCLUDED.run_after,
+            lease_expires_at = NULL;
+    ELSIF NEW.status = 'running' THEN
+        UPDATE run_queue SET lease_expires_at = NEW.lease_expires_at WHERE run_id = NEW.id;
+    ELSE
+        DELETE FROM run_queue WHERE run_id = NEW.id;
+    END IF;
     RETURN NULL;
 END $function$;
 
@@ -363,6 +393,8 @@ CREATE TRIGGER api_keys_notify_revoked AFTER DELETE OR UPDATE OF revoked_at, sco
 
 CREATE TRIGGER queue_state_notify_resumed AFTER UPDATE OF paused ON queue_state FOR EACH ROW WHEN (old.paused AND NOT new.paused) EXECUTE FUNCTION queue_state_notify_resumed();
 
+CREATE TRIGGER runs_enqueue_inserted AFTER INSERT ON runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION runs_enqueue_inserted();
+
 CREATE TRIGGER runs_guard_transition BEFORE UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (new.cancel_requested AND NOT old.cancel_requested OR new.status IS DISTINCT FROM old.status AND ((old.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) OR new.status = 'succeeded'::run_status AND old.status <> 'running'::run_status OR (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND (new.finished_at IS NULL OR new.lease_expires_at IS NOT NULL) OR new.status = 'pending'::run_status AND new.lease_expires_at IS NOT NULL OR new.status = 'pending'::run_status AND new.cancel_requested)) EXECUTE FUNCTION runs_guard_transition();
 
 CREATE TRIGGER runs_notify_completed AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status IS DISTINCT FROM new.status AND (new.status = ANY (ARRAY['succeeded'::run_status, 'failed'::run_status, 'cancelled'::run_status])) AND new.parent_id IS NULL) EXECUTE FUNCTION runs_notify_completed();
@@ -370,6 +402,8 @@ CREATE TRIGGER runs_notify_completed AFTER UPDATE OF status, cancel_requested ON
 CREATE TRIGGER runs_notify_pending_insert AFTER INSERT ON runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION runs_notify_pending_inserted();
 
 CREATE TRIGGER runs_notify_pending_update AFTER UPDATE OF status ON runs FOR EACH ROW WHEN (new.status = 'pending'::run_status AND old.status <> 'pending'::run_status) EXECUTE FUNCTION runs_notify_pending_requeued();
+
+CREATE TRIGGER runs_queue_sync AFTER UPDATE OF status, cancel_requested, priority, run_after, lease_expires_at ON runs FOR EACH ROW WHEN (new.status = 'pending'::run_status AND (old.status <> 'pending'::run_status OR new.priority <> old.priority OR new.run_after <> old.run_after) OR old.status = 'pending'::run_status AND (new.status <> ALL (ARRAY['pending'::run_status, 'running'::run_status])) OR old.status = 'running'::run_status AND new.status = 'running'::run_status AND new.lease_expires_at IS DISTINCT FROM old.lease_expires_at) EXECUTE FUNCTION runs_queue_sync();
 
 CREATE TRIGGER runs_sweep_cancel_children AFTER UPDATE OF status, cancel_requested ON runs FOR EACH ROW WHEN (old.status = 'waiting'::run_status AND (new.status = ANY (ARRAY['failed'::run_status, 'cancelled'::run_status]))) EXECUTE FUNCTION runs_sweep_cancel_children();
 

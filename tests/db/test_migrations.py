@@ -36,7 +36,7 @@ async def _objects(url: str) -> dict[str, int]:
 
 async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_database_url)
-    assert await _objects(empty_database_url) == {"tables": 9, "types": 3, "functions": 6}
+    assert await _objects(empty_database_url) == {"tables": 10, "types": 3, "functions": 8}
     await asyncio.to_thread(downgrade, empty_database_url, "0001")
     connection = await asyncpg.connect(empty_database_url)
     try:
@@ -47,7 +47,7 @@ async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(downgrade, empty_database_url, "base")
     assert await _objects(empty_database_url) == {"tables": 0, "types": 0, "functions": 0}
     await asyncio.to_thread(upgrade, empty_database_url)
-    assert await _objects(empty_database_url) == {"tables": 9, "types": 3, "functions": 6}
+    assert await _objects(empty_database_url) == {"tables": 10, "types": 3, "functions": 8}
 
 
 def _diff(connection: Connection) -> list[object]:

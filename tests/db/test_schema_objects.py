@@ -15,8 +15,8 @@ EXPECTED_INDEXES = {
     "ix_runs_metadata": "gin",
     "ix_events_payload": "gin",
     "ix_events_run_timestamp": "btree",
-    "ix_runs_pending": "btree",
-    "ix_runs_running_lease": "btree",
+    "ix_run_queue_pending": "btree",
+    "ix_run_queue_lease": "btree",
     "uq_datasets_hash": "btree",
     "uq_strategies_name_version": "btree",
     "uq_artifacts_run_filename": "btree",
@@ -38,7 +38,12 @@ async def test_named_indexes_exist(conn: asyncpg.Connection) -> None:
     for name, method in EXPECTED_INDEXES.items():
         assert name in found, f"missing index {name}"
         assert found[name]["method"] == method
-    assert "WHERE (status = 'pending'::run_status)" in found["ix_runs_pending"]["definition"]
+    assert "WHERE (lease_expires_at IS NULL)" in found["ix_run_queue_pending"]["definition"]
+    # No index of runs names a column the claim writes: its update can be HOT (migration 0015).
+    claim_writes = ("status", "locked_by", "attempts", "started_at", "lease_expires_at", "progress")
+    for name, row in found.items():
+        if " ON public.runs " in row["definition"]:
+            assert not any(column in row["definition"] for column in claim_writes), name
 
 
 async def test_timestamps_are_timestamptz_and_money_numeric(conn: asyncpg.Connection) -> None:

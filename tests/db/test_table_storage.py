@@ -1,4 +1,4 @@
-"""The queue tables' storage parameters (migration 0007), as the server reports them."""
+"""The queue tables' storage parameters (migrations 0007 and 0015), as the server reports them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ async def _options(conn: asyncpg.Connection, table: str) -> dict[str, str]:
 
 async def test_runs_leave_room_for_hot_updates_and_vacuum_early(conn: asyncpg.Connection) -> None:
     assert await _options(conn, "runs") == {
-        "fillfactor": "90",
+        "fillfactor": "50",
+        "autovacuum_vacuum_scale_factor": "0.02",
+        "autovacuum_vacuum_threshold": "200",
+        "autovacuum_analyze_scale_factor": "0.02",
+        "autovacuum_analyze_threshold": "200",
+    }
+
+
+async def test_run_queue_is_vacuumed_early(conn: asyncpg.Connection) -> None:
+    assert await _options(conn, "run_queue") == {
         "autovacuum_vacuum_scale_factor": "0.02",
         "autovacuum_vacuum_threshold": "200",
         "autovacuum_analyze_scale_factor": "0.02",

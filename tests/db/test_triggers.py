@@ -85,10 +85,12 @@ async def test_trigger_levels(conn: asyncpg.Connection) -> None:
         """
     )
     assert {row["tgname"]: row["per_row"] for row in rows} == {
+        "runs_enqueue_inserted": False,
         "runs_guard_transition": True,
         "runs_notify_completed": True,
         "runs_notify_pending_insert": False,
         "runs_notify_pending_update": True,
+        "runs_queue_sync": True,
         "runs_sweep_cancel_children": True,
         "runs_sweep_children_finished": True,
     }

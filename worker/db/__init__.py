@@ -2,7 +2,7 @@
 
 from worker.db.base import Base
 from worker.db.enums import TERMINAL_STATUSES, ArtifactKind, RunMode, RunStatus
-from worker.db.fleet_models import QueueState, SweepChunkRow, WorkerRow
+from worker.db.fleet_models import QueueState, RunQueueRow, SweepChunkRow, WorkerRow
 from worker.db.models import ApiKey, Artifact, Dataset, Event, Run, Strategy
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "QueueState",
     "Run",
     "RunMode",
+    "RunQueueRow",
     "RunStatus",
     "Strategy",
     "SweepChunkRow",

@@ -1,5 +1,6 @@
 """The fleet's own tables (not shared data): the workers that are up, the queue's pause
-flag, and the chunks a sweep's children evaluated. Written by the worker and the CLI/API;
+flag, the queue's index of pending and running runs, and the chunks a sweep's children
+evaluated. Written by the worker and the CLI/API;
 Node only reads them, if at all."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     text,
 )
@@ -54,6 +56,37 @@ class QueueState(Base):
     paused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     changed_at: Mapped[datetime] = mapped_column(server_default=_now)
     changed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class RunQueueRow(Base):
+    """One row per pending or running run (lease NULL while pending): what the claim orders
+    by and the reaper looks for, kept by triggers on `runs` and the queue's statements
+    (migration 0015), so that no index of `runs` changes when a run is claimed."""
+
+    __tablename__ = "run_queue"
+    __table_args__ = (
+        Index(
+            "ix_run_queue_pending",
+            text("priority DESC"),
+            "run_after",
+            "created_at",
+            postgresql_where=text("lease_expires_at IS NULL"),
+        ),
+        Index(
+            "ix_run_queue_lease",
+            "lease_expires_at",
+            postgresql_where=text("lease_expires_at IS NOT NULL"),
+        ),
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE", name="fk_run_queue_run_id_runs"),
+        primary_key=True,
+    )
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    run_after: Mapped[datetime]
+    created_at: Mapped[datetime]
+    lease_expires_at: Mapped[datetime | None]
 
 
 class SweepChunkRow(Base):

@@ -132,19 +132,9 @@ class Run(Base):
         CheckConstraint("error IS NULL OR jsonb_typeof(error) = 'object'", name="error_object"),
         Index("ix_runs_mode_date", "mode", "created_at"),
         Index("ix_runs_metadata", "metadata", postgresql_using="gin"),
-        Index(
-            "ix_runs_pending",
-            text("priority DESC"),
-            "run_after",
-            "created_at",
-            postgresql_where=text("status = 'pending'"),
-        ),
-        Index(
-            "ix_runs_running_lease",
-            "lease_expires_at",
-            postgresql_where=text("status = 'running'"),
-        ),
-        Index("ix_runs_status", "status"),
+        # No index of runs names a column the claim or a heartbeat writes (status, locked_by,
+        # attempts, started_at, lease_expires_at, progress): the claim's order and the lease
+        # are indexed in run_queue (fleet_models.RunQueueRow, migration 0015).
         Index("ix_runs_dataset_id", "dataset_id"),
         Index("ix_runs_strategy_id", "strategy_id"),
         Index("ix_runs_created_at_id", "created_at", "id"),

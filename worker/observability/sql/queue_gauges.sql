@@ -1,16 +1,17 @@
 -- Everything the queue-wide gauges show, in one statement, read once per scrape of the API's
--- /metrics. Depth counts only pending and running runs (the partial indexes serve them);
+-- /metrics. Depth counts only pending and running runs (the rows of run_queue, migration 0015);
 -- finished runs are counted by the workers' runs_finished_total, not by scanning history.
 -- $1: a worker is alive when it beat within this many seconds.
 SELECT
     (SELECT coalesce(jsonb_agg(jsonb_build_object('status', status, 'priority', priority,
                                                   'runs', runs)), '[]'::jsonb)
-     FROM (SELECT status::text AS status, priority, count(*) AS runs
-           FROM runs WHERE status IN ('pending', 'running')
+     FROM (SELECT r.status::text AS status, r.priority, count(*) AS runs
+           FROM run_queue AS q JOIN runs AS r ON r.id = q.run_id
+           WHERE r.status IN ('pending', 'running')
            GROUP BY 1, 2) AS depth) AS depth,
     (SELECT extract(epoch FROM now() - min(run_after))::float8
-     FROM runs
-     WHERE status = 'pending' AND run_after <= now() AND NOT cancel_requested)
+     FROM run_queue
+     WHERE lease_expires_at IS NULL AND run_after <= now())
         AS oldest_runnable_seconds,
     (SELECT coalesce(jsonb_object_agg(relname,
                      n_dead_tup::float8 / nullif(n_live_tup + n_dead_tup, 0)), '{}'::jsonb)

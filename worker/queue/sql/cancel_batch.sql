@@ -20,5 +20,8 @@ logged AS (
     INSERT INTO events (run_id, event_type, payload)
     SELECT id, 'cancelled', jsonb_build_object('attempt', attempts, 'worker_id', $1::text)
     FROM done
+),
+dequeued AS (  -- a finished run leaves the queue (migration 0015)
+    DELETE FROM run_queue WHERE run_id = ANY (ARRAY(SELECT id FROM done))
 )
 SELECT id FROM done;

@@ -32,5 +32,8 @@ logged AS (
                 'type', d.error -> 'type', 'message', d.error -> 'message')),
             ('failed', jsonb_build_object('attempt', d.attempts, 'worker_id', $1::text))
     ) AS e(event_type, payload)
+),
+dequeued AS (  -- a finished run leaves the queue (migration 0015)
+    DELETE FROM run_queue WHERE run_id = ANY (ARRAY(SELECT id FROM done))
 )
 SELECT id FROM done;

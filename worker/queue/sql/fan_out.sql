@@ -47,5 +47,8 @@ logged AS (
         'children', (SELECT count(*) FROM children AS c WHERE c.parent_id = p.id))
     FROM parked AS p
     WHERE p.status = 'waiting'
+),
+dequeued AS (  -- a waiting or cancelled parent leaves the queue (migration 0015)
+    DELETE FROM run_queue WHERE run_id = ANY (ARRAY(SELECT id FROM parked))
 )
 SELECT id FROM parked;

@@ -11,8 +11,9 @@
 -- same order, cannot hold a row this statement waits for (a deadlock). Lookups by key also
 -- keep the plan independent of the table's statistics. The fence (status, worker, attempt)
 -- is checked as each row is locked, on its newest version; the rows stay locked until
--- commit, so the UPDATE needs only their ids (no status test there, which would tempt the
--- planner into the partial index of running runs).
+-- commit, so the UPDATE needs only their ids. The new lease is copied to the run's queue row,
+-- where the reaper reads it, by the trigger runs_queue_sync (migration 0015); no index of
+-- `runs` names the lease, so the update itself is HOT.
 WITH beat AS (
     INSERT INTO workers (id, hostname, pid, version, concurrency, state)
     SELECT $1, $5::text, $6::int, $7::text, $8::int, $9::text

@@ -3,10 +3,23 @@
 -- instead: no claim takes a pending run with the flag, so handed back it would never end.
 -- The status triggers send `run_completed` for either final state, as for any other.
 -- Rows another session is updating are skipped.
-WITH expired AS (
+--
+-- Expired leases are found in run_queue (migration 0015), the queue row and then the run
+-- locked with SKIP LOCKED (the claim's order: this statement never waits). A run sent back
+-- to pending gets its queue row back unleased from the trigger runs_queue_sync; the queue
+-- rows of runs ended here are deleted, and so is an expired queue row whose run is no longer
+-- running (ended by a writer that left the row: it is never claimed, and goes here).
+WITH lapsed AS (
+    SELECT run_id
+    FROM run_queue
+    WHERE lease_expires_at < now()
+    FOR UPDATE SKIP LOCKED
+),
+expired AS (
     SELECT id, locked_by AS lost_by
     FROM runs
-    WHERE status = 'running'
+    WHERE id = ANY (ARRAY(SELECT run_id FROM lapsed))
+      AND status = 'running'
       AND lease_expires_at < now()
     FOR UPDATE SKIP LOCKED
 ),
@@ -45,5 +58,14 @@ logged AS (
            || CASE WHEN status = 'cancelled' THEN '{"reason": "lease_expired"}'::jsonb
                    ELSE '{}'::jsonb END
     FROM reaped
+),
+dequeued AS (
+    DELETE FROM run_queue
+    WHERE run_id = ANY (ARRAY(
+        SELECT id FROM reaped WHERE status <> 'pending'
+        UNION ALL
+        SELECT l.run_id FROM lapsed AS l
+        WHERE NOT EXISTS (SELECT 1 FROM runs AS r WHERE r.id = l.run_id AND r.status = 'running')
+    ))
 )
 SELECT id, status, attempts, max_attempts, lost_by FROM reaped;

@@ -1,11 +1,14 @@
 -- The workers holding leases now, with how many runs each holds and its freshest lease.
-SELECT locked_by AS worker_id,
+-- Running runs are found through the leased rows of run_queue (migration 0015).
+SELECT r.locked_by AS worker_id,
        count(*) AS runs,
-       min(started_at) AS oldest_started_at,
-       max(lease_expires_at) AS lease_expires_at,
-       bool_or(lease_expires_at < now()) AS has_expired_lease,
+       min(r.started_at) AS oldest_started_at,
+       max(r.lease_expires_at) AS lease_expires_at,
+       bool_or(r.lease_expires_at < now()) AS has_expired_lease,
        now() AS db_now
-FROM runs
-WHERE status = 'running'
-GROUP BY locked_by
-ORDER BY locked_by;
+FROM run_queue AS q
+JOIN runs AS r ON r.id = q.run_id
+WHERE q.lease_expires_at IS NOT NULL
+  AND r.status = 'running'
+GROUP BY r.locked_by
+ORDER BY r.locked_by;
