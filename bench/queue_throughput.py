@@ -168,7 +168,9 @@ class Ours:
         return bool(count >= workers)
 
     async def clear(self, connection: asyncpg.Connection) -> None:
-        await connection.execute("TRUNCATE runs CASCADE")
+        # run_queue first, the order in which an idle worker's claim locks the two tables
+        # (migration 0015): TRUNCATE runs CASCADE took them the other way round, a deadlock.
+        await connection.execute("TRUNCATE run_queue, runs CASCADE")
 
     async def enqueue(self, connection: asyncpg.Connection, count: int) -> list[str]:
         rows = await connection.fetch(

@@ -123,7 +123,9 @@ class Bench:
         connection = await asyncpg.connect(self.url)
         processes = [self._worker() for _ in range(workers)]
         try:
-            await connection.execute("TRUNCATE runs CASCADE")
+            # run_queue first, the order in which an idle worker's claim locks the two tables
+            # (migration 0015): TRUNCATE runs CASCADE took them the other way round, a deadlock.
+            await connection.execute("TRUNCATE run_queue, runs CASCADE")
             await self._ready(connection, workers)
             run_id: uuid.UUID = await connection.fetchval(
                 "INSERT INTO runs (dataset_id, strategy_id, initial_capital, config)"
