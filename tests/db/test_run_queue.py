@@ -174,3 +174,25 @@ async def test_downgrade_restores_the_indexes_of_runs_and_upgrade_refills_the_qu
         assert leases[pending] is None and leases[running] is not None
     finally:
         await conn.close()
+
+
+async def test_the_roles_that_may_change_runs_may_change_run_queue(empty_database_url: str) -> None:
+    """A deployment's grants on runs (README, Roles) are copied to run_queue by 0015, so
+    Node's INSERT (whose trigger writes run_queue) works without a new GRANT."""
+    role = f"queue_test_{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(upgrade, empty_database_url, "0014")
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await conn.execute(f"CREATE ROLE {role}")
+        await conn.execute(f"GRANT SELECT, INSERT, UPDATE ON runs TO {role}")
+        await asyncio.to_thread(upgrade, empty_database_url)
+        granted = await conn.fetch(
+            "SELECT privilege_type FROM information_schema.role_table_grants"
+            " WHERE table_name = 'run_queue' AND grantee = $1",
+            role,
+        )
+        assert {row["privilege_type"] for row in granted} == {"SELECT", "INSERT", "UPDATE"}
+    finally:
+        await conn.execute(f"DROP OWNED BY {role}")
+        await conn.execute(f"DROP ROLE IF EXISTS {role}")
+        await conn.close()
