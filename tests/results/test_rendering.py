@@ -523,3 +523,25 @@ def test_times_formatted_by_numpy_are_those_polars_writes(
     if zone is None and "%:z" in fmt:
         return  # a naive time has no offset to write
     assert time_texts(times, fmt) == times.dt.to_string(fmt).fill_null("").to_list()
+
+
+def test_equity_parquet_columns_without_nulls_are_required() -> None:
+    """A column that holds no null is REQUIRED in the file (no definition levels); one with
+    a null stays OPTIONAL; the values read back are the frame's."""
+    import pyarrow.parquet as pq
+
+    frame = pl.DataFrame(
+        {
+            "timestamp": [datetime(2024, 1, day, tzinfo=UTC) for day in (1, 2, 3)],
+            "equity": [1.0, float("nan"), 3.0],
+            "cash": [1.0, None, 2.0],
+        }
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+    data = artifacts._parquet(frame)
+    schema = pq.read_schema(io.BytesIO(data))
+    assert [(f.name, f.nullable) for f in schema] == [
+        ("timestamp", False),
+        ("equity", False),
+        ("cash", True),
+    ]
+    assert pl.read_parquet(data).equals(frame)

@@ -66,8 +66,12 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     writer on a million bars: less than half the bytes in about half the time.
 
     Min/max statistics only for the non-float columns (the timestamps): a reader filters a
-    curve by time; float statistics cost a seventh of the file's time on a million bars."""
-    table = frame.to_arrow()
+    curve by time; float statistics cost a seventh of the file's time on a million bars.
+
+    A column without nulls (every column of the engine's curve) is written REQUIRED: no
+    definition levels to compute and encode, half the writer's time on a million bars; the
+    values a reader gets are the same."""
+    table = _required_where_full(frame.to_arrow())
     encodings = {
         name: "DELTA_BINARY_PACKED"
         if dtype.is_temporal() or dtype.is_integer()
@@ -86,6 +90,15 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     )
     data: bytes = sink.getvalue().to_pybytes()
     return data
+
+
+def _required_where_full(table: pa.Table) -> pa.Table:
+    """The same columns (no copy), each not nullable in the schema if it holds no null."""
+    fields = [
+        field.with_nullable(column.null_count > 0)
+        for field, column in zip(table.schema, table.columns, strict=True)
+    ]
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, table.schema.metadata))
 
 
 class _Run:
