@@ -125,7 +125,7 @@ def long() -> BacktestResult:
 
 
 def test_a_long_curve_renders_the_same_files_in_catalogue_order(long: BacktestResult) -> None:
-    """On 100,000 bars or more the Parquet file and the CSVs are written in threads beside
+    """On ``ASIDE_ROWS`` bars or more the Parquet file and the CSVs are written in threads beside
     the reports: the files, their order and the curve they hold are those of one thread."""
     files = render_files(IDENTITY, long)
     single_run_defaults = DEFAULT_ARTIFACTS - {"leaderboard_csv"}
@@ -525,6 +525,36 @@ def test_times_formatted_by_numpy_are_those_polars_writes(
     assert time_texts(times, fmt) == times.dt.to_string(fmt).fill_null("").to_list()
 
 
+def _events_by_python_lines(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
+    """The COPY rows as the worker built them before the lines moved into polars (c8b440f):
+    numpy times, Python f-strings, quotes doubled per payload."""
+    from worker.results.events import _event_order, _payloads
+    from worker.results.time_text import COPY_FORMAT, time_texts
+
+    n = trades.height
+    parts = _payloads(trades)
+    entry_time = time_texts(trades["entry_time"], COPY_FORMAT)
+    exit_time = time_texts(trades["exit_time"], COPY_FORMAT)
+    entry = [p.replace('"', '""') for p in parts["entry"].to_list()]
+    exit_ = [p.replace('"', '""') for p in parts["exit"].to_list()]
+    lines = [
+        f'{run_id},trade_entry,{entry_time[i]},"{entry[i]}"\n'
+        if i < n
+        else f'{run_id},trade_exit,{exit_time[i - n]},"{exit_[i - n]}"\n'
+        for i in _event_order(trades).tolist()
+    ]
+    return "".join(lines).encode()
+
+
+def test_trade_events_csv_is_byte_for_byte_the_python_line_builders(
+    result: BacktestResult, single: BacktestResult, long: BacktestResult
+) -> None:
+    run_id = uuid.uuid4()
+    for trades in (result.trades, single.trades, long.trades):
+        assert trades.height > 0
+        assert trade_events_csv(run_id, trades) == _events_by_python_lines(run_id, trades)
+
+
 def test_equity_parquet_columns_without_nulls_are_required() -> None:
     """A column that holds no null is REQUIRED in the file (no definition levels); one with
     a null stays OPTIONAL; the values read back are the frame's."""
@@ -545,3 +575,40 @@ def test_equity_parquet_columns_without_nulls_are_required() -> None:
         ("cash", True),
     ]
     assert pl.read_parquet(data).equals(frame)
+
+
+@pytest.mark.parametrize("aside", [True, False])
+def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
+    long: BacktestResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aside: bool
+) -> None:
+    """``outcome_of`` with the Parquet file, the CSVs and the trade events on side threads
+    (a curve of ``ASIDE_ROWS`` bars or more) and all on the run's thread: the same files,
+    bytes, order and event rows."""
+    from decimal import Decimal
+
+    from worker.engine.api import parse_run
+    from worker.pipeline.inputs import RunInputs, RunOptions
+    from worker.pipeline.store import outcome_of
+    from worker.queue.handler import RunJob
+
+    spec = parse_run(
+        {"kind": "sma_crossover", "fast_period": 10, "slow_period": 50}, {}, initial_capital=10_000
+    )
+    job = RunJob(
+        uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "backtest", Decimal(10_000), {}, 1, 1, "w"
+    )
+    inputs = RunInputs(
+        job, spec, RunOptions(), "synthetic", "0" * 64, "", "1m", ("AAA",), "sma_crossover", "1.0.0"
+    )
+    monkeypatch.setattr(artifacts, "ASIDE_ROWS", 1 if aside else long.equity.height + 1)
+    assert artifacts.renders_aside(long) is aside
+    got = outcome_of(inputs, long, FileStore(str(tmp_path / "here")))
+    monkeypatch.setattr(artifacts, "ASIDE_ROWS", long.equity.height + 1 if aside else 1)
+    other = outcome_of(inputs, long, FileStore(str(tmp_path / "other")))
+    assert got.events_csv == other.events_csv
+    assert got.events_csv.startswith(_events_by_python_lines(job.id, long.trades))
+    assert [(a.filename, a.sha256, a.size_bytes) for a in got.artifacts] == [
+        (a.filename, a.sha256, a.size_bytes) for a in other.artifacts
+    ]
+    for a in got.artifacts:
+        assert hashlib.sha256(Path(a.storage_path).read_bytes()).hexdigest() == a.sha256

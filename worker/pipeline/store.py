@@ -18,7 +18,7 @@ from worker import jsonsafe
 from worker.engine.api import BacktestResult
 from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import ArtifactRecord, RunOutcome
-from worker.results.artifacts import start_files
+from worker.results.artifacts import renders_aside, side_threads, start_files
 from worker.results.events import trade_events_csv
 from worker.results.report import RunIdentity
 from worker.storage import FileStore
@@ -45,12 +45,20 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         notes=inputs.options.notes,
         tags=inputs.options.tags,
     )
+    # The trade events (polars, GIL released) are built on a side thread while the reports
+    # are drawn, if the run's files go there too; their time is the store's if waited for.
+    trade_events = (
+        side_threads().submit(trade_events_csv, job.id, result.trades)
+        if renders_aside(result)
+        else None
+    )
     files = start_files(
         store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
     )
     rendered = time.perf_counter()
-    # While a long curve's Parquet file is still being rendered and written on a side thread.
-    events = trade_events_csv(job.id, result.trades) + _metrics_event_csv(inputs, result)
+    events = (
+        trade_events_csv(job.id, result.trades) if trade_events is None else trade_events.result()
+    ) + _metrics_event_csv(inputs, result)
     stored = files.wait()
     done = time.perf_counter()
     timings = {
