@@ -45,16 +45,17 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         notes=inputs.options.notes,
         tags=inputs.options.tags,
     )
+    files = start_files(
+        store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
+    )
     # The trade events (polars, GIL released) are built on a side thread while the reports
-    # are drawn, if the run's files go there too; their time is the store's if waited for.
+    # are drawn, if the run's files go there too (after them: the Parquet file is longest).
     trade_events = (
         side_threads().submit(trade_events_csv, job.id, result.trades)
         if renders_aside(result)
         else None
     )
-    files = start_files(
-        store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
-    )
+    files.render()
     rendered = time.perf_counter()
     events = (
         trade_events_csv(job.id, result.trades) if trade_events is None else trade_events.result()

@@ -211,18 +211,31 @@ def _stored(store: FileStore, prefix: str, file: RenderedFile) -> StoredArtifact
 
 @dataclass
 class PendingFiles:
-    """A run's files: those rendered on the caller's thread, not stored yet, and those being
-    rendered and stored on a side thread meanwhile. ``wait`` stores the first and collects
-    all, in catalogue order; in between, the caller does its own work (the run's events)."""
+    """A run's files: those being rendered and stored on a side thread, and those to render
+    on the caller's thread (``render``), not stored yet. ``wait`` stores the second and
+    collects all, in catalogue order; in between, the caller does its own work."""
 
     store: FileStore
     prefix: str
     names: list[str]
-    here: dict[str, RenderedFile]
+    run: _Run
     aside: dict[str, Future[StoredArtifact]]
+    here: dict[str, RenderedFile] | None = None
+
+    def render(self) -> dict[str, RenderedFile]:
+        """The files that are not rendered aside, rendered on this thread (once)."""
+        if self.here is None:
+            self.here = {
+                name: _rendered(name, _RENDERERS[name](self.run))
+                for name in self.names
+                if name not in self.aside
+            }
+        return self.here
 
     def wait(self) -> list[StoredArtifact]:
-        stored = {name: _stored(self.store, self.prefix, f) for name, f in self.here.items()}
+        """Every file stored (those not rendered yet rendered first), in catalogue order."""
+        here = self.render()
+        stored = {name: _stored(self.store, self.prefix, f) for name, f in here.items()}
         stored |= {name: future.result() for name, future in self.aside.items()}
         return [stored[name] for name in self.names]
 
@@ -237,7 +250,8 @@ def start_files(
 ) -> PendingFiles:
     """``render_files``, stored under the attempt's prefix: the GIL-free files of a long
     curve are rendered, hashed and written on a side thread (their bytes never cross back),
-    the others rendered here before this returns and stored by ``PendingFiles.wait``."""
+    the longest first (the Parquet file); the others are rendered by
+    ``PendingFiles.render`` and stored by ``PendingFiles.wait``."""
     names = _chosen(result, artifacts)
     run = _Run(identity, result, names)
     prefix = attempt_prefix(run_id, attempt)
@@ -245,9 +259,9 @@ def start_files(
     def aside(name: str) -> StoredArtifact:
         return _stored(store, prefix, _rendered(name, _RENDERERS[name](run)))
 
-    pending = {name: side_threads().submit(aside, name) for name in _aside(names, result)}
-    here = {name: _rendered(name, _RENDERERS[name](run)) for name in names if name not in pending}
-    return PendingFiles(store, prefix, names, here, pending)
+    first = sorted(_aside(names, result), key=lambda name: name != "equity_parquet")
+    pending = {name: side_threads().submit(aside, name) for name in first}
+    return PendingFiles(store, prefix, names, run, pending)
 
 
 def attempt_prefix(run_id: uuid.UUID | str, attempt: int) -> str:
