@@ -625,3 +625,28 @@ def test_script_json_escapes_as_the_text_replacement_did(result: BacktestResult)
     assert "</script>" not in script_json(data) and json.loads(script_json(data)) == json.loads(
         jsonsafe.dumps(data)
     )
+
+
+@pytest.mark.parametrize("bars", [10_001, 12_345, 200_003])
+def test_extreme_rows_are_the_sorted_unique_picks(bars: int) -> None:
+    """The picks deduplicated by sorting: what ``np.unique`` of them returned."""
+    import numpy as np
+
+    from worker.results.chart_data import CURVE_BUCKETS, extreme_rows
+
+    rng = np.random.default_rng(bars)
+    equity = np.cumsum(rng.normal(size=bars)) + 1e4
+    drawdown = rng.random(bars) - 1
+    size = -(-bars // CURVE_BUCKETS)
+    full = (bars // size) * size
+    picks = [
+        np.arange(0, bars, size),
+        np.minimum(np.arange(size - 1, bars + size - 1, size), bars - 1),
+    ]
+    for values, pick in ((equity, np.argmax), (equity, np.argmin), (drawdown, np.argmin)):
+        picks.append(pick(values[:full].reshape(-1, size), axis=1) + np.arange(0, full, size))
+        if full < bars:
+            picks.append(np.array([full + int(pick(values[full:]))]))
+    rows = extreme_rows(equity, drawdown)
+    assert rows.dtype == np.int64
+    assert np.array_equal(rows, np.unique(np.concatenate(picks)))
