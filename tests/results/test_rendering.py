@@ -380,8 +380,11 @@ def test_within_a_timestamp_a_trade_is_entered_before_it_is_left() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("native", [False, True])
 @pytest.mark.parametrize("finite", [True, False])
-def test_trade_events_csv_is_the_event_frame_as_polars_writes_it(finite: bool) -> None:
+def test_trade_events_csv_is_the_event_frame_as_polars_writes_it(
+    finite: bool, native: bool
+) -> None:
     """The COPY rows are built without a CSV writer: the bytes must be what polars'
     writer makes of the event frame, quotes, commas and backslashes in the text included."""
     t0, t1, t2 = (datetime(2024, 1, day, 9, 30, 15, 250_000, tzinfo=UTC) for day in (1, 2, 3))
@@ -405,8 +408,8 @@ def test_trade_events_csv_is_the_event_frame_as_polars_writes_it(finite: bool) -
     trade_event_frame(trades, run_id).write_csv(
         buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z"
     )
-    assert trade_events_csv(run_id, trades) == buffer.getvalue()
-    assert trade_events_csv(run_id, trades.head(0)) == b""
+    assert trade_events_csv(run_id, trades, native=native) == buffer.getvalue()
+    assert trade_events_csv(run_id, trades.head(0), native=native) == b""
 
 
 def test_grid_report_reads_the_overfitting_statistics(
@@ -526,8 +529,8 @@ def test_times_formatted_by_numpy_are_those_polars_writes(
 
 
 def _events_by_python_lines(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
-    """The COPY rows as the worker built them before the lines moved into polars (c8b440f):
-    numpy times, Python f-strings, quotes doubled per payload."""
+    """The COPY rows as the worker built them at c8b440f (numpy times, Python f-strings),
+    with each payload's quotes doubled on its own."""
     from worker.results.events import _event_order, _payloads
     from worker.results.time_text import COPY_FORMAT, time_texts
 
@@ -546,13 +549,15 @@ def _events_by_python_lines(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
     return "".join(lines).encode()
 
 
-def test_trade_events_csv_is_byte_for_byte_the_python_line_builders(
+def test_trade_events_csv_both_ways_are_byte_for_byte_the_python_line_builders(
     result: BacktestResult, single: BacktestResult, long: BacktestResult
 ) -> None:
     run_id = uuid.uuid4()
     for trades in (result.trades, single.trades, long.trades):
         assert trades.height > 0
-        assert trade_events_csv(run_id, trades) == _events_by_python_lines(run_id, trades)
+        reference = _events_by_python_lines(run_id, trades)
+        assert trade_events_csv(run_id, trades) == reference
+        assert trade_events_csv(run_id, trades, native=True) == reference
 
 
 def test_equity_parquet_columns_without_nulls_are_required() -> None:

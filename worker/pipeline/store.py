@@ -13,6 +13,7 @@ import csv
 import io
 import time
 from datetime import UTC, datetime
+from functools import partial
 
 from worker import jsonsafe
 from worker.engine.api import BacktestResult
@@ -51,7 +52,7 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
     # The trade events (polars, GIL released) are built on a side thread while the reports
     # are drawn, if the run's files go there too (after them: the Parquet file is longest).
     trade_events = (
-        side_threads().submit(trade_events_csv, job.id, result.trades)
+        side_threads().submit(partial(trade_events_csv, native=True), job.id, result.trades)
         if renders_aside(result)
         else None
     )
