@@ -619,19 +619,6 @@ def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
         assert hashlib.sha256(Path(a.storage_path).read_bytes()).hexdigest() == a.sha256
 
 
-def test_script_json_escapes_as_the_text_replacement_did(result: BacktestResult) -> None:
-    """Escaped in the UTF-8 bytes: the same text as replacing in the decoded string."""
-    data = chart_data(result, tearsheet(result).drawdowns, "B&H </script><!-- \u2028\u2029 é →")
-    text = jsonsafe.dumps(data)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, escape)
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    assert script_json(data) == text
-    assert "</script>" not in script_json(data) and json.loads(script_json(data)) == json.loads(
-        jsonsafe.dumps(data)
-    )
-
-
 @pytest.mark.parametrize("bars", [10_001, 12_345, 200_003])
 def test_extreme_rows_are_the_sorted_unique_picks(bars: int) -> None:
     """The picks deduplicated by sorting: what ``np.unique`` of them returned."""
