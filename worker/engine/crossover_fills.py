@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.engine import grid_kernel as gk
 from worker.engine import indicators as ind
 from worker.engine.execution import (
     CLOSE_ENTRY,
@@ -22,7 +21,7 @@ from worker.engine.execution import (
     SIGNAL,
     Legs,
 )
-from worker.engine.grid_fast import applies
+from worker.engine.grid_fast import applies, sized_crossover_legs
 from worker.engine.market import MarketData
 from worker.engine.params import RunConfig
 from worker.engine.portfolio import Fills
@@ -42,28 +41,10 @@ def crossover_fills(
     close = np.ascontiguousarray(md.close)
     # close fills never read the opens: MarketData then does not convert and check them
     open_ = np.ascontiguousarray(md.open) if next_open else close
-    entry, exit_, side, eod = gk.crossover_legs(
-        np.ascontiguousarray(ind.running_sum(md)),
-        float(close[0]),
-        strategy.fast_period,
-        strategy.slow_period,
-        cfg.direction == "long_only",
-        next_open,
+    sized = sized_crossover_legs(
+        strategy, cfg, close, open_, ind.running_sum(md), capital=capital, size=size
     )
-    costs = np.array(
-        [
-            cfg.commission,
-            cfg.commission_fixed,
-            cfg.margin_initial,
-            size,
-            capital,
-            1.0 if cfg.units == "integer" else 0.0,
-            cfg.slippage,
-        ]
-    )
-    pe, px, units, fees, cash_in, cash_out = gk.sized_legs(
-        open_, close, entry, exit_, side, eod, next_open, costs
-    )
+    entry, exit_, side, eod = sized.entry, sized.exit_, sized.side, sized.eod
     m = entry.shape[0]
     legs = Legs(
         sym=np.zeros(m, dtype=np.int64),
@@ -71,8 +52,8 @@ def crossover_fills(
         entry_row=entry,
         exit_row=exit_,
         exit_t=exit_,
-        entry_price=pe,
-        exit_price=px,
+        entry_price=sized.entry_price,
+        exit_price=sized.exit_price,
         reason=np.where(eod, END_OF_DATA, SIGNAL).astype(np.int8),
         entry_phase=np.full(m, OPEN_ENTRY if next_open else CLOSE_ENTRY, dtype=np.int8),
         exit_phase=np.where(eod, CLOSE_EXIT, OPEN_EXIT if next_open else CLOSE_EXIT).astype(
@@ -82,5 +63,5 @@ def crossover_fills(
     ev_t = np.empty(2 * m, dtype=np.int64)
     ev_t[0::2], ev_t[1::2] = entry, exit_
     ev_cash = np.empty(2 * m)
-    ev_cash[0::2], ev_cash[1::2] = cash_in, cash_out
-    return Fills(legs, units, fees, ev_t, ev_cash)
+    ev_cash[0::2], ev_cash[1::2] = sized.cash_in, sized.cash_out
+    return Fills(legs, sized.units, sized.fees, ev_t, ev_cash)

@@ -11,6 +11,8 @@ curve that is not finite or reaches 0 (a liquidation decides it).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from worker.engine import grid_kernel as gk
@@ -46,25 +48,37 @@ def applies(md: MarketData, cfg: RunConfig, strategy: Strategy) -> bool:
     )
 
 
-def combination(
-    md: MarketData,
-    strategy: Strategy,
+class SizedLegs(NamedTuple):
+    """The crossover's legs (rows of entry and exit, side, whether the data's end closed
+    it), priced and sized: ``grid_kernel.sized_legs``' outputs."""
+
+    entry: np.ndarray
+    exit_: np.ndarray
+    side: np.ndarray
+    eod: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    units: np.ndarray
+    fees: np.ndarray
+    cash_in: np.ndarray
+    cash_out: np.ndarray
+
+
+def sized_crossover_legs(
+    strategy: SmaCrossover,
     cfg: RunConfig,
+    close: np.ndarray,
+    open_: np.ndarray,
+    running_sum: np.ndarray,
     *,
     capital: float,
     size: float,
-    ppy: float,
-    partitions: int,
-) -> tuple[dict[str, Metric], PeriodSums] | None:
-    """``simulate_metrics_and_sums(md, strategy.signal(md), cfg, ...)``, or None where the
-    compiled path does not apply."""
-    if not applies(md, cfg, strategy):
-        return None
-    assert isinstance(strategy, SmaCrossover)
-    close, open_ = np.ascontiguousarray(md.close), np.ascontiguousarray(md.open)
+) -> SizedLegs:
+    """The SMA crossover's legs in one compiled pass over the running sum of the closes,
+    priced (``open_`` is read only for next-open fills) and sized."""
     next_open = cfg.fill == "next_open"
     entry, exit_, side, eod = gk.crossover_legs(
-        np.ascontiguousarray(ind.running_sum(md)),
+        np.ascontiguousarray(running_sum),
         float(close[0]),
         strategy.fast_period,
         strategy.slow_period,
@@ -82,20 +96,59 @@ def combination(
             cfg.slippage,
         ]
     )
-    pe, px, units, fees, cash_in, cash_out = gk.sized_legs(
-        open_, close, entry, exit_, side, eod, next_open, costs
+    priced = gk.sized_legs(open_, close, entry, exit_, side, eod, next_open, costs)
+    return SizedLegs(entry, exit_, side, eod, *priced)
+
+
+def combination(
+    md: MarketData,
+    strategy: Strategy,
+    cfg: RunConfig,
+    *,
+    capital: float,
+    size: float,
+    ppy: float,
+    partitions: int,
+) -> tuple[dict[str, Metric], PeriodSums] | None:
+    """``simulate_metrics_and_sums(md, strategy.signal(md), cfg, ...)``, or None where the
+    compiled path does not apply."""
+    if not applies(md, cfg, strategy):
+        return None
+    assert isinstance(strategy, SmaCrossover)
+    close = np.ascontiguousarray(md.close)
+    legs = sized_crossover_legs(
+        strategy,
+        cfg,
+        close,
+        np.ascontiguousarray(md.open),
+        ind.running_sum(md),
+        capital=capital,
+        size=size,
     )
+    entry, exit_, side, units = legs.entry, legs.exit_, legs.side, legs.units
     edges = partition_bounds(md.n_times, partitions)
     out = np.zeros(gk.SLOTS)
     s1 = np.zeros(partitions)
     s2 = np.zeros(partitions)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     status = curve_pass(
-        close, entry, exit_, side, units, cash_in, cash_out, capital, edges, rf, out, s1, s2
+        close,
+        entry,
+        exit_,
+        side,
+        units,
+        legs.cash_in,
+        legs.cash_out,
+        capital,
+        edges,
+        rf,
+        out,
+        s1,
+        s2,
     )
     if status != gk.OK:
         return None
-    gk.trade_pass(side, units, pe, px, fees, entry, exit_, out)
+    gk.trade_pass(side, units, legs.entry_price, legs.exit_price, legs.fees, entry, exit_, out)
     return _metrics(md, out, capital, ppy, rf), _sums(edges, out, s1, s2)
 
 
