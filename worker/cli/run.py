@@ -39,6 +39,12 @@ def run(
     settings = settings_from(ctx, worker_concurrency=concurrency)
     settings.require_database_url()
     configure_logging(settings)
+    if settings.worker_tune_allocator:
+        from worker.engine.tuning import tune_allocator
+
+        # Before the handler is imported: its libraries start threads, and a thread that has
+        # allocated has its own glibc arena, which the cap no longer takes back.
+        tune_allocator()
     try:
         run_handler = load_handler(handler)
     except (ImportError, ValueError) as error:
@@ -47,10 +53,6 @@ def run(
             hint="pass --handler package.module:callable (or set WORKER_HANDLER)",
             exit_code=2,
         ) from None
-    if settings.worker_tune_allocator:
-        from worker.engine.tuning import tune_allocator
-
-        tune_allocator()  # before the first run: glibc keeps the engine's freed arrays
     try:
         asyncio.run(run_worker(settings, run_handler, burst=burst))
     except SchemaNotReady as error:
