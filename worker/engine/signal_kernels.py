@@ -47,6 +47,21 @@ def sma_window(x: F64, csum: F64, period: int, starts: I64, ends: I64, out: F64)
             out[i] = (csum[i] - csum[i - period]) / period + base
 
 
+@kernel("void(int8[::1], int64, int64)")
+def _hold_crosses(out: I8, lo: int, hi: int) -> None:
+    """Rows ``[lo, hi)`` of ``out`` from the sign of the difference of two averages to the
+    position: 0 until the first strict cross (a step of ±2 between consecutive rows), then
+    the side of the last one."""
+    pos = np.int8(0)
+    prev = out[lo]
+    out[lo] = 0
+    for i in range(lo + 1, hi):
+        c = out[i]
+        pos = c if c * prev == -1 else pos
+        prev = c
+        out[i] = pos
+
+
 @kernel(f"void({RF8}, {RF8}, {RI8}, {RI8}, int8[::1])")
 def cross_position(a: F64, b: F64, starts: I64, ends: I64, out: I8) -> None:
     """Per block: 0 until the first strict cross, then the side of the last one.
@@ -60,14 +75,7 @@ def cross_position(a: F64, b: F64, starts: I64, ends: I64, out: I8) -> None:
         lo, hi = starts[k], ends[k]
         if hi <= lo:
             continue
-        pos = np.int8(0)
-        prev = out[lo]
-        out[lo] = 0
-        for i in range(lo + 1, hi):
-            cmp = out[i]
-            pos = cmp if cmp * prev == -1 else pos
-            prev = cmp
-            out[i] = pos
+        _hold_crosses(out, lo, hi)
 
 
 @kernel(f"float64({RF8}, float64, int64, int64, int64)")
@@ -126,11 +134,4 @@ def sma_cross_position(
             a = (now[j] - back_f[j]) / fast + base
             b = (now[j] - back_s[j]) / slow + base
             cells[j] = np.int8(a > b) - np.int8(a < b)
-        pos = np.int8(0)
-        prev = out[lo]
-        out[lo] = 0
-        for i in range(lo + 1, hi):
-            c = out[i]
-            pos = c if c * prev == -1 else pos
-            prev = c
-            out[i] = pos
+        _hold_crosses(out, lo, hi)
