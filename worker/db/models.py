@@ -131,7 +131,12 @@ class Run(Base):
         CheckConstraint("jsonb_typeof(config) = 'object'", name="config_object"),
         CheckConstraint("error IS NULL OR jsonb_typeof(error) = 'object'", name="error_object"),
         Index("ix_runs_mode_date", "mode", "created_at"),
-        Index("ix_runs_metadata", "metadata", postgresql_using="gin"),
+        Index(
+            "ix_runs_metadata",
+            "metadata",
+            postgresql_using="gin",
+            postgresql_ops={"metadata": "jsonb_path_ops"},
+        ),
         # No index of runs names a column the claim or a heartbeat writes (status, locked_by,
         # attempts, started_at, lease_expires_at, progress): the claim's order and the lease
         # are indexed in run_queue (fleet_models.RunQueueRow, migration 0015).
@@ -232,7 +237,11 @@ class Event(Base):
             "ix_events_payload",
             "payload",
             postgresql_using="gin",
-            postgresql_where=text("event_type NOT IN ('trade_entry', 'trade_exit')"),
+            # not the events every run writes on its way to success (migration 0016)
+            postgresql_where=text(
+                "event_type NOT IN ('trade_entry', 'trade_exit', 'claimed', 'completed',"
+                " 'dataset_loaded', 'simulation_started', 'metrics')"
+            ),
         ),
     )
 
