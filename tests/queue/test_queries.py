@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -316,3 +318,33 @@ async def test_claim_and_completion_leave_what_the_guard_would_have_set(
     # The guard still fires when it has something to refuse.
     with pytest.raises(asyncpg.CheckViolationError, match="a finished run cannot become"):
         await db.execute("UPDATE runs SET status = 'running' WHERE id = $1", run_id)
+
+
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    submitted = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        type(self).submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+async def test_event_copy_stays_on_the_event_loop(db: asyncpg.Connection) -> None:
+    """The final transaction's COPY sends its bytes itself: no hop through a thread pool
+    (where it waits for the GIL behind the runs' threads, the transaction open)."""
+    (run_id,) = await insert_runs(db)
+    csv = (
+        f'{run_id},trade_entry,2024-01-02T00:00:00+00:00,"{{""trade"": 1}}"\n'
+        f'{run_id},trade_exit,2024-01-03T00:00:00+00:00,"{{""trade"": 1, ""pnl"": 2.5}}"\n'
+    ).encode()
+    executor = _CountingExecutor(max_workers=1)
+    asyncio.get_running_loop().set_default_executor(executor)
+    async with db.transaction():
+        await queries.copy_events_csv(db, csv)
+    assert _CountingExecutor.submitted == 0
+    rows = await db.fetch(
+        "SELECT event_type, payload FROM events WHERE run_id = $1 ORDER BY id", run_id
+    )
+    assert [(row["event_type"], row["payload"]) for row in rows] == [
+        ("trade_entry", {"trade": 1}),
+        ("trade_exit", {"trade": 1, "pnl": 2.5}),
+    ]
