@@ -55,6 +55,15 @@ class Variant:
     complete: str = load("complete_batch")
 
 
+def _without_event(sql: str) -> str:
+    """The statement without its `logged` CTE (the event row it writes)."""
+    start = sql.index("logged AS (")
+    end = sql.index("\n)", start) + 2
+    if sql[end] == ",":  # not the last CTE
+        return sql[:start] + sql[end + 2 :]
+    return sql[: start - 2] + sql[end:]  # drop the comma before it
+
+
 VARIANTS: dict[str, Variant] = {
     "as migrated": Variant(),
     "without the run_completed trigger": Variant(
@@ -90,6 +99,15 @@ VARIANTS: dict[str, Variant] = {
     "GIN fastupdate off": Variant(
         "ALTER INDEX ix_runs_metadata SET (fastupdate = off);"
         " ALTER INDEX ix_events_payload SET (fastupdate = off)"
+    ),
+    "without the claimed and completed event rows": Variant(
+        claim=_without_event(load("claim")), complete=_without_event(load("complete_batch"))
+    ),
+    "without all of the above (events, NOTIFY, HOT)": Variant(
+        "DROP INDEX ix_runs_metadata, ix_runs_finished_at;"
+        " ALTER TABLE runs DISABLE TRIGGER runs_notify_completed",
+        claim=_without_event(load("claim")),
+        complete=_without_event(load("complete_batch")),
     ),
     "fillfactor 90 (before 0015)": Variant("ALTER TABLE runs SET (fillfactor = 90)"),
     "fillfactor 30": Variant("ALTER TABLE runs SET (fillfactor = 30)"),
