@@ -582,6 +582,17 @@ def test_equity_parquet_columns_without_nulls_are_required() -> None:
     assert pl.read_parquet(data).equals(frame)
 
 
+def test_equity_parquet_bytes_do_not_depend_on_the_write_batch(
+    long: BacktestResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Parquet writer's batches of ``WRITE_BATCH_ROWS`` values give the bytes of
+    Arrow's default batches of 1,024 (a curve longer than one batch)."""
+    assert long.equity.height > artifacts.WRITE_BATCH_ROWS
+    data = artifacts._parquet(long.equity)
+    monkeypatch.setattr(artifacts, "WRITE_BATCH_ROWS", 1024)
+    assert artifacts._parquet(long.equity) == data
+
+
 @pytest.mark.parametrize("aside", [True, False])
 def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
     long: BacktestResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aside: bool

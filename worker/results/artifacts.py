@@ -62,6 +62,9 @@ def _csv(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+WRITE_BATCH_ROWS = 65_536
+
+
 def _parquet(frame: pl.DataFrame) -> bytes:
     """zstd over encodings that suit a curve: floats byte-stream-split, times and integers
     delta-packed, no dictionaries (a curve's values rarely repeat). Against polars' own
@@ -72,7 +75,10 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
     A column without nulls (every column of the engine's curve) is written REQUIRED: no
     definition levels to compute and encode, half the writer's time on a million bars; the
-    values a reader gets are the same."""
+    values a reader gets are the same.
+
+    Values go to the encoders 65,536 at a time instead of Arrow's 1,024: the same bytes
+    (tested), a tenth less time on a million bars."""
     table = _required_where_full(frame.to_arrow())
     encodings = {
         name: "DELTA_BINARY_PACKED"
@@ -89,6 +95,7 @@ def _parquet(frame: pl.DataFrame) -> bytes:
         use_dictionary=False,
         column_encoding=encodings,
         write_statistics=[name for name, dtype in frame.schema.items() if not dtype.is_float()],
+        write_batch_size=WRITE_BATCH_ROWS,
     )
     data: bytes = sink.getvalue().to_pybytes()
     return data
