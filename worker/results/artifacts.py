@@ -66,9 +66,11 @@ WRITE_BATCH_ROWS = 65_536
 
 
 def _parquet(frame: pl.DataFrame) -> bytes:
-    """zstd over encodings that suit a curve: floats byte-stream-split, times and integers
+    """LZ4 over encodings that suit a curve: floats byte-stream-split, times and integers
     delta-packed, no dictionaries (a curve's values rarely repeat). Against polars' own
-    writer on a million bars: less than half the bytes in about half the time.
+    writer on a million bars: about half the bytes in a third of the time. LZ4 rather than
+    zstd: on a million bars 10 % more bytes in 30 % less time (the file is written before
+    the run completes; zstd's compression was a third of the writer's time).
 
     Min/max statistics only for the non-float columns (the timestamps): a reader filters a
     curve by time; float statistics cost a seventh of the file's time on a million bars.
@@ -91,7 +93,7 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     parquet.write_table(
         table,
         sink,
-        compression="zstd",
+        compression="lz4",
         use_dictionary=False,
         column_encoding=encodings,
         write_statistics=[name for name, dtype in frame.schema.items() if not dtype.is_float()],

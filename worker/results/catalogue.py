@@ -58,7 +58,7 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
             ArtifactKind.PARQUET,
             "application/vnd.apache.parquet",
             True,
-            "the equity curve, one row per bar (zstd)",
+            "the equity curve, one row per bar (LZ4)",
         ),
         ArtifactSpec(
             "leaderboard_csv",
