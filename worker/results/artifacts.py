@@ -63,6 +63,7 @@ def _csv(frame: pl.DataFrame) -> bytes:
 
 
 WRITE_BATCH_ROWS = 65_536
+STEP_COLUMNS = frozenset({"cash"})
 
 
 def _parquet(frame: pl.DataFrame) -> bytes:
@@ -79,12 +80,17 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     definition levels to compute and encode, half the writer's time on a million bars; the
     values a reader gets are the same.
 
+    ``STEP_COLUMNS`` (cash, which changes at fills only) are written PLAIN: its long runs of
+    one value compress by themselves, to half the bytes in half the time of the split.
+
     Values go to the encoders 65,536 at a time instead of Arrow's 1,024: the same bytes
     (tested), a tenth less time on a million bars."""
     table = _required_where_full(frame.to_arrow())
     encodings = {
         name: "DELTA_BINARY_PACKED"
         if dtype.is_temporal() or dtype.is_integer()
+        else "PLAIN"
+        if name in STEP_COLUMNS
         else "BYTE_STREAM_SPLIT"
         for name, dtype in frame.schema.items()
         if dtype.is_numeric() or dtype.is_temporal()
