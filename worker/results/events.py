@@ -102,8 +102,8 @@ def trade_events_csv(run_id: uuid.UUID, trades: pl.DataFrame, *, native: bool = 
 
     Two ways to the same bytes (tested equal): by default the payloads come from one polars
     query and Python joins the lines (the least fixed cost, for the run's own thread);
-    ``native`` builds the lines in polars too, with the GIL released, for a side thread
-    beside the reports (and 1M-bar runs' thousands of trades, a quarter faster).
+    ``native`` builds, orders and joins the lines in polars too, with the GIL released, for
+    a side thread beside the reports (and 1M-bar runs' thousands of trades).
     """
     assert COPY_COLUMNS == ("run_id", "event_type", "timestamp", "payload")
     if native:
@@ -130,10 +130,9 @@ def _csv_quoted(payloads: list[str]) -> list[str]:
 
 
 def _native_lines(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
-    """The lines built by one polars query (times, payloads, the quoting marks), joined in
-    event order. The payload's quotes are doubled in one pass over the joined text, its
-    enclosing ones written as a control character JSON text never holds raw and put in
-    after."""
+    """The lines built, put in event order and joined by one polars query (times, payloads
+    with their quotes doubled, the quoting marks): Python holds the GIL only to take the one
+    text out, so the reports drawn beside it on the run's thread do not wait for it."""
     if trades.height == 0:
         return b""
     entry, exit_ = _payload_texts(trades)
@@ -142,18 +141,14 @@ def _native_lines(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
         return pl.concat_str(
             pl.lit(f"{run_id},{kind},"),
             pl.col(time).dt.to_string(COPY_FORMAT).fill_null(""),
-            pl.lit(f",{_QUOTE}"),
-            payload,
-            pl.lit(f"{_QUOTE}\n"),
+            pl.lit(',"'),
+            payload.str.replace_all('"', '""', literal=True),
+            pl.lit('"\n'),
         )
 
-    lines = trades.select(
-        line("trade_entry", "entry_time", entry).alias("entry"),
-        line("trade_exit", "exit_time", exit_).alias("exit"),
+    lines = pl.concat(
+        [line("trade_entry", "entry_time", entry), line("trade_exit", "exit_time", exit_)]
     )
-    texts = lines["entry"].to_list() + lines["exit"].to_list()
-    text = "".join([texts[i] for i in _event_order(trades).tolist()])
-    return text.replace('"', '""').replace(_QUOTE, '"').encode()
-
-
-_QUOTE = "\x1f"
+    order = pl.Series(_event_order(trades))
+    text: str = trades.select(lines.gather(order).str.join("")).item()
+    return text.encode()
