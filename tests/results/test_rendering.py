@@ -582,6 +582,24 @@ def test_equity_parquet_columns_without_nulls_are_required() -> None:
     assert pl.read_parquet(data).equals(frame)
 
 
+def test_equity_parquet_codec_and_encodings(long: BacktestResult) -> None:
+    """LZ4; floats byte-stream-split but the step curve ``cash`` (plain), times
+    delta-packed; the values read back are the curve's."""
+    import pyarrow.parquet as pq
+
+    data = artifacts._parquet(long.equity)
+    group = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {c.compression for c in columns.values()} == {"LZ4"}
+    expected = {
+        "timestamp": "DELTA_BINARY_PACKED",
+        "cash": "PLAIN",
+        **{n: "BYTE_STREAM_SPLIT" for n in ("equity", "position_value", "exposure", "drawdown")},
+    }
+    assert {name: c.encodings[-1] for name, c in columns.items()} == expected
+    assert pl.read_parquet(data).equals(long.equity)
+
+
 def test_equity_parquet_bytes_do_not_depend_on_the_write_batch(
     long: BacktestResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
