@@ -1,7 +1,8 @@
 """curve_stats' one pass equals, bit for bit, the two passes it replaced (kept as the
-references): ``equity_curve``, ``equity_stats`` and ``returns_from_equity``, on curves of
-several blocks, with and without the risk-free threshold, a curve whose variance needs the
-second pass, and curves with inf, NaN, zeros and negative equity."""
+references): ``equity_curve``, ``equity_stats``, ``returns_from_equity`` and the equity
+frame's ``exposure_drawdown``, on curves of several blocks, with and without the risk-free
+threshold, a curve whose variance needs the second pass, and curves with inf, NaN, zeros and
+negative equity."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from worker.engine.curve_kernels import exposure_drawdown
 from worker.engine.curve_stats import curve_and_stats
 from worker.engine.equity_stats import STATS_BLOCK, array_block, equity_stats
 from worker.engine.market import MarketData
 from worker.engine.params import parse_run_config
-from worker.engine.portfolio import Fills, equity_curve
+from worker.engine.portfolio import Curve, Fills, equity_curve
 from worker.engine.return_metrics import returns_from_equity
 from worker.engine.simulate import _fills
 from worker.engine.synthetic import generate_bars
@@ -45,6 +47,22 @@ def check(md: MarketData, fills: Fills, threshold: float) -> None:
     want_stats = equity_stats(array_block(want.equity), n, CAPITAL, threshold=threshold)
     assert repr(stats) == repr(want_stats)  # every field, NaN and inf included
     assert same(returns, returns_from_equity(want.equity, CAPITAL))
+    check_derived(curve, want)
+
+
+def check_derived(curve: Curve, want: Curve) -> None:
+    """The exposure and drawdown of the curve's pass are ``exposure_drawdown``'s; a curve
+    not finite everywhere has none (the equity frame computes them)."""
+    n = want.equity.shape[0]
+    exposure, drawdown = np.empty(n), np.empty(n)
+    value = np.abs(want.position_value)
+    whole, positive = exposure_drawdown(value, want.equity, CAPITAL, True, exposure, drawdown)
+    if curve.derived is None:
+        assert not (n and np.isfinite(want.equity).all())
+        return
+    assert whole and np.isfinite(want.equity).all()
+    assert same(curve.derived.exposure, exposure) and same(curve.derived.drawdown, drawdown)
+    assert curve.derived.positive == positive
 
 
 @pytest.mark.parametrize("n", [1, 2, 129, 5_000, 2 * STATS_BLOCK + 17])

@@ -10,7 +10,8 @@ the same blocks of ``STATS_BLOCK`` bars, per bar the same return, square and sho
 block, else ``peak_kernels.extremes``) and running peak by ``peak_kernels``. So every
 number is the one the two passes gave (tests/engine/test_curve_stats.py). A curve that is
 not finite everywhere, or whose variance needs the second pass, is finished by
-``equity_stats`` itself.
+``equity_stats`` itself. The equity frame's exposure and drawdown columns are written in the
+same pass (``curve_kernels.exposure_drawdown``'s numbers), while the block is in cache.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 
 import numpy as np
 
+from worker.engine.curve_kernels import PEAK_BLOCK
 from worker.engine.equity_stats import (
     STATS_BLOCK,
     EquityStats,
@@ -32,7 +34,7 @@ from worker.engine.kernel_types import RF8, RI8
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.numpy_sums import pairwise_sums3
 from worker.engine.peak_kernels import extremes, peak_block
-from worker.engine.portfolio import Curve, Fills
+from worker.engine.portfolio import Curve, Derived, Fills
 
 #: Slots of ``single_curve_stats``' ``out``.
 TOTAL, SQUARES, DOWN, MIN_RATIO, MIN_EQUITY, UNDERWATER, FINAL = range(7)
@@ -78,9 +80,39 @@ def _curve_part(
     return j, c, p
 
 
+@kernel(f"float64({RF8}, {RF8}, float64, float64, {_OUT}, {_OUT})", error_model="numpy")
+def _exposure_drawdown_part(
+    e: F64, held: F64, top: float, peak: float, exposure: F64, drawdown: F64
+) -> float:
+    """``curve_kernels.exposure_drawdown`` (absolute) on a finite block whose largest
+    equity is ``top``, from the running ``peak`` before it; returns the peak after it. A
+    block without a new high divides by the peak it was given, without the scan."""
+    n = e.shape[0]
+    if top <= peak:
+        for i in range(n):
+            x = e[i]
+            drawdown[i] = x / peak - 1.0
+            exposure[i] = abs(held[i]) / x
+        return peak
+    for lo in range(0, n, PEAK_BLOCK):
+        m = min(PEAK_BLOCK, n - lo)
+        block, dd = e[lo : lo + m], drawdown[lo : lo + m]
+        value, ratio = held[lo : lo + m], exposure[lo : lo + m]
+        for i in range(m):
+            x = block[i]
+            if x > peak:
+                peak = x
+            dd[i] = peak
+        for i in range(m):
+            x = block[i]
+            dd[i] = x / dd[i] - 1.0
+            ratio[i] = abs(value[i]) / x
+    return peak
+
+
 @kernel(
     f"boolean({RI8}, {RF8}, {RF8}, float64, {RF8}, float64, int64, "
-    f"{_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT})",
+    f"{_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT})",
     error_model="numpy",
 )
 def single_curve_stats(
@@ -95,12 +127,15 @@ def single_curve_stats(
     cash: F64,
     value: F64,
     returns: F64,
+    exposure: F64,
+    drawdown: F64,
     out: F64,
 ) -> bool:
     """``single_equity`` into ``equity``, ``cash`` and ``value``, and per block of
-    ``block`` bars the returns (into ``returns``) and ``equity_stats``' sums, extremes and
-    peak (into ``out``); False (the curve written whole, the rest not) when some equity is
-    not finite."""
+    ``block`` bars the returns (into ``returns``), the equity frame's ``exposure`` and
+    ``drawdown`` (``curve_kernels.exposure_drawdown``) and ``equity_stats``' sums, extremes
+    and peak (into ``out``); False (the curve written whole, the rest not) when some equity
+    is not finite."""
     n = close.shape[0]
     size = min(block, max(n, 1))
     sq = np.empty(size)
@@ -109,7 +144,7 @@ def single_curve_stats(
     c, p = capital, 0.0
     total = squares = down = 0.0
     lowest = np.inf
-    peak = prev = capital
+    peak = prev = dd_peak = capital
     min_ratio = np.inf
     best = run = 0
     finite = True
@@ -126,6 +161,8 @@ def single_curve_stats(
             finite = False
             continue
         lowest = min(lowest, bottom)
+        held, ratio, dd = value[lo:hi], exposure[lo:hi], drawdown[lo:hi]
+        dd_peak = _exposure_drawdown_part(e, held, top, dd_peak, ratio, dd)
         r = returns[lo:hi]
         before = prev
         for i in range(hi - lo):  # moment_kernels.return_values
@@ -157,21 +194,24 @@ def curve_and_stats(
     md: MarketData, fills: Fills, capital: float, threshold: float
 ) -> tuple[Curve, EquityStats, F64]:
     """``portfolio.equity_curve`` of one symbol without carry, its ``equity_stats`` and
-    its per-bar returns (``return_metrics.returns_from_equity``)."""
+    its per-bar returns (``return_metrics.returns_from_equity``); a finite curve carries
+    the equity frame's exposure and drawdown columns, computed in the same pass."""
     legs = fills.legs
     ev_pos = np.zeros(2 * legs.count)
     ev_pos[0::2] = legs.side * fills.units
     n = md.n_times
-    equity, cash, value, returns = (np.empty(n) for _ in range(4))
+    equity, cash, value, returns, exposure, drawdown = (np.empty(n) for _ in range(6))
     out = np.empty(7)
     whole = single_curve_stats(
         fills.ev_t, fills.ev_cash, ev_pos, capital, md.close, threshold, STATS_BLOCK,
-        equity, cash, value, returns, out,
+        equity, cash, value, returns, exposure, drawdown, out,
     )  # fmt: skip
-    curve = Curve(equity, cash, value, None)
     if not whole:
+        curve = Curve(equity, cash, value, None)
         stats = equity_stats(array_block(equity), n, capital, threshold=threshold, returns=returns)
         return curve, stats, returns
+    derived = Derived(exposure, drawdown, bool(out[MIN_EQUITY] > 0))
+    curve = Curve(equity, cash, value, None, derived=derived)
     stats = EquityStats(
         n,
         float(out[FINAL]),

@@ -12,7 +12,8 @@ import polars as pl
 from worker.engine.curve_kernels import exposure_drawdown, exposure_ratio, scaled_growth
 from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
-from worker.engine.market import MarketData
+from worker.engine.market import F64, MarketData
+from worker.engine.portfolio import Curve
 from worker.engine.portfolio_kernel import ROW_SUM_MAX, buy_and_hold
 from worker.engine.simulate import Simulation
 
@@ -31,14 +32,11 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
     equity, null where equity <= 0) and drawdown; each column built once in numpy and
     handed to polars without a copy."""
     curve = sim.curve
-    equity = np.ascontiguousarray(curve.equity)
-    absolute = curve.gross is None
-    value = np.ascontiguousarray(curve.position_value if curve.gross is None else curve.gross)
-    exposure, drawdown = np.empty(equity.shape[0]), np.empty(equity.shape[0])
-    whole, positive = exposure_drawdown(value, equity, sim.capital, absolute, exposure, drawdown)
-    if not whole:  # a NaN equity: each column on its own path
-        positive = exposure_ratio(value, equity, absolute, exposure)
-        drawdown = drawdown_curve(equity, sim.capital)
+    if curve.derived is not None:  # computed in the curve's pass
+        exposure, drawdown = curve.derived.exposure, curve.derived.drawdown
+        positive = curve.derived.positive
+    else:
+        exposure, drawdown, positive = derived_columns(curve, sim.capital)
     frame = pl.DataFrame(
         {
             "timestamp": utc_timestamps(md.grid_ts),
@@ -49,9 +47,22 @@ def equity_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "drawdown": drawdown,
         }
     )
-    if equity.shape[0] and positive:  # False when some equity is NaN
+    if curve.equity.shape[0] and positive:  # False when some equity is NaN
         return frame
     return frame.with_columns(pl.when(pl.col("equity") > 0).then(pl.col("exposure")))
+
+
+def derived_columns(curve: Curve, capital: float) -> tuple[F64, F64, bool]:
+    """(exposure, drawdown, whether every equity is > 0) of a curve."""
+    equity = np.ascontiguousarray(curve.equity)
+    absolute = curve.gross is None
+    value = np.ascontiguousarray(curve.position_value if curve.gross is None else curve.gross)
+    exposure, drawdown = np.empty(equity.shape[0]), np.empty(equity.shape[0])
+    whole, positive = exposure_drawdown(value, equity, capital, absolute, exposure, drawdown)
+    if not whole:  # a NaN equity: each column on its own path
+        positive = exposure_ratio(value, equity, absolute, exposure)
+        drawdown = drawdown_curve(equity, capital)
+    return exposure, drawdown, positive
 
 
 def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:

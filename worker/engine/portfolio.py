@@ -35,12 +35,23 @@ class Fills:
 
 
 @dataclass(frozen=True, eq=False)
+class Derived:
+    """The equity frame's derived columns, when the curve's pass computed them
+    (``curve_kernels.exposure_drawdown``'s outputs on a finite curve)."""
+
+    exposure: F64
+    drawdown: F64
+    positive: bool  # every equity > 0
+
+
+@dataclass(frozen=True, eq=False)
 class Curve:
     equity: F64
     cash: F64
     position_value: F64  # signed market value of positions
     gross: F64 | None  # Σ |position value| when several symbols (else |position_value|)
     carry_paid: tuple[float, float, float, float] | None = None  # carry.CARRY_METRICS
+    derived: Derived | None = None
 
     @property
     def gross_value(self) -> F64:
