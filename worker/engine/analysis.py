@@ -19,6 +19,7 @@ from worker.engine import benchmark_metrics as bm
 from worker.engine import drawdowns as dd
 from worker.engine import trade_metrics as tm
 from worker.engine.calendar_returns import PeriodReturn, calendar_periods, returns_over
+from worker.engine.frames import Returns
 from worker.engine.metrics import Metric, sanitize
 from worker.engine.return_metrics import finite, returns_from_equity
 
@@ -75,18 +76,23 @@ def _return_paths(
     initial: float,
     ruin_bar: int | None,
     returns: F64 | None = None,
-) -> tuple[F64, F64 | None]:
+    benchmark_returns: Returns | None = None,
+) -> tuple[F64, F64 | None, float | None]:
     """Per-bar returns of the run (``returns`` when the simulation kept them) and the
-    benchmark; a ruined run's stop at the ruin bar, whose equity counts as 0 (as the
-    return metrics do, docs/metrics.md)."""
+    benchmark (``benchmark_returns`` when its curve's pass kept them), and the benchmark
+    returns' mean when known; a ruined run's stop at the ruin bar, whose equity counts as 0
+    (as the return metrics do, docs/metrics.md)."""
     if ruin_bar is not None:
         equity = equity[:ruin_bar].copy()
         equity[-1] = 0.0
         benchmark = None if benchmark is None else benchmark[:ruin_bar]
-        returns = None
+        returns = benchmark_returns = None
     r = returns_from_equity(equity, initial) if returns is None else returns
-    b = None if benchmark is None else returns_from_equity(benchmark, initial)
-    return r, b
+    if benchmark is None:
+        return r, None, None
+    if benchmark_returns is not None:
+        return r, benchmark_returns[0], benchmark_returns[1]
+    return r, returns_from_equity(benchmark, initial), None
 
 
 def _calendar(times: I64) -> tuple[tuple[I64, I64] | None, tuple[I64, I64] | None]:
@@ -103,11 +109,15 @@ def _calendar_returns(
 
 
 def benchmark_values(
-    returns: F64, bench: F64 | None, ppy: float, risk_free_rate: float
+    returns: F64,
+    bench: F64 | None,
+    ppy: float,
+    risk_free_rate: float,
+    bench_mean: float | None = None,
 ) -> dict[str, Metric]:
     if bench is None or returns.shape[0] == 0:
         return dict.fromkeys(bm.BENCHMARK_METRICS)
-    return dict(bm.benchmark_stats(returns, bench, ppy, risk_free_rate))
+    return dict(bm.benchmark_stats(returns, bench, ppy, risk_free_rate, bench_mean))
 
 
 def drawdown_values(table: dd.DrawdownTable, worst: list[dd.DrawdownPeriod]) -> dict[str, Metric]:
@@ -158,14 +168,16 @@ def analyse(
     risk_free_rate: float = 0.0,
     ruin_bar: int | None = None,
     returns: F64 | None = None,
+    benchmark_returns: Returns | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
     (None: no benchmark). ``returns``: the equity's per-bar returns
-    (``Simulation.returns``), if known."""
+    (``Simulation.returns``), if known; ``benchmark_returns``: the benchmark's, and their
+    mean (``frames.buy_and_hold_paths``), if known."""
     times = micros(equity_frame["timestamp"])
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
-    r, b = _return_paths(equity, benchmark, initial, ruin_bar, returns)
+    r, b, b_mean = _return_paths(equity, benchmark, initial, ruin_bar, returns, benchmark_returns)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
     worst = dd.worst_periods(table, times)
     months, years = _calendar(times)
@@ -175,7 +187,7 @@ def analyse(
             None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
         )
     }
-    values.update(benchmark_values(r, b, ppy, risk_free_rate))
+    values.update(benchmark_values(r, b, ppy, risk_free_rate, b_mean))
     values.update(drawdown_values(table, worst))
     values.update(trade_values(trades))
     values.update(monthly_values(monthly))

@@ -22,7 +22,7 @@ from worker.engine.analysis import Analysis, analyse
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
 from worker.engine.crossover_fills import crossover_fills
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
-from worker.engine.frames import buy_and_hold_curve, equity_frame, trades_frame, utc_timestamps
+from worker.engine.frames import buy_and_hold_paths, equity_frame, trades_frame, utc_timestamps
 from worker.engine.market import MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig, parse_run_config
@@ -271,7 +271,7 @@ def simulate_run(
     stages.report("metrics", 0.0)
     equity = equity_frame(md, sim)
     trades = trades_frame(md, sim)
-    buy_and_hold = buy_and_hold_curve(md, capital)
+    buy_and_hold, held_returns = buy_and_hold_paths(md, capital)
     stages.done("frames")
     benchmark = _benchmark(bench, md.grid_ts, buy_and_hold, capital)
     extra, analysis = analyse(
@@ -283,6 +283,7 @@ def simulate_run(
         risk_free_rate=cfg.risk_free_rate,
         ruin_bar=_ruin_bar(sim.metrics),
         returns=sim.returns,
+        benchmark_returns=held_returns if bench is None else None,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)

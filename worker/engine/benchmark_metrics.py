@@ -106,17 +106,25 @@ def centred_moments(r: F64, b: F64, mr: float, mb: float) -> tuple[float, float,
 
 
 def benchmark_stats(
-    returns: F64, benchmark: F64, ppy: float, risk_free_rate: float = 0.0
+    returns: F64,
+    benchmark: F64,
+    ppy: float,
+    risk_free_rate: float = 0.0,
+    benchmark_mean: float | None = None,
 ) -> dict[str, float | None]:
     """All of ``BENCHMARK_METRICS`` from one set of centred moments (``centred_moments``:
     two passes over the bars instead of one set per metric): the same definitions as the
-    functions above, equal to rounding (tested)."""
+    functions above, equal to rounding (tested). ``benchmark_mean``: ``benchmark.mean()``,
+    when the caller has it."""
     r = np.asarray(returns, dtype=np.float64)
     b = np.asarray(benchmark, dtype=np.float64)
     if r.shape != b.shape:
         raise ValueError(f"returns ({r.shape[0]}) and benchmark ({b.shape[0]}) differ in length")
     out: dict[str, float | None] = dict.fromkeys(BENCHMARK_METRICS)
-    mr, mb = (float(r.mean()), float(b.mean())) if r.shape[0] else (math.nan, math.nan)
+    mr, mb = math.nan, math.nan
+    if r.shape[0]:
+        mr = float(r.mean())
+        mb = float(b.mean()) if benchmark_mean is None else benchmark_mean
     if math.isnan(mr) or math.isnan(mb):  # a NaN anywhere makes its mean NaN
         r, b = aligned(r, b)
         if r.shape[0]:
