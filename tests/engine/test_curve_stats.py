@@ -51,8 +51,9 @@ def check(md: MarketData, fills: Fills, threshold: float) -> None:
 
 
 def check_derived(curve: Curve, want: Curve) -> None:
-    """The exposure and drawdown of the curve's pass are ``exposure_drawdown``'s; a curve
-    not finite everywhere has none (the equity frame computes them)."""
+    """The exposure and drawdown of the curve's pass are ``exposure_drawdown``'s, its
+    returns' mean ``np.mean``'s; a curve not finite everywhere has none (the equity frame
+    and the analysis compute them)."""
     n = want.equity.shape[0]
     exposure, drawdown = np.empty(n), np.empty(n)
     value = np.abs(want.position_value)
@@ -63,9 +64,11 @@ def check_derived(curve: Curve, want: Curve) -> None:
     assert whole and np.isfinite(want.equity).all()
     assert same(curve.derived.exposure, exposure) and same(curve.derived.drawdown, drawdown)
     assert curve.derived.positive == positive
+    mean = float(returns_from_equity(want.equity, CAPITAL).mean())
+    assert repr(curve.derived.returns_mean) == repr(mean)
 
 
-@pytest.mark.parametrize("n", [1, 2, 129, 5_000, 2 * STATS_BLOCK + 17])
+@pytest.mark.parametrize("n", [1, 2, 129, 5_000, 2 * STATS_BLOCK + 17, 16 * STATS_BLOCK - 8])
 @pytest.mark.parametrize("threshold", [0.0, 1e-7])
 @pytest.mark.parametrize("config", [{"commission": 0.001}, {"fill": "close", "slippage_bps": 5}])
 def test_curve_and_stats_equal_the_two_passes(

@@ -48,10 +48,10 @@ def test_buy_and_hold_paths_curve_is_buy_and_hold_curve() -> None:
 
 
 @pytest.mark.parametrize("rf", [0.0, 0.03])
-def test_benchmark_stats_given_the_mean(rf: float) -> None:
+def test_benchmark_stats_given_the_means(rf: float) -> None:
     rng = np.random.default_rng(7)
     r, b = rng.normal(0, 1e-3, 100_001), rng.normal(0, 1e-3, 100_001)
-    got = bm.benchmark_stats(r, b, 98_280, rf, float(b.mean()))
+    got = bm.benchmark_stats(r, b, 98_280, rf, float(r.mean()), float(b.mean()))
     assert repr(got) == repr(bm.benchmark_stats(r, b, 98_280, rf))
 
 

@@ -40,6 +40,21 @@ def test_pairwise_sum_is_np_sum(n: int) -> None:
         assert ns.span_sum(a, 0, lo) == a[:lo].sum()
 
 
+@pytest.mark.parametrize("n", [n for n in LENGTHS if n > 0])
+@pytest.mark.parametrize("span", [128, 4096])
+def test_tree_spans_summed_apart_are_np_sum(n: int, span: int) -> None:
+    slots = n // (span // 2 - 8) + 2
+    los, ns_ = np.empty(slots, np.int64), np.empty(slots, np.int64)
+    count = ns.tree_spans(0, n, span, los, ns_, 0)
+    assert los[0] == 0 and (los[1:count] == (los + ns_)[: count - 1]).all()
+    assert los[count - 1] + ns_[count - 1] == n and (ns_[:count] <= span).all()
+    for a in vectors(n, n):
+        spans = zip(los[:count], ns_[:count], strict=True)
+        sums = np.array([ns.span_sum(a, lo, lo + m) for lo, m in spans])
+        total, used = ns.tree_total(n, span, sums, 0)
+        assert used == count and repr(0.0 + total) == repr(float(np.sum(a)))
+
+
 @pytest.mark.parametrize("n", LENGTHS)
 def test_reduceat_sum_is_np_add_reduceat(n: int) -> None:
     if n == 0:

@@ -113,11 +113,13 @@ def benchmark_values(
     bench: F64 | None,
     ppy: float,
     risk_free_rate: float,
+    returns_mean: float | None = None,
     bench_mean: float | None = None,
 ) -> dict[str, Metric]:
     if bench is None or returns.shape[0] == 0:
         return dict.fromkeys(bm.BENCHMARK_METRICS)
-    return dict(bm.benchmark_stats(returns, bench, ppy, risk_free_rate, bench_mean))
+    means = (returns_mean, bench_mean)
+    return dict(bm.benchmark_stats(returns, bench, ppy, risk_free_rate, *means))
 
 
 def drawdown_values(table: dd.DrawdownTable, worst: list[dd.DrawdownPeriod]) -> dict[str, Metric]:
@@ -168,13 +170,14 @@ def analyse(
     risk_free_rate: float = 0.0,
     ruin_bar: int | None = None,
     returns: F64 | None = None,
+    returns_mean: float | None = None,
     benchmark_returns: Returns | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
     (None: no benchmark). ``returns``: the equity's per-bar returns
-    (``Simulation.returns``), if known; ``benchmark_returns``: the benchmark's, and their
-    mean (``frames.buy_and_hold_paths``), if known."""
+    (``Simulation.returns``), if known, and their mean (``returns_mean``); likewise
+    ``benchmark_returns``: the benchmark's, and their mean (``frames.buy_and_hold_paths``)."""
     times = micros(equity_frame["timestamp"])
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
     r, b, b_mean = _return_paths(equity, benchmark, initial, ruin_bar, returns, benchmark_returns)
@@ -187,7 +190,8 @@ def analyse(
             None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
         )
     }
-    values.update(benchmark_values(r, b, ppy, risk_free_rate, b_mean))
+    r_mean = returns_mean if returns is not None and ruin_bar is None else None
+    values.update(benchmark_values(r, b, ppy, risk_free_rate, r_mean, b_mean))
     values.update(drawdown_values(table, worst))
     values.update(trade_values(trades))
     values.update(monthly_values(monthly))

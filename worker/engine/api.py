@@ -283,6 +283,7 @@ def simulate_run(
         risk_free_rate=cfg.risk_free_rate,
         ruin_bar=_ruin_bar(sim.metrics),
         returns=sim.returns,
+        returns_mean=None if sim.curve.derived is None else sim.curve.derived.returns_mean,
         benchmark_returns=held_returns if bench is None else None,
     )
     stages.done("analysis")

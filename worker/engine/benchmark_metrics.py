@@ -110,12 +110,13 @@ def benchmark_stats(
     benchmark: F64,
     ppy: float,
     risk_free_rate: float = 0.0,
+    returns_mean: float | None = None,
     benchmark_mean: float | None = None,
 ) -> dict[str, float | None]:
     """All of ``BENCHMARK_METRICS`` from one set of centred moments (``centred_moments``:
     two passes over the bars instead of one set per metric): the same definitions as the
-    functions above, equal to rounding (tested). ``benchmark_mean``: ``benchmark.mean()``,
-    when the caller has it."""
+    functions above, equal to rounding (tested). ``returns_mean``, ``benchmark_mean``:
+    ``returns.mean()`` and ``benchmark.mean()``, when the caller has them."""
     r = np.asarray(returns, dtype=np.float64)
     b = np.asarray(benchmark, dtype=np.float64)
     if r.shape != b.shape:
@@ -123,7 +124,7 @@ def benchmark_stats(
     out: dict[str, float | None] = dict.fromkeys(BENCHMARK_METRICS)
     mr, mb = math.nan, math.nan
     if r.shape[0]:
-        mr = float(r.mean())
+        mr = float(r.mean()) if returns_mean is None else returns_mean
         mb = float(b.mean()) if benchmark_mean is None else benchmark_mean
     if math.isnan(mr) or math.isnan(mb):  # a NaN anywhere makes its mean NaN
         r, b = aligned(r, b)

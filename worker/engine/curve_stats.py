@@ -11,7 +11,8 @@ block, else ``peak_kernels.extremes``) and running peak by ``peak_kernels``. So 
 number is the one the two passes gave (tests/engine/test_curve_stats.py). A curve that is
 not finite everywhere, or whose variance needs the second pass, is finished by
 ``equity_stats`` itself. The equity frame's exposure and drawdown columns are written in the
-same pass (``curve_kernels.exposure_drawdown``'s numbers), while the block is in cache.
+same pass (``curve_kernels.exposure_drawdown``'s numbers), while the block is in cache, and
+so is the returns' ``np.sum`` (``numpy_sums.tree_spans``: numpy's order over the whole curve).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from worker.engine.grid_curve import bit_extremes
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
 from worker.engine.market import F64, I64, MarketData
-from worker.engine.numpy_sums import pairwise_sums3
+from worker.engine.numpy_sums import _pairwise, pairwise_sums3, tree_spans, tree_total
 from worker.engine.peak_kernels import extremes, peak_block
 from worker.engine.portfolio import Curve, Derived, Fills
 
 #: Slots of ``single_curve_stats``' ``out``.
-TOTAL, SQUARES, DOWN, MIN_RATIO, MIN_EQUITY, UNDERWATER, FINAL = range(7)
+TOTAL, SQUARES, DOWN, MIN_RATIO, MIN_EQUITY, UNDERWATER, FINAL, RETURN_SUM = range(8)
+#: Values per span of the returns' ``np.sum`` summed while the span is in cache.
+SUM_SPAN = 4096
 _OUT = "float64[::1]"
 _STATE = "Tuple((int64, float64, float64))"
 
@@ -134,8 +137,8 @@ def single_curve_stats(
     """``single_equity`` into ``equity``, ``cash`` and ``value``, and per block of
     ``block`` bars the returns (into ``returns``), the equity frame's ``exposure`` and
     ``drawdown`` (``curve_kernels.exposure_drawdown``) and ``equity_stats``' sums, extremes
-    and peak (into ``out``); False (the curve written whole, the rest not) when some equity
-    is not finite."""
+    and peak, and the returns' ``np.sum`` (into ``out``); False (the curve written whole,
+    the rest not) when some equity is not finite."""
     n = close.shape[0]
     size = min(block, max(n, 1))
     sq = np.empty(size)
@@ -148,6 +151,11 @@ def single_curve_stats(
     min_ratio = np.inf
     best = run = 0
     finite = True
+    slots = n // (SUM_SPAN // 2 - 8) + 2
+    span_lo, span_n = np.empty(slots, np.int64), np.empty(slots, np.int64)
+    span_sums = np.empty(slots)
+    spans = tree_spans(0, n, SUM_SPAN, span_lo, span_n, 0) if n else 0
+    k = 0
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         j, c, p = _curve_part(ev_t, ev_cash, ev_pos, close, lo, hi, j, c, p, equity, cash, value)
@@ -174,6 +182,9 @@ def single_curve_stats(
             r[i] = ri
             sq[i] = ri * ri
             dn[i] = below * below
+        while k < spans and span_lo[k] + span_n[k] <= hi:
+            span_sums[k] = _pairwise(returns, span_lo[k], span_n[k])
+            k += 1
         block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, hi - lo)
         total += block_total
         squares += block_squares
@@ -187,6 +198,7 @@ def single_curve_stats(
     out[MIN_EQUITY] = lowest
     out[UNDERWATER] = max(best, run)
     out[FINAL] = prev if n else capital
+    out[RETURN_SUM] = 0.0 + tree_total(n, SUM_SPAN, span_sums, 0)[0] if n else 0.0
     return finite
 
 
@@ -195,13 +207,14 @@ def curve_and_stats(
 ) -> tuple[Curve, EquityStats, F64]:
     """``portfolio.equity_curve`` of one symbol without carry, its ``equity_stats`` and
     its per-bar returns (``return_metrics.returns_from_equity``); a finite curve carries
-    the equity frame's exposure and drawdown columns, computed in the same pass."""
+    the equity frame's exposure and drawdown columns and the returns' mean, computed in the
+    same pass."""
     legs = fills.legs
     ev_pos = np.zeros(2 * legs.count)
     ev_pos[0::2] = legs.side * fills.units
     n = md.n_times
     equity, cash, value, returns, exposure, drawdown = (np.empty(n) for _ in range(6))
-    out = np.empty(7)
+    out = np.empty(8)
     whole = single_curve_stats(
         fills.ev_t, fills.ev_cash, ev_pos, capital, md.close, threshold, STATS_BLOCK,
         equity, cash, value, returns, exposure, drawdown, out,
@@ -210,7 +223,8 @@ def curve_and_stats(
         curve = Curve(equity, cash, value, None)
         stats = equity_stats(array_block(equity), n, capital, threshold=threshold, returns=returns)
         return curve, stats, returns
-    derived = Derived(exposure, drawdown, bool(out[MIN_EQUITY] > 0))
+    mean = float(out[RETURN_SUM]) / n if n else math.nan
+    derived = Derived(exposure, drawdown, bool(out[MIN_EQUITY] > 0), mean)
     curve = Curve(equity, cash, value, None, derived=derived)
     stats = EquityStats(
         n,

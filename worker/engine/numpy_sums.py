@@ -4,6 +4,8 @@ bit add in the order numpy adds.
 * ``pairwise_sum``: ``np.sum`` / ``np.add.reduce`` of a contiguous float64 array: blocks of
   up to 128 values summed with 8 accumulators, larger spans halved (at a multiple of 8) and
   the halves' sums added.
+* ``tree_spans`` and ``tree_total``: the same sum with its spans of a few thousand values
+  summed apart (each as soon as its values are written) and added up the tree afterwards.
 * ``reduceat_sum``: one segment of ``np.add.reduceat``: its first value plus the pairwise
   sum of the rest.
 * ``dot_sum``: ``np.einsum("i,i->", a, b)`` with numpy's baseline (x86-64-v2, two lanes)
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from worker.engine.jit import kernel
-from worker.engine.market import F64
+from worker.engine.market import F64, I64
 
 #: numpy's PW_BLOCKSIZE: spans up to this many values are summed with 8 accumulators.
 PAIRWISE_BLOCK = 128
@@ -74,6 +76,35 @@ def _pairwise(a: F64, lo: int, n: int) -> float:
     n2 = n // 2
     n2 -= n2 % 8
     return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+
+
+@kernel("int64(int64, int64, int64, int64[::1], int64[::1], int64)")
+def tree_spans(lo: int, n: int, span: int, los: I64, ns: I64, k: int) -> int:
+    """Write from slot ``k`` the first and the length of each span of at most ``span``
+    (>= ``PAIRWISE_BLOCK``) values that ``_pairwise(a, lo, n)`` splits its range into, in
+    order; returns the slot after the last (``los`` and ``ns`` need
+    ``n // (span // 2 - 8) + 2`` slots)."""
+    if n <= span:
+        los[k] = lo
+        ns[k] = n
+        return k + 1
+    n2 = n // 2
+    n2 -= n2 % 8
+    k = tree_spans(lo, n2, span, los, ns, k)
+    return tree_spans(lo + n2, n - n2, span, los, ns, k)
+
+
+@kernel("Tuple((float64, int64))(int64, int64, float64[::1], int64)", error_model="numpy")
+def tree_total(n: int, span: int, sums: F64, k: int) -> tuple[float, int]:
+    """``_pairwise(a, lo, n)`` from ``sums``, the ``_pairwise`` of each of its
+    ``tree_spans`` from slot ``k``; (the sum, the slot after its last span)."""
+    if n <= span:
+        return sums[k], k + 1
+    n2 = n // 2
+    n2 -= n2 % 8
+    left, k = tree_total(n2, span, sums, k)
+    right, k = tree_total(n - n2, span, sums, k)
+    return left + right, k
 
 
 @kernel("float64(float64[::1])", error_model="numpy")

@@ -36,12 +36,14 @@ class Fills:
 
 @dataclass(frozen=True, eq=False)
 class Derived:
-    """The equity frame's derived columns, when the curve's pass computed them
-    (``curve_kernels.exposure_drawdown``'s outputs on a finite curve)."""
+    """What the pass over a finite curve computed for the frames and the analysis: the
+    equity frame's derived columns (``curve_kernels.exposure_drawdown``'s outputs) and the
+    mean of the per-bar returns (``np.mean``)."""
 
     exposure: F64
     drawdown: F64
     positive: bool  # every equity > 0
+    returns_mean: float
 
 
 @dataclass(frozen=True, eq=False)
