@@ -33,6 +33,7 @@ from worker.engine.grid_curve import bit_extremes
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
 from worker.engine.market import F64, I64, MarketData
+from worker.engine.moment_kernels import return_values
 from worker.engine.numpy_sums import _pairwise, pairwise_sums3, tree_spans, tree_total
 from worker.engine.peak_kernels import extremes, peak_block
 from worker.engine.portfolio import Curve, Derived, Fills
@@ -41,6 +42,9 @@ from worker.engine.portfolio import Curve, Derived, Fills
 TOTAL, SQUARES, DOWN, MIN_RATIO, MIN_EQUITY, UNDERWATER, FINAL, RETURN_SUM = range(8)
 #: Values per span of the returns' ``np.sum`` summed while the span is in cache.
 SUM_SPAN = 4096
+#: Bars per part of a block: a part's curve, derived columns and returns are written one
+#: after the other while its bars are in the L2 cache (a whole block's are not).
+PART = 4096
 _OUT = "float64[::1]"
 _STATE = "Tuple((int64, float64, float64))"
 
@@ -83,15 +87,16 @@ def _curve_part(
     return j, c, p
 
 
-@kernel(f"float64({RF8}, {RF8}, float64, float64, {_OUT}, {_OUT})", error_model="numpy")
-def _exposure_drawdown_part(
-    e: F64, held: F64, top: float, peak: float, exposure: F64, drawdown: F64
-) -> float:
-    """``curve_kernels.exposure_drawdown`` (absolute) on a finite block whose largest
-    equity is ``top``, from the running ``peak`` before it; returns the peak after it. A
-    block without a new high divides by the peak it was given, without the scan."""
+@kernel(f"float64({RF8}, {RF8}, float64, {_OUT}, {_OUT})", error_model="numpy")
+def _exposure_drawdown_part(e: F64, held: F64, peak: float, exposure: F64, drawdown: F64) -> float:
+    """``curve_kernels.exposure_drawdown`` (absolute) on a part of a finite curve, from the
+    running ``peak`` before it; returns the peak after it. A part without a new high divides
+    by the peak it was given, without the scan."""
     n = e.shape[0]
-    if top <= peak:
+    low = True
+    for i in range(n):
+        low &= e[i] <= peak
+    if low:
         for i in range(n):
             x = e[i]
             drawdown[i] = x / peak - 1.0
@@ -158,9 +163,24 @@ def single_curve_stats(
     k = 0
     for lo in range(0, n, block):
         hi = min(lo + block, n)
-        j, c, p = _curve_part(ev_t, ev_cash, ev_pos, close, lo, hi, j, c, p, equity, cash, value)
         if not finite:
+            j, c, p = _curve_part(
+                ev_t, ev_cash, ev_pos, close, lo, hi, j, c, p, equity, cash, value
+            )
             continue
+        # part by part, each still in cache: the curve, its derived columns, its returns
+        before = prev
+        for at in range(lo, hi, PART):
+            to = min(at + PART, hi)
+            j, c, p = _curve_part(
+                ev_t, ev_cash, ev_pos, close, at, to, j, c, p, equity, cash, value
+            )
+            e = equity[at:to]
+            held, ratio, dd = value[at:to], exposure[at:to], drawdown[at:to]
+            dd_peak = _exposure_drawdown_part(e, held, dd_peak, ratio, dd)
+            r, q, b = returns[at:to], sq[at - lo : to - lo], dn[at - lo : to - lo]
+            return_values(e, before, threshold, r, q, b)
+            before = e[to - at - 1]
         e = equity[lo:hi]
         top, bottom, special = bit_extremes(e, hi - lo)
         if special != 0.0 or not bottom > 0.0:  # their bits order only positive doubles
@@ -169,19 +189,7 @@ def single_curve_stats(
             finite = False
             continue
         lowest = min(lowest, bottom)
-        held, ratio, dd = value[lo:hi], exposure[lo:hi], drawdown[lo:hi]
-        dd_peak = _exposure_drawdown_part(e, held, top, dd_peak, ratio, dd)
         r = returns[lo:hi]
-        before = prev
-        for i in range(hi - lo):  # moment_kernels.return_values
-            x = e[i]
-            ri = x / before - 1.0
-            before = x
-            d = ri - threshold
-            below = d if (d < 0.0 or d != d) else 0.0
-            r[i] = ri
-            sq[i] = ri * ri
-            dn[i] = below * below
         while k < spans and span_lo[k] + span_n[k] <= hi:
             span_sums[k] = _pairwise(returns, span_lo[k], span_n[k])
             k += 1
