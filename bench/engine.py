@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/engine.py [--bars 1000000] [--vbt-grid-combos 100] [--skip-bt]
         [--skip-grid] [--skip-portfolio] [--portfolio-symbols 8] [--commission 0.0001]
+        [--strategies]
 
 On one synthetic 1-symbol dataset (seeded GBM, 1-minute bars) it measures, each in its own
 subprocess so peak memory is measured separately:
@@ -25,6 +26,8 @@ SMA(10/30) on 1M one-minute bars take the account to 1e-31 and vectorbt stops fi
 orders of a few billionths of a unit, so the two no longer do the same work.
 * this engine's portfolio: the single run's strategy and config on ``--portfolio-symbols``
   aligned symbols of ``--bars`` bars each, default 1/n sizing (bench/portfolio.py);
+* with ``--strategies``, each built-in strategy's single run on the same bars
+  (bench/strategies.py);
 * backtesting.py: Backtest(...).run() once; its optimize() over 1,000 combinations is
   extrapolated from that single run (it is a per-bar Python loop).
 
@@ -56,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import bt_single, portfolio  # noqa: E402
+from bench import bt_single, portfolio, strategies  # noqa: E402
 from bench.agreement import engine_trades, report, vbt_portfolio, vbt_trades  # noqa: E402
 
 FAST = list(range(5, 55, 2))  # 25 values
@@ -245,8 +248,13 @@ def work_engine_portfolio(path: str, _: argparse.Namespace) -> dict[str, Any]:
     return portfolio.work_engine_portfolio(path, CONFIG, _rss_mb, _peak_mb)
 
 
+def work_engine_strategies(path: str, _: argparse.Namespace) -> dict[str, Any]:
+    return strategies.work_engine_strategies(path, CONFIG)
+
+
 WORKERS = {
     "engine_single": work_engine_single,
+    "engine_strategies": work_engine_strategies,
     "engine_portfolio": work_engine_portfolio,
     "engine_grid": work_engine_grid,
     "vbt_single": work_vbt_single,
@@ -294,6 +302,9 @@ def main() -> None:
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--skip-portfolio", action="store_true")
     parser.add_argument("--portfolio-symbols", type=int, default=portfolio.SYMBOLS)
+    parser.add_argument(
+        "--strategies", action="store_true", help="each built-in strategy's single run too"
+    )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
         "--no-tune", action="store_true", help="default glibc malloc settings for every engine"
@@ -325,6 +336,8 @@ def main() -> None:
             names.append("bt_single")
         if not args.skip_grid:
             names += ["engine_grid", "vbt_grid"]
+        if args.strategies:
+            names.append("engine_strategies")
         r = {name: _spawn(name, path, args) for name in names}
         if not args.skip_portfolio:
             multi = portfolio.write_data(args.bars, args.portfolio_symbols, Path(tmp) / "p.pq")
@@ -342,6 +355,8 @@ def main() -> None:
         )
     if r.get("engine_portfolio"):
         print(portfolio.summary_line(r["engine_portfolio"]))
+    if r.get("engine_strategies"):
+        print("\n".join(strategies.summary_lines(r["engine_strategies"])))
     if vs:
         print(
             f"  vectorbt single: {vs['seconds'] * 1000:.1f} ms (+ JIT compile "
