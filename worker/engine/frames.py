@@ -118,7 +118,7 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "pnl": sim.pnl,
             "return": sim.trade_returns,
             "exit_reason": legs.reason[take].astype(np.int64),
-            "bars_held": (exit_row - entry_row).astype(np.int64),
+            "bars_held": (exit_row - entry_row).astype(np.int64, copy=False),
         }
     )
     symbols = pl.Series(md.symbols, dtype=pl.String)

@@ -86,10 +86,11 @@ def _metrics(
 ) -> tuple[F64, F64, dict[str, Metric]]:
     legs = fills.legs
     done = fills.units > 0
-    u = fills.units[done]
-    pe, px = legs.entry_price[done], legs.exit_price[done]
-    fees = fills.fees[done]
-    pnl = legs.side[done] * u * (px - pe) - fees
+    take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
+    u = fills.units[take]
+    pe, px = legs.entry_price[take], legs.exit_price[take]
+    fees = fills.fees[take]
+    pnl = legs.side[take] * u * (px - pe) - fees
     trade_returns = pnl / (u * pe)
     if md.n_symbols == 1:
         return pnl, trade_returns, _single_metrics(md, fills, stats, capital, ppy)
