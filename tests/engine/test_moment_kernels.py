@@ -10,7 +10,7 @@ import pytest
 from worker.engine import moment_kernels as mk
 from worker.engine.benchmark_metrics import MOMENT_BLOCK, centred_moments
 
-LENGTHS = [0, 1, 2, 7, 8, 9, 129, 1000, 65_537]
+LENGTHS = [0, 1, 2, 7, 8, 9, 129, 1000, 65_537, 131_072]
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
