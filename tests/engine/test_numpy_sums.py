@@ -55,6 +55,20 @@ def test_tree_spans_summed_apart_are_np_sum(n: int, span: int) -> None:
         assert used == count and repr(0.0 + total) == repr(float(np.sum(a)))
 
 
+@pytest.mark.parametrize("n", [128, 256, 4096, 65536])
+def test_leaf_sums_taken_by_parts_are_np_sum(n: int) -> None:
+    for a in vectors(n, n):
+        b, c = a[::-1].copy(), a * a
+        leaves = n // ns.PAIRWISE_BLOCK
+        la, lb, lc = np.empty(leaves), np.empty(leaves), np.empty(leaves)
+        part = min(n, 1024)
+        for at in range(0, n, part):
+            j = at // ns.PAIRWISE_BLOCK
+            ns.leaf_sums3(a[at:], b[at:], c[at:], part, la[j:], lb[j:], lc[j:])
+        got = ns.leaf_totals3(la, lb, lc, leaves)
+        assert repr(got) == repr(tuple(float(np.sum(v)) for v in (a, b, c)))
+
+
 @pytest.mark.parametrize("n", LENGTHS)
 def test_reduceat_sum_is_np_add_reduceat(n: int) -> None:
     if n == 0:

@@ -34,7 +34,15 @@ from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8, RI8
 from worker.engine.market import F64, I64, MarketData
 from worker.engine.moment_kernels import return_values
-from worker.engine.numpy_sums import _pairwise, pairwise_sums3, tree_spans, tree_total
+from worker.engine.numpy_sums import (
+    PAIRWISE_BLOCK,
+    _pairwise,
+    leaf_sums3,
+    leaf_totals3,
+    pairwise_sums3,
+    tree_spans,
+    tree_total,
+)
 from worker.engine.peak_kernels import extremes, peak_block
 from worker.engine.portfolio import Curve, Derived, Fills
 
@@ -148,6 +156,10 @@ def single_curve_stats(
     size = min(block, max(n, 1))
     sq = np.empty(size)
     dn = np.empty(size)
+    # a whole block of a power of two bars is summed leaf by leaf, part by part
+    leafy = block >= PART and (block & (block - 1)) == 0
+    leaves = block // PAIRWISE_BLOCK if leafy else 1
+    lr, lq, lb = np.empty(leaves), np.empty(leaves), np.empty(leaves)
     j = 0
     c, p = capital, 0.0
     total = squares = down = 0.0
@@ -170,6 +182,7 @@ def single_curve_stats(
             continue
         # part by part, each still in cache: the curve, its derived columns, its returns
         before = prev
+        whole = leafy and hi - lo == block
         for at in range(lo, hi, PART):
             to = min(at + PART, hi)
             j, c, p = _curve_part(
@@ -181,6 +194,9 @@ def single_curve_stats(
             r, q, b = returns[at:to], sq[at - lo : to - lo], dn[at - lo : to - lo]
             return_values(e, before, threshold, r, q, b)
             before = e[to - at - 1]
+            if whole:
+                first = (at - lo) // PAIRWISE_BLOCK
+                leaf_sums3(r, q, b, to - at, lr[first:], lq[first:], lb[first:])
         e = equity[lo:hi]
         top, bottom, special = bit_extremes(e, hi - lo)
         if special != 0.0 or not bottom > 0.0:  # their bits order only positive doubles
@@ -193,7 +209,10 @@ def single_curve_stats(
         while k < spans and span_lo[k] + span_n[k] <= hi:
             span_sums[k] = _pairwise(returns, span_lo[k], span_n[k])
             k += 1
-        block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, hi - lo)
+        if whole:
+            block_total, block_squares, block_down = leaf_totals3(lr, lq, lb, leaves)
+        else:
+            block_total, block_squares, block_down = pairwise_sums3(r, sq, dn, hi - lo)
         total += block_total
         squares += block_squares
         down += block_down

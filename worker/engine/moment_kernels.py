@@ -10,7 +10,7 @@ import numpy as np
 from worker.engine.jit import kernel
 from worker.engine.kernel_types import RF8
 from worker.engine.market import F64
-from worker.engine.numpy_sums import PAIRWISE_BLOCK, _leaf, pairwise_sums3
+from worker.engine.numpy_sums import PAIRWISE_BLOCK, leaf_sums3, leaf_totals3, pairwise_sums3
 
 _OUT3 = "float64[::1], float64[::1], float64[::1]"
 
@@ -36,37 +36,26 @@ def return_values(e: F64, prev: float, threshold: float, r: F64, sq: F64, down: 
 PART = 4096
 
 
-@kernel(
-    f"void({RF8}, {RF8}, float64, float64, {_OUT3}, {_OUT3})",
-    error_model="numpy",
-)
-def _part_leaves(
-    x: F64, y: F64, mx: float, my: float, xx: F64, yy: F64, xy: F64, lx: F64, ly: F64, lxy: F64
-) -> None:
-    """The products of ``PART`` rows into ``xx``, ``yy``, ``xy`` and the ``np.sum`` of each
-    leaf of ``PAIRWISE_BLOCK`` of them into ``lx``, ``ly``, ``lxy``."""
-    for i in range(PART):
+@kernel(f"void({RF8}, {RF8}, float64, float64, {_OUT3})", error_model="numpy")
+def _part_products(x: F64, y: F64, mx: float, my: float, xx: F64, yy: F64, xy: F64) -> None:
+    for i in range(x.shape[0]):
         dx = x[i] - mx
         dy = y[i] - my
         xx[i] = dx * dx
         yy[i] = dy * dy
         xy[i] = dx * dy
-    for j in range(PART // PAIRWISE_BLOCK):
-        lx[j] = _leaf(xx, j * PAIRWISE_BLOCK, PAIRWISE_BLOCK)
-        ly[j] = _leaf(yy, j * PAIRWISE_BLOCK, PAIRWISE_BLOCK)
-        lxy[j] = _leaf(xy, j * PAIRWISE_BLOCK, PAIRWISE_BLOCK)
 
 
 @kernel(f"UniTuple(float64, 3)({RF8}, {RF8}, float64, float64, int64)", error_model="numpy")
 def centred_sums(x: F64, y: F64, mx: float, my: float, block: int) -> tuple[float, float, float]:
     """``(Σ dx², Σ dy², Σ dx·dy)`` with ``dx = x - mx``, ``dy = y - my``: per block of
     ``block`` rows the three products, each block's ``np.sum`` (``numpy_sums``) added in
-    block order. A whole block of a power of two rows (>= ``PART``) is summed as
-    ``numpy_sums._perfect`` does, its leaves part by part."""
+    block order. A whole block of a power of two rows (>= ``PART``) is summed leaf by
+    leaf, a part at a time (``numpy_sums.leaf_sums3``)."""
     n = x.shape[0]
     size = min(block, max(n, 1))
     xx, yy, xy = np.empty(size), np.empty(size), np.empty(size)
-    parts = block >= PART and block & (block - 1) == 0
+    parts = block >= PART and (block & (block - 1)) == 0
     leaves = block // PAIRWISE_BLOCK if parts else 1
     lx, ly, lxy = np.empty(leaves), np.empty(leaves), np.empty(leaves)
     sxx = syy = sxy = 0.0
@@ -76,17 +65,12 @@ def centred_sums(x: F64, y: F64, mx: float, my: float, block: int) -> tuple[floa
             for at in range(0, block, PART):
                 xs, ys = x[lo + at : lo + at + PART], y[lo + at : lo + at + PART]
                 j = at // PAIRWISE_BLOCK
-                _part_leaves(xs, ys, mx, my, xx, yy, xy, lx[j:], ly[j:], lxy[j:])
-            m = leaves
-            while m > 1:
-                m //= 2
-                for j in range(m):
-                    lx[j] = lx[2 * j] + lx[2 * j + 1]
-                    ly[j] = ly[2 * j] + ly[2 * j + 1]
-                    lxy[j] = lxy[2 * j] + lxy[2 * j + 1]
-            sxx += 0.0 + lx[0]
-            syy += 0.0 + ly[0]
-            sxy += 0.0 + lxy[0]
+                _part_products(xs, ys, mx, my, xx, yy, xy)
+                leaf_sums3(xx, yy, xy, PART, lx[j:], ly[j:], lxy[j:])
+            a, b, c = leaf_totals3(lx, ly, lxy, leaves)
+            sxx += a
+            syy += b
+            sxy += c
             continue
         # views indexed from 0: numba drops the negative-index checks and vectorises
         xs, ys = x[lo : lo + k], y[lo : lo + k]

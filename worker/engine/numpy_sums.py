@@ -4,6 +4,8 @@ bit add in the order numpy adds.
 * ``pairwise_sum``: ``np.sum`` / ``np.add.reduce`` of a contiguous float64 array: blocks of
   up to 128 values summed with 8 accumulators, larger spans halved (at a multiple of 8) and
   the halves' sums added.
+* ``leaf_sums3`` and ``leaf_totals3``: ``pairwise_sums3`` of a power of two values, its
+  leaves taken part by part.
 * ``tree_spans`` and ``tree_total``: the same sum with its spans of a few thousand values
   summed apart (each as soon as its values are written) and added up the tree afterwards.
 * ``reduceat_sum``: one segment of ``np.add.reduceat``: its first value plus the pairwise
@@ -209,6 +211,37 @@ def _perfect(a: F64, n: int, sums: F64) -> float:
         for k in range(leaves):
             sums[k] = sums[2 * k] + sums[2 * k + 1]
     return float(sums[0])
+
+
+_V3 = "float64[::1], float64[::1], float64[::1]"
+
+
+@kernel(f"void({_V3}, int64, {_V3})", error_model="numpy")
+def leaf_sums3(a: F64, b: F64, c: F64, n: int, la: F64, lb: F64, lc: F64) -> None:
+    """``_perfect``'s leaves of ``a[:n]``, ``b[:n]`` and ``c[:n]`` (n a multiple of
+    ``PAIRWISE_BLOCK``) into ``la``, ``lb`` and ``lc``: a long sum's leaves can be taken
+    a part at a time, each while the part is in cache."""
+    for j in range(n // PAIRWISE_BLOCK):
+        la[j] = _leaf(a, j * PAIRWISE_BLOCK, PAIRWISE_BLOCK)
+        lb[j] = _leaf(b, j * PAIRWISE_BLOCK, PAIRWISE_BLOCK)
+        lc[j] = _leaf(c, j * PAIRWISE_BLOCK, PAIRWISE_BLOCK)
+
+
+@kernel(
+    "UniTuple(float64, 3)(float64[::1], float64[::1], float64[::1], int64)",
+    error_model="numpy",
+)
+def leaf_totals3(la: F64, lb: F64, lc: F64, leaves: int) -> tuple[float, float, float]:
+    """``pairwise_sums3`` of a power of two (>= ``PAIRWISE_BLOCK``) values from their
+    ``leaf_sums3`` (which it overwrites)."""
+    m = leaves
+    while m > 1:
+        m //= 2
+        for j in range(m):
+            la[j] = la[2 * j] + la[2 * j + 1]
+            lb[j] = lb[2 * j] + lb[2 * j + 1]
+            lc[j] = lc[2 * j] + lc[2 * j + 1]
+    return 0.0 + la[0], 0.0 + lb[0], 0.0 + lc[0]
 
 
 @kernel(
