@@ -21,10 +21,12 @@ import time
 import uuid
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from bench.cpu import cpu_seconds
 from bench.events import synthetic_trades
 from bench.queue_cost import seed
+from bench.queue_db import bench_database
 from bench.queue_throughput import DEFAULT_SERVER, admin, with_database
 from worker.queue.queries import copy_events_csv
 from worker.results.events import trade_events_csv
@@ -96,18 +98,13 @@ async def measure(server: str, template: str, variant: str, trades: int, copies:
 
 
 async def bench(server: str, trades: int, copies: int, repeat: int) -> None:
-    from worker.db.migrate import upgrade
-
-    template = f"bench_evcost_template_{uuid.uuid4().hex[:8]}"
-    await admin(server, f'CREATE DATABASE "{template}"')
-    try:
-        await asyncio.to_thread(upgrade, with_database(server, template))
+    async with bench_database(server, "bench_evcost_template") as url:
+        template = make_url(url).database
+        assert template is not None
         print(f"{trades:,} trades ({2 * trades:,} rows) COPYed {copies} times per variant")
         for _ in range(repeat):
             for variant in VARIANTS:
                 await measure(server, template, variant, trades, copies)
-    finally:
-        await admin(server, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -28,8 +28,10 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from bench.cpu import cpu_seconds
+from bench.queue_db import bench_database
 from bench.queue_throughput import DEFAULT_SERVER, admin, with_database
 from worker.bounds import MAX_TRANSPORT_BYTES
 from worker.queue.sql import load
@@ -220,19 +222,14 @@ async def measure(server: str, template: str, variant: str, runs: int, batch: in
 
 
 async def bench(server: str, runs: int, batch: int, repeat: int, only: str) -> None:
-    from worker.db.migrate import upgrade
-
-    template = f"bench_cost_template_{uuid.uuid4().hex[:8]}"
-    await admin(server, f'CREATE DATABASE "{template}"')
-    try:
-        await asyncio.to_thread(upgrade, with_database(server, template))
+    async with bench_database(server, "bench_cost_template") as url:
+        template = make_url(url).database
+        assert template is not None
         variants = [v for v in VARIANTS if not only or only in v or v == "as migrated"]
         print(f"{runs:,} runs, batches of {batch}: CPU of the two PostgreSQL backends per run")
         for _ in range(repeat):
             for variant in variants:
                 await measure(server, template, variant, runs, batch)
-    finally:
-        await admin(server, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
 
 
 def main() -> None:
