@@ -12,7 +12,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.server import ApiServer, add_key, bearer
-from tests.db.test_sweep_triggers import WORKER, _worker_connection, claim, sweep
+from tests.db.connections import worker_connection
+from tests.db.test_sweep_triggers import WORKER, claim, sweep
 from tests.queue.helpers import WorkerProcess, insert_runs, wait_for
 from worker.queue import queries
 
@@ -98,7 +99,7 @@ async def test_queue_metrics_workers_pause_resume_and_retry(
 async def test_retrying_a_sweep_and_refusing_its_child(
     client: httpx.AsyncClient, conn: asyncpg.Connection, database_url: str
 ) -> None:
-    db = await _worker_connection(database_url)
+    db = await worker_connection(database_url)
     try:
         parent, (failing, _pending) = await sweep(conn, db, 2)
         await claim(conn, failing)

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
-import pytest
 
 from tests.db.rows import insert_dataset, insert_run, insert_strategy
-from tests.db.test_sweep_triggers import METRICS, WORKER, _worker_connection
+from tests.db.test_sweep_triggers import METRICS, WORKER
 from tests.db.test_triggers import CLAIM
 from worker.db.migrate import downgrade, upgrade
 from worker.queue import queries
@@ -21,13 +19,6 @@ from worker.queue.handler import RunOutcome
 from worker.queue.outcome import succeed
 
 ERROR = {"type": "timeout", "message": "the run took too long", "detail": {}}
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await _worker_connection(database_url)
-    yield connection
-    await connection.close()
 
 
 async def queue(conn: asyncpg.Connection) -> dict[uuid.UUID, datetime | None]:

@@ -14,7 +14,6 @@ import pytest
 
 from tests.db.test_sweep_triggers import (
     WORKER,
-    _worker_connection,
     claim,
     complete,
     status,
@@ -24,14 +23,6 @@ from tests.db.test_triggers import Listener
 from worker.queue import fleet, queries
 
 ERROR = {"type": "dataset_missing", "message": "the dataset file x does not exist", "detail": {}}
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection as the worker's pool sets it up (JSON codecs), for its statements."""
-    connection = await _worker_connection(database_url)
-    yield connection
-    await connection.close()
 
 
 @pytest.fixture

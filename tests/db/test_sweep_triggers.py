@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from tests.db.connections import worker_connection
 from tests.db.rows import insert_run
 from tests.db.test_triggers import CLAIM, Listener
-from worker.db import pools
 from worker.queue import queries
 from worker.queue.handler import ChildRun, RunOutcome
 from worker.queue.outcome import succeed
@@ -33,23 +33,9 @@ METRICS = {
 }
 
 
-async def _worker_connection(database_url: str) -> asyncpg.Connection:
-    connection = await asyncpg.connect(database_url)
-    await pools.setup_connection(connection)
-    return connection
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection as the worker's pool sets it up (JSON codecs), for its statements."""
-    connection = await _worker_connection(database_url)
-    yield connection
-    await connection.close()
-
-
 @pytest.fixture
 async def other(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await _worker_connection(database_url)
+    connection = await worker_connection(database_url)
     yield connection
     await connection.close()
 
