@@ -5,8 +5,8 @@
 
 A 1M-bar run's trade events (2,872 trades: 5,744 rows, the worker's own CSV) are COPYed
 `--copies` times, each in its own transaction, into `events` as migrated and with one part
-removed or changed at a time (the foreign key, an index, the payload's or the timestamp's
-type, the identity, the WAL); the variants are alternated `--repeat` times. Prints the CPU
+removed or changed at a time (the run check, or the row-level foreign key it replaced in
+0017, an index, the payload's or the timestamp's type, the identity, the WAL); the variants are alternated `--repeat` times. Prints the CPU
 of the copying backend per row (from /proc: the server must run on this machine) and the
 WAL per row. Each variant gets a fresh database, copied from one migrated template. Not a
 test.
@@ -31,9 +31,20 @@ from bench.queue_throughput import DEFAULT_SERVER, admin, with_database
 from worker.queue.queries import copy_events_csv
 from worker.results.events import trade_events_csv
 
+WITHOUT_RUN_CHECK = (
+    "DROP TRIGGER events_require_run_inserted ON events;"
+    " DROP TRIGGER events_require_run_updated ON events"
+)
+ROW_LEVEL_FOREIGN_KEY = (
+    WITHOUT_RUN_CHECK + ";"
+    " ALTER TABLE events ADD CONSTRAINT fk_events_run_id_runs FOREIGN KEY (run_id)"
+    " REFERENCES runs (id) ON DELETE CASCADE"
+)
+
 VARIANTS: dict[str, str] = {
     "as migrated": "",
-    "without the foreign key": "ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs",
+    "row-level foreign key (before 0017)": ROW_LEVEL_FOREIGN_KEY,
+    "without the run check": WITHOUT_RUN_CHECK,
     "without ix_events_run_timestamp": "DROP INDEX ix_events_run_timestamp",
     "without ix_events_payload (predicate)": "DROP INDEX ix_events_payload",
     "without the payload's check (jsonb_typeof)": (
@@ -48,11 +59,9 @@ VARIANTS: dict[str, str] = {
     "timestamp as text (no timestamptz parse)": (
         "ALTER TABLE events ALTER COLUMN timestamp DROP DEFAULT, ALTER COLUMN timestamp TYPE text"
     ),
-    "unlogged events (no WAL)": (
-        "ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs; ALTER TABLE events SET UNLOGGED"
-    ),
-    "without FK, both indexes, primary key": (
-        "ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs;"
+    "unlogged events (no WAL)": "ALTER TABLE events SET UNLOGGED",
+    "without run check, both indexes, primary key": (
+        WITHOUT_RUN_CHECK + ";"
         " DROP INDEX ix_events_run_timestamp, ix_events_payload;"
         " ALTER TABLE events DROP CONSTRAINT pk_events"
     ),

@@ -75,8 +75,15 @@ VARIANTS: dict[str, Variant] = {
         "ALTER TABLE runs DISABLE TRIGGER USER;"
         " ALTER TABLE runs ENABLE TRIGGER runs_enqueue_inserted"
     ),
-    "without the events' foreign key": Variant(
-        "ALTER TABLE events DROP CONSTRAINT fk_events_run_id_runs"
+    "without the events' run check": Variant(
+        "DROP TRIGGER events_require_run_inserted ON events;"
+        " DROP TRIGGER events_require_run_updated ON events"
+    ),
+    "events' row-level foreign key (before 0017)": Variant(
+        "DROP TRIGGER events_require_run_inserted ON events;"
+        " DROP TRIGGER events_require_run_updated ON events;"
+        " ALTER TABLE events ADD CONSTRAINT fk_events_run_id_runs FOREIGN KEY (run_id)"
+        " REFERENCES runs (id) ON DELETE CASCADE"
     ),
     "without ix_events_payload (GIN)": Variant("DROP INDEX ix_events_payload"),
     "without the 7 secondary indexes of runs": Variant(

@@ -32,6 +32,34 @@ AS $function$
             RETURN NULL;
         END $function$;
 
+CREATE OR REPLACE FUNCTION public.events_require_run()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public'
+AS $function$
+DECLARE
+    missing uuid;
+BEGIN
+    WITH named AS (SELECT DISTINCT run_id FROM written),
+    locked AS (
+        SELECT r.id FROM runs AS r WHERE r.id IN (SELECT run_id FROM named) FOR KEY SHARE
+    )
+    SELECT n.run_id INTO missing
+    FROM named AS n
+    WHERE NOT EXISTS (SELECT 1 FROM locked AS l WHERE l.id = n.run_id)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "events" violates foreign key constraint "fk_events_run_id_runs"'
+            USING ERRCODE = 'foreign_key_violation',
+                  CONSTRAINT = 'fk_events_run_id_runs',
+                  TABLE = 'events',
+                  DETAIL = format('Key (run_id)=(%s) is not present in table "runs".', missing);
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION public.lock_held_runs(p_worker text, p_ids uuid[], p_attempts integer[])
  RETURNS TABLE(id uuid, n integer)
  LANGUAGE plpgsql
@@ -198,6 +226,31 @@ AS $function$
         'error_type', r.error ->> 'type',
         'error_message', left(r.error ->> 'message', 500)
     ))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.runs_cascade_events()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public'
+AS $function$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM events AS e USING gone AS g WHERE e.run_id = g.id;
+        RETURN NULL;
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE events;
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM events WHERE run_id = OLD.id) THEN
+        RAISE EXCEPTION 'update or delete on table "runs" violates foreign key constraint "fk_events_run_id_runs" on table "events"'
+            USING ERRCODE = 'foreign_key_violation',
+                  CONSTRAINT = 'fk_events_run_id_runs',
+                  TABLE = 'runs',
+                  DETAIL = format('Key (id)=(%s) is still referenced from table "events".', OLD.id);
+    END IF;
+    RETURN NEW;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.runs_enqueue_inserted()
@@ -391,7 +444,17 @@ END $function$;
 
 CREATE TRIGGER api_keys_notify_revoked AFTER DELETE OR UPDATE OF revoked_at, scope, key_hash ON api_keys FOR EACH ROW EXECUTE FUNCTION api_keys_notify_revoked();
 
+CREATE TRIGGER events_require_run_inserted AFTER INSERT ON events REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION events_require_run();
+
+CREATE TRIGGER events_require_run_updated AFTER UPDATE ON events REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION events_require_run();
+
 CREATE TRIGGER queue_state_notify_resumed AFTER UPDATE OF paused ON queue_state FOR EACH ROW WHEN (old.paused AND NOT new.paused) EXECUTE FUNCTION queue_state_notify_resumed();
+
+CREATE TRIGGER runs_cascade_events_deleted AFTER DELETE ON runs REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION runs_cascade_events();
+
+CREATE TRIGGER runs_cascade_events_id_changed BEFORE UPDATE OF id ON runs FOR EACH ROW WHEN (old.id IS DISTINCT FROM new.id) EXECUTE FUNCTION runs_cascade_events();
+
+CREATE TRIGGER runs_cascade_events_truncated BEFORE TRUNCATE ON runs FOR EACH STATEMENT EXECUTE FUNCTION runs_cascade_events();
 
 CREATE TRIGGER runs_enqueue_inserted AFTER INSERT ON runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION runs_enqueue_inserted();
 

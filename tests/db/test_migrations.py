@@ -27,7 +27,7 @@ async def _objects(url: str) -> dict[str, int]:
                 "SELECT count(*) FROM pg_type WHERE typname IN ('run_mode', 'run_status', 'artifact_kind')"
             ),
             "functions": await connection.fetchval(
-                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'runs\\_%'"
+                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'runs\\_%' OR proname LIKE 'events\\_%'"
             ),
         }
     finally:
@@ -36,7 +36,7 @@ async def _objects(url: str) -> dict[str, int]:
 
 async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_database_url)
-    assert await _objects(empty_database_url) == {"tables": 10, "types": 3, "functions": 8}
+    assert await _objects(empty_database_url) == {"tables": 10, "types": 3, "functions": 10}
     await asyncio.to_thread(downgrade, empty_database_url, "0001")
     connection = await asyncpg.connect(empty_database_url)
     try:
@@ -47,7 +47,7 @@ async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     await asyncio.to_thread(downgrade, empty_database_url, "base")
     assert await _objects(empty_database_url) == {"tables": 0, "types": 0, "functions": 0}
     await asyncio.to_thread(upgrade, empty_database_url)
-    assert await _objects(empty_database_url) == {"tables": 10, "types": 3, "functions": 8}
+    assert await _objects(empty_database_url) == {"tables": 10, "types": 3, "functions": 10}
 
 
 def _diff(connection: Connection) -> list[object]:

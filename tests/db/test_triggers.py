@@ -85,6 +85,9 @@ async def test_trigger_levels(conn: asyncpg.Connection) -> None:
         """
     )
     assert {row["tgname"]: row["per_row"] for row in rows} == {
+        "runs_cascade_events_deleted": False,
+        "runs_cascade_events_id_changed": True,
+        "runs_cascade_events_truncated": False,
         "runs_enqueue_inserted": False,
         "runs_guard_transition": True,
         "runs_notify_completed": True,

@@ -201,7 +201,10 @@ class Run(Base):
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True
     )
     events: Mapped[list[Event]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
+        back_populates="run",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        primaryjoin="Run.id == foreign(Event.run_id)",
     )
 
 
@@ -246,15 +249,16 @@ class Event(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
-    run_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("runs.id", ondelete="CASCADE", name="fk_events_run_id_runs")
-    )
+    # Checked and cascaded per statement by triggers, not by a foreign key (migration 0017).
+    run_id: Mapped[uuid.UUID] = mapped_column()
     event_type: Mapped[str] = mapped_column(String(64))
     timestamp: Mapped[datetime] = mapped_column(server_default=_now)
     payload: Mapped[dict[str, Any]] = mapped_column(server_default=_empty_object)
     created_at: Mapped[datetime] = mapped_column(server_default=_now)
 
-    run: Mapped[Run] = relationship(back_populates="events")
+    run: Mapped[Run] = relationship(
+        back_populates="events", primaryjoin="Run.id == foreign(Event.run_id)"
+    )
 
 
 class ApiKey(Base):
