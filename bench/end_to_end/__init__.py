@@ -15,6 +15,7 @@ worker/engine/synthetic.py and imported with `backtest-worker dataset import`.
 For each size (small: 1 symbol × 250 daily bars; medium: 5 symbols × 2,520 daily bars; large:
 1 symbol × 1,000,000 one-minute bars) and worker count it measures
   latency   one run at a time on an idle worker: p50/p99/max INSERT commit → run_completed;
+            with both artifact modes, their runs alternated (A B B A …);
   burst     many runs inserted at once (one multi-row INSERT by default): runs/s (first INSERT →
             last run_completed)
             and p50/p99 latency;
@@ -23,9 +24,9 @@ share of each stage (claim, load, simulate, render, store, complete) derived fro
 worker records (events, runs.started_at/finished_at, runs.metadata.timings), and the no-op
 ceiling of the same number of worker processes (handler bench.queue_throughput:noop).
 
-Warm-up runs (not counted) first let every worker process import its libraries and verify each
-dataset's hash, which a long-lived production worker does once; their latency is shown as
-"cold". Everything runs in its own database (created, migrated with `backtest-worker migrate`,
+Warm-up runs (not counted) first let every worker process import its libraries, verify each
+dataset's hash and grow its heap to a run of each size, which a long-lived production worker
+does once; the first one's latency is shown as "cold". Everything runs in its own database (created, migrated with `backtest-worker migrate`,
 dropped at the end) and temporary directories; workers are stopped (SIGTERM, then SIGKILL) at
 the end, on error and on Ctrl-C. Not a test.
 """
