@@ -203,6 +203,25 @@ def test_tune_allocator_is_opt_in_and_harmless() -> None:
     assert run().metrics == run().metrics
 
 
+def test_tune_native_allocators_sets_what_the_environment_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from worker.engine.tuning import tune_native_allocators
+
+    for name in ("_RJEM_MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "JE_ARROW_MALLOC_CONF"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "5")
+    assert tune_native_allocators(1_000) == {
+        "_RJEM_MALLOC_CONF": "dirty_decay_ms:1000,muzzy_decay_ms:1000",
+        "JE_ARROW_MALLOC_CONF": "dirty_decay_ms:1000,muzzy_decay_ms:1000",
+    }
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "5"
+    assert os.environ["_RJEM_MALLOC_CONF"] == "dirty_decay_ms:1000,muzzy_decay_ms:1000"
+    assert tune_native_allocators() == {}
+
+
 def test_grid_over_rule_expressions() -> None:
     cross = {"op": "crosses_above", "args": ["close", {"op": "ema", "period": 10}]}
     above = {"op": "gt", "args": ["close", {"op": "sma", "period": 20}]}

@@ -40,11 +40,13 @@ def run(
     settings.require_database_url()
     configure_logging(settings)
     if settings.worker_tune_allocator:
-        from worker.engine.tuning import tune_allocator
+        from worker.engine.tuning import tune_allocator, tune_native_allocators
 
         # Before the handler is imported: its libraries start threads, and a thread that has
-        # allocated has its own glibc arena, which the cap no longer takes back.
+        # allocated has its own glibc arena, which the cap no longer takes back; polars and
+        # pyarrow read their allocators' settings when they first allocate.
         tune_allocator()
+        tune_native_allocators()
     try:
         run_handler = load_handler(handler)
     except (ImportError, ValueError) as error:
