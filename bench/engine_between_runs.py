@@ -8,9 +8,11 @@ Each run is ``run_backtest`` on the large workload (1 symbol, 1M one-minute bars
 200 ms), followed by ``worker.pipeline.store.outcome_of`` (render and store the default
 files under a temporary directory) or not. Each mode runs in its own subprocess with the
 worker's allocator tuning (``tune_allocator``), once with its default arena cap and once
-with one arena. Prints each run's engine milliseconds: the end-to-end bench measures the
-engine inside the worker at several times these figures with default artifacts, and this
-is the in-process half of that comparison.
+with one arena. Prints each run's engine milliseconds, the in-process half of the
+end-to-end bench's engine figures. The bars here come from numpy, whose arrays have grown
+the heap before the first run; the worker reads them from Parquet (polars' own allocator),
+so its first 1M-bar run touches fresh heap, 60-230 ms more on this VM, which
+`bench.end_to_end` now leaves to its warm-up.
 """
 
 from __future__ import annotations
