@@ -147,9 +147,11 @@ def monthly_values(monthly: list[PeriodReturn]) -> dict[str, Metric]:
     }
 
 
-def trade_values(trades: pl.DataFrame) -> dict[str, Metric]:
+def trade_values(trades: pl.DataFrame, sums: tm.TradeSums | None = None) -> dict[str, Metric]:
+    """``sums``: the trades' sums, when the simulation's pass took them (``kelly_of``)."""
     pnl = trades["pnl"].to_numpy().astype(np.float64, copy=False)
-    out: dict[str, Metric] = {"sqn": tm.sqn(pnl), "kelly_criterion": tm.kelly_criterion(pnl)}
+    kelly = tm.kelly_criterion(pnl) if sums is None else tm.kelly_of(sums)
+    out: dict[str, Metric] = {"sqn": tm.sqn(pnl), "kelly_criterion": kelly}
     out.update(
         tm.trade_durations(
             micros(trades["entry_time"]),
@@ -172,12 +174,14 @@ def analyse(
     returns: F64 | None = None,
     returns_mean: float | None = None,
     benchmark_returns: Returns | None = None,
+    trade_sums: tm.TradeSums | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
     (None: no benchmark). ``returns``: the equity's per-bar returns
     (``Simulation.returns``), if known, and their mean (``returns_mean``); likewise
-    ``benchmark_returns``: the benchmark's, and their mean (``frames.buy_and_hold_paths``)."""
+    ``benchmark_returns``: the benchmark's, and their mean (``frames.buy_and_hold_paths``);
+    ``trade_sums``: the trades' (``Simulation.trade_sums``)."""
     times = micros(equity_frame["timestamp"])
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
     r, b, b_mean = _return_paths(equity, benchmark, initial, ruin_bar, returns, benchmark_returns)
@@ -193,7 +197,7 @@ def analyse(
     r_mean = returns_mean if returns is not None and ruin_bar is None else None
     values.update(benchmark_values(r, b, ppy, risk_free_rate, r_mean, b_mean))
     values.update(drawdown_values(table, worst))
-    values.update(trade_values(trades))
+    values.update(trade_values(trades, trade_sums))
     values.update(monthly_values(monthly))
     analysis = Analysis(
         drawdowns=worst,

@@ -285,6 +285,7 @@ def simulate_run(
         returns=sim.returns,
         returns_mean=None if sim.curve.derived is None else sim.curve.derived.returns_mean,
         benchmark_returns=held_returns if bench is None else None,
+        trade_sums=sim.trade_sums,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)

@@ -148,7 +148,10 @@ def combination(
     )
     if status != gk.OK:
         return None
-    gk.trade_pass(side, units, legs.entry_price, legs.exit_price, legs.fees, entry, exit_, out)
+    pnl, ret = np.empty(units.shape[0]), np.empty(units.shape[0])
+    gk.trade_pass(
+        side, units, legs.entry_price, legs.exit_price, legs.fees, entry, exit_, out, pnl, ret
+    )
     return _metrics(md, out, capital, ppy, rf), _sums(edges, out, s1, s2)
 
 

@@ -46,8 +46,9 @@ BLOCK = 1 << 16
     COVERED,
     S3,
     S4,
-) = range(22)
-SLOTS = 22
+    LOSSES,
+) = range(23)
+SLOTS = 23
 OK, NOT_FINITE, NOT_POSITIVE = range(3)
 #: Signature types: contiguous vectors, read-only ones (MarketData's price columns).
 RO = "Array(float64, 1, 'C', readonly=True)"
@@ -262,17 +263,27 @@ def sized_legs(
 
 
 @kernel(
-    f"void({VS}, {VF}, {VF}, {VF}, {VF}, {VI}, {VI}, {VF})",
+    f"void({VS}, {VF}, {VF}, {VF}, {VF}, {VI}, {VI}, {VF}, {VF}, {VF})",
     error_model="numpy",
 )
 def trade_pass(
-    side: I8, units: F64, pe: F64, px: F64, fees: F64, entry: I64, exit_: I64, out: F64
+    side: I8,
+    units: F64,
+    pe: F64,
+    px: F64,
+    fees: F64,
+    entry: I64,
+    exit_: I64,
+    out: F64,
+    pnl: F64,
+    ret: F64,
 ) -> None:
-    """What ``trade_metrics.trade_stats``, ``commissions_paid`` and ``exposure`` take from
-    the executed legs (``simulate._metrics``), into ``out[TRADES .. COVERED]``."""
+    """What ``trade_metrics.trade_stats``, ``commissions_paid``, ``exposure`` and
+    ``kelly_criterion`` take from the executed legs (``simulate._metrics``), into
+    ``out[TRADES .. COVERED]`` and ``out[LOSSES]``; the executed legs' pnl and return (as
+    ``simulate._metrics`` computes them) into the first ``out[TRADES]`` of ``pnl``, ``ret``
+    (each as long as ``units``)."""
     m = units.shape[0]
-    pnl = np.empty(m)
-    ret = np.empty(m)
     paid = np.empty(m)
     wins = np.empty(m)
     losses = np.empty(m)
@@ -310,3 +321,4 @@ def trade_pass(
     out[WORST] = ret[:n].min() if n else np.nan
     out[FEES] = pairwise_sum(paid[:n])
     out[COVERED] = covered
+    out[LOSSES] = n_loss

@@ -34,7 +34,7 @@ from worker.engine.portfolio import (
     size_single,
 )
 from worker.engine.return_metrics import finite
-from worker.engine.trade_metrics import trade_stats_of
+from worker.engine.trade_metrics import TradeSums, trade_stats_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +49,9 @@ class Simulation:
     #: ``returns_from_equity(curve.equity, capital)``, kept from the pass over the curve
     #: (None after a ruin: the analysis then stops the returns at the ruin bar).
     returns: F64 | None = None
+    #: What ``trade_metrics.kelly_criterion`` takes of ``pnl``, when the metrics' pass
+    #: summed it (one symbol).
+    trade_sums: TradeSums | None = None
 
 
 def _sizer(md: MarketData, cfg: RunConfig, capital: float, size: float) -> Sizer:
@@ -83,7 +86,11 @@ def _fills(
 
 def _metrics(
     md: MarketData, fills: Fills, stats: EquityStats, capital: float, ppy: float
-) -> tuple[F64, F64, dict[str, Metric]]:
+) -> tuple[F64, F64, dict[str, Metric], TradeSums | None]:
+    """(the executed legs' pnl and returns, the metrics, the trades' sums when one pass
+    took them)."""
+    if md.n_symbols == 1:
+        return _single_metrics(md, fills, stats, capital, ppy)
     legs = fills.legs
     done = fills.units > 0
     take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
@@ -92,8 +99,6 @@ def _metrics(
     fees = fills.fees[take]
     pnl = legs.side[take] * u * (px - pe) - fees
     trade_returns = pnl / (u * pe)
-    if md.n_symbols == 1:
-        return pnl, trade_returns, _single_metrics(md, fills, stats, capital, ppy)
     values = mx.compute_all(
         stats=stats,
         initial=capital,
@@ -105,22 +110,27 @@ def _metrics(
         first_close=md.close[md.starts],
         last_close=md.close[md.ends - 1],
     )
-    return pnl, trade_returns, values
+    return pnl, trade_returns, values, None
 
 
 def _single_metrics(
     md: MarketData, fills: Fills, stats: EquityStats, capital: float, ppy: float
-) -> dict[str, Metric]:
-    """``compute_all``'s metrics of one symbol's legs (sorted in time): their trade sums
+) -> tuple[F64, F64, dict[str, Metric], TradeSums]:
+    """``_metrics`` of one symbol's legs (sorted in time): their pnl, returns, trade sums
     and exposure in one compiled pass (``grid_kernel.trade_pass``, numpy's order)."""
     legs = fills.legs
     c = np.ascontiguousarray
     out = np.zeros(gk.SLOTS)
+    m = fills.units.shape[0]
+    pnl, ret = np.empty(m), np.empty(m)
     gk.trade_pass(
         c(legs.side), c(fills.units), c(legs.entry_price), c(legs.exit_price), c(fills.fees),
-        c(legs.entry_row), c(legs.exit_t), out,
+        c(legs.entry_row), c(legs.exit_t), out, pnl, ret,
     )  # fmt: skip
-    return trade_pass_metrics(md, out, stats, capital, ppy)
+    v = out.tolist()
+    n = int(v[gk.TRADES])
+    sums = TradeSums(n, int(v[gk.WINS]), int(v[gk.LOSSES]), v[gk.GROSS_WIN], v[gk.GROSS_LOSS])
+    return pnl[:n], ret[:n], trade_pass_metrics(md, out, stats, capital, ppy), sums
 
 
 def trade_pass_metrics(
@@ -193,10 +203,10 @@ def simulate(
             wiped = array_block(wiped_path(equity, ruin_t))
             stats = equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
     equity = curve.equity
-    pnl, trade_returns, values = _metrics(md, fills, stats, capital, ppy)
+    pnl, trade_returns, values, sums = _metrics(md, fills, stats, capital, ppy)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
     values.update(carry_metrics(curve))
-    return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital, returns)
+    return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital, returns, sums)
 
 
 def simulate_metrics(

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,27 @@ def kelly_criterion(pnl: F64) -> float | None:
         return None
     win_rate = wins.shape[0] / pnl.shape[0]
     payoff = float(wins.mean()) / float(-losses.mean())
+    return finite(win_rate - (1.0 - win_rate) / payoff)
+
+
+class TradeSums(NamedTuple):
+    """The trades' counts and the ``np.sum`` of their winning and of their losing pnl,
+    from a pass that took them (``grid_kernel.trade_pass``)."""
+
+    trades: int
+    wins: int
+    losses: int
+    gross_win: float  # Σ pnl over pnl > 0
+    gross_loss: float  # -Σ pnl over pnl < 0
+
+
+def kelly_of(sums: TradeSums) -> float | None:
+    """``kelly_criterion`` from the trades' sums: each mean is numpy's (its sum over its
+    count), and ``-(s / n)`` is ``(-s) / n`` exactly."""
+    if sums.wins == 0 or sums.losses == 0:
+        return None
+    win_rate = sums.wins / sums.trades
+    payoff = (sums.gross_win / sums.wins) / (sums.gross_loss / sums.losses)
     return finite(win_rate - (1.0 - win_rate) / payoff)
 
 
