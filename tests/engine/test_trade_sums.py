@@ -1,7 +1,8 @@
 """The executed legs' pnl and returns from ``grid_kernel.trade_pass`` are, bit for bit, the
-numpy expressions ``simulate._metrics`` used for them (the reference below), and
-``trade_metrics.kelly_of`` on its sums is ``kelly_criterion`` on that pnl: random legs with
-unexecuted ones (0 or NaN units), NaN prices, ties at zero pnl, only wins, only losses, none."""
+numpy expressions ``simulate._metrics`` used for them (the reference below), its counts and
+sums of the wins and losses numpy's, and ``trade_metrics.kelly_of`` on them is
+``kelly_criterion`` on that pnl: random legs with unexecuted ones (0 or NaN units), NaN
+prices, ties at zero pnl, only wins, only losses, none."""
 
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ def test_pnl_returns_and_kelly(m: int, nan: bool, ties: bool) -> None:
     assert pnl.tobytes() == want_pnl.tobytes()
     assert ret.tobytes() == want_ret.tobytes()
     same(kelly_of(sums), kelly_criterion(want_pnl))
+    wins, losses = want_pnl[want_pnl > 0], want_pnl[want_pnl < 0]
+    assert (sums.trades, sums.wins, sums.losses) == (want_pnl.size, wins.size, losses.size)
+    assert (sums.gross_win, sums.gross_loss) == (float(wins.sum()), float(-losses.sum()))
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

@@ -298,12 +298,11 @@ def trade_pass(
         pnl[n] = p
         ret[n] = p / (u * pe[k])
         paid[n] = fees[k]
-        if p > 0:
-            wins[n_win] = p
-            n_win += 1
-        elif p < 0:
-            losses[n_loss] = p
-            n_loss += 1
+        # written on both sides and kept by the count: no branch on the pnl's sign
+        wins[n_win] = p
+        losses[n_loss] = p
+        n_win += p > 0
+        n_loss += p < 0
         t_in, t_end = entry[k], exit_[k] + 1
         if n == 0:
             covered = t_end - t_in
