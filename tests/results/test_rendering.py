@@ -241,13 +241,18 @@ def test_long_trade_lists_show_both_ends() -> None:
         timeframe="1d",
     )
     n = busy.trades.height
-    assert n > 2 * TRADES_SHOWN_EACH_END
+    each = TRADES_SHOWN_EACH_END
+    assert n > 2 * each
     text = files_of(IDENTITY, busy)["report.html"].data.decode()
-    trades = text.split('id="trades"')[1].split("</section>")[0]
-    assert trades.count('<tr><td class="num muted">') == 2 * TRADES_SHOWN_EACH_END
-    assert f"… {n - 2 * TRADES_SHOWN_EACH_END:,} trades not shown" in trades
-    assert f'<td class="num muted">{n:,}</td>' in trades  # the last trade is there
-    assert 'href="trades.csv"' in trades
+    data = json.loads(text.split('id="run-data">')[1].split("</script>")[0])
+    shown = data["trade_list"]
+    assert (shown["total"], shown["head"], shown["hidden"]) == (n, each, n - 2 * each)
+    assert shown["file"] == "trades.csv" and shown["intraday"] is False
+    ends = busy.trades.head(each).vstack(busy.trades.tail(each))
+    assert shown["pnl"] == ends["pnl"].to_list()  # the last trade is there
+    assert shown["exit_reason"] == ends["exit_reason"].to_list()
+    assert shown["entry_t"] == [t.timestamp() for t in ends["entry_time"]]
+    assert 'id="trade-rows"' in text.split('id="trades"')[1].split("</section>")[0]
 
 
 def test_json_report_is_strict_json_with_identity(result: BacktestResult) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from worker.engine.api import BacktestResult, run_backtest
@@ -19,6 +21,7 @@ from worker.engine.synthetic import generate_bars
 from worker.results.artifacts import render_files
 from worker.results.report import RunIdentity
 from worker.results.tearsheet import tearsheet
+from worker.results.trade_table import TRADES_SHOWN_EACH_END
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -183,3 +186,89 @@ def test_tables_hold_the_runs_rows(page: Any, result: BacktestResult) -> None:
     assert undefined == sum(1 for v in result.metrics.values() if v is None)
     cards = page.locator("#cards .card b").all_inner_texts()
     assert len(cards) == 8 and all(cards)
+
+
+def _python_cells(trades: pl.DataFrame, fmt: str, numbers: list[int]) -> list[list[str]]:
+    """The trade list's cells as the report wrote them in Python (``str.format``)."""
+    entries = trades["entry_time"].dt.to_string(fmt).to_list()
+    exits = trades["exit_time"].dt.to_string(fmt).to_list()
+    return [
+        [
+            f"{number:,}",
+            row["symbol"],
+            row["side"],
+            entry,
+            f"{row['entry_price']:,.4f}",
+            exit_,
+            f"{row['exit_price']:,.4f}",
+            f"{row['units']:,.4g}",
+            f"{row['fees']:,.2f}",
+            f"{row['pnl']:,.2f}",
+            f"{100 * row['return']:.2f} %",
+            f"{row['bars_held']:,}",
+            row["exit_reason"],
+        ]
+        for number, entry, exit_, row in zip(
+            numbers, entries, exits, trades.iter_rows(named=True), strict=True
+        )
+    ]
+
+
+def _trade_cells(browser: Any, folder: Path, run: BacktestResult) -> tuple[list[list[str]], str]:
+    for file in render_files(IDENTITY, run):
+        (folder / file.filename).write_bytes(file.data)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((folder / "report.html").as_uri())
+    page.wait_for_function("window.tearsheet !== undefined")
+    cells = page.eval_on_selector_all(
+        "#trades tbody tr:not(.gap)", "rs => rs.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    gap = page.eval_on_selector_all("#trades tbody tr.gap", "rs => rs.map(r => r.innerHTML)")
+    page.close()
+    assert errors == []
+    return cells, "".join(gap)
+
+
+def test_the_browser_writes_the_trade_list_as_python_formatted_it(
+    browser: Any, tmp_path: Path
+) -> None:
+    """Both ends of a long intraday list, the gap between them, and awkward numbers (units
+    past 10⁴ and below 10⁻⁴, negative zero, thousands): the texts ``str.format`` gave."""
+    bars = generate_bars(symbols=["AAA"], n_bars=3000, timeframe="1h", seed=5)
+    busy = run_backtest(
+        bars,
+        {"kind": "sma_crossover", "fast_period": 2, "slow_period": 3},
+        {},
+        initial_capital=10_000,
+        timeframe="1h",
+    )
+    n = busy.trades.height
+    assert n > 2 * TRADES_SHOWN_EACH_END
+    odd = [12_345.678, 0.000_012_34, 1_234.567_8, 9_999.96, -3.0, 0.1, 250.0, 1e21]
+    units = busy.trades["units"].to_list()
+    units[: len(odd)] = odd
+    trades = busy.trades.with_columns(
+        pl.Series("units", units),
+        pl.when(pl.int_range(pl.len()) == 1).then(-0.0).otherwise(pl.col("fees")).alias("fees"),
+        (pl.col("pnl") * 1_000).alias("pnl"),
+        (pl.col("entry_price") * 37.1).alias("entry_price"),
+    )
+    cells, gap = _trade_cells(browser, tmp_path, replace(busy, trades=trades))
+    each = TRADES_SHOWN_EACH_END
+    shown = trades.head(each).vstack(trades.tail(each))
+    numbers = [*range(1, each + 1), *range(n - each + 1, n + 1)]
+    assert cells == _python_cells(shown, "%Y-%m-%d %H:%M", numbers)
+    assert gap == (
+        f'<td colspan="13">… {n - 2 * each:,} trades not shown; every trade is in '
+        '<a href="trades.csv">trades.csv</a> …</td>'
+    )
+
+
+def test_a_short_daily_trade_list_is_written_whole(
+    browser: Any, result: BacktestResult, tmp_path: Path
+) -> None:
+    cells, gap = _trade_cells(browser, tmp_path, result)
+    numbers = list(range(1, result.trades.height + 1))
+    assert cells == _python_cells(result.trades, "%Y-%m-%d", numbers) and gap == ""

@@ -46,7 +46,8 @@ def extreme_rows(equity: F64, drawdown: F64, buckets: int = CURVE_BUCKETS) -> I6
     return rows
 
 
-def _seconds(timestamps: pl.Series) -> I64 | F64:
+def seconds(timestamps: pl.Series) -> I64 | F64:
+    """Epoch seconds: whole ones as integers, else to the millisecond."""
     micros = epoch_micros(timestamps)
     if (micros % 1_000_000 == 0).all():
         whole: I64 = micros // 1_000_000
@@ -75,9 +76,9 @@ def _trade_marks(result: BacktestResult) -> dict[str, Any] | None:
         return _rounded(equity[rows], 2)
 
     return {
-        "entry_t": _seconds(trades["entry_time"]),
+        "entry_t": seconds(trades["entry_time"]),
         "entry_equity": level("entry_time"),
-        "exit_t": _seconds(trades["exit_time"]),
+        "exit_t": seconds(trades["exit_time"]),
         "exit_equity": level("exit_time"),
         "long": (trades["side"] == "long").to_list(),
         "symbol": trades["symbol"].to_list(),
@@ -101,7 +102,7 @@ def chart_data(
 
     times = frame["timestamp"] if rows is None else frame["timestamp"].gather(rows)
     curve: dict[str, Any] = {
-        "t": _seconds(times),
+        "t": seconds(times),
         "equity": column(equity, 2),
         "drawdown": column(drawdown, 6),
     }

@@ -24,7 +24,7 @@ from worker.results.grid_heatmap import grid_parameters, grid_view
 from worker.results.metric_labels import format_metric, metric_rows
 from worker.results.params_text import compact, config_text
 from worker.results.tearsheet import Tearsheet
-from worker.results.trade_table import trade_table_rows
+from worker.results.trade_table import trade_list
 from worker.results.walk_forward_view import walk_forward_view
 
 _templates = jinja2.Environment(
@@ -145,6 +145,7 @@ def html_report(
             result.leaderboard, grid_metric, grid_parameters(result.leaderboard)
         )
     data = chart_data(result, sheet.drawdowns, bench_label)
+    data["trade_list"] = trade_list(result.trades, fmt != "%Y-%m-%d", trades_file)
     returns_and_risk, trade_statistics = view.split_metric_rows(
         metric_rows(metrics, sheet.benchmark_metrics)
     )
@@ -178,7 +179,6 @@ def html_report(
         board_rows=board_rows,
         grid_total=0 if result.leaderboard is None else result.leaderboard.height,
         trade_count=result.trades.height,
-        trade_table=trade_table_rows(result.trades, fmt, trades_file),
         downsampled=data["points"] < data["bars"],
         points=data["points"],
         trades_marked=data["trades"] is not None,

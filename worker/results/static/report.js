@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("run-data").textContent);
+  tradeRows(data.trade_list);
   var curve = data.curve;
   var t = curve.t;
   var first = t[0], last = t[t.length - 1];
@@ -158,4 +159,86 @@
     });
   });
   window.tearsheet = { equity: equity, drawdown: drawdown, data: data };
+
+  /* The trade list's rows, in the formats Python's str.format gave them: "{:,}" counts,
+     "{:,.4f}" prices, "{:,.4g}" units, "{:,.2f}" money, "{:.2f} %" returns. toFixed and
+     toExponential round the double's exact value, as Python does (Intl rounds its shortest
+     decimal text instead). A missing number (NaN or infinite in the run) shows "—". */
+  function grouped(text) {
+    var dot = text.indexOf(".");
+    var whole = dot < 0 ? text : text.slice(0, dot);
+    return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (dot < 0 ? "" : text.slice(dot));
+  }
+  function fixed(v, digits, group) {
+    if (v == null) return "—";
+    var text = Math.abs(v).toFixed(digits);
+    return (v < 0 || Object.is(v, -0) ? "-" : "") + (group ? grouped(text) : text);
+  }
+  function trimmed(text) {
+    return text.indexOf(".") < 0 ? text : text.replace(/0+$/, "").replace(/\.$/, "");
+  }
+  function general4(v) {
+    if (v == null) return "—";
+    if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+    var sign = v < 0 ? "-" : "", parts = Math.abs(v).toExponential(3).split("e");
+    var exp = Number(parts[1]);
+    if (exp < -4 || exp >= 4) {
+      var digits = String(Math.abs(exp));
+      return sign + trimmed(parts[0]) + "e" + (exp < 0 ? "-" : "+") + (digits.length < 2 ? "0" : "") + digits;
+    }
+    return sign + grouped(trimmed(Math.abs(v).toFixed(3 - exp)));
+  }
+  function when(seconds, intraday) {
+    if (seconds == null) return "";
+    var iso = new Date(seconds * 1000).toISOString();
+    return intraday ? iso.slice(0, 16).replace("T", " ") : iso.slice(0, 10);
+  }
+  function cell(row, text, css) {
+    var td = document.createElement("td");
+    if (css) td.className = css;
+    td.textContent = text;
+    row.appendChild(td);
+  }
+  function tradeRows(list) {
+    var body = document.getElementById("trade-rows");
+    if (!list || !body) return;
+    var rows = document.createDocumentFragment();
+    for (var i = 0; i < list.symbol.length; i++) {
+      if (i === list.head && list.hidden) {
+        var gap = document.createElement("tr"), td = document.createElement("td");
+        gap.className = "gap";
+        td.colSpan = 13;
+        td.appendChild(document.createTextNode("… " + list.hidden.toLocaleString("en-US") + " trades not shown"));
+        if (list.file) {
+          var link = document.createElement("a");
+          link.href = list.file;
+          link.textContent = "trades.csv";
+          td.appendChild(document.createTextNode("; every trade is in "));
+          td.appendChild(link);
+        }
+        td.appendChild(document.createTextNode(" …"));
+        gap.appendChild(td);
+        rows.appendChild(gap);
+      }
+      var number = i < list.head ? i + 1 : list.hidden + i + 1;
+      var pnl = list.pnl[i], tone = pnl > 0 ? "pos" : "neg";
+      var bars = list.bars_held ? list.bars_held[i] : null;
+      var row = document.createElement("tr");
+      cell(row, number.toLocaleString("en-US"), "num muted");
+      cell(row, list.symbol[i] || "");
+      cell(row, list.side[i] || "");
+      cell(row, when(list.entry_t[i], list.intraday));
+      cell(row, fixed(list.entry_price[i], 4, true), "num");
+      cell(row, when(list.exit_t[i], list.intraday));
+      cell(row, fixed(list.exit_price[i], 4, true), "num");
+      cell(row, general4(list.units[i]), "num");
+      cell(row, fixed(list.fees[i], 2, true), "num");
+      cell(row, fixed(pnl, 2, true), "num " + tone);
+      cell(row, list["return"][i] == null ? "—" : fixed(100 * list["return"][i], 2, false) + " %", "num " + tone);
+      cell(row, bars == null ? "" : bars.toLocaleString("en-US"), "num");
+      cell(row, list.exit_reason[i] || "");
+      rows.appendChild(row);
+    }
+    body.appendChild(rows);
+  }
 })();
