@@ -621,13 +621,11 @@ def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
     long: BacktestResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aside: bool
 ) -> None:
     """``outcome_of`` with the Parquet file, the CSVs and the trade events on side threads
-    (a curve of ``ASIDE_ROWS`` bars or more, ``EVENTS_ASIDE_TRADES`` trades) and all on the
-    run's thread: the same files,
+    (a curve of ``ASIDE_ROWS`` bars or more) and all on the run's thread: the same files,
     bytes, order and event rows."""
     from decimal import Decimal
 
     from worker.engine.api import parse_run
-    from worker.pipeline import store
     from worker.pipeline.inputs import RunInputs, RunOptions
     from worker.pipeline.store import outcome_of
     from worker.queue.handler import RunJob
@@ -641,13 +639,10 @@ def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
     inputs = RunInputs(
         job, spec, RunOptions(), "synthetic", "0" * 64, "", "1m", ("AAA",), "sma_crossover", "1.0.0"
     )
-    never = long.trades.height + 1
     monkeypatch.setattr(artifacts, "ASIDE_ROWS", 1 if aside else long.equity.height + 1)
-    monkeypatch.setattr(store, "EVENTS_ASIDE_TRADES", 0 if aside else never)
     assert artifacts.renders_aside(long) is aside
     got = outcome_of(inputs, long, FileStore(str(tmp_path / "here")))
     monkeypatch.setattr(artifacts, "ASIDE_ROWS", long.equity.height + 1 if aside else 1)
-    monkeypatch.setattr(store, "EVENTS_ASIDE_TRADES", never if aside else 0)
     other = outcome_of(inputs, long, FileStore(str(tmp_path / "other")))
     assert got.events_csv == other.events_csv
     assert got.events_csv.startswith(_events_by_python_lines(job.id, long.trades))

@@ -24,11 +24,6 @@ from worker.results.events import trade_events_csv
 from worker.results.report import RunIdentity
 from worker.storage import FileStore
 
-#: Trades from which the events are built beside the reports on a daily run too: on ten years
-#: of five symbols (349 trades) the run's render + store took 0.5-1 ms less; on a year of one
-#: (a few trades) the hand-over cost more than it saved (in-process A/B, 2026-12-03).
-EVENTS_ASIDE_TRADES = 100
-
 
 def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> RunOutcome:
     """Render and store the run's files; the outcome for the completer (blocking I/O).
@@ -55,11 +50,10 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
     )
     # The trade events (polars, GIL released) are built on a side thread while the reports
-    # are drawn, if the run's files go there too (after them: the Parquet file is longest)
-    # or it has many trades.
+    # are drawn, if the run's files go there too (after them: the Parquet file is longest).
     trade_events = (
         side_threads().submit(partial(trade_events_csv, native=True), job.id, result.trades)
-        if renders_aside(result) or result.trades.height >= EVENTS_ASIDE_TRADES
+        if renders_aside(result)
         else None
     )
     files.render()

@@ -228,33 +228,32 @@ def _stored(store: FileStore, prefix: str, file: RenderedFile) -> StoredArtifact
 @dataclass
 class PendingFiles:
     """A run's files: those being rendered and stored on a side thread, and those to render
-    on the caller's thread (``render``), each then stored on a side thread while the caller
-    draws the next one and does its own work; ``wait`` collects them all, in catalogue order.
-    """
+    on the caller's thread (``render``), not stored yet. ``wait`` stores the second and
+    collects all, in catalogue order; in between, the caller does its own work."""
 
     store: FileStore
     prefix: str
     names: list[str]
     run: _Run
     aside: dict[str, Future[StoredArtifact]]
-    here: dict[str, Future[StoredArtifact]] | None = None
+    here: dict[str, RenderedFile] | None = None
 
-    def render(self) -> None:
-        """The files that are not rendered aside, rendered on this thread (once); writing
-        one (a system call with the GIL released) overlaps drawing the next."""
+    def render(self) -> dict[str, RenderedFile]:
+        """The files that are not rendered aside, rendered on this thread (once)."""
         if self.here is None:
-            self.here = {}
-            for name in self.names:
-                if name not in self.aside:
-                    file = _rendered(name, _RENDERERS[name](self.run))
-                    self.here[name] = side_threads().submit(_stored, self.store, self.prefix, file)
+            self.here = {
+                name: _rendered(name, _RENDERERS[name](self.run))
+                for name in self.names
+                if name not in self.aside
+            }
+        return self.here
 
     def wait(self) -> list[StoredArtifact]:
         """Every file stored (those not rendered yet rendered first), in catalogue order."""
-        self.render()
-        assert self.here is not None
-        done = self.aside | self.here
-        return [done[name].result() for name in self.names]
+        here = self.render()
+        stored = {name: _stored(self.store, self.prefix, f) for name, f in here.items()}
+        stored |= {name: future.result() for name, future in self.aside.items()}
+        return [stored[name] for name in self.names]
 
 
 def start_files(
