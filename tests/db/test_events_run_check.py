@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -109,45 +110,47 @@ async def test_a_run_named_by_events_keeps_its_id(conn: asyncpg.Connection) -> N
     assert caught.value.constraint_name == CONSTRAINT
 
 
-async def test_a_delete_waits_for_the_events_being_written_then_takes_them(
-    database_url: str, conn: asyncpg.Connection
-) -> None:
-    run_id = await insert_run(conn)
+@pytest.fixture
+async def writer_and_deleter(
+    database_url: str,
+) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Connection]]:
+    """Two more sessions: one writing events, one deleting runs."""
     writer = await asyncpg.connect(database_url)
     deleter = await asyncpg.connect(database_url)
-    try:
-        writing = writer.transaction()
-        await writing.start()
-        await _add_event(writer, run_id)
-        delete = asyncio.create_task(deleter.execute("DELETE FROM runs WHERE id = $1", run_id))
-        assert await _waits_for_a_lock(conn, deleter.get_server_pid())
-        await writing.commit()
-        assert await delete == "DELETE 1"
-        assert await _events(conn) == 0
-    finally:
-        await writer.close()
-        await deleter.close()
+    yield writer, deleter
+    await writer.close()
+    await deleter.close()
+
+
+async def test_a_delete_waits_for_the_events_being_written_then_takes_them(
+    conn: asyncpg.Connection, writer_and_deleter: tuple[asyncpg.Connection, asyncpg.Connection]
+) -> None:
+    writer, deleter = writer_and_deleter
+    run_id = await insert_run(conn)
+    writing = writer.transaction()
+    await writing.start()
+    await _add_event(writer, run_id)
+    delete = asyncio.create_task(deleter.execute("DELETE FROM runs WHERE id = $1", run_id))
+    assert await _waits_for_a_lock(conn, deleter.get_server_pid())
+    await writing.commit()
+    assert await delete == "DELETE 1"
+    assert await _events(conn) == 0
 
 
 async def test_an_event_waits_for_its_run_being_deleted_then_is_refused(
-    database_url: str, conn: asyncpg.Connection
+    conn: asyncpg.Connection, writer_and_deleter: tuple[asyncpg.Connection, asyncpg.Connection]
 ) -> None:
+    writer, deleter = writer_and_deleter
     run_id = await insert_run(conn)
-    writer = await asyncpg.connect(database_url)
-    deleter = await asyncpg.connect(database_url)
-    try:
-        deleting = deleter.transaction()
-        await deleting.start()
-        await deleter.execute("DELETE FROM runs WHERE id = $1", run_id)
-        insert = asyncio.create_task(_add_event(writer, run_id))
-        assert await _waits_for_a_lock(conn, writer.get_server_pid())
-        await deleting.commit()
-        with pytest.raises(asyncpg.ForeignKeyViolationError):
-            await insert
-        assert await _events(conn) == 0
-    finally:
-        await writer.close()
-        await deleter.close()
+    deleting = deleter.transaction()
+    await deleting.start()
+    await deleter.execute("DELETE FROM runs WHERE id = $1", run_id)
+    insert = asyncio.create_task(_add_event(writer, run_id))
+    assert await _waits_for_a_lock(conn, writer.get_server_pid())
+    await deleting.commit()
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await insert
+    assert await _events(conn) == 0
 
 
 async def test_a_role_that_may_delete_runs_needs_no_right_on_events(
