@@ -269,12 +269,14 @@ async def test_heartbeats_keep_a_cpu_bound_run_alive(
     conn: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
     """A pure-Python CPU loop for several leases: the heartbeat must keep beating (a second
-    worker would reap the run otherwise) and progress keeps being reported."""
-    [busy] = await insert_runs(conn, 1, config={"cpu": 4})
+    worker would reap the run otherwise) and progress keeps being reported. Leases of 2 s
+    (a beat every 0.67 s): with 1 s, one beat late by 0.7 s on a loaded CI machine let the
+    second worker reap the run."""
+    [busy] = await insert_runs(conn, 1, config={"cpu": 6})
     [slow] = await insert_runs(conn, 1, config={"sleep": 2})
     notified: list[dict[str, object]] = []
     await conn.add_listener("run_progress", lambda *args: notified.append(json.loads(args[3])))
-    settings = {"lease_seconds": 1, "poll_interval_seconds": 0.2}
+    settings = {"lease_seconds": 2, "poll_interval_seconds": 0.2}
     first = WorkerProcess(database_url, tmp_path, "--burst", "--concurrency", "2", **settings)
     await wait_for(conn, "SELECT count(*) = 2 FROM runs WHERE status = 'running'")
     second = WorkerProcess(database_url, tmp_path, "--burst", **settings)
