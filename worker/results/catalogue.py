@@ -1,6 +1,6 @@
 """The artifacts a run can ask for (`runs.config.artifacts`): one entry per name.
 
-Defaults follow measured cost (`bench/artifacts.py`, figures in docs/contract.md): the
+Defaults follow measured cost (`bench/artifacts.py`, figures in docs/benchmark-log.md): the
 reports, the trade list and the full-resolution equity curve as parquet are cheap at every
 size; the equity CSV repeats the parquet at 13x its size and 8x its time on a million bars,
 and the PNG costs 0.2 s on a daily run and 11 s on a million bars, so both are written only
