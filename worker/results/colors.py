@@ -25,6 +25,9 @@ def _style(rgb: Rgb, strength: float) -> str:
     return f"background:#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x};color:{ink}"
 
 
+_PALE_STYLE = _style(PALE, 0.0)
+
+
 def scale_color(share: float | None) -> str:
     """Sequential: 0 (worst) pale to 1 (best) deep blue; None (undefined) stays pale."""
     if share is None:
@@ -34,8 +37,16 @@ def scale_color(share: float | None) -> str:
 
 
 def signed_color(value: float | None, largest: float) -> str:
-    """Diverging around zero: losses red, gains green, by size against ``largest``."""
+    """Diverging around zero: losses red, gains green, by size against ``largest``.
+    ``_style(_mix(PALE, GREEN or RED, strength), strength)`` spelt out in one expression: a
+    run's monthly heatmap colours a hundred cells or more."""
     if value is None or largest <= 0:
-        return _style(PALE, 0.0)
+        return _PALE_STYLE
     strength = min(abs(value) / largest, 1.0) ** 0.7
-    return _style(_mix(PALE, GREEN if value > 0 else RED, strength), strength)
+    red, green, blue = GREEN if value > 0 else RED
+    return (
+        f"background:#{round(PALE[0] + (red - PALE[0]) * strength):02x}"
+        f"{round(PALE[1] + (green - PALE[1]) * strength):02x}"
+        f"{round(PALE[2] + (blue - PALE[2]) * strength):02x}"
+        f";color:{'#ffffff' if strength > 0.55 else '#1d2733'}"
+    )
