@@ -149,7 +149,7 @@ def html_report(
     returns_and_risk, trade_statistics = view.split_metric_rows(
         metric_rows(metrics, sheet.benchmark_metrics)
     )
-    page = _templates.get_template("report.html.j2").render(
+    pieces = _templates.get_template("report.html.j2").generate(
         identity=identity,
         title=identity.label or identity.strategy_name,
         page_title=page_title(identity, result),
@@ -193,4 +193,7 @@ def html_report(
         report_js=_static("report.js"),
         report_css=_static("report.css"),
     )
-    return page.encode()
+    # Each piece encoded alone: the large ones (the data, the scripts) are ASCII and copied
+    # as they are; joined as one text first, the page's few non-ASCII characters made every
+    # character of it two bytes wide, then narrowed again by the encoding (half the time).
+    return b"".join([piece.encode() for piece in pieces])
