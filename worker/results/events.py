@@ -9,6 +9,7 @@ completion transaction, so an attempt that lost its lease leaves no events behin
 from __future__ import annotations
 
 import uuid
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,15 @@ _NON_FINITE = r"-?\b(?:NaN|inf)\b"
 
 def _payload_texts(trades: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     """Each trade's entry and exit payloads as JSON text."""
-    number = pl.int_range(1, trades.height + 1, dtype=pl.Int64).alias("trade")
+    return _payload_exprs(_all_finite(trades))
+
+
+@cache
+def _payload_exprs(finite: bool) -> tuple[pl.Expr, pl.Expr]:
+    """The payload expressions, made once per process for each case (they do not depend on
+    the trades: the numbering counts the frame's rows): building them in Python took a third
+    of the payloads' query on a run of 349 trades."""
+    number = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("trade")
     entry = pl.struct(number, "symbol", "side", "units", pl.col("entry_price").alias("price"))
     exit_ = pl.struct(
         number,
@@ -36,7 +45,6 @@ def _payload_texts(trades: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
         "return",
         "exit_reason",
     )
-    finite = _all_finite(trades)
 
     def text(payload: pl.Expr) -> pl.Expr:
         json = payload.struct.json_encode()
