@@ -52,6 +52,18 @@ def test_local_store_writes_under_its_root(tmp_path: Path) -> None:
     store.delete_prefix("run-1")
 
 
+@pytest.mark.parametrize("size", [0, 1, 3 * 1024 * 1024 + 7])
+def test_local_files_are_replaced_whole(tmp_path: Path, size: int) -> None:
+    """A file written again at the same key holds the new bytes only (truncated, not
+    overwritten in place), empty and multi-megabyte ones included."""
+    store = FileStore(str(tmp_path))
+    store.put("run-1/attempt-1/f.bin", b"old bytes, longer than the new ones" * 1000)
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    stored = store.put("run-1/attempt-1/f.bin", data)
+    assert Path(stored.uri).read_bytes() == data
+    assert stored.size_bytes == size
+
+
 def test_relative_root_becomes_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     stored = FileStore("artifacts").put("a/b.txt", b"x")
