@@ -1,4 +1,4 @@
-"""The run's event log: trade events built column-wise in polars, written with one COPY.
+"""The run's event log: trade events built column by column, written with one COPY.
 
 Event types and their payloads are documented in docs/contract.md. A trade is two events,
 `trade_entry` and `trade_exit`, stamped with the bar's historical time; the exit carries the
@@ -13,6 +13,7 @@ from functools import cache
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import polars as pl
 
 from worker.results.time_text import COPY_FORMAT, time_texts
@@ -108,33 +109,60 @@ def trade_events_csv(run_id: uuid.UUID, trades: pl.DataFrame, *, native: bool = 
     bytes polars' ``write_csv`` writes for ``trade_event_frame``, without a CSV writer
     (whose fixed cost was a third of the work on a daily run).
 
-    Two ways to the same bytes (tested equal): by default the payloads come from one polars
-    query and Python joins the lines (the least fixed cost, for the run's own thread);
-    ``native`` builds, orders and joins the lines in polars too, with the GIL released, for
-    a side thread beside the reports (and 1M-bar runs' thousands of trades).
+    Two ways to the same bytes (tested equal): by default each column is encoded once by
+    orjson and Python writes the lines, payloads included, with their quotes already doubled
+    (no query, the least fixed cost, for the run's own thread); ``native`` builds, orders and
+    joins the lines in one polars query, with the GIL released, for a side thread beside the
+    reports (and 1M-bar runs' thousands of trades).
     """
     assert COPY_COLUMNS == ("run_id", "event_type", "timestamp", "payload")
-    if native:
+    schema = trades.schema
+    if native or any(schema[name] not in _ENCODED for name in _NUMBER_FIELDS):
         return _native_lines(run_id, trades)
-    n = trades.height
-    parts = _payloads(trades)
-    entry_time = time_texts(trades["entry_time"], COPY_FORMAT)
-    exit_time = time_texts(trades["exit_time"], COPY_FORMAT)
-    entry, exit_ = _csv_quoted(parts["entry"].to_list()), _csv_quoted(parts["exit"].to_list())
+    if trades.height == 0:
+        return b""
+    numbers = {name: _json_numbers(trades[name]) for name in _NUMBER_FIELDS}
+    symbol, side, reason = (_json_strings(trades[name]) for name in _STRING_FIELDS)
+    units, fees, pnl, returns = numbers["units"], numbers["fees"], numbers["pnl"], numbers["return"]
     entry_head, exit_head = f"{run_id},trade_entry,", f"{run_id},trade_exit,"
     lines = [
-        f'{entry_head}{entry_time[i]},"{entry[i]}"\n'
-        if i < n
-        else f'{exit_head}{exit_time[i - n]},"{exit_[i - n]}"\n'
-        for i in _event_order(trades).tolist()
+        f'{entry_head}{at},"{{""trade"":{k + 1},""symbol"":{symbol[k]},""side"":{side[k]},'
+        f'""units"":{units[k]},""price"":{price}}}"\n'
+        for k, (at, price) in enumerate(
+            zip(time_texts(trades["entry_time"], COPY_FORMAT), numbers["entry_price"], strict=True)
+        )
     ]
-    return "".join(lines).encode()
+    lines += [
+        f'{exit_head}{at},"{{""trade"":{k + 1},""symbol"":{symbol[k]},""side"":{side[k]},'
+        f'""units"":{units[k]},""price"":{price},""fees"":{fees[k]},""pnl"":{pnl[k]},'
+        f'""return"":{returns[k]},""exit_reason"":{reason[k]}}}"\n'
+        for k, (at, price) in enumerate(
+            zip(time_texts(trades["exit_time"], COPY_FORMAT), numbers["exit_price"], strict=True)
+        )
+    ]
+    return "".join([lines[i] for i in _event_order(trades).tolist()]).encode()
 
 
-def _csv_quoted(payloads: list[str]) -> list[str]:
-    """The payloads with their quotes doubled, as in a quoted CSV field: joined by a control
-    character JSON text never holds raw (it escapes them), replaced in one call, split."""
-    return "\x1f".join(payloads).replace('"', '""').split("\x1f") if payloads else []
+_NUMBER_FIELDS = ("units", "entry_price", "exit_price", "fees", "pnl", "return")
+_STRING_FIELDS = ("symbol", "side", "exit_reason")
+_ENCODED = (pl.Float64, pl.Int64)  # the number types orjson writes as polars does
+
+
+def _json_numbers(column: pl.Series) -> list[str]:
+    """Each value as JSON text, as polars' ``json_encode`` writes it (orjson writes numbers
+    the same way, tested on 400,000 awkward floats; NaN and infinities as null, as the
+    payloads have them): one encoding of the column, split at the commas."""
+    full = column.null_count() == 0
+    values = column.to_numpy() if full else column.to_list()
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
+
+
+def _json_strings(column: pl.Series) -> list[str]:
+    """Each value as JSON text with its quotes doubled for the CSV field; a column holds
+    few distinct texts (symbols, sides, exit reasons), each encoded once."""
+    values = column.to_list()
+    texts = {value: orjson.dumps(value).decode().replace('"', '""') for value in set(values)}
+    return [texts[value] for value in values]
 
 
 def _native_lines(run_id: uuid.UUID, trades: pl.DataFrame) -> bytes:
