@@ -17,10 +17,13 @@ import polars as pl
 import pytest
 
 from worker.engine.api import BacktestResult, run_backtest
+from worker.engine.calendar_returns import PeriodReturn
 from worker.engine.synthetic import generate_bars
 from worker.results.artifacts import render_files
-from worker.results.report import RunIdentity
-from worker.results.tearsheet import tearsheet
+from worker.results.colors import PALE, _mix, _style
+from worker.results.report import RunIdentity, html_report
+from worker.results.report_view import signed_pct
+from worker.results.tearsheet import Tearsheet, tearsheet
 from worker.results.trade_table import TRADES_SHOWN_EACH_END
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -272,3 +275,71 @@ def test_a_short_daily_trade_list_is_written_whole(
     cells, gap = _trade_cells(browser, tmp_path, result)
     numbers = list(range(1, result.trades.height + 1))
     assert cells == _python_cells(result.trades, "%Y-%m-%d", numbers) and gap == ""
+
+
+GREEN, RED = (26, 122, 70), (178, 45, 38)
+
+
+def _signed_color(value: float | None, largest: float) -> str:
+    """The monthly heatmap's cell colour as Python made it before the browser did."""
+    if value is None or largest <= 0:
+        return _style(PALE, 0.0)
+    strength = min(abs(value) / largest, 1.0) ** 0.7
+    return _style(_mix(PALE, GREEN if value > 0 else RED, strength), strength)
+
+
+def _python_monthly_rows(monthly: list[PeriodReturn], yearly: list[PeriodReturn]) -> str:
+    """The monthly heatmap's rows as Python wrote them into the page (without the
+    whitespace between rows)."""
+    largest = max((abs(r.value) for r in monthly if r.value is not None), default=0.0)
+    largest_year = max((abs(r.value) for r in yearly if r.value is not None), default=0.0)
+    by_month = {(r.year, r.month): r.value for r in monthly}
+    out = []
+    for year in yearly:
+        cells = [f"<tr><th>{year.year}</th>"]
+        for month in range(1, 13):
+            if (year.year, month) in by_month:
+                value = by_month[(year.year, month)]
+                style = _signed_color(value, largest)
+                cells.append(f'<td class="cell" style="{style}">{signed_pct(value)}</td>')
+            else:
+                cells.append('<td class="cell" style=""></td>')
+        style, text = _signed_color(year.value, largest_year), signed_pct(year.value)
+        cells.append(f'<td class="cell year-col" style="{style}">{text}</td></tr>')
+        out.append("".join(cells))
+    return "".join(out)
+
+
+def _monthly_html(browser: Any, path: Path, result: BacktestResult, sheet: Tearsheet) -> str:
+    path.write_bytes(html_report(IDENTITY, result, sheet, []))
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.tearsheet !== undefined")
+    html: str = page.inner_html("#monthly-rows")
+    page.close()
+    assert errors == []
+    return html
+
+
+def test_the_browser_writes_the_monthly_heatmap_as_python_did(
+    browser: Any, result: BacktestResult, tmp_path: Path
+) -> None:
+    """The run's own months, then awkward ones: partial years (blank months), an undefined
+    month and year, negative zero, a loss that rounds to -0.00 %, the largest month, whole
+    percents and tiny ones: every cell's colour and text as Python made them."""
+    sheet = tearsheet(result)
+    assert _monthly_html(browser, tmp_path / "run.html", result, sheet) == _python_monthly_rows(
+        sheet.monthly, sheet.yearly
+    )
+    odd = [0.0123, -0.0456, None, -0.0, -0.00001, 0.25, -0.25, 0.1, 1e-9, 0.0, 0.07, -0.031]
+    monthly = [PeriodReturn(2020, m, v) for m, v in zip(range(3, 13), odd, strict=False)]
+    monthly += [PeriodReturn(2021, 1, odd[10]), PeriodReturn(2021, 2, odd[11])]
+    yearly = [PeriodReturn(2020, None, 0.3), PeriodReturn(2021, None, None)]
+    awkward = replace(sheet, monthly=monthly, yearly=yearly)
+    html = _monthly_html(browser, tmp_path / "odd.html", result, awkward)
+    assert html == _python_monthly_rows(monthly, yearly)
+    ruined = replace(sheet, monthly=[PeriodReturn(2020, 1, None)], yearly=[yearly[1]])
+    html = _monthly_html(browser, tmp_path / "ruined.html", result, ruined)
+    assert html == _python_monthly_rows(ruined.monthly, ruined.yearly)

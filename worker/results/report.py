@@ -22,6 +22,7 @@ from worker.results import report_view as view
 from worker.results.chart_data import chart_data, script_json
 from worker.results.grid_heatmap import grid_parameters, grid_view
 from worker.results.metric_labels import format_metric, metric_rows
+from worker.results.monthly_table import monthly_table
 from worker.results.params_text import compact, config_text
 from worker.results.tearsheet import Tearsheet
 from worker.results.trade_table import trade_list
@@ -146,6 +147,7 @@ def html_report(
         )
     data = chart_data(result, sheet.drawdowns, bench_label)
     data["trade_list"] = trade_list(result.trades, fmt != "%Y-%m-%d", trades_file)
+    data["monthly"] = monthly_table(sheet.monthly, sheet.yearly)
     returns_and_risk, trade_statistics = view.split_metric_rows(
         metric_rows(metrics, sheet.benchmark_metrics)
     )
@@ -165,7 +167,6 @@ def html_report(
         risk_free_rate=f"{100 * float(result.resolved_config.get('risk_free_rate') or 0):g} %",
         drawdowns=bool(sheet.drawdowns),
         drawdown_rows=report_rows.drawdown_table_rows(view.drawdown_rows(sheet.drawdowns, fmt)),
-        monthly_rows=report_rows.monthly_rows(sheet.monthly, sheet.yearly),
         months=view.MONTHS,
         yearly_rows=report_rows.yearly_table_rows(
             view.yearly_rows(sheet.yearly, sheet.benchmark_yearly)

@@ -1,9 +1,9 @@
 """The report's longer tables as HTML rows, built in Python rather than in the template.
 
 Through Jinja each cell costs a lookup, an escape and a yield; here a row is one f-string,
-its texts escaped as the template escaped them (``escaped``; the heatmap's cells are numbers and
-colours made here, written as they are). The rows are the bytes the template's loops used to
-write, the indentation before each next row included.
+its texts escaped as the template escaped them (``escaped``). The rows are the bytes the
+template's loops used to write, the indentation before each next row included. (The trade
+list and the monthly heatmap are written by the page's script from the run's JSON.)
 """
 
 from __future__ import annotations
@@ -12,13 +12,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from worker.engine.calendar_returns import PeriodReturn
-from worker.results.colors import signed_color
-from worker.results.report_view import signed_pct
-
 _ROW_GAP = "\n  "  # the template's text between one row's </tr> and the next <tr>
-_MONTH_NUMBERS = range(1, 13)
-_BLANK_MONTH = '<td class="cell" style=""></td>'
 
 
 def escaped(value: object) -> str:
@@ -48,33 +42,6 @@ def metric_table_rows(rows: list[dict[str, str]], *, benchmark: bool) -> Markup:
             f'<td class="num {escaped(row["css"])}">{escaped(row["value"])}</td>{third}</tr>'
             f"{_ROW_GAP}"
         )
-    return Markup("".join(out))
-
-
-def monthly_rows(monthly: list[PeriodReturn], yearly: list[PeriodReturn]) -> Markup:
-    """The monthly heatmap: one row per year, twelve month cells (blank without bars) and
-    the year's return, coloured by size against the largest month (the largest year)."""
-    values = [r.value for r in monthly if r.value is not None]
-    largest = max((abs(v) for v in values), default=0.0)
-    by_month = {(r.year, r.month): r.value for r in monthly}
-    year_values = [r.value for r in yearly if r.value is not None]
-    largest_year = max((abs(v) for v in year_values), default=0.0)
-    out = []
-    for year in yearly:
-        cells = [f"<tr><th>{year.year}</th>"]
-        for month in _MONTH_NUMBERS:
-            key = (year.year, month)
-            if key in by_month:
-                value = by_month[key]
-                cells.append(
-                    f'<td class="cell" style="{signed_color(value, largest)}">'
-                    f"{signed_pct(value)}</td>"
-                )
-            else:
-                cells.append(_BLANK_MONTH)
-        style, shown = signed_color(year.value, largest_year), signed_pct(year.value)
-        cells.append(f'<td class="cell year-col" style="{style}">{shown}</td></tr>{_ROW_GAP}')
-        out.append("".join(cells))
     return Markup("".join(out))
 
 

@@ -5,6 +5,7 @@
   "use strict";
   var data = JSON.parse(document.getElementById("run-data").textContent);
   tradeRows(data.trade_list);
+  monthlyRows(data.monthly);
   var curve = data.curve;
   var t = curve.t;
   var first = t[0], last = t[t.length - 1];
@@ -239,6 +240,54 @@
       cell(row, list.exit_reason[i] || "");
       rows.appendChild(row);
     }
+    body.appendChild(rows);
+  }
+
+  // Python's round(): a value half-way between two integers goes to the even one.
+  function roundHalfEven(x) {
+    var r = Math.round(x);
+    return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
+  function hex2(n) { return (n < 16 ? "0" : "") + n.toString(16); }
+  // colors.signed_color: losses red, gains green, by size against the largest.
+  function signedColor(value, largest) {
+    if (value == null || !(largest > 0)) return "background:#f6f8fb;color:#1d2733";
+    var strength = Math.pow(Math.min(Math.abs(value) / largest, 1), 0.7);
+    var pale = [246, 248, 251], ink = value > 0 ? [26, 122, 70] : [178, 45, 38], css = "background:#";
+    for (var k = 0; k < 3; k++) css += hex2(roundHalfEven(pale[k] + (ink[k] - pale[k]) * strength));
+    return css + ";color:" + (strength > 0.55 ? "#ffffff" : "#1d2733");
+  }
+  // report_view.signed_pct: "{:+.2f} %", negative zero with its sign.
+  function signedPct(value) {
+    if (value == null) return "—";
+    var x = 100 * value;
+    return (x < 0 || Object.is(x, -0) ? "-" : "+") + Math.abs(x).toFixed(2) + " %";
+  }
+  function heatCell(row, value, largest, cls) {
+    var td = document.createElement("td");
+    td.className = cls;
+    if (value === false) {
+      td.setAttribute("style", "");
+    } else {
+      td.setAttribute("style", signedColor(value, largest));
+      td.textContent = signedPct(value);
+    }
+    row.appendChild(td);
+  }
+
+  // The monthly heatmap (monthly_table.monthly_table): a row per year, its months, its return.
+  function monthlyRows(table) {
+    var body = document.getElementById("monthly-rows");
+    if (!table || !body) return;
+    var rows = document.createDocumentFragment();
+    table.years.forEach(function (year, i) {
+      var row = document.createElement("tr"), th = document.createElement("th");
+      th.textContent = String(year);
+      row.appendChild(th);
+      table.months[i].forEach(function (value) { heatCell(row, value, table.largest, "cell"); });
+      heatCell(row, table.year[i], table.largest_year, "cell year-col");
+      rows.appendChild(row);
+    });
     body.appendChild(rows);
   }
 })();
