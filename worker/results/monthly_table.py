@@ -2,8 +2,9 @@
 
 A run of ten years has 130 cells, each a colour and a text; made in Python they were a fifth
 of a daily run's report (0.3 ms of 1.5). Here the values go into the run's JSON and
-``static/report.js`` writes the rows (``monthlyRows``) with the colours ``colors.signed_color``
-gave and the texts of ``report_view.signed_pct`` (``{:+.2f} %``).
+``static/report.js`` writes the rows (``monthlyRows``): colours mixed as ``colors`` mixes the
+grid heatmap's (pale to green for gains, red for losses) and the texts of
+``report_view.signed_pct`` (``{:+.2f} %``).
 """
 
 from __future__ import annotations
