@@ -11,7 +11,7 @@ from worker.engine import benchmark_metrics as bm
 from worker.engine.analysis import analyse
 from worker.engine.curve_kernels import scaled_growth
 from worker.engine.frames import buy_and_hold_curve, buy_and_hold_paths
-from worker.engine.growth_sums import FILL_SPAN, buy_and_hold_returns
+from worker.engine.growth_sums import FILL_SPAN, buy_and_hold_mean, buy_and_hold_returns
 from worker.engine.market import MarketData
 from worker.engine.return_metrics import returns_from_equity
 from worker.engine.synthetic import generate_bars
@@ -35,6 +35,8 @@ def test_one_pass_equals_the_three(n: int) -> None:
     want_returns = returns_from_equity(want, CAPITAL)
     assert same(values, want) and same(returns, want_returns)
     assert repr(mean) == repr(float(want_returns.mean()))
+    values_only, mean_only = buy_and_hold_mean(close, CAPITAL)
+    assert same(values_only, want) and repr(mean_only) == repr(mean)
 
 
 def test_buy_and_hold_paths_curve_is_buy_and_hold_curve() -> None:
@@ -67,6 +69,9 @@ def test_analysis_with_the_kept_returns_equals_the_analysis_without() -> None:
     bench = res.benchmark.to_numpy()
     kept = buy_and_hold_paths(MarketData.from_frame(bars), CAPITAL)[1]
     args = (res.equity, res.trades, bench)
-    with_kept = analyse(*args, initial=CAPITAL, ppy=98_280, benchmark_returns=kept)
+    with_kept = analyse(*args, initial=CAPITAL, ppy=98_280, benchmark_mean=kept)
     without = analyse(*args, initial=CAPITAL, ppy=98_280)
     assert repr(with_kept) == repr(without)
+    own = float(returns_from_equity(res.equity["equity"].to_numpy(), CAPITAL).mean())
+    both = analyse(*args, initial=CAPITAL, ppy=98_280, returns_mean=own, benchmark_mean=kept)
+    assert repr(both) == repr(without)

@@ -87,3 +87,17 @@ def test_centred_sums_equal_blockwise_numpy(n: int, block: int) -> None:
         got = np.array(mk.centred_sums(x, y, 0.25, 0.0, block))
         want = np.array(numpy_centred_moments(x, y, 0.25, 0.0, block), dtype=np.float64)
         assert same(got, want)
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+@pytest.mark.parametrize("block", [1, 8, 100, 4096, MOMENT_BLOCK])
+@pytest.mark.parametrize("special", [None, np.nan, np.inf, 0.0, -0.0, -5.0])
+def test_curve_centred_sums_equal_centred_sums_of_the_returns(
+    n: int, block: int, special: float | None
+) -> None:
+    e, v = curve(n, n), curve(n + 1, n)
+    if special is not None and n:
+        e[n // 2], v[n - 1] = special, special
+    r, b = numpy_returns(e, 9_999.0), numpy_returns(v, 10_000.0)
+    got = np.array(mk.curve_centred_sums(e, 9_999.0, v, 10_000.0, 1e-5, -2e-6, block))
+    assert same(got, np.array(mk.centred_sums(r, b, 1e-5, -2e-6, block)))

@@ -19,7 +19,6 @@ from worker.engine import benchmark_metrics as bm
 from worker.engine import drawdowns as dd
 from worker.engine import trade_metrics as tm
 from worker.engine.calendar_returns import PeriodReturn, calendar_periods, returns_over
-from worker.engine.frames import Returns
 from worker.engine.metrics import Metric, sanitize
 from worker.engine.return_metrics import finite, returns_from_equity
 
@@ -76,23 +75,47 @@ def _return_paths(
     initial: float,
     ruin_bar: int | None,
     returns: F64 | None = None,
-    benchmark_returns: Returns | None = None,
-) -> tuple[F64, F64 | None, float | None]:
+) -> tuple[F64, F64 | None]:
     """Per-bar returns of the run (``returns`` when the simulation kept them) and the
-    benchmark (``benchmark_returns`` when its curve's pass kept them), and the benchmark
-    returns' mean when known; a ruined run's stop at the ruin bar, whose equity counts as 0
-    (as the return metrics do, docs/metrics.md)."""
+    benchmark; a ruined run's stop at the ruin bar, whose equity counts as 0 (as the return
+    metrics do, docs/metrics.md)."""
     if ruin_bar is not None:
         equity = equity[:ruin_bar].copy()
         equity[-1] = 0.0
         benchmark = None if benchmark is None else benchmark[:ruin_bar]
-        returns = benchmark_returns = None
+        returns = None
     r = returns_from_equity(equity, initial) if returns is None else returns
     if benchmark is None:
-        return r, None, None
-    if benchmark_returns is not None:
-        return r, benchmark_returns[0], benchmark_returns[1]
-    return r, returns_from_equity(benchmark, initial), None
+        return r, None
+    return r, returns_from_equity(benchmark, initial)
+
+
+def _benchmark_metrics(
+    equity: F64,
+    benchmark: F64 | None,
+    *,
+    initial: float,
+    ppy: float,
+    risk_free_rate: float,
+    ruin_bar: int | None,
+    returns: F64 | None,
+    returns_mean: float | None,
+    benchmark_mean: float | None,
+) -> dict[str, Metric]:
+    """``benchmark_values`` of the run's and the benchmark's returns: straight from the two
+    curves when both means are known (no ruin), else from the returns built whole."""
+    known = returns_mean is not None and benchmark_mean is not None
+    if benchmark is not None and equity.shape[0] and ruin_bar is None and known:
+        assert returns_mean is not None and benchmark_mean is not None
+        stats = bm.curve_benchmark_stats(
+            equity, benchmark, initial, ppy, risk_free_rate, returns_mean, benchmark_mean
+        )
+        if stats is not None:
+            return dict(stats)
+    r, b = _return_paths(equity, benchmark, initial, ruin_bar, returns)
+    r_mean = returns_mean if returns is not None and ruin_bar is None else None
+    b_mean = benchmark_mean if ruin_bar is None else None
+    return benchmark_values(r, b, ppy, risk_free_rate, r_mean, b_mean)
 
 
 def _calendar(times: I64) -> tuple[tuple[I64, I64] | None, tuple[I64, I64] | None]:
@@ -173,18 +196,17 @@ def analyse(
     ruin_bar: int | None = None,
     returns: F64 | None = None,
     returns_mean: float | None = None,
-    benchmark_returns: Returns | None = None,
+    benchmark_mean: float | None = None,
     trade_sums: tm.TradeSums | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
     (None: no benchmark). ``returns``: the equity's per-bar returns
-    (``Simulation.returns``), if known, and their mean (``returns_mean``); likewise
-    ``benchmark_returns``: the benchmark's, and their mean (``frames.buy_and_hold_paths``);
+    (``Simulation.returns``), if known, and their mean (``returns_mean``);
+    ``benchmark_mean``: the mean of the benchmark's (``frames.buy_and_hold_paths``);
     ``trade_sums``: the trades' (``Simulation.trade_sums``)."""
     times = micros(equity_frame["timestamp"])
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
-    r, b, b_mean = _return_paths(equity, benchmark, initial, ruin_bar, returns, benchmark_returns)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
     worst = dd.worst_periods(table, times)
     months, years = _calendar(times)
@@ -194,8 +216,19 @@ def analyse(
             None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
         )
     }
-    r_mean = returns_mean if returns is not None and ruin_bar is None else None
-    values.update(benchmark_values(r, b, ppy, risk_free_rate, r_mean, b_mean))
+    values.update(
+        _benchmark_metrics(
+            equity,
+            benchmark,
+            initial=initial,
+            ppy=ppy,
+            risk_free_rate=risk_free_rate,
+            ruin_bar=ruin_bar,
+            returns=returns,
+            returns_mean=returns_mean,
+            benchmark_mean=benchmark_mean,
+        )
+    )
     values.update(drawdown_values(table, worst))
     values.update(trade_values(trades, trade_sums))
     values.update(monthly_values(monthly))

@@ -271,7 +271,7 @@ def simulate_run(
     stages.report("metrics", 0.0)
     equity = equity_frame(md, sim)
     trades = trades_frame(md, sim)
-    buy_and_hold, held_returns = buy_and_hold_paths(md, capital)
+    buy_and_hold, held_mean = buy_and_hold_paths(md, capital)
     stages.done("frames")
     benchmark = _benchmark(bench, md.grid_ts, buy_and_hold, capital)
     extra, analysis = analyse(
@@ -284,7 +284,7 @@ def simulate_run(
         ruin_bar=_ruin_bar(sim.metrics),
         returns=sim.returns,
         returns_mean=None if sim.curve.derived is None else sim.curve.derived.returns_mean,
-        benchmark_returns=held_returns if bench is None else None,
+        benchmark_mean=held_mean if bench is None else None,
         trade_sums=sim.trade_sums,
     )
     stages.done("analysis")

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from worker.engine import annualisation as an
-from worker.engine.moment_kernels import centred_sums
+from worker.engine.moment_kernels import centred_sums, curve_centred_sums
 from worker.engine.return_metrics import SD_EPSILON, finite
 
 F64 = npt.NDArray[np.float64]
@@ -133,7 +133,47 @@ def benchmark_stats(
     n = int(r.shape[0])
     if n < 2:
         return out
-    srr, sbb, srb = centred_moments(r, b, mr, mb)
+    return _from_moments(out, n, centred_moments(r, b, mr, mb), mr, mb, ppy, risk_free_rate)
+
+
+def curve_benchmark_stats(
+    equity: F64,
+    benchmark: F64,
+    initial: float,
+    ppy: float,
+    risk_free_rate: float,
+    returns_mean: float,
+    benchmark_mean: float,
+) -> dict[str, float | None] | None:
+    """``benchmark_stats`` of the two curves' returns against ``initial``
+    (``returns_from_equity``), given their means, without building the returns
+    (``moment_kernels.curve_centred_sums``); None when a mean is NaN (a NaN return: the
+    bars must be ``aligned``, from the returns)."""
+    e = np.ascontiguousarray(equity, dtype=np.float64)
+    v = np.ascontiguousarray(benchmark, dtype=np.float64)
+    if e.shape != v.shape:
+        raise ValueError(f"returns ({e.shape[0]}) and benchmark ({v.shape[0]}) differ in length")
+    mr, mb = float(returns_mean), float(benchmark_mean)
+    if math.isnan(mr) or math.isnan(mb):
+        return None
+    out: dict[str, float | None] = dict.fromkeys(BENCHMARK_METRICS)
+    n = int(e.shape[0])
+    if n < 2:
+        return out
+    sums = curve_centred_sums(e, float(initial), v, float(initial), mr, mb, MOMENT_BLOCK)
+    return _from_moments(out, n, sums, mr, mb, ppy, risk_free_rate)
+
+
+def _from_moments(
+    out: dict[str, float | None],
+    n: int,
+    sums: tuple[float, float, float],
+    mr: float,
+    mb: float,
+    ppy: float,
+    risk_free_rate: float,
+) -> dict[str, float | None]:
+    srr, sbb, srb = sums
     var_r, var_b, cov = srr / n, sbb / n, srb / n
     # var(r - b) from the same moments: dr - db is the centred active return
     active_var = max(var_r + var_b - 2.0 * cov, 0.0) * n / (n - 1)

@@ -1,7 +1,8 @@
 """One symbol's equity curve and its ``equity_stats`` in one compiled pass (simulate's
-common case: one symbol, no carry), with the per-bar returns kept for the analysis: each
-block of the curve is summarised while it is still in the cache, instead of being written
-whole and read back.
+common case: one symbol, no carry): each block of the curve is summarised while it is still
+in the cache, instead of being written whole and read back. The per-bar returns live only
+in a block-sized buffer (the analysis recomputes them from the curve,
+``moment_kernels.curve_centred_sums``).
 
 The curve is ``curve_kernels.single_equity``'s, the statistics ``equity_stats``' of it:
 the same blocks of ``STATS_BLOCK`` bars, per bar the same return, square and shortfall as
@@ -128,7 +129,7 @@ def _exposure_drawdown_part(e: F64, held: F64, peak: float, exposure: F64, drawd
 
 @kernel(
     f"boolean({RI8}, {RF8}, {RF8}, float64, {RF8}, float64, int64, "
-    f"{_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT})",
+    f"{_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT}, {_OUT})",
     error_model="numpy",
 )
 def single_curve_stats(
@@ -142,16 +143,16 @@ def single_curve_stats(
     equity: F64,
     cash: F64,
     value: F64,
-    returns: F64,
     exposure: F64,
     drawdown: F64,
     out: F64,
 ) -> bool:
     """``single_equity`` into ``equity``, ``cash`` and ``value``, and per block of
-    ``block`` bars the returns (into ``returns``), the equity frame's ``exposure`` and
-    ``drawdown`` (``curve_kernels.exposure_drawdown``) and ``equity_stats``' sums, extremes
-    and peak, and the returns' ``np.sum`` (into ``out``); False (the curve written whole,
-    the rest not) when some equity is not finite."""
+    ``block`` bars the returns, the equity frame's ``exposure`` and ``drawdown``
+    (``curve_kernels.exposure_drawdown``) and ``equity_stats``' sums, extremes and peak,
+    and the returns' ``np.sum`` (into ``out``); False (the curve written whole, the rest
+    not) when some equity is not finite. The returns are kept only while they are summed:
+    a block's, after the part of the sum's span still open when the block began."""
     n = close.shape[0]
     size = min(block, max(n, 1))
     sq = np.empty(size)
@@ -173,6 +174,8 @@ def single_curve_stats(
     span_sums = np.empty(slots)
     spans = tree_spans(0, n, SUM_SPAN, span_lo, span_n, 0) if n else 0
     k = 0
+    returns = np.empty(min(n, block + SUM_SPAN))
+    base = 0  # the bar of returns[0]
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         if not finite:
@@ -180,6 +183,11 @@ def single_curve_stats(
                 ev_t, ev_cash, ev_pos, close, lo, hi, j, c, p, equity, cash, value
             )
             continue
+        if k < spans:  # the open span's returns to the front, the block's after them
+            first = span_lo[k] - base
+            for i in range(lo - span_lo[k]):  # forwards: the two may overlap
+                returns[i] = returns[first + i]
+            base = span_lo[k]
         # part by part, each still in cache: the curve, its derived columns, its returns
         before = prev
         whole = leafy and hi - lo == block
@@ -191,7 +199,7 @@ def single_curve_stats(
             e = equity[at:to]
             held, ratio, dd = value[at:to], exposure[at:to], drawdown[at:to]
             dd_peak = _exposure_drawdown_part(e, held, dd_peak, ratio, dd)
-            r, q, b = returns[at:to], sq[at - lo : to - lo], dn[at - lo : to - lo]
+            r, q, b = returns[at - base : to - base], sq[at - lo : to - lo], dn[at - lo : to - lo]
             return_values(e, before, threshold, r, q, b)
             before = e[to - at - 1]
             if whole:
@@ -205,9 +213,9 @@ def single_curve_stats(
             finite = False
             continue
         lowest = min(lowest, bottom)
-        r = returns[lo:hi]
+        r = returns[lo - base : hi - base]
         while k < spans and span_lo[k] + span_n[k] <= hi:
-            span_sums[k] = _pairwise(returns, span_lo[k], span_n[k])
+            span_sums[k] = _pairwise(returns, span_lo[k] - base, span_n[k])
             k += 1
         if whole:
             block_total, block_squares, block_down = leaf_totals3(lr, lq, lb, leaves)
@@ -231,23 +239,24 @@ def single_curve_stats(
 
 def curve_and_stats(
     md: MarketData, fills: Fills, capital: float, threshold: float
-) -> tuple[Curve, EquityStats, F64]:
+) -> tuple[Curve, EquityStats, F64 | None]:
     """``portfolio.equity_curve`` of one symbol without carry, its ``equity_stats`` and
-    its per-bar returns (``return_metrics.returns_from_equity``); a finite curve carries
-    the equity frame's exposure and drawdown columns and the returns' mean, computed in the
-    same pass."""
+    its per-bar returns (``return_metrics.returns_from_equity``) when they were built
+    whole; a finite curve carries the equity frame's exposure and drawdown columns and the
+    returns' mean, computed in the same pass, and its returns are not kept (None)."""
     legs = fills.legs
     ev_pos = np.zeros(2 * legs.count)
     ev_pos[0::2] = legs.side * fills.units
     n = md.n_times
-    equity, cash, value, returns, exposure, drawdown = (np.empty(n) for _ in range(6))
+    equity, cash, value, exposure, drawdown = (np.empty(n) for _ in range(5))
     out = np.empty(8)
     whole = single_curve_stats(
         fills.ev_t, fills.ev_cash, ev_pos, capital, md.close, threshold, STATS_BLOCK,
-        equity, cash, value, returns, exposure, drawdown, out,
+        equity, cash, value, exposure, drawdown, out,
     )  # fmt: skip
     if not whole:
         curve = Curve(equity, cash, value, None)
+        returns = np.empty(n)
         stats = equity_stats(array_block(equity), n, capital, threshold=threshold, returns=returns)
         return curve, stats, returns
     mean = float(out[RETURN_SUM]) / n if n else math.nan
@@ -267,4 +276,4 @@ def curve_and_stats(
     )
     if n >= 2 and math.isfinite(stats.total) and not one_pass_ok(n, stats.total, stats.squares):
         stats = equity_stats(array_block(equity), n, capital, threshold=threshold)
-    return curve, stats, returns
+    return curve, stats, None

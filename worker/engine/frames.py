@@ -12,7 +12,7 @@ import polars as pl
 from worker.engine.curve_kernels import exposure_drawdown, exposure_ratio, scaled_growth
 from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
-from worker.engine.growth_sums import buy_and_hold_returns
+from worker.engine.growth_sums import buy_and_hold_mean
 from worker.engine.market import F64, MarketData
 from worker.engine.portfolio import Curve
 from worker.engine.portfolio_kernel import ROW_SUM_MAX, buy_and_hold
@@ -66,17 +66,13 @@ def derived_columns(curve: Curve, capital: float) -> tuple[F64, F64, bool]:
     return exposure, drawdown, positive
 
 
-#: A benchmark's per-bar returns and their mean, kept from the pass that built its curve.
-Returns = tuple[F64, float]
-
-
-def buy_and_hold_paths(md: MarketData, capital: float) -> tuple[pl.Series, Returns | None]:
-    """``buy_and_hold_curve`` and, on one symbol, its returns against ``capital`` and their
-    mean (``growth_sums``: one pass for the three)."""
+def buy_and_hold_paths(md: MarketData, capital: float) -> tuple[pl.Series, float | None]:
+    """``buy_and_hold_curve`` and, on one symbol, the mean of its returns against
+    ``capital`` (``growth_sums``: one pass for the two)."""
     if md.n_symbols != 1:
         return buy_and_hold_curve(md, capital), None
-    values, returns, mean = buy_and_hold_returns(md.close, capital)
-    return pl.Series("buy_and_hold", values, dtype=pl.Float64), (returns, mean)
+    values, mean = buy_and_hold_mean(md.close, capital)
+    return pl.Series("buy_and_hold", values, dtype=pl.Float64), mean
 
 
 def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:

@@ -25,17 +25,20 @@ FILL_SPAN = 4096
 
 
 @kernel(
-    f"float64({RF8}, float64, float64, {_OUT}, {_OUT}, int64, int64)",
+    f"float64({RF8}, float64, float64, {_OUT}, {_OUT}, int64, int64, boolean)",
     error_model="numpy",
 )
 def _growth_pairwise(
-    close: F64, first: float, capital: float, values: F64, returns: F64, lo: int, n: int
-) -> float:
+    close: F64, first: float, capital: float, values: F64, returns: F64, lo: int, n: int,
+    kept: bool,
+) -> float:  # fmt: skip
     """``numpy_sums._pairwise(returns, lo, n)``, each span's values and returns written
-    just before it is summed (the bars before ``lo`` already are)."""
+    just before it is summed (the bars before ``lo`` already are). Unless ``kept``,
+    ``returns`` holds only the span being summed, from its first slot."""
     if n <= FILL_SPAN:
+        at = lo if kept else 0
         # views indexed from 0: numba drops the negative-index checks and vectorises
-        prices, now, out = close[lo : lo + n], values[lo : lo + n], returns[lo : lo + n]
+        prices, now, out = close[lo : lo + n], values[lo : lo + n], returns[at : at + n]
         for i in range(n):
             now[i] = prices[i] / first * capital
         start = 0
@@ -46,21 +49,23 @@ def _growth_pairwise(
         ahead, into = now[start:], out[start:]
         for i in range(n - start):
             into[i] = ahead[i] / then[i] - 1.0
-        return _pairwise(returns, lo, n)
+        return _pairwise(returns, at, n)
     n2 = n // 2
     n2 -= n2 % 8
-    left = _growth_pairwise(close, first, capital, values, returns, lo, n2)
-    return left + _growth_pairwise(close, first, capital, values, returns, lo + n2, n - n2)
+    left = _growth_pairwise(close, first, capital, values, returns, lo, n2, kept)
+    return left + _growth_pairwise(close, first, capital, values, returns, lo + n2, n - n2, kept)
 
 
 @kernel(f"float64({RF8}, float64, {_OUT}, {_OUT})", error_model="numpy")
 def growth_returns(close: F64, capital: float, values: F64, returns: F64) -> float:
     """``values = close / close[0] * capital``, ``returns = returns_from_equity(values,
-    capital)``; returns ``np.sum(returns)``."""
+    capital)``; returns ``np.sum(returns)``. A ``returns`` shorter than the closes
+    (``FILL_SPAN`` slots) is scratch: the returns are summed, not kept."""
     n = close.shape[0]
     if n == 0:
         return 0.0
-    return 0.0 + _growth_pairwise(close, close[0], capital, values, returns, 0, n)
+    kept = returns.shape[0] >= n
+    return 0.0 + _growth_pairwise(close, close[0], capital, values, returns, 0, n, kept)
 
 
 def buy_and_hold_returns(close: F64, capital: float) -> tuple[F64, F64, float]:
@@ -69,3 +74,13 @@ def buy_and_hold_returns(close: F64, capital: float) -> tuple[F64, F64, float]:
     values, returns = np.empty(n), np.empty(n)
     total = growth_returns(np.ascontiguousarray(close), float(capital), values, returns)
     return values, returns, total / n if n else np.nan
+
+
+def buy_and_hold_mean(close: F64, capital: float) -> tuple[F64, float]:
+    """(the buy-and-hold values, their per-bar returns' ``np.mean``): the returns summed
+    span by span in a scratch buffer, not kept (the benchmark metrics recompute them from
+    the values, ``moment_kernels.curve_centred_sums``)."""
+    n = close.shape[0]
+    values, scratch = np.empty(n), np.empty(min(n, FILL_SPAN))
+    total = growth_returns(np.ascontiguousarray(close), float(capital), values, scratch)
+    return values, total / n if n else np.nan

@@ -1,6 +1,9 @@
 """Compiled kernels of the per-bar values a curve's sums are taken of: ``return_values``
 leaves the sums to numpy, ``centred_sums`` adds them in numpy's order (numpy_sums.py), so
 every sum is the one numpy gave before (tests/engine/test_moment_kernels.py).
+``curve_centred_sums`` is ``centred_sums`` of two curves' returns, each return computed as
+``return_values`` does while its block is summed: the per-bar returns are never stored
+(two 8 MB arrays fewer to write on a million bars, the same time to read the curves).
 """
 
 from __future__ import annotations
@@ -81,6 +84,67 @@ def centred_sums(x: F64, y: F64, mx: float, my: float, block: int) -> tuple[floa
             yy[i] = dy * dy
             xy[i] = dx * dy
         a, b, c = pairwise_sums3(xx, yy, xy, k)
+        sxx += a
+        syy += b
+        sxy += c
+    return sxx, syy, sxy
+
+
+@kernel(f"void({RF8}, {RF8}, float64, float64, float64, float64, {_OUT3})", error_model="numpy")
+def _curve_products(
+    e: F64, v: F64, pe: float, pv: float, mx: float, my: float, xx: F64, yy: F64, xy: F64
+) -> None:
+    """``_part_products`` of the returns of ``e`` and ``v`` (``pe``, ``pv``: the values
+    before their first)."""
+    n = e.shape[0]
+    if n == 0:
+        return
+    dx = (e[0] / pe - 1.0) - mx
+    dy = (v[0] / pv - 1.0) - my
+    xx[0], yy[0], xy[0] = dx * dx, dy * dy, dx * dy
+    # views indexed from 0 (shifted by one bar): numba then vectorises
+    now_e, then_e, now_v, then_v = e[1:], e[: n - 1], v[1:], v[: n - 1]
+    oxx, oyy, oxy = xx[1:n], yy[1:n], xy[1:n]
+    for i in range(n - 1):
+        dx = (now_e[i] / then_e[i] - 1.0) - mx
+        dy = (now_v[i] / then_v[i] - 1.0) - my
+        oxx[i] = dx * dx
+        oyy[i] = dy * dy
+        oxy[i] = dx * dy
+
+
+@kernel(
+    f"UniTuple(float64, 3)({RF8}, float64, {RF8}, float64, float64, float64, int64)",
+    error_model="numpy",
+)
+def curve_centred_sums(
+    e: F64, e0: float, v: F64, v0: float, mx: float, my: float, block: int
+) -> tuple[float, float, float]:
+    """``centred_sums(x, y, mx, my, block)`` with ``x``, ``y`` the returns of the curves
+    ``e`` and ``v`` (``curve_returns(e, e0, x)``, ``curve_returns(v, v0, y)``)."""
+    n = e.shape[0]
+    size = min(block, max(n, 1))
+    xx, yy, xy = np.empty(size), np.empty(size), np.empty(size)
+    parts = block >= PART and (block & (block - 1)) == 0
+    leaves = block // PAIRWISE_BLOCK if parts else 1
+    lx, ly, lxy = np.empty(leaves), np.empty(leaves), np.empty(leaves)
+    sxx = syy = sxy = 0.0
+    for lo in range(0, n, block):
+        k = min(block, n - lo)
+        whole = parts and k == block
+        step = PART if whole else k
+        for at in range(0, k, step):
+            s = lo + at
+            pe, pv = (e0, v0) if s == 0 else (e[s - 1], v[s - 1])
+            to = s + step
+            _curve_products(e[s:to], v[s:to], pe, pv, mx, my, xx, yy, xy)
+            if whole:
+                j = at // PAIRWISE_BLOCK
+                leaf_sums3(xx, yy, xy, PART, lx[j:], ly[j:], lxy[j:])
+        if whole:
+            a, b, c = leaf_totals3(lx, ly, lxy, leaves)
+        else:
+            a, b, c = pairwise_sums3(xx, yy, xy, k)
         sxx += a
         syy += b
         sxy += c
