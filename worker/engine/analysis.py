@@ -64,8 +64,14 @@ class Analysis:
 
 
 def micros(timestamps: pl.Series) -> I64:
-    """UTC microseconds since the epoch of a Datetime series."""
-    out: I64 = timestamps.cast(pl.Datetime("us", "UTC")).to_physical().to_numpy()
+    """UTC microseconds since the epoch of a Datetime series: without nulls, a view of its
+    ``datetime64[us]`` values (``to_physical`` copies the column)."""
+    us = timestamps.cast(pl.Datetime("us", "UTC"))
+    if not us.null_count():
+        values = us.to_numpy()
+        if values.dtype == np.dtype("datetime64[us]"):
+            return values.view(np.int64)
+    out: I64 = us.to_physical().to_numpy()
     return out.astype(np.int64, copy=False)
 
 
@@ -198,14 +204,16 @@ def analyse(
     returns_mean: float | None = None,
     benchmark_mean: float | None = None,
     trade_sums: tm.TradeSums | None = None,
+    times: I64 | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
     (None: no benchmark). ``returns``: the equity's per-bar returns
     (``Simulation.returns``), if known, and their mean (``returns_mean``);
     ``benchmark_mean``: the mean of the benchmark's (``frames.buy_and_hold_paths``);
-    ``trade_sums``: the trades' (``Simulation.trade_sums``)."""
-    times = micros(equity_frame["timestamp"])
+    ``trade_sums``: the trades' (``Simulation.trade_sums``); ``times``: the equity frame's
+    timestamps as ``micros`` (``MarketData.grid_ts``), when the caller has them."""
+    times = micros(equity_frame["timestamp"]) if times is None else times
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
     worst = dd.worst_periods(table, times)

@@ -286,6 +286,7 @@ def simulate_run(
         returns_mean=None if sim.curve.derived is None else sim.curve.derived.returns_mean,
         benchmark_mean=held_mean if bench is None else None,
         trade_sums=sim.trade_sums,
+        times=md.grid_ts,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)
