@@ -9,6 +9,7 @@ in ``runs.metrics`` but not in the leaderboard, and cannot be a ``grid_metric``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,7 @@ def _return_paths(
     return r, returns_from_equity(benchmark, initial)
 
 
-def _benchmark_metrics(
+def benchmark_metrics(
     equity: F64,
     benchmark: F64 | None,
     *,
@@ -108,8 +109,9 @@ def _benchmark_metrics(
     returns_mean: float | None,
     benchmark_mean: float | None,
 ) -> dict[str, Metric]:
-    """``benchmark_values`` of the run's and the benchmark's returns: straight from the two
-    curves when both means are known (no ruin), else from the returns built whole."""
+    """``benchmark_values`` of the run's and the benchmark's returns (``analyse``'s
+    arguments): straight from the two curves when both means are known (no ruin), else
+    from the returns built whole."""
     known = returns_mean is not None and benchmark_mean is not None
     if benchmark is not None and equity.shape[0] and ruin_bar is None and known:
         assert returns_mean is not None and benchmark_mean is not None
@@ -205,6 +207,7 @@ def analyse(
     benchmark_mean: float | None = None,
     trade_sums: tm.TradeSums | None = None,
     times: I64 | None = None,
+    benchmark_stats: Callable[[], dict[str, Metric]] | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
@@ -212,7 +215,9 @@ def analyse(
     (``Simulation.returns``), if known, and their mean (``returns_mean``);
     ``benchmark_mean``: the mean of the benchmark's (``frames.buy_and_hold_paths``);
     ``trade_sums``: the trades' (``Simulation.trade_sums``); ``times``: the equity frame's
-    timestamps as ``micros`` (``MarketData.grid_ts``), when the caller has them."""
+    timestamps as ``micros`` (``MarketData.grid_ts``), when the caller has them;
+    ``benchmark_stats``: gives ``benchmark_metrics`` of the same arguments, when the caller
+    computes them itself (``api.simulate_run``: beside the frames), called last."""
     times = micros(equity_frame["timestamp"]) if times is None else times
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
     table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
@@ -224,8 +229,10 @@ def analyse(
             None if benchmark is None or not benchmark.shape[0] else benchmark[-1] / initial - 1
         )
     }
-    values.update(
-        _benchmark_metrics(
+    drawdown = drawdown_values(table, worst)
+    of_trades = trade_values(trades, trade_sums)
+    if benchmark_stats is None:
+        against = benchmark_metrics(
             equity,
             benchmark,
             initial=initial,
@@ -236,9 +243,11 @@ def analyse(
             returns_mean=returns_mean,
             benchmark_mean=benchmark_mean,
         )
-    )
-    values.update(drawdown_values(table, worst))
-    values.update(trade_values(trades, trade_sums))
+    else:
+        against = benchmark_stats()
+    values.update(against)
+    values.update(drawdown)
+    values.update(of_trades)
     values.update(monthly_values(monthly))
     analysis = Analysis(
         drawdowns=worst,

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from worker.engine.analysis import Analysis, analyse
+from worker.engine.analysis import Analysis, analyse, benchmark_metrics
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
+from worker.engine.beside import beside
 from worker.engine.crossover_fills import crossover_fills
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
 from worker.engine.frames import buy_and_hold_paths, equity_frame, trades_frame, utc_timestamps
@@ -259,6 +260,8 @@ def simulate_run(
     assert strategy is not None
 
     stages.report("signals", 0.0)
+    # one symbol's buy and hold reads only the closes: computed beside the simulation
+    held = beside(lambda: buy_and_hold_paths(md, capital)) if md.n_symbols == 1 else None
     size = cfg.position_size or strategy.default_position_size(md.n_symbols)
     # the SMA crossover's common case goes from the running sum to sized legs directly
     fills = crossover_fills(md, strategy, cfg, capital=capital, size=size)
@@ -269,24 +272,43 @@ def simulate_run(
     sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels, fills=fills)
     stages.done("simulate")
     stages.report("metrics", 0.0)
+    buy_and_hold, held_mean = buy_and_hold_paths(md, capital) if held is None else held.result()
+    benchmark = _benchmark(bench, md.grid_ts, buy_and_hold, capital)
+    bench_curve = benchmark.to_numpy()
+    ruin_bar = _ruin_bar(sim.metrics)
+    returns_mean = None if sim.curve.derived is None else sim.curve.derived.returns_mean
+    benchmark_mean = held_mean if bench is None else None
+    # the benchmark metrics read only the two curves: computed beside the frames
+    against = beside(
+        lambda: benchmark_metrics(
+            sim.curve.equity,
+            bench_curve,
+            initial=capital,
+            ppy=ppy,
+            risk_free_rate=cfg.risk_free_rate,
+            ruin_bar=ruin_bar,
+            returns=sim.returns,
+            returns_mean=returns_mean,
+            benchmark_mean=benchmark_mean,
+        )
+    )
     equity = equity_frame(md, sim)
     trades = trades_frame(md, sim)
-    buy_and_hold, held_mean = buy_and_hold_paths(md, capital)
     stages.done("frames")
-    benchmark = _benchmark(bench, md.grid_ts, buy_and_hold, capital)
     extra, analysis = analyse(
         equity,
         trades,
-        benchmark.to_numpy(),
+        bench_curve,
         initial=capital,
         ppy=ppy,
         risk_free_rate=cfg.risk_free_rate,
-        ruin_bar=_ruin_bar(sim.metrics),
+        ruin_bar=ruin_bar,
         returns=sim.returns,
-        returns_mean=None if sim.curve.derived is None else sim.curve.derived.returns_mean,
-        benchmark_mean=held_mean if bench is None else None,
+        returns_mean=returns_mean,
+        benchmark_mean=benchmark_mean,
         trade_sums=sim.trade_sums,
         times=md.grid_ts,
+        benchmark_stats=against.result,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)
