@@ -278,9 +278,9 @@ def simulate_run(
     ruin_bar = _ruin_bar(sim.metrics)
     returns_mean = None if sim.curve.derived is None else sim.curve.derived.returns_mean
     benchmark_mean = held_mean if bench is None else None
-    # the benchmark metrics read only the two curves: computed beside the frames
-    against = beside(
-        lambda: benchmark_metrics(
+
+    def against() -> dict[str, Metric]:
+        return benchmark_metrics(
             sim.curve.equity,
             bench_curve,
             initial=capital,
@@ -291,7 +291,11 @@ def simulate_run(
             returns_mean=returns_mean,
             benchmark_mean=benchmark_mean,
         )
-    )
+
+    # from the two curves (both means known, no ruin) the benchmark metrics are one compiled
+    # pass: computed beside the frames; built whole, the returns would raise the peak there
+    from_curves = ruin_bar is None and returns_mean is not None and benchmark_mean is not None
+    beside_frames = beside(against).result if from_curves else against
     equity = equity_frame(md, sim)
     trades = trades_frame(md, sim)
     stages.done("frames")
@@ -308,7 +312,7 @@ def simulate_run(
         benchmark_mean=benchmark_mean,
         trade_sums=sim.trade_sums,
         times=md.grid_ts,
-        benchmark_stats=against.result,
+        benchmark_stats=beside_frames,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)
