@@ -3,6 +3,8 @@ busy; either way its result or its exception reaches the caller."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 
 import pytest
@@ -30,3 +32,17 @@ def test_a_busy_thread_leaves_the_work_inline() -> None:
         gate.set()
     assert str(first.result()).startswith("engine-beside")
     assert beside(lambda: threading.current_thread().name).result().startswith("engine-beside")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_has_a_thread_of_its_own() -> None:
+    assert beside(lambda: 1).result() == 1  # the parent's thread exists
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_in_child)
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+
+
+def _in_child() -> None:
+    os._exit(0 if beside(lambda: 6 * 7).result(timeout=10) == 42 else 1)

@@ -5,11 +5,12 @@ the closes, and its compiled pass releases the GIL: it is computed on this threa
 the signals and the simulation run on the caller's (1.7 ms of a 1M-bar run's ~20 ms, on a
 machine with a core free). The numbers do not depend on it. While the thread is busy
 (several runs at once in one process) the work is done inline, so no run waits for
-another's.
+another's. A forked child starts its own thread.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +29,15 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-beside")
         return _POOL
+
+
+def _forget() -> None:
+    """In a forked child: the parent's thread is not there, start afresh."""
+    global _POOL, _FREE, _LOCK
+    _POOL, _FREE, _LOCK = None, threading.Semaphore(1), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget)
 
 
 def beside(fn: Callable[[], T]) -> Future[T]:
