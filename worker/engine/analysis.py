@@ -139,6 +139,16 @@ def _calendar_returns(
     return [] if periods is None or curve is None else returns_over(periods, curve, initial, unit)
 
 
+#: The drawdown periods of a curve and the deepest of them (``drawdown_periods``).
+Drawdowns = tuple[dd.DrawdownTable, list[dd.DrawdownPeriod]]
+
+
+def drawdown_periods(times: I64, drawdown: F64) -> Drawdowns:
+    """The periods under water of the drawdown curve on bar ``times``, and the deepest."""
+    table = dd.drawdown_table(times, drawdown)
+    return table, dd.worst_periods(table, times)
+
+
 def benchmark_values(
     returns: F64,
     bench: F64 | None,
@@ -208,6 +218,7 @@ def analyse(
     trade_sums: tm.TradeSums | None = None,
     times: I64 | None = None,
     benchmark_stats: Callable[[], dict[str, Metric]] | None = None,
+    drawdowns: Callable[[], Drawdowns] | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
@@ -217,11 +228,14 @@ def analyse(
     ``trade_sums``: the trades' (``Simulation.trade_sums``); ``times``: the equity frame's
     timestamps as ``micros`` (``MarketData.grid_ts``), when the caller has them;
     ``benchmark_stats``: gives ``benchmark_metrics`` of the same arguments, when the caller
-    computes them itself (``api.simulate_run``: beside the frames), called last."""
+    computes them itself (``api.simulate_run``: beside the frames), called last; likewise
+    ``drawdowns``: ``drawdown_periods`` of the frame's times and drawdown, called first."""
     times = micros(equity_frame["timestamp"]) if times is None else times
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
-    table = dd.drawdown_table(times, equity_frame["drawdown"].to_numpy())
-    worst = dd.worst_periods(table, times)
+    if drawdowns is None:
+        table, worst = drawdown_periods(times, equity_frame["drawdown"].to_numpy())
+    else:
+        table, worst = drawdowns()
     months, years = _calendar(times)
     monthly = _calendar_returns(months, equity, initial, "M")
     values: dict[str, Metric] = {

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from worker.engine.analysis import Analysis, analyse, benchmark_metrics
+from worker.engine.analysis import (
+    Analysis,
+    Drawdowns,
+    analyse,
+    benchmark_metrics,
+    drawdown_periods,
+)
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
 from worker.engine.beside import beside
 from worker.engine.crossover_fills import crossover_fills
@@ -292,11 +298,17 @@ def simulate_run(
             benchmark_mean=benchmark_mean,
         )
 
-    # from the two curves (both means known, no ruin) the benchmark metrics are one compiled
-    # pass: computed beside the frames; built whole, the returns would raise the peak there
-    from_curves = ruin_bar is None and returns_mean is not None and benchmark_mean is not None
-    beside_frames = beside(against).result if from_curves else against
     equity = equity_frame(md, sim)
+    times, drawdown = md.grid_ts, equity["drawdown"].to_numpy()
+    # from the two curves (both means known, no ruin) the benchmark metrics are one compiled
+    # pass: computed beside the trade frame and the trades' metrics with the drawdown
+    # periods; built whole, the returns would raise the peak there
+    from_curves = ruin_bar is None and returns_mean is not None and benchmark_mean is not None
+    periods: Callable[[], Drawdowns] | None = None
+    stats: Callable[[], dict[str, Metric]] = against
+    if from_curves:
+        both = beside(lambda: (drawdown_periods(times, drawdown), against()))
+        periods, stats = (lambda: both.result()[0]), (lambda: both.result()[1])
     trades = trades_frame(md, sim)
     stages.done("frames")
     extra, analysis = analyse(
@@ -311,8 +323,9 @@ def simulate_run(
         returns_mean=returns_mean,
         benchmark_mean=benchmark_mean,
         trade_sums=sim.trade_sums,
-        times=md.grid_ts,
-        benchmark_stats=beside_frames,
+        times=times,
+        benchmark_stats=stats,
+        drawdowns=periods,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)
