@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.engine.test_property import configs, random_bars, random_signal, with_margin
+from worker.engine import curve_stats as cs
 from worker.engine import equity_stats as es
 from worker.engine.market import MarketData
 from worker.engine.metrics import compute_all
@@ -53,13 +54,14 @@ def test_simulate_metrics_equal_simulate(
     signal = random_signal(seed, bars.height)
     md = MarketData.from_frame(bars)
     cfg = RunConfig.model_validate(with_margin(config, size))
+    # both paths sum in the same blocks: the curve pass reads its own copy of the size
     old = es.STATS_BLOCK
-    es.STATS_BLOCK = block
+    es.STATS_BLOCK = cs.STATS_BLOCK = block
     try:
         full = simulate(md, signal, cfg, capital=10_000.0, size=size, ppy=252.0)
         fast = simulate_metrics(md, signal, cfg, capital=10_000.0, size=size, ppy=252.0)
     finally:
-        es.STATS_BLOCK = old
+        es.STATS_BLOCK = cs.STATS_BLOCK = old
     same(full.metrics, fast)
     # the returns kept for the analysis are the curve's (None after a ruin, or when the
     # curve's pass kept only their mean)
