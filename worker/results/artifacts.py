@@ -21,7 +21,6 @@ import pyarrow.parquet as parquet
 from worker.db.enums import ArtifactKind
 from worker.engine.api import BacktestResult
 from worker.results.catalogue import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS
-from worker.results.parquet_join import column_halves, joined
 from worker.results.report import RunIdentity, html_report, json_report, title
 from worker.results.tearsheet import Tearsheet, tearsheet
 from worker.storage import FileStore, StoredFile
@@ -87,33 +86,23 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     Values go to the encoders 65,536 at a time instead of Arrow's 1,024: the same bytes
     (tested), a tenth less time on a million bars."""
     table = _required_where_full(frame.to_arrow())
-    return _parquet_of(table, table.column_names)
-
-
-def _parquet_of(table: pa.Table, names: list[str]) -> bytes:
-    """``_parquet``'s file of the table's columns ``names`` (the options of each column are
-    its own, so a part of the columns is that part of the whole file: ``parquet_join``)."""
-    part = table.select(names)
     encodings = {
-        field.name: "DELTA_BINARY_PACKED"
-        if pa.types.is_temporal(field.type) or pa.types.is_integer(field.type)
+        name: "DELTA_BINARY_PACKED"
+        if dtype.is_temporal() or dtype.is_integer()
         else "PLAIN"
-        if field.name in STEP_COLUMNS
+        if name in STEP_COLUMNS
         else "BYTE_STREAM_SPLIT"
-        for field in part.schema
-        if pa.types.is_temporal(field.type)
-        or pa.types.is_integer(field.type)
-        or pa.types.is_floating(field.type)
-        or pa.types.is_decimal(field.type)
+        for name, dtype in frame.schema.items()
+        if dtype.is_numeric() or dtype.is_temporal()
     }
     sink = pa.BufferOutputStream()  # Arrow's own buffer: no call back into Python per page
     parquet.write_table(
-        part,
+        table,
         sink,
         compression="lz4",
         use_dictionary=False,
         column_encoding=encodings,
-        write_statistics=[f.name for f in part.schema if not pa.types.is_floating(f.type)],
+        write_statistics=[name for name, dtype in frame.schema.items() if not dtype.is_float()],
         write_batch_size=WRITE_BATCH_ROWS,
     )
     data: bytes = sink.getvalue().to_pybytes()
@@ -287,33 +276,8 @@ def start_files(
         return _stored(store, prefix, _rendered(name, _RENDERERS[name](run)))
 
     first = sorted(_aside(names, result), key=lambda name: name != "equity_parquet")
-    pending = {
-        name: _parquet_aside(store, prefix, result)
-        if name == "equity_parquet" and result.equity.height <= ROW_GROUP_ROWS
-        else side_threads().submit(aside, name)
-        for name in first
-    }
+    pending = {name: side_threads().submit(aside, name) for name in first}
     return PendingFiles(store, prefix, names, run, pending)
-
-
-#: pyarrow's rows per row group (its default): a longer curve's file is written by one writer.
-ROW_GROUP_ROWS = 1024 * 1024
-
-
-def _parquet_aside(store: FileStore, prefix: str, result: BacktestResult) -> Future[StoredArtifact]:
-    """``equity.parquet`` encoded on both side threads, half of its columns each (a million
-    bars' file is the longest job there, ~25 ms on one thread); the second half's thread joins
-    the halves into ``_parquet``'s bytes (``parquet_join``), then hashes and writes the file."""
-    table = _required_where_full(result.equity.to_arrow())
-    head, tail = (part.column_names for part in column_halves(table))
-    first = side_threads().submit(_parquet_of, table, head)
-
-    def rest() -> StoredArtifact:
-        second = _parquet_of(table, tail)
-        data = joined(table.schema, [first.result(), second])
-        return _stored(store, prefix, _rendered("equity_parquet", data))
-
-    return side_threads().submit(rest)
 
 
 def attempt_prefix(run_id: uuid.UUID | str, attempt: int) -> str:
