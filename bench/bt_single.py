@@ -9,7 +9,10 @@ from typing import Any
 
 
 def work_bt_single(
-    path: str, config: dict[str, Any], rss_mb: Callable[[], float], peak_mb: Callable[[], float]
+    path: str,
+    config: dict[str, Any],
+    baseline_mb: Callable[[], float],
+    peak_mb: Callable[[], float],
 ) -> dict[str, Any]:
     import warnings
 
@@ -42,7 +45,7 @@ def work_bt_single(
                 self.position.close()
                 self.sell()
 
-    base = rss_mb()
+    base = baseline_mb()
     t = time.perf_counter()
     stats = Backtest(
         df, SmaCross, cash=10_000_000, commission=config["commission"], finalize_trades=True

@@ -35,7 +35,8 @@ Every timed series follows a compile on 1,000 bars and one untimed run at full s
 first full-size runs grow the process's heap page by page, 40-200 ms each here: without it
 the median measured that growth).
 
-Peak memory is the growth of the process's peak RSS over its RSS after loading the data.
+Peak memory is the growth of the process's peak RSS over its RSS after loading the data and
+the warm-up on 1,000 bars; the peak is reset there (Linux), so loading does not count.
 Every subprocess gets the same glibc malloc settings (``--no-tune`` for the defaults): they
 keep freed blocks for reuse instead of returning them to the kernel, which helps every
 engine on small VMs (see worker/engine/tuning.py).
@@ -76,13 +77,31 @@ TUNED_MALLOC = {
 }
 
 
-def _rss_mb() -> float:
+def _baseline_mb() -> float:
+    """The process's RSS now, the point its peak memory is counted from.
+
+    Linux's peak RSS (VmHWM) is reset here, so the peak is the work's alone: the process's
+    lifetime peak also holds loading the data, whose transient buffers were larger than many
+    a run and were freed or not by chance (the same tree's figure spread 135-331 MB)."""
     import psutil
 
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def _peak_mb() -> float:
+    """The peak RSS since `_baseline_mb` (the lifetime peak where it cannot be reset)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -101,7 +120,7 @@ def work_engine_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
     bars = _load(path)
     params = {"kind": "sma_crossover", "fast_period": 10, "slow_period": 30}
     run_backtest(bars.head(1000), params, CONFIG, initial_capital=10_000, timeframe="1m")
-    base = _rss_mb()
+    base = _baseline_mb()
     # A full-size run first (its peak counts): the first runs grow the heap, page by page.
     run_backtest(bars, params, CONFIG, initial_capital=10_000, timeframe="1m")
     times, timings = [], {}
@@ -144,7 +163,7 @@ def work_engine_grid(path: str, _: argparse.Namespace) -> dict[str, Any]:
     from worker.engine import run_backtest
 
     bars = _load(path)
-    base = _rss_mb()
+    base = _baseline_mb()
     t = time.perf_counter()
     res = run_backtest(
         bars,
@@ -194,7 +213,7 @@ def work_vbt_single(path: str, _: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     once(close.iloc[:1000])
     compile_s = time.perf_counter() - t
-    base = _rss_mb()
+    base = _baseline_mb()
     once(close)  # a full-size run first, as for this engine
     times = []
     out: tuple[Any, ...] = ()
@@ -232,7 +251,7 @@ def work_vbt_grid(path: str, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     run_chunk(close.iloc[:1000], combos[:2])
     compile_s = time.perf_counter() - t
-    base = _rss_mb()
+    base = _baseline_mb()
     t = time.perf_counter()
     returns: dict[str, float] = {}
     for lo in range(0, len(combos), chunk):
@@ -252,7 +271,7 @@ def work_vbt_grid(path: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def work_engine_portfolio(path: str, _: argparse.Namespace) -> dict[str, Any]:
-    return portfolio.work_engine_portfolio(path, CONFIG, _rss_mb, _peak_mb)
+    return portfolio.work_engine_portfolio(path, CONFIG, _baseline_mb, _peak_mb)
 
 
 def work_engine_strategies(path: str, _: argparse.Namespace) -> dict[str, Any]:
@@ -266,7 +285,7 @@ WORKERS = {
     "engine_grid": work_engine_grid,
     "vbt_single": work_vbt_single,
     "vbt_grid": work_vbt_grid,
-    "bt_single": lambda path, _: bt_single.work_bt_single(path, CONFIG, _rss_mb, _peak_mb),
+    "bt_single": lambda path, _: bt_single.work_bt_single(path, CONFIG, _baseline_mb, _peak_mb),
 }
 NEEDS = {"vbt_single": "vectorbt", "vbt_grid": "vectorbt", "bt_single": "backtesting"}
 

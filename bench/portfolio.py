@@ -29,7 +29,10 @@ def write_data(bars: int, symbols: int, dest: Path) -> str:
 
 
 def work_engine_portfolio(
-    path: str, config: dict[str, Any], rss_mb: Callable[[], float], peak_mb: Callable[[], float]
+    path: str,
+    config: dict[str, Any],
+    baseline_mb: Callable[[], float],
+    peak_mb: Callable[[], float],
 ) -> dict[str, Any]:
     """Best and median of 3 runs, after one warm-up on the first 1,000 bars of each symbol and
     one on all of them (its peak memory counts)."""
@@ -41,7 +44,7 @@ def work_engine_portfolio(
     params = {"kind": "sma_crossover", "fast_period": 10, "slow_period": 30}
     warm = bars.group_by("symbol", maintain_order=True).head(1000)
     run_backtest(warm, params, config, initial_capital=10_000, timeframe="1m")
-    base = rss_mb()
+    base = baseline_mb()
     run_backtest(bars, params, config, initial_capital=10_000, timeframe="1m")  # heap growth
     times, res = [], None
     for _i in range(3):
