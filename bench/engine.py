@@ -35,8 +35,9 @@ Every timed series follows a compile on 1,000 bars and one untimed run at full s
 first full-size runs grow the process's heap page by page, 40-200 ms each here: without it
 the median measured that growth).
 
-Peak memory is the growth of the process's peak RSS over its RSS after loading the data and
-the warm-up on 1,000 bars; the peak is reset there (Linux), so loading does not count.
+Peak memory is the growth of the process's peak RSS over its RSS after loading the data (and
+after the compile on 1,000 bars where there is one); the peak is reset there (Linux), so
+loading does not count.
 Every subprocess gets the same glibc malloc settings (``--no-tune`` for the defaults): they
 keep freed blocks for reuse instead of returning them to the kernel, which helps every
 engine on small VMs (see worker/engine/tuning.py).
@@ -52,6 +53,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -85,11 +87,8 @@ def _baseline_mb() -> float:
     a run and were freed or not by chance (the same tree's figure spread 135-331 MB)."""
     import psutil
 
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
