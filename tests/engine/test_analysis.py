@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from worker.engine import benchmark_metrics as bm
 from worker.engine import return_metrics as rm
@@ -166,6 +168,24 @@ def test_trade_durations_by_hand() -> None:
     }
     empty = np.empty(0, dtype=np.int64)
     assert set(tm.trade_durations(empty, empty, empty).values()) == {None}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    held=st.lists(
+        st.one_of(
+            st.integers(0, 10 * 86_400_000_000),
+            st.integers(0, 2**62),
+            st.sampled_from([0, 1, 60_000_000, 86_400_000_000, 2**53 + 1]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_median_days_is_the_median_of_the_days(held: list[int]) -> None:
+    us = np.array(held, dtype=np.int64)
+    want = float(np.median(us / tm.MICROS_PER_DAY))
+    assert repr(tm.median_days(us)) == repr(want)
 
 
 # ---- the risk-free rate ----------------------------------------------------------------------

@@ -117,11 +117,26 @@ def trade_durations(entry_us: I64, exit_us: I64, bars_held: I64) -> dict[str, Nu
                 "avg_bars_held",
             )
         )
-    days = (exit_us - entry_us) / MICROS_PER_DAY
+    held = exit_us - entry_us
+    days = held / MICROS_PER_DAY
     return {
         "avg_trade_duration_days": finite(days.mean()),
-        "median_trade_duration_days": finite(np.median(days)),
+        "median_trade_duration_days": median_days(held),
         "min_trade_duration_days": finite(days.min()),
         "max_trade_duration_days": finite(days.max()),
         "avg_bars_held": finite(bars_held.mean()),
     }
+
+
+def median_days(held_us: I64) -> float | None:
+    """``np.median(held_us / MICROS_PER_DAY)`` (same bits), from the one or two middle
+    integers (``np.partition``) rather than a full median of the floats: the division is
+    monotonic, so the middle values are the same trades', and the two middle days are
+    averaged as ``np.median`` averages them (``np.mean``)."""
+    n = int(held_us.shape[0])
+    if n == 0:
+        return None
+    k = n // 2
+    middle = [k] if n % 2 else [k - 1, k]
+    days = np.partition(held_us, middle)[middle] / MICROS_PER_DAY
+    return finite(days[0] if n % 2 else days.mean())
