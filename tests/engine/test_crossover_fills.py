@@ -14,7 +14,7 @@ from tests.engine.test_property import random_bars
 from worker.engine.crossover_fills import crossover_fills
 from worker.engine.market import MarketData
 from worker.engine.params import parse_run_config
-from worker.engine.simulate import _fills, simulate
+from worker.engine.simulate import simulate, sized_fills
 from worker.engine.strategies.crossover import SmaCrossover
 
 CONFIGS: list[dict[str, Any]] = [
@@ -47,7 +47,7 @@ def test_crossover_fills_are_the_signals_fills(
     strategy = SmaCrossover(fast_period=3, slow_period=9)
     got = crossover_fills(md, strategy, cfg, capital=10_000.0, size=size)
     assert got is not None
-    want = _fills(md, strategy.signal(md), cfg, 10_000.0, size)
+    want = sized_fills(md, strategy.signal(md), cfg, 10_000.0, size)
     same_arrays(got.legs, want.legs)
     same_arrays(got, want)
     fast = simulate(md, None, cfg, capital=10_000.0, size=size, ppy=252.0, fills=got)

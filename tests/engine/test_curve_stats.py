@@ -18,7 +18,7 @@ from worker.engine.market import MarketData
 from worker.engine.params import parse_run_config
 from worker.engine.portfolio import Curve, Fills, equity_curve
 from worker.engine.return_metrics import returns_from_equity
-from worker.engine.simulate import _fills
+from worker.engine.simulate import sized_fills
 from worker.engine.synthetic import generate_bars
 
 CAPITAL = 10_000.0
@@ -31,7 +31,7 @@ def market(n: int, seed: int) -> MarketData:
 def random_fills(md: MarketData, seed: int, config: dict[str, object]) -> Fills:
     rng = np.random.default_rng(seed)
     signal = np.repeat(rng.integers(-1, 2, md.n // 20 + 1), 20)[: md.n].astype(np.int8)
-    return _fills(md, signal, parse_run_config(config), CAPITAL, 1.0)
+    return sized_fills(md, signal, parse_run_config(config), CAPITAL, 1.0)
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:

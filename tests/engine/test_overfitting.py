@@ -18,7 +18,7 @@ from worker.engine.params import RunConfig
 from worker.engine.period_sums import PeriodSumsRecorder
 from worker.engine.portfolio import equity_blocks
 from worker.engine.return_metrics import returns_from_equity
-from worker.engine.simulate import _fills, simulate
+from worker.engine.simulate import simulate, sized_fills
 from worker.engine.strategies import parse_strategy
 from worker.engine.synthetic import generate_bars
 
@@ -144,7 +144,7 @@ def test_recorded_sums_equal_the_whole_curves_sums(n_bars: int, partitions: int)
     md = MarketData.from_frame(bars)
     cfg = RunConfig(commission=0.001, units="fractional")
     strategy = parse_strategy({"kind": "sma_crossover", "fast_period": 20, "slow_period": 90}, {})
-    fills = _fills(md, strategy.signal(md), cfg, 10_000.0, 1.0)
+    fills = sized_fills(md, strategy.signal(md), cfg, 10_000.0, 1.0)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
     equity_stats(equity_blocks(md, fills, 10_000.0), md.n_times, 10_000.0, recorder)
     sums = recorder.sums()

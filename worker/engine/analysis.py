@@ -218,7 +218,6 @@ def analyse(
     trade_sums: tm.TradeSums | None = None,
     times: I64 | None = None,
     benchmark_stats: Callable[[], dict[str, Metric]] | None = None,
-    drawdowns: Callable[[], Drawdowns] | None = None,
 ) -> tuple[dict[str, Metric], Analysis]:
     """``ANALYSIS_METRIC_NAMES`` and the report tables of a finished run: its equity frame
     (timestamp, equity, drawdown), its trades, and the benchmark's value on the same bars
@@ -228,14 +227,11 @@ def analyse(
     ``trade_sums``: the trades' (``Simulation.trade_sums``); ``times``: the equity frame's
     timestamps as ``micros`` (``MarketData.grid_ts``), when the caller has them;
     ``benchmark_stats``: gives ``benchmark_metrics`` of the same arguments, when the caller
-    computes them itself (``api.simulate_run``: beside the frames), called last; likewise
-    ``drawdowns``: ``drawdown_periods`` of the frame's times and drawdown, called first."""
+    computes them itself (``api.simulate_run``: beside the rest of the analysis), called
+    last."""
     times = micros(equity_frame["timestamp"]) if times is None else times
     equity = equity_frame["equity"].to_numpy().astype(np.float64, copy=False)
-    if drawdowns is None:
-        table, worst = drawdown_periods(times, equity_frame["drawdown"].to_numpy())
-    else:
-        table, worst = drawdowns()
+    table, worst = drawdown_periods(times, equity_frame["drawdown"].to_numpy())
     months, years = _calendar(times)
     monthly = _calendar_returns(months, equity, initial, "M")
     values: dict[str, Metric] = {

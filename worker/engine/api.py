@@ -10,31 +10,33 @@ raises :class:`~worker.engine.errors.RunCancelled`.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from worker.engine.analysis import (
-    Analysis,
-    Drawdowns,
-    analyse,
-    benchmark_metrics,
-    drawdown_periods,
-)
+from worker.engine.analysis import Analysis, analyse, benchmark_metrics
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
 from worker.engine.beside import beside
 from worker.engine.crossover_fills import crossover_fills
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
-from worker.engine.frames import buy_and_hold_paths, equity_frame, trades_frame, utc_timestamps
+from worker.engine.frames import (
+    buy_and_hold_paths,
+    equity_frame,
+    trade_rows,
+    trades_frame,
+    utc_timestamps,
+)
 from worker.engine.market import MarketData
 from worker.engine.metrics import Metric
 from worker.engine.params import RunConfig, parse_run_config
+from worker.engine.portfolio import Fills
 from worker.engine.run_bars import run_market
-from worker.engine.simulate import simulate
+from worker.engine.simulate import TradePass, simulate, sized_fills, trade_pass
+from worker.engine.stages import Cancel, Progress, Stages
 from worker.engine.strategies import Strategy, parse_strategy, strategy_class
 from worker.engine.timeframes import periods_per_year
 
@@ -44,9 +46,6 @@ if TYPE_CHECKING:
 
 #: Bump whenever any number the engine produces could change.
 ENGINE_VERSION = "1.5.1"
-
-Progress = Callable[[str, float], None]
-Cancel = Callable[[], bool]
 
 __all__ = [
     "ENGINE_VERSION",
@@ -85,32 +84,6 @@ class BacktestResult:
     benchmark: pl.Series | None = None
     #: Drawdown periods, monthly and yearly returns (of the run and of its benchmark).
     analysis: Analysis | None = None
-
-
-class _Stages:
-    def __init__(self, progress: Progress | None, should_cancel: Cancel | None) -> None:
-        self.progress = progress
-        self.should_cancel = should_cancel
-        self.timings: dict[str, float] = {}
-        self._t0 = time.perf_counter()
-        self._last = self._t0
-
-    def check(self) -> None:
-        if self.should_cancel is not None and self.should_cancel():
-            raise RunCancelled("the run was cancelled", detail={"timings": self.timings})
-
-    def report(self, stage: str, pct: float) -> None:
-        if self.progress is not None:
-            self.progress(stage, min(max(pct, 0.0), 1.0))
-
-    def done(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._last
-        self._last = now
-        self.check()
-
-    def total(self) -> None:
-        self.timings["total"] = time.perf_counter() - self._t0
 
 
 def _iso(ts_us: int) -> str:
@@ -222,7 +195,7 @@ def simulate_run(
     order: they are ranked as the grid (or, walking forward, each window's grid) would rank
     its own, and only the best is run. ``threads``: how many threads a grid's combinations
     share (default ``grid.DEFAULT_THREADS``); the numbers do not depend on it."""
-    stages = _Stages(progress, should_cancel)
+    stages = Stages(progress, should_cancel)
     stages.check()
     cfg, capital = spec.config, spec.initial_capital
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
@@ -275,7 +248,18 @@ def simulate_run(
     stages.done("signals")
     stages.report("simulate", 0.0)
     levels = strategy.entry_levels(md)
-    sim = simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels, fills=fills)
+    side: Future[tuple[TradePass, pl.DataFrame]] | None = None
+    if md.n_symbols == 1:  # the trades beside the curve's pass (``_trade_side``)
+        if fills is None:
+            assert signal is not None
+            fills = sized_fills(md, signal, cfg, capital, size, levels)
+        sized = fills
+        side = beside(lambda: _trade_side(md, sized))
+    traded = None if side is None else (lambda: side.result()[0])
+    sim = simulate(
+        md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels, fills=fills,
+        traded=traded,
+    )  # fmt: skip
     stages.done("simulate")
     stages.report("metrics", 0.0)
     buy_and_hold, held_mean = buy_and_hold_paths(md, capital) if held is None else held.result()
@@ -299,17 +283,14 @@ def simulate_run(
         )
 
     equity = equity_frame(md, sim)
-    times, drawdown = md.grid_ts, equity["drawdown"].to_numpy()
     # from the two curves (both means known, no ruin) the benchmark metrics are one compiled
-    # pass: computed beside the trade frame and the trades' metrics with the drawdown
-    # periods; built whole, the returns would raise the peak there
+    # pass: computed beside the rest of the analysis; built whole, the returns would raise
+    # the peak there
     from_curves = ruin_bar is None and returns_mean is not None and benchmark_mean is not None
-    periods: Callable[[], Drawdowns] | None = None
-    stats: Callable[[], dict[str, Metric]] = against
-    if from_curves:
-        both = beside(lambda: (drawdown_periods(times, drawdown), against()))
-        periods, stats = (lambda: both.result()[0]), (lambda: both.result()[1])
-    trades = trades_frame(md, sim)
+    stats = beside(against).result if from_curves else against
+    # several symbols, or a liquidation changed the fills: the simulation's trades
+    kept = side is not None and sim.fills is fills
+    trades = side.result()[1] if kept and side is not None else trades_frame(md, sim)
     stages.done("frames")
     extra, analysis = analyse(
         equity,
@@ -323,9 +304,8 @@ def simulate_run(
         returns_mean=returns_mean,
         benchmark_mean=benchmark_mean,
         trade_sums=sim.trade_sums,
-        times=times,
+        times=md.grid_ts,
         benchmark_stats=stats,
-        drawdowns=periods,
     )
     stages.done("analysis")
     stages.report("metrics", 1.0)
@@ -349,6 +329,14 @@ def simulate_run(
     )
 
 
+def _trade_side(md: MarketData, fills: Fills) -> tuple[TradePass, pl.DataFrame]:
+    """One symbol's trade pass and trade frame: they read the fills, not the curve, so they
+    are built on the ``beside`` thread while the curve's pass runs (both compiled passes
+    release the GIL). Pure: the numbers do not depend on the thread."""
+    done = trade_pass(fills)
+    return done, trade_rows(md, fills, done.pnl, done.returns)
+
+
 def _benchmark(
     bench: BenchmarkBars | None, grid_ts: np.ndarray, buy_and_hold: pl.Series, capital: float
 ) -> pl.Series:
@@ -366,7 +354,7 @@ def _walk_forward_result(
     md: MarketData,
     bench: BenchmarkBars | None,
     spec: RunSpec,
-    stages: _Stages,
+    stages: Stages,
     *,
     ppy: float,
     timeframe: str,

@@ -1,11 +1,14 @@
 """Work a run does beside its main path, on one background thread shared by the process.
 
-A single run's buy-and-hold curve (``frames.buy_and_hold_paths``, one symbol) reads only
-the closes, and its compiled pass releases the GIL: it is computed on this thread while
-the signals and the simulation run on the caller's (1.7 ms of a 1M-bar run's ~20 ms, on a
-machine with a core free). The numbers do not depend on it. While the thread is busy
-(several runs at once in one process) the work is done inline, so no run waits for
-another's. A forked child starts its own thread.
+A single run on one symbol puts three pieces of work here (compiled passes and a polars
+query, which release the GIL; ``api.simulate_run``): the buy-and-hold curve
+(``frames.buy_and_hold_paths``, it reads only the closes) while the signals run; the trade
+pass and the trade frame (``api._trade_side``, they read the sized fills, not the curve)
+while the curve's pass runs; the benchmark metrics that come straight from the two curves
+while the rest of the analysis runs. The numbers do not depend on it: after a margin call
+or a ruin the curve's pass changed the fills, and the trades are built again inline. While
+the thread is busy (several runs at once in one process) the work is done inline, so no run
+waits for another's. A forked child starts its own thread.
 """
 
 from __future__ import annotations

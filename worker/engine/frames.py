@@ -14,7 +14,7 @@ from worker.engine.drawdowns import drawdown_curve
 from worker.engine.execution import EXIT_REASONS
 from worker.engine.growth_sums import buy_and_hold_mean
 from worker.engine.market import F64, MarketData
-from worker.engine.portfolio import Curve
+from worker.engine.portfolio import Curve, Fills
 from worker.engine.portfolio_kernel import ROW_SUM_MAX, buy_and_hold
 from worker.engine.simulate import Simulation
 
@@ -94,10 +94,16 @@ def buy_and_hold_curve(md: MarketData, capital: float) -> pl.Series:
 
 
 def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
-    """One row per executed trade. The columns go to polars as numpy arrays (views where
-    every fill executed) and the strings are made from their codes in one query: each
-    polars call costs a few tenths of a millisecond after the simulation's passes."""
-    legs, fills = sim.legs, sim.fills
+    """One row per executed trade of the simulation (``trade_rows``)."""
+    return trade_rows(md, sim.fills, sim.pnl, sim.trade_returns)
+
+
+def trade_rows(md: MarketData, fills: Fills, pnl: F64, returns: F64) -> pl.DataFrame:
+    """One row per executed trade of ``fills``, whose pnl and returns are given. The
+    columns go to polars as numpy arrays (views where every fill executed) and the strings
+    are made from their codes in one query: each polars call costs a few tenths of a
+    millisecond after the simulation's passes."""
+    legs = fills.legs
     done = fills.units > 0
     take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
     entry_row, exit_row = legs.entry_row[take], legs.exit_row[take]
@@ -111,8 +117,8 @@ def trades_frame(md: MarketData, sim: Simulation) -> pl.DataFrame:
             "exit_price": legs.exit_price[take],
             "units": fills.units[take],
             "fees": fills.fees[take],
-            "pnl": sim.pnl,
-            "return": sim.trade_returns,
+            "pnl": pnl,
+            "return": returns,
             "exit_reason": legs.reason[take].astype(np.int64),
             "bars_held": (exit_row - entry_row).astype(np.int64, copy=False),
         }

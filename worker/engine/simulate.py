@@ -7,7 +7,9 @@ the corresponding single run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -72,7 +74,7 @@ def carried(cfg: RunConfig) -> bool:
     return bool(cfg.cash_interest_rate or cfg.borrow_rate or cfg.funding_rate)
 
 
-def _fills(
+def sized_fills(
     md: MarketData,
     signal: I8,
     cfg: RunConfig,
@@ -84,16 +86,51 @@ def _fills(
     return _sizer(md, cfg, capital, size)(build_legs(md, signal, cfg, levels))
 
 
+class TradePass(NamedTuple):
+    """One symbol's ``grid_kernel.trade_pass`` over sized fills: the executed legs' pnl
+    and returns, the pass's ``out`` slots and the trades' sums."""
+
+    pnl: F64
+    returns: F64
+    out: F64
+    sums: TradeSums
+
+
+def trade_pass(fills: Fills) -> TradePass:
+    """The trade pass of one symbol's fills (sorted in time, numpy's order); it reads no
+    curve, so it can run beside the curve's pass (``api.simulate_run``)."""
+    legs = fills.legs
+    c = np.ascontiguousarray
+    out = np.zeros(gk.SLOTS)
+    m = fills.units.shape[0]
+    pnl, ret = np.empty(m), np.empty(m)
+    gk.trade_pass(
+        c(legs.side), c(fills.units), c(legs.entry_price), c(legs.exit_price), c(fills.fees),
+        c(legs.entry_row), c(legs.exit_t), out, pnl, ret,
+    )  # fmt: skip
+    v = out.tolist()
+    n = int(v[gk.TRADES])
+    sums = TradeSums(n, int(v[gk.WINS]), int(v[gk.LOSSES]), v[gk.GROSS_WIN], v[gk.GROSS_LOSS])
+    return TradePass(pnl[:n], ret[:n], out, sums)
+
+
 def _metrics(
-    md: MarketData, fills: Fills, stats: EquityStats, capital: float, ppy: float
+    md: MarketData,
+    fills: Fills,
+    stats: EquityStats,
+    capital: float,
+    ppy: float,
+    done: TradePass | None = None,
 ) -> tuple[F64, F64, dict[str, Metric], TradeSums | None]:
     """(the executed legs' pnl and returns, the metrics, the trades' sums when one pass
-    took them)."""
+    took them); ``done``: one symbol's ``trade_pass`` of ``fills``, when already taken."""
     if md.n_symbols == 1:
-        return _single_metrics(md, fills, stats, capital, ppy)
+        tp = trade_pass(fills) if done is None else done
+        values = trade_pass_metrics(md, tp.out, stats, capital, ppy)
+        return tp.pnl, tp.returns, values, tp.sums
     legs = fills.legs
-    done = fills.units > 0
-    take = slice(None) if done.all() else done  # a slice keeps the columns views, not copies
+    executed = fills.units > 0
+    take = slice(None) if executed.all() else executed  # a slice keeps the columns views
     u = fills.units[take]
     pe, px = legs.entry_price[take], legs.exit_price[take]
     fees = fills.fees[take]
@@ -111,26 +148,6 @@ def _metrics(
         last_close=md.close[md.ends - 1],
     )
     return pnl, trade_returns, values, None
-
-
-def _single_metrics(
-    md: MarketData, fills: Fills, stats: EquityStats, capital: float, ppy: float
-) -> tuple[F64, F64, dict[str, Metric], TradeSums]:
-    """``_metrics`` of one symbol's legs (sorted in time): their pnl, returns, trade sums
-    and exposure in one compiled pass (``grid_kernel.trade_pass``, numpy's order)."""
-    legs = fills.legs
-    c = np.ascontiguousarray
-    out = np.zeros(gk.SLOTS)
-    m = fills.units.shape[0]
-    pnl, ret = np.empty(m), np.empty(m)
-    gk.trade_pass(
-        c(legs.side), c(fills.units), c(legs.entry_price), c(legs.exit_price), c(fills.fees),
-        c(legs.entry_row), c(legs.exit_t), out, pnl, ret,
-    )  # fmt: skip
-    v = out.tolist()
-    n = int(v[gk.TRADES])
-    sums = TradeSums(n, int(v[gk.WINS]), int(v[gk.LOSSES]), v[gk.GROSS_WIN], v[gk.GROSS_LOSS])
-    return pnl[:n], ret[:n], trade_pass_metrics(md, out, stats, capital, ppy), sums
 
 
 def trade_pass_metrics(
@@ -172,14 +189,18 @@ def simulate(
     ppy: float,
     levels: EntryLevels = (None, None),
     fills: Fills | None = None,
+    traded: Callable[[], TradePass] | None = None,
 ) -> Simulation:
     """``levels``: the strategy's entry-order levels (``Strategy.entry_levels``).
     ``fills``: the sized fills of the signal, when they were built without it
-    (``crossover_fills``); ``signal`` is then not read."""
+    (``crossover_fills``); ``signal`` is then not read. ``traded``: gives one symbol's
+    ``trade_pass(fills)`` (taken beside the curve's pass), read only when no liquidation
+    changed the fills."""
     sizer = _sizer(md, cfg, capital, size)
     if fills is None:
         assert signal is not None
         fills = sizer(build_legs(md, signal, cfg, levels))
+    sized = fills
     ruin_t, calls = None, 0
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     returns: F64 | None
@@ -203,7 +224,8 @@ def simulate(
             wiped = array_block(wiped_path(equity, ruin_t))
             stats = equity_stats(wiped, ruin_t + 1, capital, threshold=rf)
     equity = curve.equity
-    pnl, trade_returns, values, sums = _metrics(md, fills, stats, capital, ppy)
+    passed = traded() if traded is not None and fills is sized else None
+    pnl, trade_returns, values, sums = _metrics(md, fills, stats, capital, ppy, passed)
     values.update(account_metrics(md, equity, capital, ruin_t, calls))
     values.update(carry_metrics(curve))
     return Simulation(fills.legs, fills, curve, pnl, trade_returns, values, capital, returns, sums)
@@ -226,7 +248,7 @@ def simulate_metrics(
     ``simulate``."""
     if carried(cfg):
         return simulate(md, signal, cfg, capital=capital, size=size, ppy=ppy, levels=levels).metrics
-    fills = _fills(md, signal, cfg, capital, size, levels)
+    fills = sized_fills(md, signal, cfg, capital, size, levels)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     stats = equity_stats(equity_blocks(md, fills, capital), md.n_times, capital, threshold=rf)
     if can_breach(stats.min_equity, cfg):
@@ -261,7 +283,7 @@ def simulate_metrics_and_sums(
 
     if carried(cfg):
         return exact()
-    fills = _fills(md, signal, cfg, capital, size, levels)
+    fills = sized_fills(md, signal, cfg, capital, size, levels)
     recorder = PeriodSumsRecorder(md.n_times, partitions)
     rf = per_period_rate(cfg.risk_free_rate, ppy)
     blocks = equity_blocks(md, fills, capital)

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from worker.engine.api import Cancel, Progress, RunSpec, _Stages
+from worker.engine.api import RunSpec
 from worker.engine.errors import EngineInputError
 from worker.engine.folds import Window, optimisation_windows, run_folds, window_bars, window_of
 from worker.engine.grid import (
@@ -32,6 +32,7 @@ from worker.engine.grid import (
 )
 from worker.engine.grid import _cell as grid_cell
 from worker.engine.run_bars import run_market
+from worker.engine.stages import Cancel, Progress, Stages
 from worker.engine.timeframes import periods_per_year
 
 
@@ -150,7 +151,7 @@ def evaluate_chunk(
     cfg, capital = spec.config, spec.initial_capital
     chunk = cfg.sweep_chunk
     assert chunk is not None
-    stages = _Stages(progress, should_cancel)
+    stages = Stages(progress, should_cancel)
     stages.check()
     ppy = cfg.periods_per_year or periods_per_year(timeframe, cfg.calendar)
     md, _benchmark = run_market(bars, cfg, windowed=windowed)
