@@ -32,20 +32,21 @@ Threads = list[str]
 @contextmanager
 def held_beside() -> Iterator[None]:
     """The ``beside`` thread kept busy until the block ends (its work then runs inline)."""
-    caller, release = threading.current_thread(), threading.Event()
+    caller, started, release = threading.current_thread(), threading.Event(), threading.Event()
 
     def hold() -> bool:
         if threading.current_thread() is caller:  # the thread was busy: it ran here
             return False
+        started.set()
         release.wait()
         return True
 
     deadline = time.monotonic() + 10
     held = beside(hold)
-    while held.done():  # an earlier run's work still held it: try again
+    while not started.wait(0.005):
         assert time.monotonic() < deadline, "the beside thread never became free"
-        time.sleep(0.005)
-        held = beside(hold)
+        if held.done():  # an earlier run's work still held the thread: try again
+            held = beside(hold)
     try:
         yield
     finally:

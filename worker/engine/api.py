@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ import polars as pl
 
 from worker.engine.analysis import Analysis, analyse, benchmark_metrics
 from worker.engine.benchmark import BenchmarkBars, symbol_curve
-from worker.engine.beside import beside
+from worker.engine.beside import Beside, beside
 from worker.engine.crossover_fills import crossover_fills
 from worker.engine.errors import EngineError, EngineInputError, RunCancelled
 from worker.engine.frames import (
@@ -248,7 +247,7 @@ def simulate_run(
     stages.done("signals")
     stages.report("simulate", 0.0)
     levels = strategy.entry_levels(md)
-    side: Future[tuple[TradePass, pl.DataFrame]] | None = None
+    side: Beside[tuple[TradePass, pl.DataFrame]] | None = None
     if md.n_symbols == 1:  # the trades beside the curve's pass (``_trade_side``)
         if fills is None:
             assert signal is not None
