@@ -148,16 +148,33 @@ def test_beside_equals_inline(
     event(f"trades: {min(res.trades.height, 2)}")
 
 
-def test_the_trades_are_built_on_the_beside_thread(trade_threads: Threads) -> None:
+def test_the_trades_are_built_on_the_beside_thread(
+    trade_threads: Threads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the curve's pass of 200 bars is shorter than the thread's wake-up, and work not
+    # started when it is read is done by the reader: the simulation here waits for the
+    # trades to have started somewhere before it runs
+    calls = len(trade_threads)
+    real = api.simulate
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 10
+        while len(trade_threads) == calls and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "simulate", late)
     bars = random_bars(3, 1, 200)
     params = {"kind": "sma_crossover", "fast_period": 3, "slow_period": 9}
     for _ in range(20):  # the buy-and-hold curve may still hold the thread: then inline
         with held_beside():
             pass
+        calls = len(trade_threads)
         run_backtest(bars, params, {}, initial_capital=10_000, timeframe="1d")
         if trade_threads[-1].startswith("engine-beside"):
             break
     assert trade_threads[-1].startswith("engine-beside")
+    calls = len(trade_threads)
     with held_beside():
         run_backtest(bars, params, {}, initial_capital=10_000, timeframe="1d")
     assert trade_threads[-1] == threading.current_thread().name
