@@ -89,7 +89,8 @@ async def derive_stages(
       C  `simulation_started` → runs.finished_at: simulate + render + store (+ hand-off to
          the completer); split by timings.simulate_seconds|total, render_seconds, store_seconds
       D  runs.finished_at → run_completed received: complete (the final transaction: fenced
-         UPDATE, artifact rows, trade-event COPY, commit, NOTIFY delivery)
+         UPDATE, artifact rows, trade-event COPY, commit, NOTIFY delivery), less
+         timings.store_wait (its wait for the run's pending files), which is counted in store
     finished_at is the final transaction's now(), i.e. its start.
     """
     done = [s for s in samples if s.status == "succeeded"]
@@ -196,6 +197,12 @@ async def derive_stages(
                 stage[name] = value
                 rest -= value
                 sources[name].add(key or "")
+        # The final transaction's wait for the run's pending files (inside D) is store time.
+        wait = timings.get("store_wait")
+        if wait is not None:
+            stage["store"] += wait
+            stage["complete"] -= wait
+            sources["store"].add("timings.store_wait (taken from complete)")
         if sim_start is None and load is None:
             stage["load"] = rest  # not separable: see the notes
             sources["load"].add(f"{claim_source} → {finished_source} minus the recorded stages")

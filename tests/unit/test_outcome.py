@@ -30,6 +30,7 @@ from worker.queue.outcome import (
     Retry,
     RetryPolicy,
     Succeed,
+    after_file_error,
     after_write_error,
     decide,
 )
@@ -136,6 +137,17 @@ def test_a_success_the_database_refuses_for_good_becomes_a_failure() -> None:
     assert after_write_error(success, ConnectionResetError()) is None
     # A failure refused for good has nothing better to become.
     assert after_write_error(Fail({"type": "x", "message": "y"}), overflow) is None
+
+
+def test_a_failed_pending_file_ends_the_run_as_the_handler_raising_it_would() -> None:
+    retried = after_file_error(job(attempt=1), OSError("disk full"), POLICY)
+    assert isinstance(retried, Retry) and retried.error["type"] == "transient_error"
+    exhausted = after_file_error(job(attempt=3), OSError("disk full"), POLICY)
+    assert isinstance(exhausted, Fail) and exhausted.error["type"] == "attempts_exhausted"
+    bad = after_file_error(job(), PermanentRunError("bad_file", "cannot write it"), POLICY)
+    assert isinstance(bad, Fail) and bad.error["type"] == "bad_file"
+    bug = after_file_error(job(), KeyError("bug"), POLICY)
+    assert isinstance(bug, Fail) and bug.error["type"] == "internal_error"
 
 
 FAN_OUT = FanOut((ChildRun('{"sweep_chunk": {"index": 0}}', 0, 3),))

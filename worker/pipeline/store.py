@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from functools import partial
 
@@ -19,7 +20,7 @@ from worker import jsonsafe
 from worker.engine.api import BacktestResult
 from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import ArtifactRecord, RunOutcome
-from worker.results.artifacts import renders_aside, side_threads, start_files
+from worker.results.artifacts import StoredArtifact, renders_aside, side_threads, start_files
 from worker.results.events import trade_events_csv
 from worker.results.report import RunIdentity
 from worker.storage import FileStore
@@ -29,7 +30,9 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
     """Render and store the run's files; the outcome for the completer (blocking I/O).
 
     `timings.render` is the rendering on the run's thread; `timings.store` the rest: writing
-    those files, the event rows, and waiting for the files rendered on a side thread."""
+    those files and the event rows. Files rendered on a side thread (long curves) are not
+    waited for here: they are the outcome's `pending_artifacts`, which the final transaction
+    waits for once it has written the status and the events (`timings.store_wait`)."""
     job = inputs.job
     started = time.perf_counter()
     identity = RunIdentity(
@@ -46,22 +49,27 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         notes=inputs.options.notes,
         tags=inputs.options.tags,
     )
-    files = start_files(
-        store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
-    )
     # The trade events (polars, GIL released) are built on a side thread while the reports
-    # are drawn, if the run's files go there too (after them: the Parquet file is longest).
+    # are drawn, if the run's files go there too; first, since the final transaction needs
+    # them first (it waits for the files only after writing the events).
     trade_events = (
         side_threads().submit(partial(trade_events_csv, native=True), job.id, result.trades)
         if renders_aside(result)
         else None
+    )
+    files = start_files(
+        store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
     )
     files.render()
     rendered = time.perf_counter()
     events = (
         trade_events_csv(job.id, result.trades) if trade_events is None else trade_events.result()
     ) + _metrics_event_csv(inputs, result)
-    stored = files.wait()
+    if files.aside:  # the side threads' files are waited for by the final transaction
+        pending = tuple(_record_of(f) for f in files.futures())
+        stored: tuple[ArtifactRecord, ...] = ()
+    else:
+        pending, stored = (), tuple(_record(a) for a in files.wait())
     done = time.perf_counter()
     timings = {
         **result.timings,
@@ -71,19 +79,35 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
     return RunOutcome(
         metrics=dict(result.metrics),
         metadata=_metadata(inputs, result, timings),
-        artifacts=tuple(
-            ArtifactRecord(
-                kind=a.kind.value,
-                filename=a.filename,
-                storage_path=a.stored.uri,
-                mime_type=a.mime_type,
-                size_bytes=a.stored.size_bytes,
-                sha256=a.stored.sha256,
-            )
-            for a in stored
-        ),
+        artifacts=stored,
         events_csv=events,
+        pending_artifacts=pending,
     )
+
+
+def _record(a: StoredArtifact) -> ArtifactRecord:
+    return ArtifactRecord(
+        kind=a.kind.value,
+        filename=a.filename,
+        storage_path=a.stored.uri,
+        mime_type=a.mime_type,
+        size_bytes=a.stored.size_bytes,
+        sha256=a.stored.sha256,
+    )
+
+
+def _record_of(future: Future[StoredArtifact]) -> Future[ArtifactRecord]:
+    """The artifact row of a file being stored, as a future of its own."""
+    record: Future[ArtifactRecord] = Future()
+
+    def settle(stored: Future[StoredArtifact]) -> None:
+        try:
+            record.set_result(_record(stored.result()))
+        except BaseException as error:
+            record.set_exception(error)
+
+    future.add_done_callback(settle)
+    return record
 
 
 def _metrics_event_csv(inputs: RunInputs, result: BacktestResult) -> bytes:

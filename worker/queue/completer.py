@@ -16,6 +16,12 @@ written (`ACK_LOST`), not as a lost lease. A batch refused for good is written o
 time, so one bad row does not sink the others; a run refused for good becomes what
 `outcome.after_write_error` says (a success too large for its columns is failed). A finished
 backtest is never run again because its write failed.
+
+A success may come with pending files (`Succeed.pending`, stored on a side thread while its
+handler returned): its transaction writes the status and the events, then waits for them,
+at most one lease (`asyncio.wrap_future`), and inserts their rows last, recording the wait
+as `timings.store_wait`. A file that failed rolls the transaction back and the run ends as
+`outcome.after_file_error` says; a retried write finds the files already stored.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,7 +39,7 @@ import structlog
 
 from worker.queue import queries
 from worker.queue.errors import is_transient
-from worker.queue.handler import RunJob
+from worker.queue.handler import ArtifactRecord, RunJob
 from worker.queue.looper import Loop
 from worker.queue.outcome import (
     Abandon,
@@ -42,7 +49,9 @@ from worker.queue.outcome import (
     HandBack,
     Park,
     Retry,
+    RetryPolicy,
     Succeed,
+    after_file_error,
     after_write_error,
 )
 from worker.queue.retry import backoff_seconds
@@ -68,6 +77,18 @@ ACK_LOST = AckLost()
 # longer ours, or there was nothing to write), or the error that made the completer give up.
 Written = bool | AckLost | BaseException
 Done = Callable[[Final, Written], None]
+# Without the worker's settings (tests): what a run whose pending file failed is retried by.
+DEFAULT_POLICY = RetryPolicy(base_seconds=1.0, max_seconds=60.0)
+
+
+class FilesFailed(Exception):
+    """A success's pending file failed (or was not stored within a lease): the transaction
+    is rolled back and the run's final state decided again."""
+
+    def __init__(self, item: _Item, error: BaseException) -> None:
+        super().__init__(f"a pending file of run {item.job.id} failed: {error!r}")
+        self.item = item
+        self.error = error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,12 +109,14 @@ class Completer(Loop):
         retry_for_seconds: float,
         log: Any,
         flushes: int = FLUSHES_IN_FLIGHT,
+        policy: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__()
         self._pool = pool
         self._worker_id = worker_id
         self._retry_for = retry_for_seconds
         self._log = log
+        self._policy = policy
         self._flushes = max(1, flushes)
         self._waiting: list[_Item] = []
         self._wake = asyncio.Event()
@@ -137,6 +160,15 @@ class Completer(Loop):
     async def _flush(self, batch: list[_Item]) -> None:
         try:
             written, confirmed = await self._write_retrying(batch)
+        except FilesFailed as failed:
+            instead = after_file_error(failed.item.job, failed.error, self._policy)
+            self._log.warning(
+                "run_file_failed", run_id=str(failed.item.job.id), error=repr(failed.error)
+            )
+            await self._flush(
+                [dataclasses.replace(i, final=instead) if i is failed.item else i for i in batch]
+            )
+            return
         except Exception as error:
             if is_transient(error):
                 self._log.error("run_write_failed", runs=len(batch), error=repr(error))
@@ -218,16 +250,31 @@ class Completer(Loop):
                 db, worker, [(j.id, j.attempt, f.row) for j, f in succeeded]
             )
             written |= ids
-            landed = [(job, final) for job, final in succeeded if job.id in ids]
-            artifacts = [(job.id, a) for job, final in landed for a in final.artifacts]
-            if artifacts:
-                await queries.insert_artifacts(db, artifacts)
-            events = b"".join(final.events_csv for _, final in landed)
+            landed = [i for i in batch if isinstance(i.final, Succeed) and i.job.id in ids]
+            events = b"".join(i.final.events_csv for i in landed if isinstance(i.final, Succeed))
             if events:
                 await queries.copy_events_csv(db, events)
-            chunks = [(job.id, final.chunk) for job, final in landed if final.chunk is not None]
+            chunks = [
+                (i.job.id, i.final.chunk)
+                for i in landed
+                if isinstance(i.final, Succeed) and i.final.chunk is not None
+            ]
             if chunks:
                 await queries.insert_chunks(db, chunks)
+            waits: list[tuple[uuid.UUID, float]] = []
+            artifacts: list[tuple[uuid.UUID, ArtifactRecord]] = []
+            for item in landed:
+                assert isinstance(item.final, Succeed)
+                stored = item.final.artifacts
+                if item.final.pending:
+                    started = time.perf_counter()
+                    stored += await self._stored(item)
+                    waits.append((item.job.id, time.perf_counter() - started))
+                artifacts += [(item.job.id, a) for a in stored]
+            if artifacts:
+                await queries.insert_artifacts(db, artifacts)
+            if waits:
+                await queries.record_store_wait(db, waits)
         failed = [(i.job, i.final) for i in batch if isinstance(i.final, Fail)]
         if failed:
             written |= await queries.fail(
@@ -251,6 +298,20 @@ class Completer(Loop):
             )
         return written
 
+    async def _stored(self, item: _Item) -> tuple[ArtifactRecord, ...]:
+        """A success's pending files, once stored (at most one lease from now)."""
+        assert isinstance(item.final, Succeed)
+        try:
+            async with asyncio.timeout(self._retry_for):
+                return tuple(await asyncio.gather(*map(asyncio.wrap_future, item.final.pending)))
+        except TimeoutError:
+            error: BaseException = TimeoutError(
+                f"the run's files were not stored within {self._retry_for:g} s (one lease)"
+            )
+        except Exception as failure:
+            error = failure
+        raise FilesFailed(item, error)
+
 
 def _confirmed_state(item: _Item) -> tuple[str, int] | None:
     """The (status, attempts) a committed write of `item` leaves (a park gives the attempt
@@ -266,8 +327,8 @@ def _statements(batch: Sequence[_Item]) -> int:
     """How many statements writing `batch` takes (more than one needs a transaction)."""
     states = {type(item.final) for item in batch}
     extra = any(
-        isinstance(item.final, Succeed)
-        and (item.final.artifacts or item.final.events_csv or item.final.chunk)
+        isinstance(f := item.final, Succeed)
+        and (f.artifacts or f.events_csv or f.chunk or f.pending)
         for item in batch
     )
     return len(states) + (2 if extra else 0)

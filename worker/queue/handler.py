@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -100,6 +101,11 @@ class RunOutcome:
     run's fence still holds, so an attempt that lost its lease leaves no rows behind. So is a
     sweep child's `chunk` (its `sweep_chunks` row): the fan-in that its success may trigger
     reads it from the same commit.
+
+    `pending_artifacts` are files still being stored on another thread when the handler
+    returns: the completer writes the status and the events first, then waits for them
+    (at most one lease) and inserts their rows last, in the same transaction. A file that
+    fails makes the run end as the handler's own error would.
     """
 
     metrics: dict[str, Any]
@@ -107,6 +113,7 @@ class RunOutcome:
     artifacts: tuple[ArtifactRecord, ...] = ()
     events_csv: bytes = b""
     chunk: ChunkRecord | None = None
+    pending_artifacts: tuple[Future[ArtifactRecord], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,6 +63,7 @@ class Succeed:
     artifacts: tuple[ArtifactRecord, ...] = ()
     events_csv: bytes = b""
     chunk: ChunkRecord | None = None
+    pending: tuple[Future[ArtifactRecord], ...] = ()
     status = "succeeded"
 
 
@@ -192,6 +194,13 @@ def after_write_error(final: Final, error: BaseException) -> Final | None:
     return Fail(failure.as_error())
 
 
+def after_file_error(job: RunJob, error: BaseException, policy: RetryPolicy) -> Final:
+    """What a success becomes when one of its pending files failed (found by the completer,
+    after the handler returned): the run ends as `decide` says of that error raised by the
+    handler itself."""
+    return decide(job, outcome=None, error=error, reason=None, timeout_seconds=0.0, policy=policy)
+
+
 def _failure(job: RunJob, error: BaseException, policy: RetryPolicy) -> Final:
     failure = classify(error)
     if failure.kind is not Kind.TRANSIENT:
@@ -243,7 +252,13 @@ def succeed(outcome: RunOutcome) -> Succeed:
         metrics_json=jsonsafe.dumps(metrics),
         metadata_json=jsonsafe.dumps(outcome.metadata or {}),
     )
-    return Succeed(row, tuple(outcome.artifacts), outcome.events_csv, outcome.chunk)
+    return Succeed(
+        row,
+        tuple(outcome.artifacts),
+        outcome.events_csv,
+        outcome.chunk,
+        tuple(outcome.pending_artifacts),
+    )
 
 
 def _number(name: str, value: Any, limit: float, column: str) -> str | None:

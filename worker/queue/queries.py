@@ -165,6 +165,11 @@ async def insert_artifacts(
     )
 
 
+async def record_store_wait(db: Executor, waits: Sequence[tuple[uuid.UUID, float]]) -> None:
+    """`timings.store_wait` of successes whose transaction waited for their pending files."""
+    await db.execute(load("store_wait"), [r for r, _ in waits], [s for _, s in waits])
+
+
 async def insert_chunks(db: Executor, chunks: Sequence[tuple[uuid.UUID, ChunkRecord]]) -> None:
     """Sweep children's evaluations, in their success's transaction (after its fence held)."""
     await db.execute(

@@ -38,6 +38,7 @@ from worker.queue.completer import Completer
 from worker.queue.handler import CancelReason, Handler, RunContext, RunJob
 from worker.queue.heartbeat import Heartbeat
 from worker.queue.listener import CHANNEL_CANCEL, CHANNEL_PENDING, Listener
+from worker.queue.outcome import RetryPolicy
 from worker.queue.producer import Producer
 from worker.queue.reaper import Reaper
 from worker.queue.retention import Retention
@@ -118,7 +119,11 @@ class Worker:
         metrics = self.metrics
         metrics.concurrency.set(self.concurrency)
         completer = Completer(
-            pool, self.worker_id, retry_for_seconds=settings.lease_seconds, log=self.log
+            pool,
+            self.worker_id,
+            retry_for_seconds=settings.lease_seconds,
+            log=self.log,
+            policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
         )
         runs = self._runs = Runs(
             settings,

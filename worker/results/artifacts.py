@@ -250,9 +250,18 @@ class PendingFiles:
 
     def wait(self) -> list[StoredArtifact]:
         """Every file stored (those not rendered yet rendered first), in catalogue order."""
+        return [future.result() for future in self.futures()]
+
+    def futures(self) -> list[Future[StoredArtifact]]:
+        """Every file, in catalogue order: those rendered on this thread rendered and stored
+        now (their futures done), those rendered aside as their side thread's futures."""
         here = self.render()
-        stored = {name: _stored(self.store, self.prefix, f) for name, f in here.items()}
-        stored |= {name: future.result() for name, future in self.aside.items()}
+        stored: dict[str, Future[StoredArtifact]] = {}
+        for name, file in here.items():
+            done: Future[StoredArtifact] = Future()
+            done.set_result(_stored(self.store, self.prefix, file))
+            stored[name] = done
+        stored |= self.aside
         return [stored[name] for name in self.names]
 
 
