@@ -30,7 +30,7 @@ from worker.queue import queries
 from worker.queue.completer import Completer
 from worker.queue.handler import ArtifactRecord, PermanentRunError, RunJob
 from worker.queue.outcome import RetryPolicy, Succeed, succeed
-from worker.results.artifacts import ASIDE_ROWS, DEFAULT_ARTIFACTS
+from worker.results.artifacts import ASIDE_ROWS, DEFAULT_ARTIFACTS, DEFER_ROWS
 from worker.storage import FileStore
 
 A = "host-a:1:pending"
@@ -225,10 +225,12 @@ CREATE TRIGGER refuse_first_artifacts BEFORE INSERT ON artifacts
 """
 
 
+@pytest.mark.parametrize("n_bars", [ASIDE_ROWS, DEFER_ROWS], ids=["aside", "deferred"])
 async def test_a_transient_error_at_the_final_write_stores_the_files_once(
-    conn: asyncpg.Connection, database_url: str, tmp_path: Path
+    conn: asyncpg.Connection, database_url: str, tmp_path: Path, n_bars: int
 ) -> None:
-    bars = generate_bars(symbols=["AAA"], n_bars=ASIDE_ROWS, timeframe="1m", seed=3)
+    """GIL-free files on the side threads (a long curve), or every file on one (shorter)."""
+    bars = generate_bars(symbols=["AAA"], n_bars=n_bars, timeframe="1m", seed=3)
     content_hash = canonical_hash(bars)
     (tmp_path / "data").mkdir()
     path = write_canonical_parquet(bars, tmp_path / "data" / f"{content_hash}.parquet")

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -616,18 +617,11 @@ def test_equity_parquet_bytes_do_not_depend_on_the_write_batch(
     assert artifacts._parquet(long.equity) == data
 
 
-@pytest.mark.parametrize("aside", [True, False])
-def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
-    long: BacktestResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aside: bool
-) -> None:
-    """``outcome_of`` with the Parquet file, the CSVs and the trade events on side threads
-    (a curve of ``ASIDE_ROWS`` bars or more) and all on the run's thread: the same files,
-    bytes, order and event rows."""
+def _outcome_inputs() -> Any:
     from decimal import Decimal
 
     from worker.engine.api import parse_run
     from worker.pipeline.inputs import RunInputs, RunOptions
-    from worker.pipeline.store import outcome_of
     from worker.queue.handler import RunJob
 
     spec = parse_run(
@@ -636,25 +630,62 @@ def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
     job = RunJob(
         uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "backtest", Decimal(10_000), {}, 1, 1, "w"
     )
-    inputs = RunInputs(
+    return RunInputs(
         job, spec, RunOptions(), "synthetic", "0" * 64, "", "1m", ("AAA",), "sma_crossover", "1.0.0"
     )
-    monkeypatch.setattr(artifacts, "ASIDE_ROWS", 1 if aside else long.equity.height + 1)
-    assert artifacts.renders_aside(long) is aside
+
+
+def _where(monkeypatch: pytest.MonkeyPatch, result: BacktestResult, mode: str) -> None:
+    """The run's files: GIL-free ones aside, all deferred, or all on the run's thread."""
+    height = result.equity.height
+    monkeypatch.setattr(artifacts, "ASIDE_ROWS", 1 if mode == "aside" else height + 1)
+    monkeypatch.setattr(artifacts, "DEFER_ROWS", height + 1 if mode == "here" else 1)
+    assert artifacts.renders_aside(result) is (mode == "aside")
+    assert artifacts.defers_files(result) is (mode == "defer")
+
+
+@pytest.mark.parametrize("mode", ["aside", "defer"])
+def test_outcome_is_the_same_with_the_work_beside_the_reports_or_not(
+    long: BacktestResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """``outcome_of`` with the Parquet file, the CSVs and the trade events on side threads
+    (a curve of ``ASIDE_ROWS`` bars or more), with every file on a side thread (shorter
+    ones) and all on the run's thread: the same files, bytes, order and event rows."""
+    from worker.pipeline.store import outcome_of
+
+    inputs = _outcome_inputs()
+    _where(monkeypatch, long, mode)
     got = outcome_of(inputs, long, FileStore(str(tmp_path / "here")))
-    monkeypatch.setattr(artifacts, "ASIDE_ROWS", long.equity.height + 1 if aside else 1)
+    _where(monkeypatch, long, "here")
     other = outcome_of(inputs, long, FileStore(str(tmp_path / "other")))
     assert got.events_csv == other.events_csv
-    assert got.events_csv.startswith(_events_by_python_lines(job.id, long.trades))
-    # Aside, the files are pending (the final transaction waits for them), in catalogue order.
-    assert bool(got.pending_artifacts) is aside and bool(got.artifacts) is not aside
-    rows = [*got.artifacts, *(f.result() for f in got.pending_artifacts)]
+    assert got.events_csv.startswith(_events_by_python_lines(inputs.job.id, long.trades))
+    # Aside or deferred, the files are pending (the final transaction waits for them), in
+    # catalogue order; on the run's thread, they are stored when the outcome is returned.
+    assert got.pending_artifacts and not got.artifacts
+    assert other.artifacts and not other.pending_artifacts
+    rows = [f.result() for f in got.pending_artifacts]
     assert [(a.filename, a.sha256, a.size_bytes) for a in rows] == [
-        (a.filename, a.sha256, a.size_bytes)
-        for a in [*other.artifacts, *(f.result() for f in other.pending_artifacts)]
+        (a.filename, a.sha256, a.size_bytes) for a in other.artifacts
     ]
     for a in rows:
         assert hashlib.sha256(Path(a.storage_path).read_bytes()).hexdigest() == a.sha256
+
+
+def test_a_deferred_file_that_cannot_be_stored_fails_every_pending_file(
+    long: BacktestResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's root is a file: writing under it fails, and so does each file's future
+    (the completer then ends the run as that error says)."""
+    from worker.pipeline.store import outcome_of
+
+    _where(monkeypatch, long, "defer")
+    root = tmp_path / "not-a-directory"
+    root.write_bytes(b"")
+    outcome = outcome_of(_outcome_inputs(), long, FileStore(str(root)))
+    assert outcome.pending_artifacts
+    for future in outcome.pending_artifacts:
+        assert isinstance(future.exception(timeout=60), OSError)
 
 
 @pytest.mark.parametrize("bars", [10_001, 12_345, 200_003])

@@ -20,7 +20,13 @@ from worker import jsonsafe
 from worker.engine.api import BacktestResult
 from worker.pipeline.inputs import RunInputs
 from worker.queue.handler import ArtifactRecord, RunOutcome
-from worker.results.artifacts import StoredArtifact, renders_aside, side_threads, start_files
+from worker.results.artifacts import (
+    StoredArtifact,
+    defers_files,
+    renders_aside,
+    side_threads,
+    start_files,
+)
 from worker.results.events import trade_events_csv
 from worker.results.report import RunIdentity
 from worker.storage import FileStore
@@ -49,22 +55,30 @@ def outcome_of(inputs: RunInputs, result: BacktestResult, store: FileStore) -> R
         notes=inputs.options.notes,
         tags=inputs.options.tags,
     )
-    # The trade events (polars, GIL released) are built on a side thread while the reports
-    # are drawn, if the run's files go there too; first, since the final transaction needs
-    # them first (it waits for the files only after writing the events).
-    trade_events = (
-        side_threads().submit(partial(trade_events_csv, native=True), job.id, result.trades)
-        if renders_aside(result)
-        else None
-    )
-    files = start_files(
-        store, job.id, job.attempt, identity, result, inputs.options.artifact_selection
-    )
-    files.render()
-    rendered = time.perf_counter()
-    events = (
-        trade_events_csv(job.id, result.trades) if trade_events is None else trade_events.result()
-    ) + _metrics_event_csv(inputs, result)
+    selection = inputs.options.artifact_selection
+    if defers_files(result):
+        # Every file is rendered and stored on a side thread while the final transaction
+        # writes the status and the events (built here first: it needs them first).
+        events = trade_events_csv(job.id, result.trades) + _metrics_event_csv(inputs, result)
+        rendered = started
+        files = start_files(store, job.id, job.attempt, identity, result, selection, defer=True)
+    else:
+        # The trade events (polars, GIL released) are built on a side thread while the
+        # reports are drawn, if the run's files go there too; first, since the final
+        # transaction needs them first (it waits for the files only after the events).
+        trade_events = (
+            side_threads().submit(partial(trade_events_csv, native=True), job.id, result.trades)
+            if renders_aside(result)
+            else None
+        )
+        files = start_files(store, job.id, job.attempt, identity, result, selection)
+        files.render()
+        rendered = time.perf_counter()
+        events = (
+            trade_events_csv(job.id, result.trades)
+            if trade_events is None
+            else trade_events.result()
+        ) + _metrics_event_csv(inputs, result)
     if files.aside:  # the side threads' files are waited for by the final transaction
         pending = tuple(_record_of(f) for f in files.futures())
         stored: tuple[ArtifactRecord, ...] = ()
