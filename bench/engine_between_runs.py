@@ -72,7 +72,8 @@ def work(runs: int, bars_n: int, render: bool, arena_max: int) -> list[float]:
         result = run_backtest(bars, STRATEGY, CONFIG, initial_capital=10_000, timeframe="1m")
         seconds = time.perf_counter() - started
         if render:
-            outcome_of(inputs(), result, store)
+            for pending in outcome_of(inputs(), result, store).pending_artifacts:
+                pending.result()  # stored before the next run, as its final transaction waits
         return seconds
 
     for _ in range(2):

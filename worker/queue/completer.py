@@ -263,12 +263,13 @@ class Completer(Loop):
                 await queries.insert_chunks(db, chunks)
             waits: list[tuple[uuid.UUID, float]] = []
             artifacts: list[tuple[uuid.UUID, ArtifactRecord]] = []
+            files_by = asyncio.get_running_loop().time() + self._retry_for
             for item in landed:
                 assert isinstance(item.final, Succeed)
                 stored = item.final.artifacts
                 if item.final.pending:
                     started = time.perf_counter()
-                    stored += await self._stored(item)
+                    stored += await self._stored(item, files_by)
                     waits.append((item.job.id, time.perf_counter() - started))
                 artifacts += [(item.job.id, a) for a in stored]
             if artifacts:
@@ -298,11 +299,12 @@ class Completer(Loop):
             )
         return written
 
-    async def _stored(self, item: _Item) -> tuple[ArtifactRecord, ...]:
-        """A success's pending files, once stored (at most one lease from now)."""
+    async def _stored(self, item: _Item, by: float) -> tuple[ArtifactRecord, ...]:
+        """A success's pending files, once stored, waited for until `by` (loop time: one
+        lease from the start of the batch's waits)."""
         assert isinstance(item.final, Succeed)
         try:
-            async with asyncio.timeout(self._retry_for):
+            async with asyncio.timeout_at(by):
                 return tuple(await asyncio.gather(*map(asyncio.wrap_future, item.final.pending)))
         except TimeoutError:
             error: BaseException = TimeoutError(

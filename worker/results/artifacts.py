@@ -304,7 +304,7 @@ def start_files(
     def aside(name: str) -> StoredArtifact:
         return _stored(store, prefix, _rendered(name, _RENDERERS[name](run)))
 
-    if defer:
+    if defer and names:
         every = side_threads().submit(lambda: [aside(name) for name in names])
         return PendingFiles(store, prefix, names, run, _each(every, names))
     first = sorted(_aside(names, result), key=lambda name: name != "equity_parquet")
