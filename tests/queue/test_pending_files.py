@@ -190,6 +190,30 @@ async def test_the_wait_for_the_files_is_bounded_by_the_lease(
     assert await _artifacts(conn, job.id) == []
 
 
+async def test_the_wait_for_the_files_ends_at_the_shutdown_deadline(
+    pool: asyncpg.Pool, conn: asyncpg.Connection, threads: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    """A stopping worker does not wait a whole lease for a stuck file: the run is retried."""
+    store = FileStore(str(tmp_path))
+    job = await _claim(pool)
+    release = threading.Event()
+    file = _file(threads, store, job, "stuck.json", before=lambda: release.wait(30) and None)
+    completer = _completer(pool, lease=60.0)
+    completer.retry_until(0.5)
+    try:
+        started = time.monotonic()
+        assert await completer.write(job, _success(job, file)) is True
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+    await completer.stop()
+    row = await run_row(conn, job.id)
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert "before the worker's shutdown deadline" in json.loads(row["error"])["message"]
+    assert waited < 10  # the deadline and the retry's write, far less than the 60 s lease
+    assert await _artifacts(conn, job.id) == []
+
+
 async def test_a_slow_file_is_waited_for_and_the_wait_recorded(
     pool: asyncpg.Pool, conn: asyncpg.Connection, threads: ThreadPoolExecutor, tmp_path: Path
 ) -> None:

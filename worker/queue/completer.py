@@ -18,10 +18,11 @@ time, so one bad row does not sink the others; a run refused for good becomes wh
 backtest is never run again because its write failed.
 
 A success may come with pending files (`Succeed.pending`, stored on a side thread while its
-handler returned): its transaction writes the status and the events, then waits for them,
-at most one lease (`asyncio.wrap_future`), and inserts their rows last, recording the wait
-as `timings.store_wait`. A file that failed rolls the transaction back and the run ends as
-`outcome.after_file_error` says; a retried write finds the files already stored.
+handler returned): its transaction writes the status and the events, then waits for them
+(`asyncio.wrap_future`) for at most one lease and never past the shutdown's deadline, and
+inserts their rows last, recording the wait as `timings.store_wait`. A file that failed rolls
+the transaction back and the run ends as `outcome.after_file_error` says; a retried write
+finds the files already stored.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ class Completer(Loop):
                 await queries.insert_chunks(db, chunks)
             waits: list[tuple[uuid.UUID, float]] = []
             artifacts: list[tuple[uuid.UUID, ArtifactRecord]] = []
-            files_by = asyncio.get_running_loop().time() + self._retry_for
+            files_by = min(asyncio.get_running_loop().time() + self._retry_for, self._deadline)
             for item in landed:
                 assert isinstance(item.final, Succeed)
                 stored = item.final.artifacts
@@ -301,7 +302,7 @@ class Completer(Loop):
 
     async def _stored(self, item: _Item, by: float) -> tuple[ArtifactRecord, ...]:
         """A success's pending files, once stored, waited for until `by` (loop time: one
-        lease from the start of the batch's waits)."""
+        lease from the start of the batch's waits, or the shutdown's deadline if sooner)."""
         assert isinstance(item.final, Succeed)
         try:
             async with asyncio.timeout_at(by):
@@ -309,6 +310,8 @@ class Completer(Loop):
         except TimeoutError:
             error: BaseException = TimeoutError(
                 f"the run's files were not stored within {self._retry_for:g} s (one lease)"
+                if by < self._deadline
+                else "the run's files were not stored before the worker's shutdown deadline"
             )
         except Exception as failure:
             error = failure
