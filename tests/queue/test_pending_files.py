@@ -168,14 +168,31 @@ async def test_a_failed_file_ends_the_run_as_a_handler_error_would(
     assert [r["filename"] for r in await _artifacts(conn, other.id)] == ["a.json"]
 
 
-async def test_the_wait_for_the_files_is_bounded_by_the_lease(
-    pool: asyncpg.Pool, conn: asyncpg.Connection, threads: ThreadPoolExecutor, tmp_path: Path
+@pytest.mark.parametrize(
+    ("lease", "shutdown_in", "message"),
+    [
+        (0.5, None, "not stored within 0.5 s"),
+        (60.0, 0.5, "before the worker's shutdown deadline"),
+    ],
+    ids=["lease", "shutdown"],
+)
+async def test_the_wait_for_a_stuck_file_is_bounded(
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
+    threads: ThreadPoolExecutor,
+    tmp_path: Path,
+    lease: float,
+    shutdown_in: float | None,
+    message: str,
 ) -> None:
+    """By one lease, or sooner by a stopping worker's deadline: the run is retried."""
     store = FileStore(str(tmp_path))
     job = await _claim(pool)
     release = threading.Event()
     file = _file(threads, store, job, "stuck.json", before=lambda: release.wait(30) and None)
-    completer = _completer(pool, lease=0.5)
+    completer = _completer(pool, lease=lease)
+    if shutdown_in is not None:
+        completer.retry_until(shutdown_in)
     try:
         started = time.monotonic()
         assert await completer.write(job, _success(job, file)) is True
@@ -185,32 +202,8 @@ async def test_the_wait_for_the_files_is_bounded_by_the_lease(
     await completer.stop()
     row = await run_row(conn, job.id)
     assert row["status"] == "pending" and row["attempts"] == 1
-    assert "not stored within 0.5 s" in json.loads(row["error"])["message"]
-    assert waited < 10  # one lease and the retry's write, far less than the file's 30 s
-    assert await _artifacts(conn, job.id) == []
-
-
-async def test_the_wait_for_the_files_ends_at_the_shutdown_deadline(
-    pool: asyncpg.Pool, conn: asyncpg.Connection, threads: ThreadPoolExecutor, tmp_path: Path
-) -> None:
-    """A stopping worker does not wait a whole lease for a stuck file: the run is retried."""
-    store = FileStore(str(tmp_path))
-    job = await _claim(pool)
-    release = threading.Event()
-    file = _file(threads, store, job, "stuck.json", before=lambda: release.wait(30) and None)
-    completer = _completer(pool, lease=60.0)
-    completer.retry_until(0.5)
-    try:
-        started = time.monotonic()
-        assert await completer.write(job, _success(job, file)) is True
-        waited = time.monotonic() - started
-    finally:
-        release.set()
-    await completer.stop()
-    row = await run_row(conn, job.id)
-    assert row["status"] == "pending" and row["attempts"] == 1
-    assert "before the worker's shutdown deadline" in json.loads(row["error"])["message"]
-    assert waited < 10  # the deadline and the retry's write, far less than the 60 s lease
+    assert message in json.loads(row["error"])["message"]
+    assert waited < 10  # the bound and the retry's write, far less than the file's 30 s
     assert await _artifacts(conn, job.id) == []
 
 
