@@ -115,7 +115,7 @@ def stages_section(staged: Sequence[Scenario]) -> list[str]:
     sources: dict[str, set[str]] = {}
     for report in reports:
         for r in report.rows:
-            sources.setdefault(r.stage, set()).add(r.source)
+            sources.setdefault(r.stage, set()).update(r.source.split("; "))
     for name in STAGES:
         if name in sources:
             out.append(f"  {name:<9} {'; '.join(sorted(sources[name]))}")

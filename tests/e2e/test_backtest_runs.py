@@ -19,8 +19,16 @@ from worker.engine.synthetic import generate_bars
 HANDLER = "worker.pipeline.runner:execute_run"
 
 
-async def add_dataset(conn: asyncpg.Connection, directory: Path, seed: int = 1) -> uuid.UUID:
-    bars = generate_bars(symbols=["AAA", "BBB"], n_bars=400, seed=seed)
+async def add_dataset(
+    conn: asyncpg.Connection,
+    directory: Path,
+    seed: int = 1,
+    *,
+    symbols: tuple[str, ...] = ("AAA", "BBB"),
+    n_bars: int = 400,
+    timeframe: str = "1d",
+) -> uuid.UUID:
+    bars = generate_bars(symbols=symbols, n_bars=n_bars, timeframe=timeframe, seed=seed)
     content_hash = canonical_hash(bars)
     directory.mkdir(parents=True, exist_ok=True)
     path = write_canonical_parquet(bars, directory / f"{content_hash}.parquet")
@@ -28,8 +36,10 @@ async def add_dataset(conn: asyncpg.Connection, directory: Path, seed: int = 1) 
         """
         INSERT INTO datasets (name, symbols, timeframe, start_date, end_date, row_count,
                               storage_uri, hash)
-        VALUES ('synthetic', ARRAY['AAA', 'BBB'], '1d', $1, $2, $3, $4, $5) RETURNING id
+        VALUES ('synthetic', $1, $2, $3, $4, $5, $6, $7) RETURNING id
         """,
+        list(symbols),
+        timeframe,
         bars["timestamp"].min(),
         bars["timestamp"].max(),
         bars.height,

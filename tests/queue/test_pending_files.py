@@ -20,12 +20,10 @@ import asyncpg
 import pytest
 import structlog
 
-from tests.e2e.test_backtest_runs import HANDLER, add_strategy
+from tests.e2e.test_backtest_runs import add_dataset, add_strategy, drain
 from tests.queue import handlers
-from tests.queue.helpers import WorkerProcess, event_types, insert_runs, run_row
+from tests.queue.helpers import event_types, insert_runs, run_row
 from worker.db import pools
-from worker.engine.bars import canonical_hash, write_canonical_parquet
-from worker.engine.synthetic import generate_bars
 from worker.queue import queries
 from worker.queue.completer import Completer
 from worker.queue.handler import ArtifactRecord, PermanentRunError, RunJob
@@ -39,10 +37,7 @@ NO_JITTER = RetryPolicy(base_seconds=0.05, max_seconds=0.2)
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=4, init=pools.setup_connection
-    )
-    assert pool is not None
+    pool = await pools.create_pool(database_url, size=4, application_name="test-pending")
     try:
         yield pool
     finally:
@@ -247,21 +242,8 @@ async def test_a_transient_error_at_the_final_write_stores_the_files_once(
     conn: asyncpg.Connection, database_url: str, tmp_path: Path, n_bars: int
 ) -> None:
     """GIL-free files on the side threads (a long curve), or every file on one (shorter)."""
-    bars = generate_bars(symbols=["AAA"], n_bars=n_bars, timeframe="1m", seed=3)
-    content_hash = canonical_hash(bars)
-    (tmp_path / "data").mkdir()
-    path = write_canonical_parquet(bars, tmp_path / "data" / f"{content_hash}.parquet")
-    dataset = await conn.fetchval(
-        """
-        INSERT INTO datasets (name, symbols, timeframe, start_date, end_date, row_count,
-                              storage_uri, hash)
-        VALUES ('long', ARRAY['AAA'], '1m', $1, $2, $3, $4, $5) RETURNING id
-        """,
-        bars["timestamp"].min(),
-        bars["timestamp"].max(),
-        bars.height,
-        str(path),
-        content_hash,
+    dataset = await add_dataset(
+        conn, tmp_path / "data", seed=3, symbols=("AAA",), n_bars=n_bars, timeframe="1m"
     )
     strategy = await add_strategy(
         conn, {"kind": "sma_crossover", "fast_period": 50, "slow_period": 200}
@@ -273,15 +255,7 @@ async def test_a_transient_error_at_the_final_write_stores_the_files_once(
         strategy,
     )
     await conn.execute(REFUSE_FIRST_ARTIFACTS)
-    worker = WorkerProcess(
-        database_url,
-        tmp_path / "logs",
-        "--burst",
-        handler=HANDLER,
-        artifact_dir=tmp_path / "artifacts",
-        data_dir=tmp_path / "data",
-    )
-    assert await worker.wait(within=180) == 0, worker.log_text()[-3000:]
+    worker = await drain(database_url, tmp_path)
     assert await conn.fetchval("SELECT last_value FROM refusals") == 2
     assert worker.events("completion_write_retry")
     row = await run_row(conn, run_id)
