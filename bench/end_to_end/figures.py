@@ -27,6 +27,8 @@ class Scenario:
     runs_per_s: float | None = None
     runs_per_s_from_commit: float | None = None
     elapsed_s: float | None = None
+    worker_cpu_ms: float | None = None  # per run: the worker processes, user + system
+    server_cpu_ms: float | None = None  # per run: the PostgreSQL backends of the database
     latencies_ms: list[float] = field(default_factory=list)
     stages: StageReport | None = None
 

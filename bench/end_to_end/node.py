@@ -87,6 +87,11 @@ class NodeSide:
         self._changed.set()
 
     @property
+    def pids(self) -> set[int]:
+        """The server processes of the bench's own two connections."""
+        return {c.get_server_pid() for c in (self.insert, self.listen) if c is not None}
+
+    @property
     def conn(self) -> asyncpg.Connection:
         assert self.insert is not None
         return self.insert

@@ -60,12 +60,16 @@ COLUMNS: dict[str, Column] = {
     "max ms": lambda s: fmt(s.max_ms),
     "mean ms": lambda s: fmt(s.mean_ms),
     "not ok": failures,
+    "CPU ms/run: workers": lambda s: fmt(s.worker_cpu_ms),
+    "PostgreSQL": lambda s: fmt(s.server_cpu_ms),
 }
 # no-op rates are in the hundreds: no decimals
 NOOP_COLUMNS: dict[str, Column] = {
     **COLUMNS,
     "runs/s": lambda s: fmt(s.runs_per_s, 0),
     "runs/s from commit": lambda s: fmt(s.runs_per_s_from_commit, 0),
+    "CPU ms/run: workers": lambda s: fmt(s.worker_cpu_ms, 3),
+    "PostgreSQL": lambda s: fmt(s.server_cpu_ms, 3),
 }
 SCENARIO = ("size", "workers", "artifacts", "runs", "ok")
 LATENCY = (*SCENARIO, "p50 ms", "p99 ms", "max ms", "mean ms", "not ok")
@@ -78,8 +82,21 @@ BURST = (
     "p99 ms",
     "max ms",
     "not ok",
+    "CPU ms/run: workers",
+    "PostgreSQL",
 )
-NOOP = ("workers", "runs", "ok", "runs/s", "runs/s from commit", "elapsed s", "p50 ms", "p99 ms")
+NOOP = (
+    "workers",
+    "runs",
+    "ok",
+    "runs/s",
+    "runs/s from commit",
+    "elapsed s",
+    "p50 ms",
+    "p99 ms",
+    "CPU ms/run: workers",
+    "PostgreSQL",
+)
 
 
 def scenario_table(

@@ -7,6 +7,7 @@ import asyncio
 import math
 from typing import Any
 
+from bench.cpu import backend_pids, cpu_seconds, with_children
 from bench.end_to_end.context import Bench
 from bench.end_to_end.figures import Scenario, summarise
 from bench.end_to_end.node import RunSample
@@ -61,12 +62,18 @@ async def burst_scenario(
 ) -> Scenario:
     scenario = Scenario(kind, size.name, workers.count, artifacts, runs)
     await asyncio.sleep(0.5)
+    worker_pids = [pid for p in workers.processes for pid in with_children(p.pid)]
+    backends = await _worker_backends(ctx)
+    cpu_before = cpu_seconds(worker_pids), cpu_seconds(backends)
     rows, first = await ctx.node.insert_burst(
         ctx.datasets[size.name], ctx.strategy, config, runs, ctx.args.burst_insert
     )
     samples = [RunSample(*row) for row in rows]
     budget = 60 + size.timeout * math.ceil(runs / max(1, workers.count))
     await ctx.node.wait_all([s.run_id for s in samples], budget, workers)
+    backends = sorted(set(backends) | set(await _worker_backends(ctx)))  # and any new ones
+    scenario.worker_cpu_ms = 1000 * (cpu_seconds(worker_pids) - cpu_before[0]) / runs
+    scenario.server_cpu_ms = 1000 * (cpu_seconds(backends) - cpu_before[1]) / runs
     ctx.node.fill(samples)
     last = max(s.notify_perf for s in samples)
     scenario.elapsed_s = last - first
@@ -76,6 +83,12 @@ async def burst_scenario(
     if kind != "noop":
         scenario.stages = await derive_stages(ctx.node.conn, samples, ctx.clock_offset, burst=True)
     return scenario
+
+
+async def _worker_backends(ctx: Bench) -> list[int]:
+    """The PostgreSQL processes serving the workers (every session on the database but
+    the bench's own)."""
+    return [pid for pid in await backend_pids(ctx.node.conn) if pid not in ctx.node.pids]
 
 
 async def warm_up(ctx: Bench, workers: Workers, sizes: list[Size]) -> list[str]:
