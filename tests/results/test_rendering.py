@@ -24,6 +24,7 @@ from worker.engine.synthetic import generate_bars
 from worker.results import artifacts
 from worker.results.artifacts import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS, render_files
 from worker.results.chart_data import MAX_CURVE_POINTS, chart_data, script_json
+from worker.results.csv_text import frame_csv
 from worker.results.events import trade_event_frame, trade_events_csv
 from worker.results.report import RunIdentity
 from worker.results.tearsheet import tearsheet
@@ -137,7 +138,7 @@ def test_a_long_curve_renders_the_same_files_in_catalogue_order(long: BacktestRe
     assert parquet.data == artifacts._parquet(long.equity)
     assert pl.read_parquet(parquet.data).equals(long.equity)
     trades = next(f for f in files if f.filename == "trades.csv")
-    assert trades.data == artifacts._csv(long.trades)
+    assert trades.data == frame_csv(long.trades)
 
 
 @pytest.mark.parametrize("size", ["short", "long"])

@@ -20,6 +20,7 @@ from worker.engine import benchmark_metrics as bm
 from worker.engine import drawdowns as dd
 from worker.engine import trade_metrics as tm
 from worker.engine.calendar_returns import PeriodReturn, calendar_periods, returns_over
+from worker.engine.column_copy import micros
 from worker.engine.metrics import Metric, sanitize
 from worker.engine.return_metrics import finite, returns_from_equity
 
@@ -62,18 +63,6 @@ class Analysis:
     yearly: list[PeriodReturn]
     benchmark_monthly: list[PeriodReturn]
     benchmark_yearly: list[PeriodReturn]
-
-
-def micros(timestamps: pl.Series) -> I64:
-    """UTC microseconds since the epoch of a Datetime series: without nulls, a view of its
-    ``datetime64[us]`` values (``to_physical`` copies the column)."""
-    us = timestamps.cast(pl.Datetime("us", "UTC"))
-    if not us.null_count():
-        values = us.to_numpy()
-        if values.dtype == np.dtype("datetime64[us]"):
-            return values.view(np.int64)
-    out: I64 = us.to_physical().to_numpy()
-    return out.astype(np.int64, copy=False)
 
 
 def _return_paths(

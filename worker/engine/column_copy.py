@@ -71,15 +71,28 @@ def increasing_timestamps(series: pl.Series) -> tuple[I64, bool] | None:
     dtype = series.dtype
     if not (isinstance(dtype, pl.Datetime) and dtype.time_unit == "us"):
         return None
-    parts = _chunks(series.to_physical())
+    parts = _chunks(series)  # datetime64[us] arrays: int64 microseconds underneath
     if parts is None:
         return None
     out: I64 = np.empty(series.len(), dtype=np.int64)
     ok, at = True, 0
     for part in parts:
-        ok &= copy_increasing(part, out, at)
+        ok &= copy_increasing(part.view(np.int64), out, at)
         at += part.shape[0]
     return out, ok
+
+
+def micros(timestamps: pl.Series) -> I64:
+    """UTC microseconds since the epoch of a Datetime series: without nulls, a view of its
+    ``datetime64[us]`` values (``to_physical`` and ``dt.epoch`` are polars queries, whose
+    fixed cost is most of the work on a short column, and copy it)."""
+    us = timestamps.cast(pl.Datetime("us", "UTC"))
+    if not us.null_count():
+        values = us.to_numpy()
+        if values.dtype == np.dtype("datetime64[us]"):
+            return values.view(np.int64)
+    out: I64 = us.to_physical().to_numpy()
+    return out.astype(np.int64, copy=False)
 
 
 def positive_prices(series: pl.Series) -> F64 | None:

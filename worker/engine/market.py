@@ -15,7 +15,7 @@ import numpy.typing as npt
 import polars as pl
 
 from worker.engine.bar_kernels import increasing_in_blocks, positive_finite
-from worker.engine.column_copy import increasing_timestamps, positive_prices
+from worker.engine.column_copy import increasing_timestamps, micros, positive_prices
 from worker.engine.errors import EngineInputError
 from worker.engine.string_views import all_equal
 
@@ -36,8 +36,7 @@ class MarketData:
         self.starts: I64 = self.ends - lengths
         copied = increasing_timestamps(frame["timestamp"])
         if copied is None:
-            ts = frame["timestamp"].dt.epoch("us").to_numpy()
-            copied = ts.astype(np.int64, copy=False), False
+            copied = micros(frame["timestamp"]), False
         self.ts: I64 = copied[0]
         self._increasing = copied[1]  # True: ts strictly increases over all rows
         self.close: F64 = self._column("close")

@@ -7,7 +7,6 @@ artifact rows, so files of a losing attempt are never referenced.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +20,7 @@ import pyarrow.parquet as parquet
 from worker.db.enums import ArtifactKind
 from worker.engine.api import BacktestResult
 from worker.results.catalogue import ARTIFACT_NAMES, ARTIFACTS, DEFAULT_ARTIFACTS
+from worker.results.csv_text import frame_csv
 from worker.results.report import RunIdentity, html_report, json_report, title
 from worker.results.tearsheet import Tearsheet, tearsheet
 from worker.storage import FileStore, StoredFile
@@ -55,12 +55,6 @@ class StoredArtifact:
     kind: ArtifactKind
     mime_type: str
     stored: StoredFile
-
-
-def _csv(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, datetime_format="%Y-%m-%dT%H:%M:%S%.f%:z", float_precision=10)
-    return buffer.getvalue()
 
 
 WRITE_BATCH_ROWS = 65_536
@@ -147,16 +141,16 @@ def _report_html(run: _Run) -> bytes:
 
 def _leaderboard_csv(run: _Run) -> bytes:
     assert run.result.leaderboard is not None, "grid runs only"
-    return _csv(run.result.leaderboard)
+    return frame_csv(run.result.leaderboard)
 
 
 _RENDERERS: dict[str, Callable[[_Run], bytes]] = {
     "report_html": _report_html,
     "report_json": lambda run: json_report(run.identity, run.result, run.sheet),
-    "trades_csv": lambda run: _csv(run.result.trades),
+    "trades_csv": lambda run: frame_csv(run.result.trades),
     "equity_parquet": lambda run: _parquet(run.result.equity),
     "leaderboard_csv": _leaderboard_csv,
-    "equity_csv": lambda run: _csv(run.result.equity),
+    "equity_csv": lambda run: frame_csv(run.result.equity),
     "equity_png": _equity_png,
 }
 assert set(_RENDERERS) == ARTIFACT_NAMES, "every catalogued artifact has a renderer"
