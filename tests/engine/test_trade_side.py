@@ -1,6 +1,7 @@
 """A single run's trades built on the ``beside`` thread (``api._trade_side``) equal, byte
 for byte, those built inline: the thread is held busy for the inline run, so every piece
-of ``beside`` work is done on the caller's thread there."""
+of ``beside`` work is done on the caller's thread there. The runs here are short, so
+``api.BESIDE_MIN_BARS`` is lowered for them (a run that short does its work inline)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def held_beside() -> Iterator[None]:
     finally:
         release.set()
         assert held.result(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def short_runs_beside(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api, "BESIDE_MIN_BARS", 0)
 
 
 @pytest.fixture
@@ -178,6 +184,23 @@ def test_the_trades_are_built_on_the_beside_thread(
     with held_beside():
         run_backtest(bars, params, {}, initial_capital=10_000, timeframe="1d")
     assert trade_threads[-1] == threading.current_thread().name
+
+
+def test_a_short_run_does_its_work_inline(
+    trade_threads: Threads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below ``BESIDE_MIN_BARS`` nothing goes to the thread, and the numbers are the same."""
+    bars = random_bars(5, 1, 300)
+    params = {"kind": "sma_crossover", "fast_period": 3, "slow_period": 9}
+    put: list[object] = []
+    real = api.beside
+    monkeypatch.setattr(api, "beside", lambda fn: put.append(fn) or real(fn))
+    threaded = run_backtest(bars, params, {}, initial_capital=10_000, timeframe="1d")
+    assert len(put) == 3 and len(trade_threads) == 1
+    monkeypatch.setattr(api, "BESIDE_MIN_BARS", bars.height + 1)
+    inline = run_backtest(bars, params, {}, initial_capital=10_000, timeframe="1d")
+    assert len(put) == 3 and len(trade_threads) == 1
+    assert_same(threaded, inline)
 
 
 def leveraged(closes: list[float], **config: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
