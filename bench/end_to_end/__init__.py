@@ -29,4 +29,12 @@ dataset's hash and grow its heap to a run of each size, which a long-lived produ
 does once; the first one's latency is shown as "cold". Everything runs in its own database (created, migrated with `backtest-worker migrate`,
 dropped at the end) and temporary directories; workers are stopped (SIGTERM, then SIGKILL) at
 the end, on error and on Ctrl-C. Not a test.
+
+Beside each burst: the CPU per run of the worker processes and of their PostgreSQL backends
+(user + system, from /proc), steadier than a rate on a shared machine. On ext4, runs started
+within a few minutes of another's end pay for its deleted files: each file created then
+scans the inode bitmap past the recently deleted inodes (the kernel's `recently_deleted`,
+60-360 s), about 3 ms of worker CPU a small run right after a burst of 400 (2026-12-07:
+12.1-14.8 ms against 10.1-10.8 with `TMPDIR=/dev/shm`). Compare trees alternated, or put
+the temporary directories on a tmpfs with `TMPDIR`.
 """
