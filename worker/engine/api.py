@@ -49,7 +49,7 @@ ENGINE_VERSION = "1.5.1"
 # One symbol's run of this many bars or more puts three pieces of its work on the ``beside``
 # thread; a shorter one does them inline: on 250 daily bars, two runs at a time in one
 # process (a worker's default), the hand-offs cost more than they overlap (CPU per run
-# 2.2-2.6 ms inline against 3.0-3.3 ms).
+# 1.9-2.2 ms inline against 2.8-2.9 ms; docs/engine.md).
 BESIDE_MIN_BARS = 10_000
 
 __all__ = [

@@ -44,7 +44,7 @@ def _texts(column: pl.Series) -> list[str] | None:
     dtype = column.dtype
     if dtype == pl.Float64:
         return [_float(value) for value in column.to_list()]
-    if dtype in (pl.Int64, pl.Int32, pl.UInt32, pl.UInt64):
+    if dtype == pl.Int64:
         return ["" if value is None else str(value) for value in column.to_list()]
     if dtype == pl.String:
         values = column.to_list()
@@ -64,7 +64,8 @@ def _float(value: float | None) -> str:
 
 
 def _quoted(text: str) -> str:
-    """A field quoted as polars quotes it: when empty or holding a comma, quote or newline."""
+    """A field quoted as polars quotes it: when empty or holding a comma, a quote or a line
+    break."""
     if text and _SPECIAL.isdisjoint(text):
         return text
     return '"' + text.replace('"', '""') + '"'
