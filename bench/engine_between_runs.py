@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.engine_between_runs [--runs 8] [--bars 1000000]
 
 Each run is ``run_backtest`` on the large workload (1 symbol, 1M one-minute bars, SMA 10/50,
-0.1 % commission) in a fresh thread after 200 ms idle, as ``backtest-worker run`` does
-(``worker.queue.executor.run_in_thread``; the end-to-end bench's latency scenario waits
-200 ms), followed by ``worker.pipeline.store.outcome_of`` (render and store the default
+0.1 % commission) in the worker's CPU thread after 200 ms idle, as ``backtest-worker run``
+does (``worker.queue.executor.run_in_thread``, which keeps the thread for the next run; the
+end-to-end bench's latency scenario waits 200 ms), followed by ``worker.pipeline.store.outcome_of`` (render and store the default
 files under a temporary directory) or not. Each mode runs in its own subprocess with the
 worker's allocator tuning (``tune_allocator``), once with its default arena cap and once
 with one arena. Prints each run's engine milliseconds, the in-process half of the
@@ -18,12 +18,12 @@ so its first 1M-bar run touches fresh heap, 60-230 ms more on this VM, which
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from decimal import Decimal
@@ -36,12 +36,10 @@ STRATEGY = {"kind": "sma_crossover", "fast_period": 10, "slow_period": 50}
 CONFIG = {"commission": 0.001}
 
 
-def _in_fresh_thread(fn: Any) -> Any:
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(fn()))
-    thread.start()
-    thread.join()
-    return box[0]
+def _in_run_thread(fn: Any) -> Any:
+    from worker.queue.executor import run_in_thread
+
+    return asyncio.run(run_in_thread(fn, name="run-bench"))
 
 
 def work(runs: int, bars_n: int, render: bool, arena_max: int) -> list[float]:
@@ -81,7 +79,7 @@ def work(runs: int, bars_n: int, render: bool, arena_max: int) -> list[float]:
     out = []
     for _ in range(runs):
         time.sleep(0.2)
-        out.append(round(_in_fresh_thread(one) * 1000, 1))
+        out.append(round(_in_run_thread(one) * 1000, 1))
     return out
 
 
