@@ -5,8 +5,9 @@
 Each run is ``run_backtest`` on the large workload (1 symbol, 1M one-minute bars, SMA 10/50,
 0.1 % commission) in the worker's CPU thread after 200 ms idle, as ``backtest-worker run``
 does (``worker.queue.executor.run_in_thread``, which keeps the thread for the next run; the
-end-to-end bench's latency scenario waits 200 ms), followed by ``worker.pipeline.store.outcome_of`` (render and store the default
-files under a temporary directory) or not. Each mode runs in its own subprocess with the
+end-to-end bench's latency scenario waits 200 ms), followed by
+``worker.pipeline.store.outcome_of`` (render and store the default files under a temporary
+directory) or not. Each mode runs in its own subprocess with the
 worker's allocator tuning (``tune_allocator``), once with its default arena cap and once
 with one arena. Prints each run's engine milliseconds, the in-process half of the
 end-to-end bench's engine figures. The bars here come from numpy, whose arrays have grown
