@@ -27,6 +27,9 @@ held AS (
     FROM runs
     -- = ANY(array), not a join: the primary key is used even when the table's statistics
     -- are stale (a burst of inserts into an empty queue), instead of a scan of all runs.
+    -- Not when the session's cached plan was made while `runs` held a page or two (a fresh
+    -- database): that plan scans the table until an ANALYZE of it re-plans (auto_explain,
+    -- 2026-12-08: 273 buffers a claim in a burst of 1,000 runs).
     WHERE id = ANY (ARRAY(SELECT run_id FROM candidates))
     FOR UPDATE SKIP LOCKED
 ),
