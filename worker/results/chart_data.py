@@ -15,9 +15,9 @@ import numpy.typing as npt
 import polars as pl
 
 from worker import jsonsafe
+from worker.engine import column_copy
 from worker.engine.api import BacktestResult
 from worker.engine.drawdowns import DrawdownPeriod
-from worker.results.epoch import epoch_micros
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -48,7 +48,7 @@ def extreme_rows(equity: F64, drawdown: F64, buckets: int = CURVE_BUCKETS) -> I6
 
 def seconds(timestamps: pl.Series) -> I64 | F64:
     """Epoch seconds: whole ones as integers, else to the millisecond."""
-    micros = epoch_micros(timestamps)
+    micros = column_copy.micros(timestamps)
     if (micros % 1_000_000 == 0).all():
         whole: I64 = micros // 1_000_000
         return whole
@@ -67,12 +67,12 @@ def _trade_marks(result: BacktestResult) -> dict[str, Any] | None:
     trades = result.trades
     if trades.height == 0 or trades.height > MAX_MARKED_TRADES:
         return None
-    times = epoch_micros(result.equity["timestamp"])
+    times = column_copy.micros(result.equity["timestamp"])
     equity = result.equity["equity"].to_numpy()
     last = len(equity) - 1
 
     def level(column: str) -> F64:
-        rows = np.minimum(np.searchsorted(times, epoch_micros(trades[column])), last)
+        rows = np.minimum(np.searchsorted(times, column_copy.micros(trades[column])), last)
         return _rounded(equity[rows], 2)
 
     return {

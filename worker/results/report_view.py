@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from worker.engine import column_copy
 from worker.engine.analysis import ANALYSIS_METRIC_NAMES
 from worker.engine.calendar_returns import PeriodReturn
 from worker.engine.drawdowns import DrawdownPeriod
 from worker.engine.grid_stats import BOARD_METRICS, RUN_METRICS
 from worker.engine.metrics import METRIC_NAMES
-from worker.results.epoch import epoch_micros
 from worker.results.metric_labels import READINGS, format_metric, label_of, undefined_note
 
 LEADERBOARD_ROWS = 20
@@ -71,7 +71,7 @@ _DAY_MICROS = 86_400_000_000
 def time_format(timestamps: pl.Series) -> str:
     """Dates alone when every bar is at midnight UTC, else date and time. Intraday bars
     show it in their first ones, so a million of them are not all divided (3 ms)."""
-    micros = epoch_micros(timestamps)
+    micros = column_copy.micros(timestamps)
     intraday = (
         np.remainder(micros[:64], _DAY_MICROS).any() or np.remainder(micros, _DAY_MICROS).any()
     )
